@@ -1,0 +1,56 @@
+import { pathDirs, requireBinary, searchDescription } from './binaries.js';
+import { makeTempDir } from './cleanup.js';
+import { ManagedServer, ManagedServerHandle } from './managed-server.js';
+import type { ServerHandle, ServerStartOptions } from './server-handle.js';
+import { readFirstLine } from './socket-probe.js';
+
+export interface NatsHandle extends ServerHandle {
+  /** JetStream's store directory (`-sd`); survives `kill()`/`restart()`, removed by `stop()`. */
+  readonly storeDir: string;
+}
+
+export type NatsStartOptions = ServerStartOptions;
+
+class NatsServerHandle extends ManagedServerHandle implements NatsHandle {
+  constructor(
+    server: ManagedServer,
+    readonly storeDir: string,
+  ) {
+    super(server);
+  }
+
+  get url(): string {
+    return `nats://127.0.0.1:${this.port}`;
+  }
+}
+
+/**
+ * Starts a nats-server with JetStream on a free port of 127.0.0.1, storing into a fresh temp dir.
+ * Ready once a client connection is greeted with an INFO line that announces JetStream.
+ */
+export async function startNats(opts: NatsStartOptions = {}): Promise<NatsHandle> {
+  const binary = requireBinary(
+    'nats-server',
+    'apt-get install nats-server',
+    opts.binDirs ?? pathDirs(),
+    searchDescription(opts.binDirs),
+  );
+  const storeDir = makeTempDir('throughline-nats-');
+  const server = await ManagedServer.start({
+    kind: 'nats-server',
+    dataDir: storeDir,
+    stopSignal: 'SIGTERM',
+    logger: opts.logger,
+    startTimeoutMs: opts.startTimeoutMs,
+    stopTimeoutMs: opts.stopTimeoutMs,
+    launch: (port) => ({
+      command: binary,
+      args: ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir],
+    }),
+    isReady: async (port) => {
+      const greeting = await readFirstLine(port);
+      return greeting.startsWith('INFO ') && /"jetstream"\s*:\s*true/.test(greeting);
+    },
+  });
+  return new NatsServerHandle(server, storeDir);
+}
