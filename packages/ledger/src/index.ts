@@ -15,3 +15,4 @@ export { EMPTY_ACCOUNT, RejectReason, type AccountState } from './types.js';
 export { appliedConfigOf, enrichEvent, rateToBase } from './enrich.js';
 export { applyEvent, utcDayOf, type Decision } from './apply.js';
 export { convert, divRound, feeOf, PARITY_RATE_E9 } from './money.js';
+export { LedgerWorkload, seededRandom, type WorkloadOptions } from './workload.js';

@@ -180,3 +180,16 @@ describe('ledger invariants (property-based)', () => {
     );
   });
 });
+
+describe('LedgerWorkload', () => {
+  it('is deterministic for a seed and skews keys toward the hot ranks', async () => {
+    const { LedgerWorkload } = await import('../src/index.js');
+    const a = new LedgerWorkload({ seed: 7, accounts: 100, skew: 1 }).take(2000);
+    const b = new LedgerWorkload({ seed: 7, accounts: 100, skew: 1 }).take(2000);
+    expect(a).toEqual(b);
+    const hot = a.filter((e) => e.accountId === 'acc-0').length;
+    const cold = a.filter((e) => e.accountId === 'acc-99').length;
+    expect(hot).toBeGreaterThan(cold * 10);
+    expect(new Set(a.map((e) => e.eventId)).size).toBe(2000);
+  });
+});
