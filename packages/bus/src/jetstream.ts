@@ -1,0 +1,238 @@
+/**
+ * The NATS JetStream bus of the distributed mode: one work-queue stream per stage, one durable pull consumer per
+ * (consumer group, stage, partition), dead letters in a limits-retention stream kept 7 days.
+ */
+import {
+  jetstream,
+  jetstreamManager,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JetStreamOptions,
+} from '@nats-io/jetstream';
+import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import { subjects, type Stage } from '@throughline/contracts';
+import { consumerName } from './addressing.js';
+import { DEFAULT_DEAD_LETTER_LIMIT, deadLetterEnvelope } from './dead-letter.js';
+import { BusError, BusErrorCode, ensureError } from './errors.js';
+import { readJetStreamDeadLetters } from './jetstream/dead-letters.js';
+import { JetStreamMailbox } from './jetstream/mailbox.js';
+import { isConsumerNotFound, isStreamNotFound, toBusError } from './jetstream/nats-errors.js';
+import { ensureMailboxConsumer, ensureStreams, mailboxConsumerConfig } from './jetstream/topology.js';
+import { resolveBusSettings, type ResolvedBusSettings } from './settings.js';
+import type {
+  Bus,
+  BusMessage,
+  BusSettings,
+  ConsumerBacklog,
+  DeadLetter,
+  Logger,
+  Mailbox,
+  MailboxOptions,
+  PublishAck,
+  PublishOptions,
+} from './types.js';
+
+export interface ConnectJetStreamBusOptions {
+  /** NATS server URL(s), e.g. `nats://127.0.0.1:4222`. */
+  servers: string | string[];
+  /** Connection name shown by the server (monitoring). Default: none. */
+  name?: string;
+  settings?: BusSettings;
+  logger?: Logger;
+  /** Wait between reconnect attempts; attempts never stop. Default 2000. */
+  reconnectTimeWaitMs?: number;
+  /** Time-out of JetStream requests (publish acks, management, ack confirmations). Default 5000. */
+  requestTimeoutMs?: number;
+}
+
+export interface CreateJetStreamBusOptions {
+  logger?: Logger;
+  /** Whether `close()` drains and closes the connection. Default false: the caller owns it. */
+  closeConnection?: boolean;
+  /** Time-out of JetStream requests (publish acks, management, ack confirmations). Default 5000. */
+  requestTimeoutMs?: number;
+}
+
+/**
+ * Connects to NATS (with `noAsyncTraces`, which roughly doubles the publish rate, and reconnecting forever) and
+ * returns a bus that owns the connection. The first connection attempt must succeed.
+ */
+export async function connectJetStreamBus(opts: ConnectJetStreamBusOptions): Promise<Bus> {
+  let nc: NatsConnection;
+  try {
+    nc = await connect({
+      servers: opts.servers,
+      ...(opts.name === undefined ? {} : { name: opts.name }),
+      noAsyncTraces: true,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: opts.reconnectTimeWaitMs ?? 2_000,
+    });
+  } catch (err) {
+    throw new BusError(BusErrorCode.connectFailed, `cannot connect to NATS at ${String(opts.servers)}`, {
+      cause: ensureError(err),
+    });
+  }
+  if (opts.logger !== undefined) watchConnection(nc, opts.logger);
+  return createJetStreamBus(nc, opts.settings, {
+    closeConnection: true,
+    ...(opts.logger === undefined ? {} : { logger: opts.logger }),
+    ...(opts.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: opts.requestTimeoutMs }),
+  });
+}
+
+/** Builds the bus on an existing connection (connect it with `noAsyncTraces: true` for publish speed). */
+export function createJetStreamBus(
+  nc: NatsConnection,
+  settings?: BusSettings,
+  options: CreateJetStreamBusOptions = {},
+): Bus {
+  return new JetStreamBus(nc, resolveBusSettings(settings), options);
+}
+
+class JetStreamBus implements Bus {
+  private readonly js: JetStreamClient;
+  private manager: Promise<JetStreamManager> | undefined;
+  /** Open mailboxes by durable consumer name. */
+  private readonly mailboxes = new Map<string, JetStreamMailbox>();
+  private closed = false;
+  private readonly logger: Logger | undefined;
+  private readonly jsOptions: JetStreamOptions;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly settings: ResolvedBusSettings,
+    private readonly options: CreateJetStreamBusOptions,
+  ) {
+    this.logger = options.logger;
+    this.jsOptions = { timeout: options.requestTimeoutMs ?? 5_000 };
+    this.js = jetstream(nc, this.jsOptions);
+  }
+
+  async ensureTopology(): Promise<void> {
+    this.checkOpen();
+    await ensureStreams(await this.jsm(), this.settings, this.logger);
+  }
+
+  async publish(subject: string, data: Uint8Array, opts: PublishOptions): Promise<PublishAck> {
+    this.checkOpen();
+    if (typeof opts.msgId !== 'string' || opts.msgId.length === 0) {
+      throw new BusError(BusErrorCode.invalidArgument, 'publish needs a non-empty msgId');
+    }
+    try {
+      let headers: MsgHdrs | undefined;
+      if (opts.headers !== undefined) {
+        headers = natsHeaders();
+        for (const [name, value] of Object.entries(opts.headers)) headers.set(name, value);
+      }
+      const ack = await this.js.publish(
+        subject,
+        data,
+        headers === undefined ? { msgID: opts.msgId } : { msgID: opts.msgId, headers },
+      );
+      return { stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
+    } catch (err) {
+      throw toBusError(err, BusErrorCode.publishFailed, `publish ${subject}`);
+    }
+  }
+
+  async openMailbox(opts: MailboxOptions): Promise<Mailbox> {
+    this.checkOpen();
+    const name = consumerName(opts);
+    const stream = subjects.stream(opts.stage);
+    const config = mailboxConsumerConfig(name, opts.stage, opts.partition, this.settings);
+    // A second mailbox on the same consumer in this process takes over, as in the in-memory bus.
+    await this.mailboxes.get(name)?.close();
+    if (await ensureMailboxConsumer(await this.jsm(), stream, config)) {
+      this.logger?.info('consumer recreated to restart at the first unacknowledged message', {
+        stream,
+        consumer: name,
+      });
+    }
+    let mailbox: JetStreamMailbox;
+    try {
+      const consumer = await this.js.consumers.get(stream, name);
+      mailbox = await JetStreamMailbox.start(consumer, {
+        stage: opts.stage,
+        partition: opts.partition,
+        pullBatch: this.settings.maxAckPending,
+        ...(this.logger === undefined ? {} : { logger: this.logger }),
+        onClose: (closed) => {
+          if (this.mailboxes.get(name) === closed) this.mailboxes.delete(name);
+        },
+      });
+    } catch (err) {
+      throw toBusError(err, BusErrorCode.requestFailed, `open mailbox ${stream}/${name}`);
+    }
+    this.mailboxes.set(name, mailbox);
+    return mailbox;
+  }
+
+  async deadLetter(msg: BusMessage, reason: string): Promise<void> {
+    const envelope = deadLetterEnvelope(msg, subjects.stream(msg.stage), reason);
+    await this.publish(envelope.subject, msg.data, {
+      msgId: envelope.msgId,
+      headers: Object.fromEntries(envelope.headers),
+    });
+    await msg.ack();
+  }
+
+  async readDeadLetters(opts: { stage?: Stage; limit?: number } = {}): Promise<DeadLetter[]> {
+    this.checkOpen();
+    return readJetStreamDeadLetters(
+      this.js,
+      opts.stage,
+      opts.limit ?? DEFAULT_DEAD_LETTER_LIMIT,
+      this.logger,
+    );
+  }
+
+  async backlog(opts: MailboxOptions): Promise<ConsumerBacklog> {
+    this.checkOpen();
+    const name = consumerName(opts);
+    const stream = subjects.stream(opts.stage);
+    try {
+      const info = await (await this.jsm()).consumers.info(stream, name);
+      return { pending: info.num_pending, ackPending: info.num_ack_pending };
+    } catch (err) {
+      if (isConsumerNotFound(err) || isStreamNotFound(err)) return { pending: 0, ackPending: 0 };
+      throw toBusError(err, BusErrorCode.requestFailed, `consumer info ${stream}/${name}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.mailboxes.values()].map((mailbox) => mailbox.close()));
+    if (this.options.closeConnection === true && !this.nc.isClosed()) {
+      try {
+        await this.nc.drain();
+      } catch (err) {
+        this.logger?.warn('NATS connection did not drain cleanly', { error: ensureError(err).message });
+      }
+    }
+  }
+
+  private jsm(): Promise<JetStreamManager> {
+    this.manager ??= jetstreamManager(this.nc, this.jsOptions).catch((err: unknown) => {
+      this.manager = undefined;
+      throw toBusError(err, BusErrorCode.requestFailed, 'JetStream is not available');
+    });
+    return this.manager;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new BusError(BusErrorCode.closed, 'the bus is closed');
+  }
+}
+
+/** Logs connection state changes until the connection closes. */
+function watchConnection(nc: NatsConnection, logger: Logger): void {
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === 'disconnect' || status.type === 'error')
+        logger.warn('NATS connection', { ...status });
+      else if (status.type === 'reconnect') logger.info('NATS connection', { ...status });
+    }
+  })().catch((err: unknown) => logger.warn('NATS status watch ended', { error: ensureError(err).message }));
+}

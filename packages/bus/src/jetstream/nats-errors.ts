@@ -1,0 +1,41 @@
+/** Turns nats.js errors into `BusError`s with the code a caller can act on. */
+import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import { ClosedConnectionError, DrainingConnectionError, NoRespondersError } from '@nats-io/nats-core';
+import { BusError, BusErrorCode, ensureError } from '../errors.js';
+
+/** nats-server's error code for "filtered consumer not unique on workqueue stream" and its siblings. */
+const WORKQUEUE_CONSUMER_CONFLICT_CODES: ReadonlySet<number> = new Set([10099, 10100]);
+/** "message size exceeds maximum allowed". */
+const MESSAGE_TOO_LARGE_CODE = 10054;
+
+export function isStreamNotFound(err: unknown): boolean {
+  return err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound;
+}
+
+export function isConsumerNotFound(err: unknown): boolean {
+  return err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound;
+}
+
+/** Maps `err` to a BusError; `fallback` is the code when nothing more specific applies. */
+export function toBusError(err: unknown, fallback: BusErrorCode, context: string): BusError {
+  if (err instanceof BusError) return err;
+  const error = ensureError(err);
+  const code = classify(error) ?? fallback;
+  return new BusError(code, `${context}: ${error.message}`, { cause: error });
+}
+
+function classify(error: Error): BusErrorCode | undefined {
+  if (error instanceof JetStreamApiError) {
+    if (error.code === JetStreamApiCodes.StreamNotFound) return BusErrorCode.noStream;
+    if (WORKQUEUE_CONSUMER_CONFLICT_CODES.has(error.code)) return BusErrorCode.consumerConflict;
+    if (error.code === MESSAGE_TOO_LARGE_CODE) return BusErrorCode.messageTooLarge;
+    return undefined;
+  }
+  // A publish nobody answers: no stream captures the subject (nats.js calls it "jetstream is not enabled").
+  if (error instanceof NoRespondersError || error.name === 'JetStreamNotEnabled')
+    return BusErrorCode.noStream;
+  if (error instanceof ClosedConnectionError || error instanceof DrainingConnectionError)
+    return BusErrorCode.closed;
+  if (error.message.includes('max_payload')) return BusErrorCode.messageTooLarge;
+  return undefined;
+}

@@ -1,0 +1,205 @@
+/**
+ * The in-memory bus of the embedded mode: the semantics of the JetStream bus (stream sequences, duplicate window,
+ * work-queue removal on ack, ack wait and redelivery with back-off, `maxDeliver`, `maxAckPending`, "reopen restarts
+ * at the first unacknowledged message", dead letters) in one process, without a server.
+ *
+ * Published bytes are copied, so callers may reuse their buffers; delivered bytes are shared between deliveries of
+ * the same message and must be treated as read-only. Nothing survives the process.
+ */
+import { STAGES, subjects, type Stage } from '@throughline/contracts';
+import { checkMailboxOptions, checkStagePartition, parseSubject, type SubjectAddress } from './addressing.js';
+import { DEFAULT_DEAD_LETTER_LIMIT, deadLetterEnvelope } from './dead-letter.js';
+import { BusError, BusErrorCode, ensureError } from './errors.js';
+import { DeadLetterStream } from './memory/dead-letter-stream.js';
+import { MemoryMailbox, type MemoryBusContext } from './memory/mailbox.js';
+import type { StoredRecord } from './memory/partition-log.js';
+import { StageStream } from './memory/stage-stream.js';
+import { resolveBusSettings, type ResolvedBusSettings } from './settings.js';
+import {
+  Headers,
+  type Bus,
+  type BusMessage,
+  type BusSettings,
+  type ConsumerBacklog,
+  type DeadLetter,
+  type Logger,
+  type Mailbox,
+  type MailboxOptions,
+  type PublishAck,
+  type PublishOptions,
+} from './types.js';
+
+export interface MemoryBusOptions extends BusSettings {
+  /** The clock of stream timestamps, ack deadlines and the duplicate window, ms since the epoch. Default `Date.now`. */
+  now?: () => number;
+  /** Receives warnings (messages past `maxDeliver`). Default: none. */
+  logger?: Logger;
+}
+
+/** Creates an in-memory bus. Call `ensureTopology()` before publishing, as with JetStream. */
+export function createMemoryBus(options: MemoryBusOptions = {}): Bus {
+  return new MemoryBus(resolveBusSettings(options), options.now ?? Date.now, options.logger);
+}
+
+class MemoryBus implements Bus, MemoryBusContext {
+  closed = false;
+  private readonly stages = new Map<Stage, StageStream>();
+  private deadLetters: DeadLetterStream | undefined;
+  private readonly mailboxes = new Set<MemoryMailbox>();
+  private readonly addresses = new Map<string, SubjectAddress | undefined>();
+
+  constructor(
+    private readonly settings: ResolvedBusSettings,
+    readonly now: () => number,
+    private readonly logger: Logger | undefined,
+  ) {}
+
+  ensureTopology(): Promise<void> {
+    this.checkOpen();
+    for (const stage of STAGES) {
+      if (!this.stages.has(stage))
+        this.stages.set(stage, new StageStream(stage, this.settings, this.onExhausted));
+    }
+    this.deadLetters ??= new DeadLetterStream(this.settings.duplicateWindowMs);
+    return Promise.resolve();
+  }
+
+  publish(subject: string, data: Uint8Array, opts: PublishOptions): Promise<PublishAck> {
+    try {
+      return Promise.resolve(this.store(subject, data, opts));
+    } catch (err) {
+      return Promise.reject(ensureError(err));
+    }
+  }
+
+  openMailbox(opts: MailboxOptions): Promise<Mailbox> {
+    try {
+      this.checkOpen();
+      checkMailboxOptions(opts);
+      const log = this.stageStream(opts.stage).partition(opts.partition);
+      const owner = log.consumerGroup;
+      if (owner !== undefined && owner !== opts.group) {
+        throw new BusError(
+          BusErrorCode.consumerConflict,
+          `partition ${subjects.of(opts.stage, opts.partition)} is already consumed by group '${owner}'`,
+        );
+      }
+      const mailbox = new MemoryMailbox(log, this);
+      this.mailboxes.add(mailbox);
+      if (log.attach(opts.group, mailbox)) {
+        this.logger?.info('mailbox restarts at the first unacknowledged message', { ...opts });
+      }
+      return Promise.resolve(mailbox);
+    } catch (err) {
+      return Promise.reject(ensureError(err));
+    }
+  }
+
+  async deadLetter(msg: BusMessage, reason: string): Promise<void> {
+    const envelope = deadLetterEnvelope(msg, subjects.stream(msg.stage), reason);
+    await this.publish(envelope.subject, msg.data, {
+      msgId: envelope.msgId,
+      headers: Object.fromEntries(envelope.headers),
+    });
+    await msg.ack();
+  }
+
+  readDeadLetters(opts: { stage?: Stage; limit?: number } = {}): Promise<DeadLetter[]> {
+    if (this.deadLetters === undefined) return Promise.resolve([]);
+    return Promise.resolve(
+      this.deadLetters.read(opts.stage, opts.limit ?? DEFAULT_DEAD_LETTER_LIMIT, this.now()),
+    );
+  }
+
+  backlog(opts: MailboxOptions): Promise<ConsumerBacklog> {
+    try {
+      checkMailboxOptions(opts);
+      const log = this.stages.get(opts.stage)?.existingPartition(opts.partition);
+      if (log === undefined || log.consumerGroup !== opts.group)
+        return Promise.resolve({ pending: 0, ackPending: 0 });
+      return Promise.resolve(log.backlog(this.now()));
+    } catch (err) {
+      return Promise.reject(ensureError(err));
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await Promise.all([...this.mailboxes].map((mailbox) => mailbox.close()));
+    this.closed = true;
+  }
+
+  forget(mailbox: MemoryMailbox): void {
+    this.mailboxes.delete(mailbox);
+  }
+
+  private store(subject: string, data: Uint8Array, opts: PublishOptions): PublishAck {
+    this.checkOpen();
+    if (typeof opts.msgId !== 'string' || opts.msgId.length === 0) {
+      throw new BusError(BusErrorCode.invalidArgument, 'publish needs a non-empty msgId');
+    }
+    const address = this.address(subject);
+    if (address === undefined) throw noStream(subject);
+    const headers = new Map<string, string>();
+    let size = data.byteLength;
+    for (const [name, value] of Object.entries(opts.headers ?? {})) {
+      headers.set(name, value);
+      size += name.length + value.length + 4;
+    }
+    headers.set(Headers.msgId, opts.msgId);
+    const nowMs = this.now();
+    if (address.kind === 'deadLetter') {
+      if (this.deadLetters === undefined) throw noStream(subject);
+      return this.deadLetters.store(subject, address.stage, data.slice(), headers, opts.msgId, nowMs);
+    }
+    const stream = this.stages.get(address.stage);
+    if (stream === undefined) throw noStream(subject);
+    if (size > this.settings.maxMessageBytes) {
+      throw new BusError(
+        BusErrorCode.messageTooLarge,
+        `message of ${size} bytes exceeds maxMessageBytes ${this.settings.maxMessageBytes}`,
+      );
+    }
+    return stream.store(subject, address.partition, data.slice(), headers, opts.msgId, nowMs);
+  }
+
+  /** Parsed subjects, cached: a deployment has a few subjects per stage, published to millions of times. */
+  private address(subject: string): SubjectAddress | undefined {
+    let address = this.addresses.get(subject);
+    if (address === undefined && !this.addresses.has(subject)) {
+      address = parseSubject(subject);
+      if (this.addresses.size < MAX_CACHED_SUBJECTS) this.addresses.set(subject, address);
+    }
+    return address;
+  }
+
+  private stageStream(stage: Stage): StageStream {
+    checkStagePartition(stage, 0);
+    const stream = this.stages.get(stage);
+    if (stream === undefined) {
+      throw new BusError(
+        BusErrorCode.noStream,
+        `stream ${subjects.stream(stage)} does not exist; call ensureTopology()`,
+      );
+    }
+    return stream;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new BusError(BusErrorCode.closed, 'the bus is closed');
+  }
+
+  private readonly onExhausted = (record: StoredRecord): void => {
+    this.logger?.warn('message reached maxDeliver and is no longer redelivered', {
+      subject: record.subject,
+      seq: record.seq,
+      deliveries: record.deliveryCount,
+    });
+  };
+}
+
+const MAX_CACHED_SUBJECTS = 10_000;
+
+function noStream(subject: string): BusError {
+  return new BusError(BusErrorCode.noStream, `no stream stores subject '${subject}'; call ensureTopology()`);
+}

@@ -1,0 +1,61 @@
+/** The in-memory dead-letter stream: limits retention (7 days), oldest first, with a duplicate window. */
+import { subjects, type Stage } from '@throughline/contracts';
+import { DEAD_LETTER_MAX_AGE_MS, toDeadLetter } from '../dead-letter.js';
+import { Fifo } from '../fifo.js';
+import type { DeadLetter, PublishAck } from '../types.js';
+import { DuplicateWindow } from './duplicate-window.js';
+
+interface StoredDeadLetter {
+  readonly seq: number;
+  readonly stage: Stage;
+  readonly storedAtMs: number;
+  readonly letter: DeadLetter;
+}
+
+export class DeadLetterStream {
+  readonly name = subjects.deadLetterStream;
+  private lastSeq = 0;
+  private readonly letters = new Fifo<StoredDeadLetter>();
+  private readonly duplicates: DuplicateWindow;
+
+  constructor(duplicateWindowMs: number) {
+    this.duplicates = new DuplicateWindow(duplicateWindowMs);
+  }
+
+  store(
+    subject: string,
+    stage: Stage,
+    data: Uint8Array,
+    headers: ReadonlyMap<string, string>,
+    msgId: string,
+    nowMs: number,
+  ): PublishAck {
+    this.expire(nowMs);
+    const original = this.duplicates.lookup(msgId, nowMs);
+    if (original !== undefined) return { stream: this.name, seq: original, duplicate: true };
+    const seq = ++this.lastSeq;
+    this.duplicates.remember(msgId, seq, nowMs);
+    this.letters.push({ seq, stage, storedAtMs: nowMs, letter: toDeadLetter(subject, data, headers) });
+    return { stream: this.name, seq, duplicate: false };
+  }
+
+  read(stage: Stage | undefined, limit: number, nowMs: number): DeadLetter[] {
+    this.expire(nowMs);
+    const out: DeadLetter[] = [];
+    for (const stored of this.letters) {
+      if (out.length >= limit) break;
+      if (stage === undefined || stored.stage === stage) out.push(stored.letter);
+    }
+    return out;
+  }
+
+  private expire(nowMs: number): void {
+    for (
+      let s = this.letters.peek();
+      s !== undefined && nowMs - s.storedAtMs >= DEAD_LETTER_MAX_AGE_MS;
+      s = this.letters.peek()
+    ) {
+      this.letters.shift();
+    }
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * The one bus interface of throughline. Two implementations satisfy it — NATS JetStream and in-memory — and the
+ * conformance suite in `test/conformance.ts` runs against both.
+ *
+ * Topology: one stream per stage (`TL_INGESTED`, `TL_ENRICHED`, `TL_APPLIED`, work-queue retention), one subject
+ * per partition (`tl.<stage>.<p>`), one durable pull consumer per (consumer group, stage, partition) filtered on
+ * that single subject (nats-server 2.9 allows one filter subject per consumer). Dead letters go to the
+ * `TL_DEAD_LETTER` stream on `tl.dead.<stage>.<p>`.
+ */
+import type { Stage } from '@throughline/contracts';
+
+/** Header names used on the bus. */
+export const Headers = {
+  /** JetStream's de-duplication id; deterministic per logical message. */
+  msgId: 'Nats-Msg-Id',
+  /** W3C trace context of the producer. */
+  traceparent: 'traceparent',
+  tracestate: 'tracestate',
+  /** Why a message was dead-lettered. */
+  deadLetterReason: 'Tl-Dead-Letter-Reason',
+  /** The subject a dead letter was consumed from. */
+  deadLetterSubject: 'Tl-Dead-Letter-Subject',
+  /** The stream sequence a dead letter had in its stage's stream. */
+  deadLetterSeq: 'Tl-Dead-Letter-Seq',
+  /** How many times the message had been delivered when it was dead-lettered. */
+  deadLetterDeliveries: 'Tl-Dead-Letter-Deliveries',
+  /**
+   * The original `Nats-Msg-Id` of a dead letter: the dead letter itself is published with the id
+   * `dead:<stream>:<seq>`, which replaces the original one.
+   */
+  deadLetterMsgId: 'Tl-Dead-Letter-Msg-Id',
+} as const;
+
+/** The logger a bus receives from its app (the bus never prints on its own). */
+export interface Logger {
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+export interface PublishOptions {
+  /** Deterministic de-duplication id (`Nats-Msg-Id`): a second publish with the same id inside the duplicate window is dropped. */
+  msgId: string;
+  /** Extra headers (for example `traceparent`). */
+  headers?: Record<string, string>;
+}
+
+export interface PublishAck {
+  stream: string;
+  /** Stream sequence the message was stored at (for a duplicate: the sequence of the original). */
+  seq: number;
+  /** True when the stream dropped this publish as a duplicate of an earlier one with the same `msgId`. */
+  duplicate: boolean;
+}
+
+/** One message delivered from a stage's stream. */
+export interface BusMessage {
+  readonly subject: string;
+  readonly stage: Stage;
+  readonly partition: number;
+  readonly data: Uint8Array;
+  /** Headers as sent (names as published). */
+  readonly headers: ReadonlyMap<string, string>;
+  /** Stream sequence: unique in the stage's stream and increasing in publish order. */
+  readonly seq: number;
+  /** 1 on the first delivery, 2 on the first redelivery, and so on. */
+  readonly deliveryCount: number;
+  /** When the stream stored the message, milliseconds since the epoch. */
+  readonly publishedAtMs: number;
+  /** Acknowledges the message; resolves once the server confirmed it (JetStream double ack). */
+  ack(): Promise<void>;
+  /** Asks for redelivery, after `delayMs` (default: at once). */
+  nak(delayMs?: number): void;
+  /** Extends the ack deadline while the message is still being worked on. */
+  working(): void;
+}
+
+export interface MailboxOptions {
+  /** Consumer group, usually the service name (`enrich`, `state`, `writer`): part of the durable name. */
+  group: string;
+  stage: Stage;
+  partition: number;
+}
+
+/**
+ * The mailbox of one partition actor: a durable pull consumer on one partition subject.
+ *
+ * Opening a mailbox whose consumer has unacknowledged messages (its previous owner died) restarts delivery at the
+ * first unacknowledged message, so a partition is always consumed in stream order.
+ */
+export interface Mailbox {
+  /**
+   * Waits up to `maxWaitMs` for at least one message, then returns what is available, up to `maxMessages`, in
+   * stream order. Returns an empty array on time-out or once the mailbox is closed.
+   */
+  next(opts: { maxMessages: number; maxWaitMs: number }): Promise<BusMessage[]>;
+  /** Stops pulling. Messages fetched but not acked are redelivered to the next owner. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface ConsumerBacklog {
+  /** Messages not yet delivered to the consumer. */
+  pending: number;
+  /** Messages delivered but not yet acknowledged. */
+  ackPending: number;
+}
+
+export interface DeadLetter {
+  subject: string;
+  /** The subject the message was consumed from. */
+  originalSubject: string;
+  /** Its sequence in the original stream. */
+  originalSeq: number;
+  reason: string;
+  deliveries: number;
+  data: Uint8Array;
+  /** The original headers plus the `Tl-Dead-Letter-*` headers. */
+  headers: ReadonlyMap<string, string>;
+}
+
+export interface Bus {
+  /** Creates (or updates to the configured settings) every stage stream and the dead-letter stream. Idempotent. */
+  ensureTopology(): Promise<void>;
+  /** Publishes and resolves once the stream has stored the message (or recognised it as a duplicate). */
+  publish(subject: string, data: Uint8Array, opts: PublishOptions): Promise<PublishAck>;
+  /** Opens the mailbox of one partition for one consumer group, creating its durable consumer if needed. */
+  openMailbox(opts: MailboxOptions): Promise<Mailbox>;
+  /**
+   * Moves a message to the dead-letter stream with its body, its headers and `reason`, then acknowledges it so
+   * the partition keeps flowing.
+   */
+  deadLetter(msg: BusMessage, reason: string): Promise<void>;
+  /** Reads dead letters (oldest first), for operators and tests. */
+  readDeadLetters(opts?: { stage?: Stage; limit?: number }): Promise<DeadLetter[]>;
+  /** Backlog of one consumer: how much its partition still has to process. */
+  backlog(opts: MailboxOptions): Promise<ConsumerBacklog>;
+  /** Closes connections; open mailboxes stop. */
+  close(): Promise<void>;
+}
+
+/** Settings shared by both implementations; every value has a default. */
+export interface BusSettings {
+  /** How long a stream remembers a `Nats-Msg-Id` to drop duplicates. Default 120000 (2 minutes). */
+  duplicateWindowMs?: number;
+  /** How long a delivered message may stay unacknowledged before it is redelivered. Default 30000. */
+  ackWaitMs?: number;
+  /** Deliveries after which the server stops redelivering a message. Default 10. */
+  maxDeliver?: number;
+  /** Unacknowledged messages a consumer may have outstanding (bounds each mailbox). Default 64. */
+  maxAckPending?: number;
+  /** Largest message the stream accepts, bytes. Default 8388608 (8 MiB). */
+  maxMessageBytes?: number;
+}

@@ -1,0 +1,172 @@
+import { jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import { STAGES, subjects } from '@throughline/contracts';
+import { startNats, type NatsHandle } from '@throughline/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BusErrorCode, connectJetStreamBus, isBusError, type Bus, type BusSettings } from '../src/index.js';
+import { runBusConformance } from './conformance.js';
+
+const settings: BusSettings = { duplicateWindowMs: 1_000, ackWaitMs: 1_000, maxDeliver: 5, maxAckPending: 8 };
+const STREAMS = [...STAGES.map((stage) => subjects.stream(stage)), subjects.deadLetterStream];
+
+let nats: NatsHandle;
+let admin: NatsConnection;
+let jsm: JetStreamManager;
+
+beforeAll(async () => {
+  nats = await startNats();
+  admin = await connect({ servers: nats.url });
+  jsm = await jetstreamManager(admin);
+});
+
+afterAll(async () => {
+  await admin?.close();
+  await nats?.stop();
+});
+
+/** Each test starts without streams (and so without consumers). */
+async function deleteStreams(): Promise<void> {
+  for (const name of STREAMS) await jsm.streams.delete(name).catch(() => false);
+}
+
+async function makeBus(busSettings: BusSettings = settings): Promise<Bus> {
+  await deleteStreams();
+  return connectJetStreamBus({ servers: nats.url, name: 'bus-test', settings: busSettings });
+}
+
+runBusConformance('jetstream', async () => {
+  const bus = await makeBus();
+  return {
+    bus,
+    settings,
+    cleanup: async () => {
+      await bus.close();
+      await deleteStreams();
+    },
+  };
+});
+
+describe('JetStream bus', { timeout: 20_000 }, () => {
+  it('creates work-queue stage streams and a limits dead-letter stream, and updates changed settings', async () => {
+    await deleteStreams();
+    const logged: string[] = [];
+    const record = (msg: string): void => void logged.push(msg);
+    const bus = await connectJetStreamBus({
+      servers: nats.url,
+      settings,
+      logger: { info: record, warn: record, error: record },
+    });
+    try {
+      await bus.ensureTopology();
+      await bus.ensureTopology();
+      expect(logged.filter((msg) => msg === 'stream created')).toHaveLength(STREAMS.length);
+      expect(logged).not.toContain('stream updated');
+      const stage = await jsm.streams.info(subjects.stream('enriched'));
+      expect(stage.config).toMatchObject({
+        subjects: [subjects.wildcard('enriched')],
+        retention: RetentionPolicy.Workqueue,
+        storage: StorageType.File,
+        duplicate_window: 1_000 * 1e6,
+        max_msg_size: 8 * 1024 * 1024,
+      });
+      const dead = await jsm.streams.info(subjects.deadLetterStream);
+      expect(dead.config).toMatchObject({
+        subjects: ['tl.dead.>'],
+        retention: RetentionPolicy.Limits,
+        max_age: 7 * 24 * 3600 * 1e9,
+      });
+    } finally {
+      await bus.close();
+    }
+    const changed = await connectJetStreamBus({
+      servers: nats.url,
+      settings: { ...settings, duplicateWindowMs: 5_000 },
+    });
+    try {
+      await changed.ensureTopology();
+      expect((await jsm.streams.info(subjects.stream('enriched'))).config.duplicate_window).toBe(5_000 * 1e6);
+    } finally {
+      await changed.close();
+    }
+  });
+
+  it('refuses to change the retention of an existing stream', async () => {
+    const bus = await makeBus();
+    try {
+      await jsm.streams.add({ name: subjects.stream('applied'), subjects: [subjects.wildcard('applied')] });
+      const err = await bus.ensureTopology().catch((e: unknown) => e);
+      expect(isBusError(err, BusErrorCode.topologyConflict)).toBe(true);
+    } finally {
+      await bus.close();
+    }
+  });
+
+  it('gives each mailbox a durable consumer with one filter subject, finite max_deliver and a back-off', async () => {
+    const bus = await makeBus();
+    try {
+      await bus.ensureTopology();
+      const mailbox = await bus.openMailbox({ group: 'writer', stage: 'applied', partition: 3 });
+      const info = await jsm.consumers.info(subjects.stream('applied'), 'writer-applied-3');
+      expect(info.config).toMatchObject({
+        durable_name: 'writer-applied-3',
+        filter_subject: subjects.of('applied', 3),
+        ack_policy: 'explicit',
+        deliver_policy: 'all',
+        ack_wait: 1_000 * 1e6,
+        max_deliver: 5,
+        max_ack_pending: 8,
+      });
+      expect(info.config.filter_subjects ?? []).toEqual([]);
+      const backoff = info.config.backoff ?? [];
+      expect(backoff[0]).toBe(1_000 * 1e6);
+      expect(backoff.length).toBeLessThan(5);
+      await mailbox.close();
+    } finally {
+      await bus.close();
+    }
+  });
+
+  it('fails to connect with a typed error', async () => {
+    const err = await connectJetStreamBus({ servers: 'nats://127.0.0.1:1' }).catch((e: unknown) => e);
+    expect(isBusError(err, BusErrorCode.connectFailed)).toBe(true);
+  });
+
+  it('keeps publishing and consuming across a server restart', async () => {
+    await deleteStreams();
+    const bus = await connectJetStreamBus({
+      servers: nats.url,
+      settings,
+      reconnectTimeWaitMs: 200,
+      requestTimeoutMs: 2_000,
+    });
+    try {
+      await bus.ensureTopology();
+      const subject = subjects.of('enriched', 0);
+      const mailbox = await bus.openMailbox({ group: 'state', stage: 'enriched', partition: 0 });
+      await bus.publish(subject, new Uint8Array([1]), { msgId: 'before-restart' });
+      const [before] = await mailbox.next({ maxMessages: 1, maxWaitMs: 2_000 });
+      await before!.ack();
+
+      await nats.kill();
+      await nats.restart();
+      // A publish buffered while disconnected can go unanswered: callers retry with the same msgId.
+      for (let attempt = 1; ; attempt++) {
+        const published = await bus.publish(subject, new Uint8Array([2]), { msgId: 'after-restart' }).then(
+          () => true,
+          (err: unknown) => {
+            if (attempt >= 3 || !isBusError(err, BusErrorCode.publishFailed)) throw err;
+            return false;
+          },
+        );
+        if (published) break;
+      }
+      const [after] = await mailbox.next({ maxMessages: 1, maxWaitMs: 10_000 });
+      expect([...after!.data]).toEqual([2]);
+      await after!.ack();
+      await mailbox.close();
+    } finally {
+      await bus.close();
+    }
+  });
+});
