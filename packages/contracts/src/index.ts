@@ -50,3 +50,4 @@ export {
   type HealthServer,
 } from './gen/grpc/health/v1/health.js';
 export { subjects, type Stage, STAGES } from './subjects.js';
+export { protoRoot, protoFiles } from './proto-root.js';

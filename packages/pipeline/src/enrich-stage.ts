@@ -1,0 +1,69 @@
+import type { Bus } from '@throughline/bus';
+import { EnrichedBatch, EventBatch, subjects, type EnrichedEvent } from '@throughline/contracts';
+import { enrichEvent } from '@throughline/ledger';
+import type { Envelope } from '@throughline/runtime';
+import type { BusMessage } from '@throughline/bus';
+import { PipelineError, PipelineErrorCode } from './errors.js';
+import type { ConfigSnapshot } from './config-snapshot.js';
+import { MAX_EVENTS_PER_MESSAGE } from './ingest-publisher.js';
+import { publishChunks } from './publish-chunks.js';
+
+/** Events per message the enrich and state stages publish. Default for `maxOutputEvents`. */
+export const DEFAULT_MAX_OUTPUT_EVENTS = 2000;
+
+/**
+ * The position of the `index`-th event of the ingested message stored at stream sequence `seq`: strictly
+ * increasing in the partition, and the same on every redelivery.
+ */
+export function positionOf(seq: number, index: number): bigint {
+  return (BigInt(seq) << 16n) | BigInt(index);
+}
+
+export function decodeEventBatch(msg: BusMessage): EventBatch {
+  const batch = EventBatch.decode(msg.data);
+  if (batch.events.length > MAX_EVENTS_PER_MESSAGE) {
+    throw new PipelineError(PipelineErrorCode.poison, `batch of ${batch.events.length} events exceeds ${MAX_EVENTS_PER_MESSAGE}`);
+  }
+  return batch;
+}
+
+export interface EnrichStageOptions {
+  bus: Bus;
+  partition: number;
+  /** The current configuration snapshot; read once per turn. */
+  snapshot: () => ConfigSnapshot;
+  /** Events per published message. Default 2000. */
+  maxOutputEvents?: number;
+}
+
+/**
+ * The enrich stage's turn: every event of the turn is enriched with one consistent configuration snapshot (its
+ * version recorded on every event), given its position, and published to `tl.enriched.<p>`.
+ */
+export function createEnrichHandler(options: EnrichStageOptions): (turn: Envelope<EventBatch>[]) => Promise<void> {
+  const { bus, partition } = options;
+  const maxOutputEvents = options.maxOutputEvents ?? DEFAULT_MAX_OUTPUT_EVENTS;
+  const subject = subjects.of('enriched', partition);
+  return async (turn) => {
+    const snapshot = options.snapshot();
+    const out: EnrichedEvent[] = [];
+    for (const { msg, value } of turn) {
+      const acceptedAtMs = value.acceptedAtMs;
+      value.events.forEach((event, i) => {
+        out.push(enrichEvent(event, positionOf(msg.seq, i), acceptedAtMs, snapshot.get(event.tenantId), snapshot.appliedFor(event.tenantId)));
+      });
+    }
+    if (out.length === 0) return;
+    await publishChunks({
+      bus,
+      subject,
+      idPrefix: `enr-${partition}`,
+      firstSeq: turn[0]!.msg.seq,
+      lastSeq: turn[turn.length - 1]!.msg.seq,
+      items: out,
+      maxItems: maxOutputEvents,
+      encode: (events, batchId) =>
+        EnrichedBatch.encode({ batchId, partition, configVersion: snapshot.version, events }).finish(),
+    });
+  };
+}

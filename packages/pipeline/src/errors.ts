@@ -1,0 +1,52 @@
+import { describeViolation, type FieldViolation } from './validation.js';
+
+export const PipelineErrorCode = {
+  /** A request holds an invalid event; nothing of it was published. */
+  invalidArgument: 'INVALID_ARGUMENT',
+  /** Too much work is in flight; retry after `retryAfterMs`. */
+  resourceExhausted: 'RESOURCE_EXHAUSTED',
+  /** The component is shutting down and takes no new work. */
+  unavailable: 'UNAVAILABLE',
+  /** A message on the bus can never be processed. */
+  poison: 'POISON',
+} as const;
+export type PipelineErrorCode = (typeof PipelineErrorCode)[keyof typeof PipelineErrorCode];
+
+export class PipelineError extends Error {
+  override readonly name: string = 'PipelineError';
+  readonly code: PipelineErrorCode;
+  constructor(code: PipelineErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** A request was refused because one of its events is invalid. */
+export class InvalidEventError extends PipelineError {
+  override readonly name = 'InvalidEventError';
+  readonly violation: FieldViolation;
+  constructor(violation: FieldViolation) {
+    super(PipelineErrorCode.invalidArgument, describeViolation(violation));
+    this.violation = violation;
+  }
+}
+
+/** Work was refused to keep memory bounded; the caller should retry after `retryAfterMs`. */
+export class ResourceExhaustedError extends PipelineError {
+  override readonly name = 'ResourceExhaustedError';
+  readonly retryAfterMs: number;
+  constructor(message: string, retryAfterMs: number) {
+    super(PipelineErrorCode.resourceExhausted, message);
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+export function isPipelineError(err: unknown): err is PipelineError {
+  return err instanceof PipelineError;
+}
+export function isResourceExhaustedError(err: unknown): err is ResourceExhaustedError {
+  return err instanceof ResourceExhaustedError;
+}
+export function isInvalidEventError(err: unknown): err is InvalidEventError {
+  return err instanceof InvalidEventError;
+}

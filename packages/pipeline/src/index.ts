@@ -1,0 +1,32 @@
+/**
+ * @throughline/pipeline — the stages of throughline, independent of how they are deployed.
+ *
+ * The services (distributed mode) and the embedded mode wire the same stage code to a bus, a state store and a
+ * sink: `IngestPublisher` (validated events → partitioned batches on `tl.ingested.<p>`), the enrich handler (one
+ * config snapshot per turn), `StateStage` (per-key state in memory backed by a fast store) and the writer handler
+ * (one transaction per turn).
+ *
+ * ```ts
+ * const stage = new StateStage({ bus, partition, store: redisStateStore, committed: postgresState });
+ * supervisor.start(() => new PartitionActor({ name: 'state', partition, bus, decode: decodeEnrichedBatch,
+ *   handle: stage.handle, openMailbox: () => bus.openMailbox({ group: 'state', stage: 'enriched', partition }) }));
+ * ```
+ */
+export { validateEvent, validateEvents, describeViolation, type EventLimits, type FieldViolation } from './validation.js';
+export {
+  InvalidEventError,
+  isInvalidEventError,
+  isPipelineError,
+  isResourceExhaustedError,
+  PipelineError,
+  PipelineErrorCode,
+  ResourceExhaustedError,
+} from './errors.js';
+export { IngestPublisher, MAX_EVENTS_PER_MESSAGE, type IngestPublisherOptions } from './ingest-publisher.js';
+export { ConfigCache, ConfigSnapshot } from './config-snapshot.js';
+export { ConfigFeed, type ConfigFeedOptions } from './config-feed.js';
+export { createEnrichHandler, decodeEventBatch, positionOf, DEFAULT_MAX_OUTPUT_EVENTS, type EnrichStageOptions } from './enrich-stage.js';
+export { StateStage, decodeEnrichedBatch, newStateCounters, type StateCounters, type StateStageOptions } from './state-stage.js';
+export { createWriterHandler, decodeResultBatch, newWriterCounters, type WriterCounters } from './writer-stage.js';
+export { DEFAULT_MAX_MESSAGE_BYTES, encodeChunks, publishChunks } from './publish-chunks.js';
+export type { CommittedState, ResultSink, StateEpoch, StateReadResult, StateStore } from './ports.js';

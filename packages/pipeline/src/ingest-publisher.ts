@@ -1,0 +1,170 @@
+import { createHash } from 'node:crypto';
+import type { Bus } from '@throughline/bus';
+import { EventBatch, subjects, type Event } from '@throughline/contracts';
+import { partitionOf } from '@throughline/runtime';
+import { PipelineError, PipelineErrorCode, ResourceExhaustedError } from './errors.js';
+import { DEFAULT_MAX_MESSAGE_BYTES } from './publish-chunks.js';
+
+export interface IngestPublisherOptions {
+  bus: Bus;
+  /** Partitions of the deployment (`P`). */
+  partitionCount: number;
+  /** Events per published batch; a partition's batch is sent as soon as it is this full. Default 1000 (at most 65535). */
+  maxBatchEvents?: number;
+  /** How long a partition's batch waits for more events before it is sent. Default 5 ms. */
+  lingerMs?: number;
+  /** Events accepted but not yet acknowledged by the stream, over all requests; past it requests are refused with RESOURCE_EXHAUSTED. Default 200000. */
+  maxInFlightEvents?: number;
+  /** Retry hint given with RESOURCE_EXHAUSTED. Default 200 ms. */
+  retryAfterMs?: number;
+  /** Largest encoded message, bytes; a batch that encodes larger is split. Default 900000 (nats-server's 1 MB payload limit less headers). */
+  maxMessageBytes?: number;
+  /** Headers added to every publish (for example `traceparent`), computed per batch. */
+  headersFor?: (partition: number) => Record<string, string> | undefined;
+  now?: () => number;
+}
+
+interface Waiter {
+  remaining: number;
+  resolve: () => void;
+  reject: (err: Error) => void;
+  failed: boolean;
+}
+
+interface PendingBatch {
+  events: Event[];
+  /** How many of the batch's events each request contributed. */
+  shares: Map<Waiter, number>;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** The largest number of events in one bus message: positions reserve 16 bits for the index in the batch. */
+export const MAX_EVENTS_PER_MESSAGE = 65_535;
+
+/**
+ * Ingest's batching publisher: splits accepted events by partition, batches each partition (by size or linger
+ * time), publishes each batch with a deterministic `Nats-Msg-Id`, and resolves a request only once every one of
+ * its events has been acknowledged by the stream. In-flight events are bounded: over the bound, `publish`
+ * throws `ResourceExhaustedError` with a retry hint instead of buffering without limit.
+ */
+export class IngestPublisher {
+  private readonly opts: Required<Omit<IngestPublisherOptions, 'headersFor'>> & Pick<IngestPublisherOptions, 'headersFor'>;
+  private readonly pending = new Map<number, PendingBatch>();
+  private readonly inFlightPublishes = new Set<Promise<void>>();
+  private inFlight = 0;
+  private closed = false;
+
+  constructor(options: IngestPublisherOptions) {
+    this.opts = {
+      maxBatchEvents: 1000,
+      lingerMs: 5,
+      maxInFlightEvents: 200_000,
+      retryAfterMs: 200,
+      maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
+      now: Date.now,
+      ...options,
+    };
+    if (this.opts.maxBatchEvents < 1 || this.opts.maxBatchEvents > MAX_EVENTS_PER_MESSAGE) {
+      throw new RangeError(`maxBatchEvents must be between 1 and ${MAX_EVENTS_PER_MESSAGE}`);
+    }
+  }
+
+  /** Events accepted and not yet acknowledged by the stream. */
+  get inFlightEvents(): number {
+    return this.inFlight;
+  }
+
+  /** Publishes valid events; resolves when all are durable in the stream. */
+  publish(events: readonly Event[]): Promise<void> {
+    if (this.closed) return Promise.reject(new PipelineError(PipelineErrorCode.unavailable, 'ingest is shutting down'));
+    if (events.length === 0) return Promise.resolve();
+    if (this.inFlight + events.length > this.opts.maxInFlightEvents) {
+      return Promise.reject(
+        new ResourceExhaustedError(
+          `ingest has ${this.inFlight} events in flight (limit ${this.opts.maxInFlightEvents}); retry after ${this.opts.retryAfterMs} ms`,
+          this.opts.retryAfterMs,
+        ),
+      );
+    }
+    this.inFlight += events.length;
+    const byPartition = new Map<number, Event[]>();
+    for (const event of events) {
+      const p = partitionOf(event.accountId, this.opts.partitionCount);
+      const list = byPartition.get(p);
+      if (list === undefined) byPartition.set(p, [event]);
+      else list.push(event);
+    }
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = { remaining: events.length, resolve, reject, failed: false };
+      for (const [partition, list] of byPartition) this.append(partition, list, waiter);
+    });
+  }
+
+  /** Sends every pending batch now and waits for all publishes to finish; refuses new work afterwards. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const partition of [...this.pending.keys()]) this.flush(partition);
+    while (this.inFlightPublishes.size > 0) await Promise.allSettled([...this.inFlightPublishes]);
+  }
+
+  private append(partition: number, events: Event[], waiter: Waiter): void {
+    let offset = 0;
+    while (offset < events.length) {
+      let batch = this.pending.get(partition);
+      if (batch === undefined) {
+        batch = { events: [], shares: new Map(), timer: undefined };
+        this.pending.set(partition, batch);
+      }
+      const room = this.opts.maxBatchEvents - batch.events.length;
+      const take = Math.min(room, events.length - offset);
+      for (let i = 0; i < take; i++) batch.events.push(events[offset + i] as Event);
+      offset += take;
+      batch.shares.set(waiter, (batch.shares.get(waiter) ?? 0) + take);
+      if (batch.events.length >= this.opts.maxBatchEvents) this.flush(partition);
+      else batch.timer ??= setTimeout(() => this.flush(partition), this.opts.lingerMs);
+    }
+  }
+
+  private flush(partition: number): void {
+    const batch = this.pending.get(partition);
+    if (batch === undefined) return;
+    this.pending.delete(partition);
+    if (batch.timer !== undefined) clearTimeout(batch.timer);
+    const publishing = this.send(partition, batch).finally(() => this.inFlightPublishes.delete(publishing));
+    this.inFlightPublishes.add(publishing);
+  }
+
+  /** Encodes a partition's events as one message, or several when one would exceed `maxMessageBytes`. */
+  private encode(partition: number, events: Event[], acceptedAtMs: bigint): { batchId: string; data: Uint8Array }[] {
+    const hash = createHash('sha1');
+    for (const e of events) hash.update(e.eventId).update('\n');
+    const batchId = `ing-${partition}-${hash.digest('base64url')}`;
+    const data = EventBatch.encode({ batchId, partition, acceptedAtMs, events }).finish();
+    if (data.length <= this.opts.maxMessageBytes || events.length === 1) return [{ batchId, data }];
+    const half = Math.ceil(events.length / 2);
+    return [...this.encode(partition, events.slice(0, half), acceptedAtMs), ...this.encode(partition, events.slice(half), acceptedAtMs)];
+  }
+
+  private async send(partition: number, batch: PendingBatch): Promise<void> {
+    const { events } = batch;
+    const messages = this.encode(partition, events, BigInt(this.opts.now()));
+    const counts = batch.shares;
+    try {
+      const headers = this.opts.headersFor?.(partition);
+      const subject = subjects.of('ingested', partition);
+      await Promise.all(messages.map((m) => this.opts.bus.publish(subject, m.data, { msgId: m.batchId, ...(headers ? { headers } : {}) })));
+      this.inFlight -= events.length;
+      for (const [waiter, n] of counts) {
+        waiter.remaining -= n;
+        if (waiter.remaining === 0 && !waiter.failed) waiter.resolve();
+      }
+    } catch (err) {
+      this.inFlight -= events.length;
+      for (const waiter of counts.keys()) {
+        if (waiter.failed) continue;
+        waiter.failed = true;
+        waiter.reject(new PipelineError(PipelineErrorCode.unavailable, 'publishing to the stream failed', { cause: err }));
+      }
+    }
+  }
+}

@@ -1,0 +1,60 @@
+import type { Bus } from '@throughline/bus';
+
+/**
+ * Largest encoded message the stages publish, bytes. nats-server accepts 1 MB payloads by default
+ * (`max_payload`); the rest is left for headers.
+ */
+export const DEFAULT_MAX_MESSAGE_BYTES = 900_000;
+
+/**
+ * Splits `items` into encoded messages of at most `maxItems` items and `maxBytes` bytes each (halving a chunk that
+ * encodes too large). Ids are deterministic in the input (`<prefix>:<firstSeq>-<lastSeq>:<chunk>`), so replaying
+ * a turn yields the same messages, which the stream's duplicate window drops.
+ */
+export function encodeChunks<T>(opts: {
+  idPrefix: string;
+  firstSeq: number;
+  lastSeq: number;
+  items: T[];
+  maxItems: number;
+  maxBytes?: number;
+  encode: (items: T[], batchId: string) => Uint8Array;
+}): { batchId: string; data: Uint8Array }[] {
+  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  const out: { batchId: string; data: Uint8Array }[] = [];
+  const emit = (items: T[]): void => {
+    const batchId = `${opts.idPrefix}:${opts.firstSeq}-${opts.lastSeq}:${out.length}`;
+    const data = opts.encode(items, batchId);
+    if (data.length > maxBytes && items.length > 1) {
+      const half = Math.ceil(items.length / 2);
+      emit(items.slice(0, half));
+      emit(items.slice(half));
+      return;
+    }
+    out.push({ batchId, data });
+  };
+  for (let start = 0; start < opts.items.length; start += opts.maxItems) emit(opts.items.slice(start, start + opts.maxItems));
+  return out;
+}
+
+/**
+ * Publishes a turn's output as messages from `encodeChunks`, all sent at once (in order on one connection) and
+ * awaited together: one round trip for the whole turn. Returns how many messages were published.
+ */
+export async function publishChunks<T>(opts: {
+  bus: Bus;
+  subject: string;
+  idPrefix: string;
+  firstSeq: number;
+  lastSeq: number;
+  items: T[];
+  maxItems: number;
+  maxBytes?: number;
+  encode: (items: T[], batchId: string) => Uint8Array;
+  headers?: Record<string, string>;
+}): Promise<number> {
+  const chunks = encodeChunks(opts);
+  const headers = opts.headers ? { headers: opts.headers } : {};
+  await Promise.all(chunks.map((c) => opts.bus.publish(opts.subject, c.data, { msgId: c.batchId, ...headers })));
+  return chunks.length;
+}

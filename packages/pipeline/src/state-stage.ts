@@ -1,0 +1,189 @@
+import type { Bus, BusMessage } from '@throughline/bus';
+import { EnrichedBatch, ResultBatch, subjects, type EnrichedEvent, type Result } from '@throughline/contracts';
+import { applyEvent, EMPTY_ACCOUNT, type AccountState } from '@throughline/ledger';
+import { silentLogger, sleep, type Envelope, type Logger } from '@throughline/runtime';
+import { LRUCache } from 'lru-cache';
+import type { CommittedState, StateEpoch, StateStore } from './ports.js';
+import { DEFAULT_MAX_OUTPUT_EVENTS } from './enrich-stage.js';
+import { publishChunks } from './publish-chunks.js';
+
+export function decodeEnrichedBatch(msg: BusMessage): EnrichedBatch {
+  return EnrichedBatch.decode(msg.data);
+}
+
+export interface StateStageOptions {
+  bus: Bus;
+  partition: number;
+  store: StateStore;
+  committed: CommittedState;
+  /** Accounts kept in memory for this partition (least recently used are dropped). Default 50000. */
+  maxCachedAccounts?: number;
+  /** How long an applied event id is remembered to recognise a retry. Default 86400000 (24 hours). */
+  dedupHorizonMs?: number;
+  /** Consumer group of the writer, whose backlog must be empty before state is rebuilt from PostgreSQL. Default 'writer'. */
+  writerGroup?: string;
+  /** Events per published message. Default 2000. */
+  maxOutputEvents?: number;
+  logger?: Logger;
+  now?: () => number;
+  /** Counts of what the stage decided, for metrics and tests. */
+  counters?: StateCounters;
+}
+
+export interface StateCounters {
+  applied: number;
+  rejected: number;
+  /** Events skipped because they were applied before (redelivery or client retry). */
+  duplicates: number;
+  memoryHits: number;
+  storeHits: number;
+  rebuiltFromDatabase: number;
+  recoveries: number;
+}
+
+export function newStateCounters(): StateCounters {
+  return { applied: 0, rejected: 0, duplicates: 0, memoryHits: 0, storeHits: 0, rebuiltFromDatabase: 0, recoveries: 0 };
+}
+
+/**
+ * The state stage of one partition. Per turn: look accounts up in memory, fetch the misses and the turn's event ids
+ * from the state store in one round trip (and from PostgreSQL only for what the store lost), skip events already
+ * applied, apply the rest with the domain, publish the results, then write the new states and applied ids to the
+ * store in one atomic round trip. Output is published before the store write, so a crash in between replays the
+ * turn to the same (de-duplicated) output; a crash after it finds the events already applied.
+ */
+export class StateStage {
+  private readonly opts: Required<Omit<StateStageOptions, 'counters'>>;
+  readonly counters: StateCounters;
+  private readonly memory: LRUCache<string, AccountState>;
+  private epoch: StateEpoch | undefined;
+
+  constructor(options: StateStageOptions) {
+    this.opts = {
+      maxCachedAccounts: 50_000,
+      dedupHorizonMs: 86_400_000,
+      writerGroup: 'writer',
+      maxOutputEvents: DEFAULT_MAX_OUTPUT_EVENTS,
+      logger: silentLogger,
+      now: Date.now,
+      ...options,
+    };
+    this.counters = options.counters ?? newStateCounters();
+    this.memory = new LRUCache({ max: this.opts.maxCachedAccounts });
+  }
+
+  readonly handle = async (turn: Envelope<EnrichedBatch>[]): Promise<void> => {
+    const { partition, store } = this.opts;
+    const events: EnrichedEvent[] = [];
+    for (const { value } of turn) for (const e of value.events) events.push(e);
+    if (events.length === 0) return;
+    const now = this.opts.now();
+
+    const misses = new Set<string>();
+    const eventIds: string[] = [];
+    for (const e of events) {
+      const accountId = e.event!.accountId;
+      if (this.memory.has(accountId)) this.counters.memoryHits++;
+      else misses.add(accountId);
+      eventIds.push(e.event!.eventId);
+    }
+    const read = await store.read(partition, [...misses], eventIds, now);
+    if (read.epoch === undefined || (this.epoch !== undefined && read.epoch.createdAtMs !== this.epoch.createdAtMs)) {
+      await this.recover(now);
+    } else {
+      this.epoch = read.epoch;
+    }
+    const loaded = await this.loadMissing(misses, read.accounts);
+    const seen = await this.seenIds(read.seen, eventIds, now);
+
+    const changed = new Map<string, AccountState>();
+    const results: Result[] = [];
+    const appliedIds: string[] = [];
+    for (const e of events) {
+      const { accountId, eventId } = e.event!;
+      if (seen.has(eventId)) {
+        this.counters.duplicates++;
+        continue;
+      }
+      const state = changed.get(accountId) ?? this.memory.get(accountId) ?? loaded.get(accountId) ?? EMPTY_ACCOUNT;
+      if (e.position <= state.position) {
+        this.counters.duplicates++;
+        continue;
+      }
+      const decision = applyEvent(state, e);
+      changed.set(accountId, decision.state);
+      results.push(decision.result);
+      appliedIds.push(eventId);
+      seen.add(eventId);
+      if (decision.result.rejectReason === '') this.counters.applied++;
+      else this.counters.rejected++;
+    }
+    for (const [id, state] of loaded) if (!changed.has(id)) this.memory.set(id, state);
+    if (results.length === 0) return;
+
+    await publishChunks({
+      bus: this.opts.bus,
+      subject: subjects.of('applied', partition),
+      idPrefix: `st-${partition}`,
+      firstSeq: turn[0]!.msg.seq,
+      lastSeq: turn[turn.length - 1]!.msg.seq,
+      items: results,
+      maxItems: this.opts.maxOutputEvents,
+      encode: (items, batchId) => ResultBatch.encode({ batchId, partition, results: items }).finish(),
+    });
+    await store.write(partition, changed, appliedIds, now);
+    for (const [id, state] of changed) this.memory.set(id, state);
+  };
+
+  /** Accounts not in memory: from the store, else from PostgreSQL (what the store never had or lost). */
+  private async loadMissing(misses: Set<string>, fromStore: Map<string, AccountState>): Promise<Map<string, AccountState>> {
+    const loaded = new Map(fromStore);
+    this.counters.storeHits += fromStore.size;
+    const absent = [...misses].filter((id) => !fromStore.has(id));
+    if (absent.length > 0) {
+      const fromDb = await this.opts.committed.loadAccounts(absent);
+      this.counters.rebuiltFromDatabase += fromDb.size;
+      for (const [id, state] of fromDb) loaded.set(id, state);
+    }
+    return loaded;
+  }
+
+  /** Event ids already applied: the store's answer, plus PostgreSQL's for a horizon after the store lost data. */
+  private async seenIds(fromStore: Set<string>, eventIds: string[], now: number): Promise<Set<string>> {
+    const seen = new Set(fromStore);
+    const recoveredAt = this.epoch?.recoveredAtMs;
+    if (recoveredAt !== null && recoveredAt !== undefined && now < recoveredAt + this.opts.dedupHorizonMs) {
+      const unknown = eventIds.filter((id) => !seen.has(id));
+      if (unknown.length > 0) for (const id of await this.opts.committed.committedEventIds(unknown)) seen.add(id);
+    }
+    return seen;
+  }
+
+  /**
+   * The state store has no epoch for this partition: it is new, or it lost its data. Wait until the writer has
+   * committed everything this partition already published (so PostgreSQL is the whole truth), then mark the epoch;
+   * if PostgreSQL already holds rows of the partition, it was a loss and PostgreSQL answers for a horizon.
+   */
+  private async recover(now: number): Promise<void> {
+    const { bus, partition, logger } = this.opts;
+    const group = this.opts.writerGroup;
+    for (let waitedMs = 0; ; ) {
+      const backlog = await bus.backlog({ group, stage: 'applied', partition });
+      if (backlog.pending === 0 && backlog.ackPending === 0) break;
+      if (waitedMs % 5000 === 0) {
+        logger.info('state store has no epoch; waiting for the writer to commit the partition before rebuilding', {
+          partition,
+          pending: backlog.pending + backlog.ackPending,
+        });
+      }
+      await sleep(100);
+      waitedMs += 100;
+    }
+    const lost = await this.opts.committed.hasCommittedRows(partition);
+    this.epoch = await this.opts.store.initEpoch(partition, lost ? now : null, now);
+    if (lost) {
+      this.counters.recoveries++;
+      logger.warn('state store lost this partition; rebuilding from PostgreSQL', { partition });
+    }
+  }
+}

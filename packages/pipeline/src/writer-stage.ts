@@ -1,0 +1,39 @@
+import type { BusMessage } from '@throughline/bus';
+import { ResultBatch, type Result } from '@throughline/contracts';
+import type { Envelope } from '@throughline/runtime';
+import type { ResultSink } from './ports.js';
+
+export function decodeResultBatch(msg: BusMessage): ResultBatch {
+  return ResultBatch.decode(msg.data);
+}
+
+export interface WriterCounters {
+  committedRows: number;
+  duplicateRows: number;
+  transactions: number;
+}
+
+export function newWriterCounters(): WriterCounters {
+  return { committedRows: 0, duplicateRows: 0, transactions: 0 };
+}
+
+/**
+ * The writer's turn: every result of the turn in one transaction (ledger rows inserted once by `event_id`,
+ * balances moved only forward by position). The actor acks after this resolves, that is after COMMIT.
+ */
+export function createWriterHandler(opts: {
+  partition: number;
+  sink: ResultSink;
+  counters?: WriterCounters;
+}): (turn: Envelope<ResultBatch>[]) => Promise<void> {
+  const counters = opts.counters ?? newWriterCounters();
+  return async (turn) => {
+    const results: Result[] = [];
+    for (const { value } of turn) for (const r of value.results) results.push(r);
+    if (results.length === 0) return;
+    const { inserted, duplicates } = await opts.sink.commitBatch(opts.partition, results);
+    counters.committedRows += inserted;
+    counters.duplicateRows += duplicates;
+    counters.transactions++;
+  };
+}

@@ -1,0 +1,69 @@
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { protoFiles, protoRoot } from '@throughline/contracts';
+import { HealthImplementation, type ServingStatusMap } from 'grpc-health-check';
+
+export interface GrpcServerOptions {
+  /** Address to bind, `host:port`; port 0 picks a free one. */
+  address: string;
+  /** Services to serve: generated `*Service` definitions with their implementations. */
+  services: { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation; name: string }[];
+  /** Largest request accepted, bytes. Default 16 MiB. */
+  maxReceiveMessageBytes?: number;
+}
+
+export interface RunningGrpcServer {
+  server: grpc.Server;
+  port: number;
+  health: HealthImplementation;
+  /** Marks every service (and the server, "") as serving or not. */
+  setServing(serving: boolean): void;
+  /** Stops accepting calls and waits for the calls in progress (forcing after `graceMs`). */
+  shutdown(graceMs?: number): Promise<void>;
+}
+
+/**
+ * Starts a gRPC server with the given services plus the standard health service (`grpc.health.v1`) and server
+ * reflection, so generic clients (grpcurl, grpcui) can discover and call the API.
+ */
+export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningGrpcServer> {
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': opts.maxReceiveMessageBytes ?? 16 * 1024 * 1024,
+  });
+  for (const s of opts.services) server.addService(s.definition, s.implementation);
+
+  const statusMap: ServingStatusMap = { '': 'NOT_SERVING' };
+  for (const s of opts.services) statusMap[s.name] = 'NOT_SERVING';
+  const health = new HealthImplementation(statusMap);
+  health.addToServer(server);
+
+  const definition = protoLoader.loadSync([...protoFiles], { includeDirs: [protoRoot], longs: String, keepCase: true });
+  new ReflectionService(definition).addToServer(server);
+
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(opts.address, grpc.ServerCredentials.createInsecure(), (err, boundPort) =>
+      err ? reject(err) : resolve(boundPort),
+    );
+  });
+  const setServing = (serving: boolean): void => {
+    const status = serving ? 'SERVING' : 'NOT_SERVING';
+    health.setStatus('', status);
+    for (const s of opts.services) health.setStatus(s.name, status);
+  };
+  return {
+    server,
+    port,
+    health,
+    setServing,
+    shutdown: (graceMs = 10_000) =>
+      new Promise<void>((resolve) => {
+        setServing(false);
+        const force = setTimeout(() => server.forceShutdown(), graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      }),
+  };
+}

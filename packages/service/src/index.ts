@@ -1,0 +1,13 @@
+/**
+ * @throughline/service — what every service process shares: a JSON logger, the settings every service reads
+ * (validated with zod by each app), and a gRPC server with the standard health service and server reflection.
+ *
+ * ```ts
+ * const settings = parseSettings(commonSettings.extend({ PORT: z.coerce.number() }), process.env, 'ingest');
+ * const logger = createLogger('ingest', settings.LOG_LEVEL);
+ * const grpcServer = await startGrpcServer({ address: '0.0.0.0:50051', services: [...] });
+ * ```
+ */
+export { createLogger } from './logger.js';
+export { busSettingsOf, checkOwnership, commonSettings, parseSettings, type CommonSettings } from './settings.js';
+export { startGrpcServer, type GrpcServerOptions, type RunningGrpcServer } from './grpc-server.js';

@@ -1,0 +1,46 @@
+import { z } from 'zod';
+
+/** Settings every service shares, read from the environment by each app's `config.ts`. */
+export const commonSettings = z.object({
+  /** Partitions of the deployment (`P`); the same in every service. */
+  PARTITION_COUNT: z.coerce.number().int().min(1).max(4096).default(16),
+  /** This instance's index (a StatefulSet ordinal); it owns partitions `p % INSTANCE_COUNT == INSTANCE_INDEX`. */
+  INSTANCE_INDEX: z.coerce.number().int().min(0).default(0),
+  INSTANCE_COUNT: z.coerce.number().int().min(1).default(1),
+  NATS_URL: z.string().default('nats://127.0.0.1:4222'),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  /** Time allowed for draining on SIGTERM before the process exits anyway. */
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(25_000),
+  /** How long JetStream remembers a message id to drop duplicates. */
+  BUS_DUPLICATE_WINDOW_MS: z.coerce.number().int().min(100).default(120_000),
+  BUS_ACK_WAIT_MS: z.coerce.number().int().min(100).default(30_000),
+  BUS_MAX_DELIVER: z.coerce.number().int().min(2).default(10),
+  BUS_MAX_ACK_PENDING: z.coerce.number().int().min(1).default(64),
+});
+export type CommonSettings = z.infer<typeof commonSettings>;
+
+/** Parses the environment with `schema`; on error, one line per bad variable, then exit code 2. */
+export function parseSettings<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv, service: string): z.infer<S> {
+  const parsed = schema.safeParse(env);
+  if (parsed.success) return parsed.data;
+  const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+  process.stderr.write(`${service}: invalid configuration:\n${lines.join('\n')}\n`);
+  process.exit(2);
+}
+
+/** Checks the partition ownership settings against each other. */
+export function checkOwnership(s: CommonSettings): string | undefined {
+  if (s.INSTANCE_COUNT > s.PARTITION_COUNT) return `INSTANCE_COUNT (${s.INSTANCE_COUNT}) exceeds PARTITION_COUNT (${s.PARTITION_COUNT})`;
+  if (s.INSTANCE_INDEX >= s.INSTANCE_COUNT) return `INSTANCE_INDEX (${s.INSTANCE_INDEX}) must be below INSTANCE_COUNT (${s.INSTANCE_COUNT})`;
+  return undefined;
+}
+
+/** Bus settings from the common settings. */
+export function busSettingsOf(s: CommonSettings) {
+  return {
+    duplicateWindowMs: s.BUS_DUPLICATE_WINDOW_MS,
+    ackWaitMs: s.BUS_ACK_WAIT_MS,
+    maxDeliver: s.BUS_MAX_DELIVER,
+    maxAckPending: s.BUS_MAX_ACK_PENDING,
+  };
+}
