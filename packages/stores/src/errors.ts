@@ -1,0 +1,48 @@
+/** Errors of the stores: one class, stable codes, and the original driver error kept as `cause`. */
+
+export const StoreErrorCode = {
+  /** A schema migration failed; the transaction of that migration was rolled back. */
+  migrationFailed: 'MIGRATION_FAILED',
+  /** A batch could not be committed to PostgreSQL; nothing of it was written (one transaction). */
+  commitFailed: 'COMMIT_FAILED',
+  /** A read or write query on PostgreSQL failed. */
+  queryFailed: 'QUERY_FAILED',
+  /** A Redis round trip failed (connection, time-out, or an error reply). The caller retries. */
+  redisFailed: 'REDIS_FAILED',
+  /** Stored state could not be decoded (a foreign or corrupted value under one of our keys). */
+  corruptState: 'CORRUPT_STATE',
+  /** An argument is not acceptable (for example a Result with an unspecified outcome). Retrying cannot help. */
+  invalidInput: 'INVALID_INPUT',
+  /** The LISTEN connection for configuration changes failed. */
+  listenFailed: 'LISTEN_FAILED',
+} as const;
+export type StoreErrorCode = (typeof StoreErrorCode)[keyof typeof StoreErrorCode];
+
+export class StoreError extends Error {
+  override readonly name = 'StoreError';
+  readonly code: StoreErrorCode;
+  constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/** True when `err` is a StoreError (of `code`, when given). */
+export function isStoreError(err: unknown, code?: StoreErrorCode): err is StoreError {
+  return err instanceof StoreError && (code === undefined || err.code === code);
+}
+
+/** Turns anything thrown into an Error, keeping the original as `cause`. */
+export function ensureError(value: unknown): Error {
+  if (value instanceof Error) return value;
+  return new Error(typeof value === 'string' ? value : `non-error thrown: ${String(value)}`, {
+    cause: value,
+  });
+}
+
+/** Wraps a driver error into a StoreError of `code`, leaving StoreErrors (and their codes) as they are. */
+export function toStoreError(code: StoreErrorCode, message: string, cause: unknown): StoreError {
+  if (cause instanceof StoreError) return cause;
+  const detail = ensureError(cause).message;
+  return new StoreError(code, `${message}: ${detail}`, { cause });
+}

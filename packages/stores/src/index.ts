@@ -1,0 +1,56 @@
+/**
+ * @throughline/stores — where throughline keeps things: per-key state in Redis (the state stage's cache), the
+ * PostgreSQL sink (the writer's one-statement, idempotent batch commit), the read side that rebuilds lost state,
+ * tenant configuration with change notifications, schema migrations, and the ledger verifier.
+ *
+ * Everything is built by a factory from a client you own (`pg.Pool`, ioredis `Redis`), never from globals.
+ *
+ * ```ts
+ * import pg from 'pg';
+ * import { Redis } from 'ioredis';
+ * import { migrate, createPostgresSink, createRedisStateStore } from '@throughline/stores';
+ *
+ * const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
+ * await migrate(pool);
+ * const sink = createPostgresSink(pool);
+ * const { inserted, duplicates } = await sink.commitBatch(3, resultBatch.results);
+ *
+ * const state = createRedisStateStore(new Redis(redisUrl));
+ * const { epoch, accounts, seen } = await state.read(3, accountIds, eventIds, Date.now());
+ * ```
+ */
+export { StoreError, StoreErrorCode, ensureError, isStoreError } from './errors.js';
+export type { AccountState } from './account-state.js';
+export { migrate, MIGRATION_LOCK_KEY, type MigrateOptions, type MigrateOutcome } from './migrate.js';
+export { MIGRATIONS, type Migration } from './migrations/index.js';
+export {
+  createPostgresSink,
+  type CommitOutcome,
+  type PartitionResults,
+  type PostgresSink,
+  type PostgresSinkOptions,
+} from './postgres-sink.js';
+export { createPostgresStateSource, type PostgresStateSource } from './postgres-state-source.js';
+export {
+  createTenantConfigRepository,
+  type ConfigChangeListener,
+  type TenantConfigList,
+  type TenantConfigRepository,
+} from './tenant-config-repository.js';
+export type { TenantConfigInput } from './tenant-config-rows.js';
+export { CONFIG_CHANNEL, type ConfigListenOptions } from './tenant-config-listener.js';
+export { DEMO_TENANTS } from './demo-tenants.js';
+export {
+  createRedisStateStore,
+  type RedisStateStore,
+  type RedisStateStoreOptions,
+  type StateRead,
+} from './redis-state-store.js';
+export { stateKeys, type Epoch, type StateKeys } from './redis-codec.js';
+export {
+  verifyLedger,
+  type Invariant,
+  type VerifyOptions,
+  type VerifyReport,
+  type Violation,
+} from './verify-ledger.js';

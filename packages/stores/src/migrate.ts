@@ -1,0 +1,106 @@
+/** Applies the schema migrations, once, even when several processes start at the same time. */
+import type pg from 'pg';
+import { MIGRATIONS, type Migration } from './migrations/index.js';
+import { StoreError, StoreErrorCode, toStoreError } from './errors.js';
+
+/** Session-level advisory lock key ('tl_migr' in ASCII) that serialises migrations across processes. */
+export const MIGRATION_LOCK_KEY = 0x746c5f6d696772n;
+
+export interface MigrateOptions {
+  /** Advisory lock key taken while migrating. Default {@link MIGRATION_LOCK_KEY}. */
+  lockKey?: bigint;
+  /** Migrations to apply. Default: the package's own ({@link MIGRATIONS}); tests pass others. */
+  migrations?: readonly Migration[];
+}
+
+export interface MigrateOutcome {
+  /** Versions applied by this call, in order (empty when the schema was up to date). */
+  applied: number[];
+  /** The highest version recorded after this call. */
+  currentVersion: number;
+}
+
+const CREATE_TRACKING_TABLE = `
+CREATE TABLE IF NOT EXISTS tl_schema_migrations (
+  version    int         PRIMARY KEY,
+  name       text        NOT NULL,
+  applied_at timestamptz NOT NULL DEFAULT now()
+)`;
+
+/**
+ * Applies the pending migrations in version order, each in its own transaction, recording each in
+ * `tl_schema_migrations`. A session-level `pg_advisory_lock` held for the whole run makes concurrent callers wait
+ * and then find nothing left to do.
+ */
+export async function migrate(pool: pg.Pool, opts: MigrateOptions = {}): Promise<MigrateOutcome> {
+  const migrations = [...(opts.migrations ?? MIGRATIONS)].sort((a, b) => a.version - b.version);
+  assertDistinctVersions(migrations);
+  const lockKey = (opts.lockKey ?? MIGRATION_LOCK_KEY).toString();
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (err) {
+    throw toStoreError(StoreErrorCode.migrationFailed, 'cannot connect to migrate', err);
+  }
+  // A checked-out client has no error listener; without one a dropped connection would crash the process.
+  let connectionError: Error | undefined;
+  const onError = (err: Error): void => {
+    connectionError = err;
+  };
+  client.on('error', onError);
+  try {
+    await client.query('SELECT pg_advisory_lock($1::bigint)', [lockKey]);
+    try {
+      return await applyPending(client, migrations);
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1::bigint)', [lockKey]);
+    }
+  } catch (err) {
+    connectionError ??= err instanceof Error ? err : undefined;
+    throw toStoreError(StoreErrorCode.migrationFailed, 'migration failed', err);
+  } finally {
+    client.off('error', onError);
+    client.release(connectionError);
+  }
+}
+
+async function applyPending(
+  client: pg.PoolClient,
+  migrations: readonly Migration[],
+): Promise<MigrateOutcome> {
+  await client.query(CREATE_TRACKING_TABLE);
+  const done = await client.query<{ version: number }>('SELECT version FROM tl_schema_migrations');
+  const appliedVersions = new Set(done.rows.map((r) => r.version));
+  const applied: number[] = [];
+  for (const migration of migrations) {
+    if (appliedVersions.has(migration.version)) continue;
+    await client.query('BEGIN');
+    try {
+      await client.query(migration.sql);
+      await client.query('INSERT INTO tl_schema_migrations (version, name) VALUES ($1, $2)', [
+        migration.version,
+        migration.name,
+      ]);
+      await client.query('COMMIT');
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw toStoreError(
+        StoreErrorCode.migrationFailed,
+        `migration ${migration.version} (${migration.name}) failed`,
+        err,
+      );
+    }
+    applied.push(migration.version);
+    appliedVersions.add(migration.version);
+  }
+  return { applied, currentVersion: Math.max(0, ...appliedVersions) };
+}
+
+function assertDistinctVersions(migrations: readonly Migration[]): void {
+  for (let i = 1; i < migrations.length; i++) {
+    const version = migrations[i]?.version;
+    if (version === migrations[i - 1]?.version) {
+      throw new StoreError(StoreErrorCode.invalidInput, `migration version ${version} appears twice`);
+    }
+  }
+}

@@ -1,0 +1,12 @@
+/** The schema migrations, in the order they are applied. Append only: never edit one that has shipped. */
+import { schema001 } from './001_schema.js';
+
+export interface Migration {
+  /** Strictly increasing, recorded in `tl_schema_migrations.version`. */
+  readonly version: number;
+  readonly name: string;
+  /** One or more statements, run in one transaction. */
+  readonly sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'schema', sql: schema001 }];

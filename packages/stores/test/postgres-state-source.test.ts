@@ -1,0 +1,67 @@
+import type pg from 'pg';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  createPostgresSink,
+  createPostgresStateSource,
+  migrate,
+  type PostgresStateSource,
+} from '../src/index.js';
+import { history, result } from './fixtures.js';
+import { usePostgres } from './support.js';
+
+const db = usePostgres();
+let pool: pg.Pool;
+let source: PostgresStateSource;
+
+beforeAll(async () => {
+  pool = await db.newPool();
+  await migrate(pool);
+  source = createPostgresStateSource(pool);
+  const sink = createPostgresSink(pool);
+  await sink.commitBatch(3, history({ events: 12, accounts: 3, prefix: 's-' }));
+  await sink.commitBatch(4, [
+    result({
+      eventId: 'big',
+      accountId: 'big-acc',
+      position: 2n ** 63n - 1n,
+      balanceAfterMinor: -(2n ** 63n),
+      debitsDay: 20_000,
+      debitsDayMinor: 2n ** 62n,
+    }),
+  ]);
+});
+
+describe('PostgresStateSource', () => {
+  it('loads committed account states and leaves unknown accounts out', async () => {
+    const states = await source.loadAccounts(['s-acc-0', 's-acc-2', 'never-seen', 'big-acc']);
+    expect([...states.keys()].sort()).toEqual(['big-acc', 's-acc-0', 's-acc-2']);
+    expect(states.get('big-acc')).toEqual({
+      balanceMinor: -(2n ** 63n),
+      position: 2n ** 63n - 1n,
+      debitsDay: 20_000,
+      debitsDayMinor: 2n ** 62n,
+    });
+    const last = history({ events: 12, accounts: 3, prefix: 's-' })
+      .filter((r) => r.accountId === 's-acc-2')
+      .at(-1)!;
+    expect(states.get('s-acc-2')).toEqual({
+      balanceMinor: last.balanceAfterMinor,
+      position: last.position,
+      debitsDay: last.debitsDay,
+      debitsDayMinor: last.debitsDayMinor,
+    });
+    expect((await source.loadAccounts([])).size).toBe(0);
+  });
+
+  it('tells which event ids are committed', async () => {
+    const committed = await source.committedEventIds(['s-ev-1', 's-ev-12', 's-ev-13', 'nope', 'big']);
+    expect([...committed].sort()).toEqual(['big', 's-ev-1', 's-ev-12']);
+    expect((await source.committedEventIds([])).size).toBe(0);
+  });
+
+  it('tells whether a partition has committed rows', async () => {
+    expect(await source.hasCommittedRows(3)).toBe(true);
+    expect(await source.hasCommittedRows(4)).toBe(true);
+    expect(await source.hasCommittedRows(5)).toBe(false);
+  });
+});
