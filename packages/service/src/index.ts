@@ -11,3 +11,4 @@
 export { createLogger } from './logger.js';
 export { busSettingsOf, checkOwnership, commonSettings, parseSettings, type CommonSettings } from './settings.js';
 export { startGrpcServer, type GrpcServerOptions, type RunningGrpcServer } from './grpc-server.js';
+export { startHttpServer, type HttpServerOptions, type RunningHttpServer } from './http-server.js';

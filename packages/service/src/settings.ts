@@ -9,6 +9,8 @@ export const commonSettings = z.object({
   INSTANCE_COUNT: z.coerce.number().int().min(1).default(1),
   NATS_URL: z.string().default('nats://127.0.0.1:4222'),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  /** Address of the operational HTTP server: /healthz, /readyz, /metrics. */
+  HTTP_ADDRESS: z.string().default('0.0.0.0:9464'),
   /** Time allowed for draining on SIGTERM before the process exits anyway. */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(25_000),
   /** How long JetStream remembers a message id to drop duplicates. */

@@ -1,0 +1,16 @@
+import { z } from 'zod';
+import { commonSettings, parseSettings } from '@throughline/service';
+
+const schema = commonSettings.extend({
+  /** Address of the config service's gRPC server. */
+  CONFIG_ADDRESS: z.string().default('127.0.0.1:50052'),
+  /** Largest number of bus messages one turn takes. */
+  ENRICH_MAX_TURN_MESSAGES: z.coerce.number().int().min(1).max(1000).default(32),
+  /** Events per published message. */
+  ENRICH_MAX_OUTPUT_EVENTS: z.coerce.number().int().min(1).max(65_535).default(2000),
+});
+export type EnrichSettings = z.infer<typeof schema>;
+
+export function loadSettings(env: NodeJS.ProcessEnv = process.env): EnrichSettings {
+  return parseSettings(schema, env, 'enrich');
+}

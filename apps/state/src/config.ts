@@ -1,0 +1,20 @@
+import { z } from 'zod';
+import { commonSettings, parseSettings } from '@throughline/service';
+
+const schema = commonSettings.extend({
+  REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+  /** PostgreSQL, read only to rebuild state the Redis store lost. */
+  DATABASE_URL: z.string().default('postgres://postgres@127.0.0.1:5432/postgres'),
+  /** Accounts kept in memory per partition. */
+  STATE_MAX_CACHED_ACCOUNTS: z.coerce.number().int().min(1).default(50_000),
+  /** How long an applied event id is remembered to recognise a client retry, ms (at least a day by default). */
+  DEDUP_HORIZON_MS: z.coerce.number().int().min(1000).default(86_400_000),
+  STATE_MAX_TURN_MESSAGES: z.coerce.number().int().min(1).max(1000).default(32),
+  STATE_MAX_OUTPUT_EVENTS: z.coerce.number().int().min(1).max(65_535).default(2000),
+  PG_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(2),
+});
+export type StateSettings = z.infer<typeof schema>;
+
+export function loadSettings(env: NodeJS.ProcessEnv = process.env): StateSettings {
+  return parseSettings(schema, env, 'state');
+}

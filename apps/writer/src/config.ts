@@ -1,0 +1,20 @@
+import { z } from 'zod';
+import { commonSettings, parseSettings } from '@throughline/service';
+
+const schema = commonSettings.extend({
+  DATABASE_URL: z.string().default('postgres://postgres@127.0.0.1:5432/postgres'),
+  /** Connections to PostgreSQL; each partition commits one transaction at a time. */
+  PG_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(4),
+  /** Run the schema migrations and exit (for a migration Job). */
+  MIGRATE_ONLY: z
+    .enum(['true', 'false', '1', '0', ''])
+    .default('false')
+    .transform((v) => v === 'true' || v === '1'),
+  /** Largest number of bus messages one transaction commits. */
+  WRITER_MAX_TURN_MESSAGES: z.coerce.number().int().min(1).max(1000).default(16),
+});
+export type WriterSettings = z.infer<typeof schema>;
+
+export function loadSettings(env: NodeJS.ProcessEnv = process.env): WriterSettings {
+  return parseSettings(schema, env, 'writer');
+}

@@ -1,0 +1,253 @@
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  Direction,
+  HealthCheckResponse,
+  HealthCheckResponse_ServingStatus,
+  HealthClient,
+  PublishStreamResponse,
+  TenantConfig,
+  subjects,
+  type Event,
+} from '@throughline/contracts';
+import { LedgerWorkload } from '@throughline/ledger';
+import { partitionOf } from '@throughline/runtime';
+import { verifyLedger } from '@throughline/stores';
+import { waitFor } from '@throughline/testkit';
+import {
+  balancesSnapshot,
+  ledgerCount,
+  publishBatch,
+  sendEvents,
+  startStack,
+  waitForIdle,
+  waitForLedger,
+  type Stack,
+} from './stack.js';
+import { reflect } from './grpc-surface.js';
+
+const EVENTS = 200_000;
+const DUPLICATE_WINDOW_MS = 2000;
+
+describe('the pipeline as five services over real NATS JetStream, Redis and PostgreSQL', () => {
+  let stack: Stack;
+  const workload = new LedgerWorkload({ accounts: 2000, tenants: 5, seed: 42 });
+  const events = workload.take(EVENTS);
+
+  beforeAll(async () => {
+    stack = await startStack({
+      partitions: 8,
+      stateInstances: 2,
+      writerInstances: 2,
+      env: { BUS_DUPLICATE_WINDOW_MS: String(DUPLICATE_WINDOW_MS) },
+    });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('commits 200,000 events for 2,000 accounts exactly once, and verify finds no violation', async () => {
+    const started = performance.now();
+    const sendRate = await sendEvents(stack.ingest, events, { batchSize: 1000, concurrency: 8 });
+    await waitForLedger(stack.pool, EVENTS);
+    const seconds = (performance.now() - started) / 1000;
+    const rate = Math.round(EVENTS / seconds);
+    process.stdout.write(
+      `\n[e2e] ${EVENTS} events ingested at ${Math.round(sendRate)} events/s; committed end to end in ${seconds.toFixed(1)} s = ${rate} events/s ` +
+        `(2 cores shared by 7 services, nats-server, redis-server, PostgreSQL and the load)\n`,
+    );
+    const report = await verifyLedger(stack.pool, { expectedEventIds: events.map((e) => e.eventId) });
+    expect(report.violations).toEqual([]);
+    expect(report.ok).toBe(true);
+    expect(await ledgerCount(stack.pool)).toBe(EVENTS);
+  });
+
+  it('a client retry of all 200,000 events past the duplicate window changes nothing', async () => {
+    await waitForIdle(stack);
+    const before = await balancesSnapshot(stack.pool);
+    await new Promise((r) => setTimeout(r, DUPLICATE_WINDOW_MS + 1000)); // JetStream no longer recognises the ids
+    await sendEvents(stack.ingest, events, { batchSize: 1000, concurrency: 8 });
+    await waitForIdle(stack);
+    expect(await ledgerCount(stack.pool)).toBe(EVENTS);
+    expect(await balancesSnapshot(stack.pool)).toEqual(before);
+    const report = await verifyLedger(stack.pool, { expectedEventIds: events.map((e) => e.eventId) });
+    expect(report.ok).toBe(true);
+  });
+
+  describe('bad input gets INVALID_ARGUMENT naming the event and field, and nothing of the batch is published', () => {
+    const valid = (i: number): Event => ({ ...events[0]!, eventId: `bad-input-${i}`, accountId: `bad-acc-${i}` });
+    const cases: [string, (e: Event) => Event, RegExp][] = [
+      ['a missing field', (e) => ({ ...e, accountId: '' }), /events\[3\]\.account_id: is required/],
+      ['a negative amount', (e) => ({ ...e, amountMinor: -5n }), /events\[3\]\.amount_minor: must be positive/],
+      ['an unknown currency', (e) => ({ ...e, currency: 'euro' }), /events\[3\]\.currency: must be an ISO 4217 code/],
+      [
+        'an oversize attribute map',
+        (e) => ({ ...e, attributes: Object.fromEntries(Array.from({ length: 40 }, (_, k) => [`k${k}`, 'v'])) }),
+        /events\[3\]\.attributes: has 40 entries, at most 16 allowed/,
+      ],
+    ];
+    it.each(cases)('%s', async (_name, corrupt, message) => {
+      const batch = Array.from({ length: 6 }, (_, i) => valid(i));
+      batch[3] = corrupt(batch[3]!);
+      const err = (await publishBatch(stack.ingest, batch).catch((e: unknown) => e)) as grpc.ServiceError;
+      expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(err.details).toMatch(message);
+      expect(err.metadata.get('tl-violation-index')).toEqual(['3']);
+    });
+
+    it('an oversize batch', async () => {
+      const batch = Array.from({ length: 10_001 }, (_, i) => valid(i));
+      const err = (await publishBatch(stack.ingest, batch).catch((e: unknown) => e)) as grpc.ServiceError;
+      expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(err.details).toMatch(/events: holds 10001 events, at most 10000 allowed/);
+    });
+
+    it('none of the refused batches reached the ledger', async () => {
+      await waitForIdle(stack);
+      const { rows } = await stack.pool.query("SELECT count(*)::int AS n FROM ledger WHERE event_id LIKE 'bad-input-%'");
+      expect(rows[0].n).toBe(0);
+    });
+  });
+
+  it('a configuration change reaches enrich without a restart, and later events carry the new version', async () => {
+    const enrichPid = stack.services.get('enrich')!.pid;
+    const current = await new Promise<TenantConfig>((resolve, reject) =>
+      stack.config.get({ tenantId: 'tenant-1' }, (err, res) => (err ? reject(err) : resolve(res))),
+    );
+    const updated = await new Promise<TenantConfig>((resolve, reject) =>
+      stack.config.put({ config: { ...current, feeBps: current.feeBps + 7 } }, (err, res) => (err ? reject(err) : resolve(res))),
+    );
+    expect(updated.version).toBeGreaterThan(current.version);
+    let attempt = 0;
+    await waitFor(
+      async () => {
+        const e: Event = { ...events[0]!, eventId: `config-change-${attempt++}`, accountId: 'acc-0', tenantId: 'tenant-1' };
+        await publishBatch(stack.ingest, [e]);
+        await waitFor(async () => (await stack.pool.query('SELECT 1 FROM ledger WHERE event_id = $1', [e.eventId])).rowCount === 1, {
+          timeoutMs: 30_000,
+        });
+        const { rows } = await stack.pool.query('SELECT config_version::text AS v FROM ledger WHERE event_id = $1', [e.eventId]);
+        return rows[0].v === String(updated.version);
+      },
+      { timeoutMs: 30_000, intervalMs: 200, message: 'enrich never used the new configuration version' },
+    );
+    expect(stack.services.get('enrich')!.pid).toBe(enrichPid);
+  });
+
+  it('a poison message goes to the dead-letter stream with its reason, and its partition keeps flowing', async () => {
+    const partition = 3;
+    await stack.bus.publish(subjects.of('ingested', partition), new TextEncoder().encode('not a protobuf batch \u0000\u00ff'), {
+      msgId: 'poison-ingested-1',
+      headers: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' },
+    });
+    await stack.bus.publish(subjects.of('applied', partition), Uint8Array.from([0x0a, 0xff, 0xff, 0xff]), { msgId: 'poison-applied-1' });
+    const accounts = Array.from({ length: 200 }, (_, i) => `poison-acc-${i}`).filter((a) => partitionOf(a, stack.partitions) === partition);
+    const after: Event[] = accounts.map((accountId, i) => ({
+      ...events[0]!,
+      eventId: `after-poison-${i}`,
+      accountId,
+      tenantId: 'tenant-2',
+      direction: Direction.DIRECTION_CREDIT,
+    }));
+    await publishBatch(stack.ingest, after);
+    await waitFor(
+      async () => {
+        const { rows } = await stack.pool.query("SELECT count(*)::int AS n FROM ledger WHERE event_id LIKE 'after-poison-%'");
+        return rows[0].n === after.length;
+      },
+      { timeoutMs: 60_000, message: 'events after the poison message were not committed' },
+    );
+    const dead = await waitFor(
+      async () => {
+        const letters = await stack.bus.readDeadLetters();
+        return letters.length >= 2 ? letters : undefined;
+      },
+      { timeoutMs: 30_000, message: 'the poison messages did not reach the dead-letter stream' },
+    );
+    const ingested = dead.find((d) => d.originalSubject === subjects.of('ingested', partition))!;
+    expect(ingested.reason).toMatch(/enrich: cannot decode/);
+    expect(new TextDecoder().decode(ingested.data)).toContain('not a protobuf batch');
+    expect(ingested.headers.get('traceparent')).toBe('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01');
+    const applied = dead.find((d) => d.originalSubject === subjects.of('applied', partition))!;
+    expect(applied.reason).toMatch(/writer: cannot decode/);
+    const report = await verifyLedger(stack.pool);
+    expect(report.violations).toEqual([]);
+  });
+});
+
+describe('the gRPC surface of ingest and config, as generic clients see it', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ partitions: 4, stateInstances: 1, writerInstances: 1 });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('answers the standard health check and lists its services through server reflection', async () => {
+    for (const [address, service] of [
+      [stack.ingestAddress, 'throughline.v1.IngestService'],
+      [stack.configAddress, 'throughline.v1.ConfigService'],
+    ] as const) {
+      const health = new HealthClient(address, grpc.credentials.createInsecure());
+      const res = await new Promise<HealthCheckResponse>((resolve, reject) =>
+        health.check({ service }, (err, r) => (err ? reject(err) : resolve(r))),
+      );
+      health.close();
+      expect(res.status).toBe(HealthCheckResponse_ServingStatus.SERVING);
+      const listed = await reflect(address, { list_services: '' });
+      expect(listed.list_services_response?.service.map((s) => s.name)).toEqual(
+        expect.arrayContaining([service, 'grpc.health.v1.Health']),
+      );
+      const file = await reflect(address, { file_containing_symbol: service });
+      expect(file.file_descriptor_response?.file_descriptor_proto.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('reports liveness and readiness over HTTP for every service', async () => {
+    expect([...stack.httpPorts.keys()].sort()).toEqual(['config', 'enrich', 'ingest', 'state-0', 'writer-0']);
+    for (const port of stack.httpPorts.values()) {
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+      expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+    }
+  });
+
+  it('accepts a client stream of batches and answers with the total once all are durable', async () => {
+    const events = new LedgerWorkload({ accounts: 100, seed: 11, idPrefix: 'stream' }).take(5000);
+    const res = await new Promise<PublishStreamResponse>((resolve, reject) => {
+      const call = stack.ingest.publishStream((err, r) => (err ? reject(err) : resolve(r)));
+      for (let i = 0; i < events.length; i += 500) call.write({ events: events.slice(i, i + 500) });
+      call.end();
+    });
+    expect(res).toEqual({ accepted: 5000n, batches: 10n });
+    await waitForLedger(stack.pool, 5000);
+  });
+
+  it('refuses a bad streamed batch naming the message, event and field', async () => {
+    const good = new LedgerWorkload({ accounts: 10, seed: 12, idPrefix: 'stream-bad' }).take(20);
+    const err = await new Promise<grpc.ServiceError>((resolve) => {
+      const call = stack.ingest.publishStream((e) => resolve(e!));
+      call.write({ events: good.slice(0, 10) });
+      call.write({ events: [...good.slice(10, 12), { ...good[12]!, tenantId: '' }] });
+      call.end();
+    });
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err.details).toMatch(/^message 1: events\[2\]\.tenant_id: is required/);
+  });
+
+  it('drains on SIGTERM: the writer finishes its turn, acks and exits 0; nothing is lost', async () => {
+    const events = new LedgerWorkload({ accounts: 200, seed: 13, idPrefix: 'drain' }).take(20_000);
+    const base = await ledgerCount(stack.pool);
+    const sending = sendEvents(stack.ingest, events, { batchSize: 500, concurrency: 4 });
+    await waitFor(async () => (await ledgerCount(stack.pool)) > base + 2000, { timeoutMs: 60_000, intervalMs: 50 });
+    const writer = stack.services.get('writer-0')!;
+    const exit = await writer.kill('SIGTERM');
+    expect(exit.code).toBe(0);
+    expect(writer.output()).toMatch(/drained; exiting/);
+    await writer.restart();
+    await sending;
+    await waitForLedger(stack.pool, base + events.length);
+    await waitForIdle(stack);
+    expect((await verifyLedger(stack.pool)).violations).toEqual([]);
+  });
+});
