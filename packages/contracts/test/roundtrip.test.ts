@@ -48,11 +48,14 @@ describe('contracts', () => {
           currency: 'EUR',
           occurredAtMs: 0n,
           acceptedAtMs: 0n,
+          debitsDay: 20_000,
+          debitsDayMinor: 9_007_199_254_740_993n,
         },
       ],
     }).finish();
     const back = ResultBatch.decode(bytes);
     expect(back.results[0]?.deltaMinor).toBe(-9_007_199_254_740_993n);
     expect(back.results[0]?.position).toBe((1n << 50n) + 3n);
+    expect(back.results[0]?.debitsDayMinor).toBe(9_007_199_254_740_993n);
   });
 });

@@ -1,7 +1,7 @@
 import type { Bus } from '@throughline/bus';
 import { EnrichedBatch, EventBatch, subjects, type EnrichedEvent } from '@throughline/contracts';
 import { enrichEvent } from '@throughline/ledger';
-import type { Envelope } from '@throughline/runtime';
+import type { Envelope, TurnContext } from '@throughline/runtime';
 import type { BusMessage } from '@throughline/bus';
 import { PipelineError, PipelineErrorCode } from './errors.js';
 import type { ConfigSnapshot } from './config-snapshot.js';
@@ -40,12 +40,15 @@ export interface EnrichStageOptions {
  * The enrich stage's turn: every event of the turn is enriched with one consistent configuration snapshot (its
  * version recorded on every event), given its position, and published to `tl.enriched.<p>`.
  */
-export function createEnrichHandler(options: EnrichStageOptions): (turn: Envelope<EventBatch>[]) => Promise<void> {
+export function createEnrichHandler(
+  options: EnrichStageOptions,
+): (turn: Envelope<EventBatch>[], ctx?: TurnContext) => Promise<void> {
   const { bus, partition } = options;
   const maxOutputEvents = options.maxOutputEvents ?? DEFAULT_MAX_OUTPUT_EVENTS;
   const subject = subjects.of('enriched', partition);
-  return async (turn) => {
-    const snapshot = options.snapshot();
+  return async (turn, ctx) => {
+    // The snapshot is in memory: reading it is no round trip, but the span tree shows which version was used.
+    const snapshot = ctx ? await ctx.wait('config', () => Promise.resolve(options.snapshot()), 0) : options.snapshot();
     const out: EnrichedEvent[] = [];
     for (const { msg, value } of turn) {
       const acceptedAtMs = value.acceptedAtMs;
@@ -53,8 +56,10 @@ export function createEnrichHandler(options: EnrichStageOptions): (turn: Envelop
         out.push(enrichEvent(event, positionOf(msg.seq, i), acceptedAtMs, snapshot.get(event.tenantId), snapshot.appliedFor(event.tenantId)));
       });
     }
+    ctx?.addEvents(out.length);
     if (out.length === 0) return;
     await publishChunks({
+      ctx,
       bus,
       subject,
       idPrefix: `enr-${partition}`,

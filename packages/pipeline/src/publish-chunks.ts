@@ -1,4 +1,5 @@
 import type { Bus } from '@throughline/bus';
+import type { TurnContext } from '@throughline/runtime';
 
 /**
  * Largest encoded message the stages publish, bytes. nats-server accepts 1 MB payloads by default
@@ -51,10 +52,12 @@ export async function publishChunks<T>(opts: {
   maxItems: number;
   maxBytes?: number;
   encode: (items: T[], batchId: string) => Uint8Array;
-  headers?: Record<string, string>;
+  /** The turn publishing: its trace context goes on the messages and the publish acks are booked as `nats`. */
+  ctx?: TurnContext;
 }): Promise<number> {
   const chunks = encodeChunks(opts);
-  const headers = opts.headers ? { headers: opts.headers } : {};
-  await Promise.all(chunks.map((c) => opts.bus.publish(opts.subject, c.data, { msgId: c.batchId, ...headers })));
+  const headers = opts.ctx?.outgoingHeaders ? { headers: opts.ctx.outgoingHeaders } : {};
+  const send = () => Promise.all(chunks.map((c) => opts.bus.publish(opts.subject, c.data, { msgId: c.batchId, ...headers })));
+  await (opts.ctx ? opts.ctx.wait('nats', send, chunks.length) : send());
   return chunks.length;
 }

@@ -1,7 +1,7 @@
 import type { Bus, BusMessage } from '@throughline/bus';
 import { EnrichedBatch, ResultBatch, subjects, type EnrichedEvent, type Result } from '@throughline/contracts';
 import { applyEvent, EMPTY_ACCOUNT, type AccountState } from '@throughline/ledger';
-import { silentLogger, sleep, type Envelope, type Logger } from '@throughline/runtime';
+import { silentLogger, sleep, type Envelope, type Logger, type TurnContext } from '@throughline/runtime';
 import { LRUCache } from 'lru-cache';
 import type { CommittedState, StateEpoch, StateStore } from './ports.js';
 import { DEFAULT_MAX_OUTPUT_EVENTS } from './enrich-stage.js';
@@ -72,11 +72,13 @@ export class StateStage {
     this.memory = new LRUCache({ max: this.opts.maxCachedAccounts });
   }
 
-  readonly handle = async (turn: Envelope<EnrichedBatch>[]): Promise<void> => {
+  readonly handle = async (turn: Envelope<EnrichedBatch>[], ctx?: TurnContext): Promise<void> => {
     const { partition, store } = this.opts;
     const events: EnrichedEvent[] = [];
     for (const { value } of turn) for (const e of value.events) events.push(e);
+    ctx?.addEvents(events.length);
     if (events.length === 0) return;
+    const wait = <R>(dependency: string, work: () => Promise<R>): Promise<R> => (ctx ? ctx.wait(dependency, work) : work());
     const now = this.opts.now();
 
     const misses = new Set<string>();
@@ -87,14 +89,14 @@ export class StateStage {
       else misses.add(accountId);
       eventIds.push(e.event!.eventId);
     }
-    const read = await store.read(partition, [...misses], eventIds, now);
+    const read = await wait('redis', () => store.read(partition, [...misses], eventIds, now));
     if (read.epoch === undefined || (this.epoch !== undefined && read.epoch.createdAtMs !== this.epoch.createdAtMs)) {
-      await this.recover(now);
+      await wait('recovery', () => this.recover(now));
     } else {
       this.epoch = read.epoch;
     }
-    const loaded = await this.loadMissing(misses, read.accounts);
-    const seen = await this.seenIds(read.seen, eventIds, now);
+    const loaded = await this.loadMissing(misses, read.accounts, wait);
+    const seen = await this.seenIds(read.seen, eventIds, now, wait);
 
     const changed = new Map<string, AccountState>();
     const results: Result[] = [];
@@ -122,6 +124,7 @@ export class StateStage {
     if (results.length === 0) return;
 
     await publishChunks({
+      ctx,
       bus: this.opts.bus,
       subject: subjects.of('applied', partition),
       idPrefix: `st-${partition}`,
@@ -131,17 +134,21 @@ export class StateStage {
       maxItems: this.opts.maxOutputEvents,
       encode: (items, batchId) => ResultBatch.encode({ batchId, partition, results: items }).finish(),
     });
-    await store.write(partition, changed, appliedIds, now);
+    await wait('redis', () => store.write(partition, changed, appliedIds, now));
     for (const [id, state] of changed) this.memory.set(id, state);
   };
 
   /** Accounts not in memory: from the store, else from PostgreSQL (what the store never had or lost). */
-  private async loadMissing(misses: Set<string>, fromStore: Map<string, AccountState>): Promise<Map<string, AccountState>> {
+  private async loadMissing(
+    misses: Set<string>,
+    fromStore: Map<string, AccountState>,
+    wait: <R>(dependency: string, work: () => Promise<R>) => Promise<R>,
+  ): Promise<Map<string, AccountState>> {
     const loaded = new Map(fromStore);
     this.counters.storeHits += fromStore.size;
     const absent = [...misses].filter((id) => !fromStore.has(id));
     if (absent.length > 0) {
-      const fromDb = await this.opts.committed.loadAccounts(absent);
+      const fromDb = await wait('postgres', () => this.opts.committed.loadAccounts(absent));
       this.counters.rebuiltFromDatabase += fromDb.size;
       for (const [id, state] of fromDb) loaded.set(id, state);
     }
@@ -149,12 +156,19 @@ export class StateStage {
   }
 
   /** Event ids already applied: the store's answer, plus PostgreSQL's for a horizon after the store lost data. */
-  private async seenIds(fromStore: Set<string>, eventIds: string[], now: number): Promise<Set<string>> {
+  private async seenIds(
+    fromStore: Set<string>,
+    eventIds: string[],
+    now: number,
+    wait: <R>(dependency: string, work: () => Promise<R>) => Promise<R>,
+  ): Promise<Set<string>> {
     const seen = new Set(fromStore);
     const recoveredAt = this.epoch?.recoveredAtMs;
     if (recoveredAt !== null && recoveredAt !== undefined && now < recoveredAt + this.opts.dedupHorizonMs) {
       const unknown = eventIds.filter((id) => !seen.has(id));
-      if (unknown.length > 0) for (const id of await this.opts.committed.committedEventIds(unknown)) seen.add(id);
+      if (unknown.length > 0) {
+        for (const id of await wait('postgres', () => this.opts.committed.committedEventIds(unknown))) seen.add(id);
+      }
     }
     return seen;
   }

@@ -1,6 +1,6 @@
 import type { BusMessage } from '@throughline/bus';
 import { ResultBatch, type Result } from '@throughline/contracts';
-import type { Envelope } from '@throughline/runtime';
+import type { Envelope, TurnContext } from '@throughline/runtime';
 import type { ResultSink } from './ports.js';
 
 export function decodeResultBatch(msg: BusMessage): ResultBatch {
@@ -25,13 +25,15 @@ export function createWriterHandler(opts: {
   partition: number;
   sink: ResultSink;
   counters?: WriterCounters;
-}): (turn: Envelope<ResultBatch>[]) => Promise<void> {
+}): (turn: Envelope<ResultBatch>[], ctx?: TurnContext) => Promise<void> {
   const counters = opts.counters ?? newWriterCounters();
-  return async (turn) => {
+  return async (turn, ctx) => {
     const results: Result[] = [];
     for (const { value } of turn) for (const r of value.results) results.push(r);
+    ctx?.addEvents(results.length);
     if (results.length === 0) return;
-    const { inserted, duplicates } = await opts.sink.commitBatch(opts.partition, results);
+    const commit = () => opts.sink.commitBatch(opts.partition, results);
+    const { inserted, duplicates } = await (ctx ? ctx.wait('postgres', commit) : commit());
     counters.committedRows += inserted;
     counters.duplicateRows += duplicates;
     counters.transactions++;

@@ -1,23 +1,12 @@
 import type { Bus, BusMessage, Mailbox } from '@throughline/bus';
 import { ensureError, isTransientError, RuntimeError, RuntimeErrorCode } from './errors.js';
 import { silentLogger, sleep, type Logger } from './logger.js';
+import { TurnClock, type TurnContext, type TurnObserver, type TurnStats } from './turn.js';
 
 /** A decoded message with the bus message it came from. */
 export interface Envelope<T> {
   readonly msg: BusMessage;
   readonly value: T;
-}
-
-/** What one turn did, for metrics. */
-export interface TurnStats {
-  partition: number;
-  messages: number;
-  /** Time from the oldest message's publication to the start of the turn. */
-  queueWaitMs: number;
-  /** Wall time of the handler, retries included. */
-  handleMs: number;
-  retries: number;
-  deadLettered: number;
 }
 
 export interface PartitionActorOptions<T> {
@@ -34,7 +23,7 @@ export interface PartitionActorOptions<T> {
    * Processes one turn: every decoded message, in stream order. Must make its output durable before it resolves;
    * the actor acks the messages afterwards. A throw is retried (see `maxAttempts` and `isTransient`).
    */
-  handle: (batch: Envelope<T>[]) => Promise<void>;
+  handle: (batch: Envelope<T>[], ctx: TurnContext) => Promise<void>;
   /** Largest number of messages one turn takes. Default 64. */
   maxTurnMessages?: number;
   /** How long one pull waits for a first message. Default 1000 ms. */
@@ -53,6 +42,8 @@ export interface PartitionActorOptions<T> {
   isTransient?: (err: unknown) => boolean;
   logger?: Logger;
   onTurn?: (stats: TurnStats) => void;
+  /** Traces every turn (see @throughline/telemetry). Default: none. */
+  observer?: TurnObserver;
 }
 
 /**
@@ -63,7 +54,8 @@ export interface PartitionActorOptions<T> {
 export class PartitionActor<T> {
   readonly name: string;
   readonly partition: number;
-  private readonly opts: Required<Omit<PartitionActorOptions<T>, 'onTurn'>> & Pick<PartitionActorOptions<T>, 'onTurn'>;
+  private readonly opts: Required<Omit<PartitionActorOptions<T>, 'onTurn' | 'observer'>> &
+    Pick<PartitionActorOptions<T>, 'onTurn' | 'observer'>;
   private readonly stopController = new AbortController();
   private mailbox: Mailbox | undefined;
   private lastSeq = 0;
@@ -124,18 +116,28 @@ export class PartitionActor<T> {
 
   private async turn(msgs: BusMessage[]): Promise<void> {
     this.inTurn = true;
-    const startedAt = Date.now();
+    const startedAtMs = Date.now();
+    const started = performance.now();
+    const scope = this.opts.observer?.startTurn({ stage: this.name, partition: this.partition, messages: msgs });
+    const clock = new TurnClock(this.partition, scope);
     const stats: TurnStats = {
+      stage: this.name,
       partition: this.partition,
       messages: msgs.length,
-      queueWaitMs: Math.max(0, startedAt - Math.min(...msgs.map((m) => m.publishedAtMs))),
-      handleMs: 0,
+      events: 0,
+      startedAtMs,
+      queueWaitMs: Math.max(0, startedAtMs - Math.min(...msgs.map((m) => m.publishedAtMs))),
+      durationMs: 0,
+      dependencyMs: clock.dependencyMs,
+      computeMs: 0,
+      externalCalls: 0,
       retries: 0,
       deadLettered: 0,
     };
     const working = setInterval(() => {
       for (const m of msgs) m.working();
     }, this.opts.workingIntervalMs);
+    let failure: Error | undefined;
     try {
       const envelopes: Envelope<T>[] = [];
       const skipped: BusMessage[] = [];
@@ -144,43 +146,49 @@ export class PartitionActor<T> {
           skipped.push(msg);
         } else if (msg.deliveryCount > this.opts.maxDeliveries) {
           stats.deadLettered++;
-          await this.deadLetter(msg, `delivered ${msg.deliveryCount} times without being acknowledged`);
+          await clock.wait('nats', () => this.deadLetter(msg, `delivered ${msg.deliveryCount} times without being acknowledged`));
         } else {
           let value: T;
           try {
             value = this.opts.decode(msg);
           } catch (err) {
             stats.deadLettered++;
-            await this.deadLetter(msg, `${this.name}: cannot decode message: ${ensureError(err).message}`);
+            await clock.wait('nats', () => this.deadLetter(msg, `${this.name}: cannot decode message: ${ensureError(err).message}`));
             continue;
           }
           envelopes.push({ msg, value });
         }
       }
-      if (envelopes.length > 0) {
-        const handleStart = Date.now();
-        const done = await this.process(envelopes, stats);
-        stats.handleMs = Date.now() - handleStart;
-        await Promise.all(done.map((m) => m.ack()));
-      }
-      await Promise.all(skipped.map((m) => m.ack()));
+      const done = envelopes.length > 0 ? await this.process(envelopes, stats, clock) : [];
+      const toAck = [...done, ...skipped];
+      if (toAck.length > 0) await clock.wait('nats', () => Promise.all(toAck.map((m) => m.ack())), toAck.length);
       for (const m of msgs) if (m.seq > this.lastSeq) this.lastSeq = m.seq;
-      this.opts.onTurn?.(stats);
+    } catch (err) {
+      failure = ensureError(err);
+      throw err;
     } finally {
       clearInterval(working);
+      stats.durationMs = performance.now() - started;
+      stats.events = clock.events;
+      stats.externalCalls = clock.externalCalls;
+      stats.computeMs = Math.max(0, stats.durationMs - clock.totalDependencyMs);
+      scope?.end(stats, failure);
       this.inTurn = false;
+      if (failure === undefined) this.opts.onTurn?.(stats);
     }
   }
 
   /** Processes envelopes with retries; returns the messages to ack (dead-lettered ones are already acked). */
-  private async process(envelopes: Envelope<T>[], stats: TurnStats): Promise<BusMessage[]> {
+  private async process(envelopes: Envelope<T>[], stats: TurnStats, clock: TurnClock): Promise<BusMessage[]> {
     let attempt = 0;
     let delay = this.opts.retryInitialMs;
     for (;;) {
+      const eventsBefore = clock.events;
       try {
-        await this.opts.handle(envelopes);
+        await this.opts.handle(envelopes, clock);
         return envelopes.map((e) => e.msg);
       } catch (raw) {
+        clock.events = eventsBefore;
         const err = ensureError(raw);
         if (this.stopping) throw new RuntimeError(RuntimeErrorCode.stopped, `${this.name}: stopped during a retry`, { cause: err });
         stats.retries++;
@@ -191,18 +199,20 @@ export class PartitionActor<T> {
           if (envelopes.length > 1) {
             this.opts.logger.warn(`${this.name}: turn keeps failing; processing its messages one by one`, context);
             const acked: BusMessage[] = [];
-            for (const envelope of envelopes) acked.push(...(await this.process([envelope], stats)));
+            for (const envelope of envelopes) acked.push(...(await this.process([envelope], stats, clock)));
             return acked;
           }
           const [only] = envelopes;
           if (only !== undefined) {
             stats.deadLettered++;
-            await this.deadLetter(only.msg, `${this.name}: failed ${attempt} times: ${err.message}`);
+            await clock.wait('nats', () => this.deadLetter(only.msg, `${this.name}: failed ${attempt} times: ${err.message}`));
           }
           return [];
         }
         this.opts.logger.warn(`${this.name}: turn failed, retrying`, { ...context, transient, retryInMs: delay });
+        const pauseStart = performance.now();
         await sleep(delay, this.stopController.signal);
+        clock.book('backoff', performance.now() - pauseStart);
         delay = Math.min(delay * 2, this.opts.retryMaxMs);
       }
     }

@@ -13,7 +13,8 @@
  * onShutdown(async () => { await supervisor.stop(); await bus.close(); });
  * ```
  */
-export { PartitionActor, type Envelope, type PartitionActorOptions, type TurnStats } from './actor.js';
+export { PartitionActor, type Envelope, type PartitionActorOptions } from './actor.js';
+export { TurnClock, type TurnContext, type TurnObserver, type TurnScope, type TurnStats } from './turn.js';
 export { Supervisor, type Supervised, type SupervisorOptions } from './supervisor.js';
 export { onShutdown, type ShutdownOptions } from './shutdown.js';
 export { ownedPartitions, partitionOf } from './partitioning.js';

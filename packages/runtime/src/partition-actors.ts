@@ -1,6 +1,7 @@
 import type { Bus, BusMessage } from '@throughline/bus';
 import type { Stage } from '@throughline/contracts';
 import { PartitionActor, type Envelope, type PartitionActorOptions } from './actor.js';
+import type { TurnContext } from './turn.js';
 import type { Supervisor } from './supervisor.js';
 
 export interface PartitionActorsOptions<T> {
@@ -13,7 +14,7 @@ export interface PartitionActorsOptions<T> {
   partitions: readonly number[];
   decode: (msg: BusMessage) => T;
   /** Makes the turn handler of one partition (called again when its actor restarts). */
-  handlerFor: (partition: number) => (turn: Envelope<T>[]) => Promise<void>;
+  handlerFor: (partition: number) => (turn: Envelope<T>[], ctx: TurnContext) => Promise<void>;
   /** Further actor options (turn size, retries, logger, metrics hook). */
   actor?: Partial<Omit<PartitionActorOptions<T>, 'name' | 'partition' | 'bus' | 'openMailbox' | 'decode' | 'handle'>>;
 }

@@ -1,0 +1,95 @@
+import type { BusMessage } from '@throughline/bus';
+
+/** What one turn did and where its time went, for spans, metrics and the demo's summary. */
+export interface TurnStats {
+  /** The actor's name (the stage: `enrich`, `state`, `writer`). */
+  stage: string;
+  partition: number;
+  messages: number;
+  /** Events the handler reported with `addEvents` (0 when it reports none). */
+  events: number;
+  /** When the turn started, ms since the epoch. */
+  startedAtMs: number;
+  /** Queue wait: from the oldest message's publication to the start of the turn. */
+  queueWaitMs: number;
+  /** Wall time of the handler, retries and their pauses included. */
+  durationMs: number;
+  /** Time spent waiting on each dependency (`redis`, `postgres`, `nats`, `config`, `backoff`), within `durationMs`. */
+  dependencyMs: Record<string, number>;
+  /** Our own code: `durationMs` less every dependency wait. */
+  computeMs: number;
+  /** Round trips to external systems made by the turn. */
+  externalCalls: number;
+  retries: number;
+  deadLettered: number;
+}
+
+/** What a handler gets besides its batch: the means to account for its waiting. */
+export interface TurnContext {
+  readonly partition: number;
+  /** Headers for messages this turn publishes (the W3C trace context of the turn), when tracing is on. */
+  readonly outgoingHeaders: Record<string, string> | undefined;
+  /**
+   * Awaits `work` and books its wall time as waiting on `dependency`, counting `calls` external round trips
+   * (default 1). With tracing on, the wait is a child span of the turn.
+   */
+  wait<T>(dependency: string, work: Promise<T> | (() => Promise<T>), calls?: number): Promise<T>;
+  /** Reports how many events the turn processed. */
+  addEvents(n: number): void;
+}
+
+/** A tracer's view of one turn (implemented by @throughline/telemetry; the runtime only calls it). */
+export interface TurnScope {
+  readonly outgoingHeaders: Record<string, string> | undefined;
+  /** Runs `work` as a child span named for `dependency`. */
+  dependency<T>(dependency: string, work: () => Promise<T>): Promise<T>;
+  /** Ends the turn's span with its time split. */
+  end(stats: TurnStats, error?: Error): void;
+}
+
+/** Hooks tracing into turns without the runtime depending on an OpenTelemetry SDK. */
+export interface TurnObserver {
+  startTurn(info: { stage: string; partition: number; messages: readonly BusMessage[] }): TurnScope;
+}
+
+/** Accumulates a turn's time split while its handler runs. */
+export class TurnClock implements TurnContext {
+  readonly partition: number;
+  readonly outgoingHeaders: Record<string, string> | undefined;
+  readonly dependencyMs: Record<string, number> = {};
+  externalCalls = 0;
+  events = 0;
+  private readonly scope: TurnScope | undefined;
+
+  constructor(partition: number, scope: TurnScope | undefined) {
+    this.partition = partition;
+    this.scope = scope;
+    this.outgoingHeaders = scope?.outgoingHeaders;
+  }
+
+  async wait<T>(dependency: string, work: Promise<T> | (() => Promise<T>), calls = 1): Promise<T> {
+    const started = performance.now();
+    this.externalCalls += calls;
+    try {
+      if (typeof work === 'function') return await (this.scope ? this.scope.dependency(dependency, work) : work());
+      return await work;
+    } finally {
+      this.book(dependency, performance.now() - started);
+    }
+  }
+
+  /** Books `ms` of waiting on `dependency` (for waits not wrapped by `wait`, such as retry pauses). */
+  book(dependency: string, ms: number): void {
+    this.dependencyMs[dependency] = (this.dependencyMs[dependency] ?? 0) + ms;
+  }
+
+  addEvents(n: number): void {
+    this.events += n;
+  }
+
+  get totalDependencyMs(): number {
+    let total = 0;
+    for (const ms of Object.values(this.dependencyMs)) total += ms;
+    return total;
+  }
+}
