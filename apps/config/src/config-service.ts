@@ -9,14 +9,21 @@ import { isStoreError, type TenantConfigRepository } from '@throughline/stores';
  * gets the configurations newer than the version it asked for, then a marker, then each change as it happens;
  * notifications that arrive while the snapshot is being read are held and sent after it, without duplicates.
  */
-export function createConfigService(repo: TenantConfigRepository, changes: EventEmitter, logger: Logger): ConfigServiceServer {
+export function createConfigService(
+  repo: TenantConfigRepository,
+  changes: EventEmitter,
+  logger: Logger,
+): ConfigServiceServer {
   return {
     get(call, callback) {
       repo.get(call.request.tenantId).then(
         (config) =>
           config
             ? callback(null, config)
-            : callback({ code: grpc.status.NOT_FOUND, details: `no configuration for tenant ${JSON.stringify(call.request.tenantId)}` }),
+            : callback({
+                code: grpc.status.NOT_FOUND,
+                details: `no configuration for tenant ${JSON.stringify(call.request.tenantId)}`,
+              }),
         (err: unknown) => callback(toStatus(err)),
       );
     },
@@ -61,7 +68,9 @@ export function createConfigService(repo: TenantConfigRepository, changes: Event
         repo.get(n.tenantId).then(
           (config) => config && !call.cancelled && send(config),
           (err: unknown) => {
-            logger.warn('watch: reading a changed configuration failed; ending the stream', { error: ensureError(err).message });
+            logger.warn('watch: reading a changed configuration failed; ending the stream', {
+              error: ensureError(err).message,
+            });
             call.destroy(ensureError(err));
           },
         );

@@ -1,47 +1,14 @@
-import { EventEmitter } from 'node:events';
-import pg from 'pg';
-import { ConfigServiceService } from '@throughline/contracts';
-import { onShutdown } from '@throughline/runtime';
-import { createLogger, startGrpcServer, startHttpServer } from '@throughline/service';
-import { createTenantConfigRepository, migrate } from '@throughline/stores';
-import { loadSettings } from './config.js';
-import { createConfigService } from './config-service.js';
+/**
+ * Entry of the config service. Telemetry starts first, so that the libraries it instruments (@grpc/grpc-js,
+ * ioredis, pg) are loaded after its hooks; then the service itself is imported and run.
+ */
+import { startTelemetry } from '@throughline/telemetry-sdk';
 
-const settings = loadSettings();
-const logger = createLogger('config', settings.LOG_LEVEL);
-const http = await startHttpServer({ address: settings.HTTP_ADDRESS });
-
-
-const pool = new pg.Pool({ connectionString: settings.DATABASE_URL, max: settings.PG_POOL_SIZE });
-pool.on('error', (err) => logger.warn('idle PostgreSQL connection failed', { error: err.message }));
-await migrate(pool);
-const repo = createTenantConfigRepository(pool);
-if (settings.SEED_DEMO_TENANTS) {
-  const added = await repo.seedDemoTenants();
-  logger.info('demo tenants seeded', { added });
-}
-
-const changes = new EventEmitter();
-changes.setMaxListeners(0);
-const stopListening = await repo.listen((tenantId, version) => changes.emit('change', { tenantId, version }));
-
-const grpcServer = await startGrpcServer({
-  address: settings.GRPC_ADDRESS,
-  services: [
-    { name: 'throughline.v1.ConfigService', definition: ConfigServiceService, implementation: createConfigService(repo, changes, logger) },
-  ],
+const instanceIndex = process.env.INSTANCE_INDEX ?? '0';
+const telemetry = startTelemetry({
+  serviceName: 'throughline-config',
+  instanceId: `config-${instanceIndex}`,
+  env: process.env,
 });
-grpcServer.setServing(true);
-http.setReady(true);
-logger.info('ready', { httpPort: http.port, port: grpcServer.port });
-
-onShutdown(
-  async () => {
-    http.setReady(false);
-    await grpcServer.shutdown(2000);
-    await stopListening();
-    await pool.end();
-    await http.close();
-  },
-  { logger, timeoutMs: settings.SHUTDOWN_TIMEOUT_MS },
-);
+const { run } = await import('./service.js');
+await run(telemetry);

@@ -1,52 +1,16 @@
-import * as grpc from '@grpc/grpc-js';
-import { connectJetStreamBus } from '@throughline/bus';
-import { ConfigServiceClient } from '@throughline/contracts';
-import { ConfigCache, ConfigFeed, createEnrichHandler, decodeEventBatch } from '@throughline/pipeline';
-import { onShutdown, ownedPartitions, startPartitionActors, Supervisor } from '@throughline/runtime';
-import { startHttpServer, busSettingsOf, checkOwnership, createLogger } from '@throughline/service';
-import { loadSettings } from './config.js';
+/**
+ * Entry of the enrich service. Telemetry starts first, so that the libraries it instruments (@grpc/grpc-js,
+ * ioredis, pg) are loaded after its hooks; then the service itself is imported and run.
+ */
+import { startTelemetry } from '@throughline/telemetry-sdk';
+import { ownedPartitionsFromEnv } from './partitions-env.js';
 
-const settings = loadSettings();
-const logger = createLogger('enrich', settings.LOG_LEVEL, { instance: settings.INSTANCE_INDEX });
-const ownershipError = checkOwnership(settings);
-if (ownershipError) {
-  logger.error(ownershipError);
-  process.exit(2);
-}
-const partitions = ownedPartitions(settings.PARTITION_COUNT, settings.INSTANCE_INDEX, settings.INSTANCE_COUNT);
-const http = await startHttpServer({ address: settings.HTTP_ADDRESS });
-
-
-const configClient = new ConfigServiceClient(settings.CONFIG_ADDRESS, grpc.credentials.createInsecure());
-const cache = new ConfigCache();
-const feed = new ConfigFeed({ client: configClient, cache, logger });
-await feed.start();
-
-const bus = await connectJetStreamBus({ servers: settings.NATS_URL, name: `enrich-${settings.INSTANCE_INDEX}`, settings: busSettingsOf(settings), logger });
-await bus.ensureTopology();
-const supervisor = new Supervisor({ logger });
-startPartitionActors({
-  supervisor,
-  bus,
-  group: 'enrich',
-  stage: 'ingested',
-  partitions,
-  decode: decodeEventBatch,
-  handlerFor: (partition) =>
-    createEnrichHandler({ bus, partition, snapshot: () => cache.current, maxOutputEvents: settings.ENRICH_MAX_OUTPUT_EVENTS }),
-  actor: { logger, maxTurnMessages: settings.ENRICH_MAX_TURN_MESSAGES },
+const instanceIndex = process.env.INSTANCE_INDEX ?? '0';
+const telemetry = startTelemetry({
+  serviceName: 'throughline-enrich',
+  instanceId: `enrich-${instanceIndex}`,
+  partitions: ownedPartitionsFromEnv(process.env),
+  env: process.env,
 });
-http.setReady(true);
-logger.info('ready', { httpPort: http.port, partitions, configVersion: String(cache.current.version) });
-
-onShutdown(
-  async () => {
-    http.setReady(false);
-    await supervisor.stop();
-    await feed.stop();
-    configClient.close();
-    await bus.close();
-    await http.close();
-  },
-  { logger, timeoutMs: settings.SHUTDOWN_TIMEOUT_MS },
-);
+const { run } = await import('./service.js');
+await run(telemetry);

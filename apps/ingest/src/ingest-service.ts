@@ -17,7 +17,11 @@ const STREAM_WINDOW = 8;
  * IngestService: validates every event of a request before anything is published (a bad request is refused whole
  * with INVALID_ARGUMENT naming the event index and field), then answers once the stream has acked every event.
  */
-export function createIngestService(publisher: IngestPublisher, limits: EventLimits, logger: Logger): IngestServiceServer {
+export function createIngestService(
+  publisher: IngestPublisher,
+  limits: EventLimits,
+  logger: Logger,
+): IngestServiceServer {
   return {
     publishBatch(call, callback) {
       const error = check(call.request, limits);
@@ -50,7 +54,10 @@ export function createIngestService(publisher: IngestPublisher, limits: EventLim
         const index = batches;
         const invalid = check(request, limits, `message ${index}: `);
         if (invalid) {
-          fail({ ...invalid, details: `${invalid.details} (${accepted} events of earlier messages were accepted)` });
+          fail({
+            ...invalid,
+            details: `${invalid.details} (${accepted} events of earlier messages were accepted)`,
+          });
           return;
         }
         batches++;
@@ -77,13 +84,21 @@ export function createIngestService(publisher: IngestPublisher, limits: EventLim
   };
 }
 
-function check(request: PublishBatchRequest, limits: EventLimits, prefix = ''): Partial<grpc.StatusObject> | undefined {
+function check(
+  request: PublishBatchRequest,
+  limits: EventLimits,
+  prefix = '',
+): Partial<grpc.StatusObject> | undefined {
   const violation = validateEvents(request.events, limits);
   if (violation === undefined) return undefined;
   const metadata = new grpc.Metadata();
   metadata.set('tl-violation-index', String(violation.index));
   metadata.set('tl-violation-field', violation.field);
-  return { code: grpc.status.INVALID_ARGUMENT, details: `${prefix}${describeViolation(violation)}`, metadata };
+  return {
+    code: grpc.status.INVALID_ARGUMENT,
+    details: `${prefix}${describeViolation(violation)}`,
+    metadata,
+  };
 }
 
 function toStatus(err: unknown, logger: Logger): Partial<grpc.StatusObject> {
@@ -93,7 +108,14 @@ function toStatus(err: unknown, logger: Logger): Partial<grpc.StatusObject> {
     return { code: grpc.status.RESOURCE_EXHAUSTED, details: err.message, metadata };
   }
   const e = ensureError(err);
-  logger.warn('publish failed', { error: e.message, cause: e.cause instanceof Error ? e.cause.message : undefined });
-  if (isPipelineError(err)) return { code: grpc.status.UNAVAILABLE, details: `${e.message}; retry the call (events are de-duplicated by event_id)` };
+  logger.warn('publish failed', {
+    error: e.message,
+    cause: e.cause instanceof Error ? e.cause.message : undefined,
+  });
+  if (isPipelineError(err))
+    return {
+      code: grpc.status.UNAVAILABLE,
+      details: `${e.message}; retry the call (events are de-duplicated by event_id)`,
+    };
   return { code: grpc.status.INTERNAL, details: e.message };
 }

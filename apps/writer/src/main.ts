@@ -1,60 +1,16 @@
-import pg from 'pg';
-import { connectJetStreamBus } from '@throughline/bus';
-import { createWriterHandler, decodeResultBatch, newWriterCounters } from '@throughline/pipeline';
-import { onShutdown, ownedPartitions, startPartitionActors, Supervisor } from '@throughline/runtime';
-import { startHttpServer, busSettingsOf, checkOwnership, createLogger } from '@throughline/service';
-import { createPostgresSink, migrate } from '@throughline/stores';
-import { loadSettings } from './config.js';
+/**
+ * Entry of the writer service. Telemetry starts first, so that the libraries it instruments (@grpc/grpc-js,
+ * ioredis, pg) are loaded after its hooks; then the service itself is imported and run.
+ */
+import { startTelemetry } from '@throughline/telemetry-sdk';
+import { ownedPartitionsFromEnv } from './partitions-env.js';
 
-const settings = loadSettings();
-const logger = createLogger('writer', settings.LOG_LEVEL, { instance: settings.INSTANCE_INDEX });
-const ownershipError = checkOwnership(settings);
-if (ownershipError) {
-  logger.error(ownershipError);
-  process.exit(2);
-}
-const partitions = ownedPartitions(settings.PARTITION_COUNT, settings.INSTANCE_INDEX, settings.INSTANCE_COUNT);
-const http = await startHttpServer({ address: settings.HTTP_ADDRESS });
-
-
-const pool = new pg.Pool({ connectionString: settings.DATABASE_URL, max: settings.PG_POOL_SIZE });
-pool.on('error', (err) => logger.warn('idle PostgreSQL connection failed', { error: err.message }));
-const migration = await migrate(pool);
-logger.info('schema up to date', { ...migration });
-if (settings.MIGRATE_ONLY) {
-  await pool.end();
-  await http.close();
-  process.exit(0);
-}
-const sink = createPostgresSink(pool);
-
-const bus = await connectJetStreamBus({ servers: settings.NATS_URL, name: `writer-${settings.INSTANCE_INDEX}`, settings: busSettingsOf(settings), logger });
-await bus.ensureTopology();
-const counters = newWriterCounters();
-const supervisor = new Supervisor({ logger });
-startPartitionActors({
-  supervisor,
-  bus,
-  group: 'writer',
-  stage: 'applied',
-  partitions,
-  decode: decodeResultBatch,
-  handlerFor: (partition) => createWriterHandler({ partition, sink, counters }),
-  actor: { logger, maxTurnMessages: settings.WRITER_MAX_TURN_MESSAGES },
+const instanceIndex = process.env.INSTANCE_INDEX ?? '0';
+const telemetry = startTelemetry({
+  serviceName: 'throughline-writer',
+  instanceId: `writer-${instanceIndex}`,
+  partitions: ownedPartitionsFromEnv(process.env),
+  env: process.env,
 });
-http.setReady(true);
-logger.info('ready', { httpPort: http.port, partitions });
-const report = setInterval(() => logger.info('writer counters', { ...counters }), 10_000);
-report.unref();
-
-onShutdown(
-  async () => {
-    http.setReady(false);
-    await supervisor.stop();
-    await bus.close();
-    await pool.end();
-    logger.info('writer counters', { ...counters });
-    await http.close();
-  },
-  { logger, timeoutMs: settings.SHUTDOWN_TIMEOUT_MS },
-);
+const { run } = await import('./service.js');
+await run(telemetry);

@@ -4,4 +4,8 @@ import { fileURLToPath } from 'node:url';
 export const protoRoot: string = fileURLToPath(new URL('../proto', import.meta.url));
 
 /** The proto files of the public services, relative to `protoRoot`. */
-export const protoFiles = ['throughline/v1/ingest.proto', 'throughline/v1/config.proto', 'grpc/health/v1/health.proto'] as const;
+export const protoFiles = [
+  'throughline/v1/ingest.proto',
+  'throughline/v1/config.proto',
+  'grpc/health/v1/health.proto',
+] as const;

@@ -19,7 +19,10 @@ describe('kill -9 of the state service and the writer in the middle of a run', (
 
   it('ends with no lost event and no double effect', async () => {
     const sending = sendEvents(stack.ingest, events, { batchSize: 500, concurrency: 4 });
-    await waitFor(async () => (await ledgerCount(stack.pool)) > EVENTS / 5, { timeoutMs: 120_000, intervalMs: 100 });
+    await waitFor(async () => (await ledgerCount(stack.pool)) > EVENTS / 5, {
+      timeoutMs: 120_000,
+      intervalMs: 100,
+    });
     const state = stack.services.get('state-0')!;
     const writer = stack.services.get('writer-1')!;
     const [stateExit, writerExit] = await Promise.all([state.kill('SIGKILL'), writer.kill('SIGKILL')]);
@@ -32,26 +35,37 @@ describe('kill -9 of the state service and the writer in the middle of a run', (
     await sending;
     await waitForLedger(stack.pool, EVENTS);
     await waitForIdle(stack);
-    process.stdout.write(`\n[e2e] killed state-0 and writer-1 with ${committedAtKill} of ${EVENTS} events committed; all committed after restart\n`);
+    process.stdout.write(
+      `\n[e2e] killed state-0 and writer-1 with ${committedAtKill} of ${EVENTS} events committed; all committed after restart\n`,
+    );
     const report = await verifyLedger(stack.pool, { expectedEventIds: events.map((e) => e.eventId) });
     expect(report.violations).toEqual([]);
     expect(await ledgerCount(stack.pool)).toBe(EVENTS);
   });
 
   it('rebuilds from PostgreSQL what Redis lost: retries are still recognised and balances carry on', async () => {
-    const extra = new LedgerWorkload({ accounts: 2000, tenants: 5, seed: 8, idPrefix: 'after-flush' }).take(20_000);
+    const extra = new LedgerWorkload({ accounts: 2000, tenants: 5, seed: 8, idPrefix: 'after-flush' }).take(
+      20_000,
+    );
     const states = [stack.services.get('state-0')!, stack.services.get('state-1')!];
     await Promise.all(states.map((s) => s.kill('SIGKILL')));
     await stack.redis.flushAll();
     await Promise.all(states.map((s) => s.restart()));
     await Promise.all(states.map((s) => s.waitForOutput(/"msg":"ready"/)));
     // A client retry of events committed before the loss, then new events for the same accounts.
-    await sendEvents(stack.ingest, [...events.slice(0, 20_000), ...extra], { batchSize: 500, concurrency: 4 });
+    await sendEvents(stack.ingest, [...events.slice(0, 20_000), ...extra], {
+      batchSize: 500,
+      concurrency: 4,
+    });
     await waitForLedger(stack.pool, EVENTS + extra.length);
     await waitForIdle(stack);
     expect(await ledgerCount(stack.pool)).toBe(EVENTS + extra.length);
-    const report = await verifyLedger(stack.pool, { expectedEventIds: [...events, ...extra].map((e) => e.eventId) });
+    const report = await verifyLedger(stack.pool, {
+      expectedEventIds: [...events, ...extra].map((e) => e.eventId),
+    });
     expect(report.violations).toEqual([]);
-    expect(states.some((s) => /state store lost this partition; rebuilding from PostgreSQL/.test(s.output()))).toBe(true);
+    expect(
+      states.some((s) => /state store lost this partition; rebuilding from PostgreSQL/.test(s.output())),
+    ).toBe(true);
   });
 });

@@ -15,13 +15,20 @@ interface ReflectionResponse {
 /** Asks a server's reflection service one question (`list_services` or `file_containing_symbol`). */
 export function reflect(address: string, request: Record<string, string>): Promise<ReflectionResponse> {
   const root = join(dirname(require.resolve('@grpc/reflection/package.json')), 'build', 'proto');
-  const definition = protoLoader.loadSync('grpc/reflection/v1/reflection.proto', { includeDirs: [root], keepCase: true });
+  const definition = protoLoader.loadSync('grpc/reflection/v1/reflection.proto', {
+    includeDirs: [root],
+    keepCase: true,
+  });
   const pkg = grpc.loadPackageDefinition(definition) as unknown as {
     grpc: { reflection: { v1: { ServerReflection: grpc.ServiceClientConstructor } } };
   };
   const client = new pkg.grpc.reflection.v1.ServerReflection(address, grpc.credentials.createInsecure());
   return new Promise((resolve, reject) => {
-    const call = (client as unknown as { ServerReflectionInfo: () => grpc.ClientDuplexStream<unknown, ReflectionResponse> }).ServerReflectionInfo();
+    const call = (
+      client as unknown as {
+        ServerReflectionInfo: () => grpc.ClientDuplexStream<unknown, ReflectionResponse>;
+      }
+    ).ServerReflectionInfo();
     call.on('data', (res: ReflectionResponse) => {
       resolve(res);
       call.end();

@@ -75,14 +75,29 @@ describe('the pipeline as five services over real NATS JetStream, Redis and Post
   });
 
   describe('bad input gets INVALID_ARGUMENT naming the event and field, and nothing of the batch is published', () => {
-    const valid = (i: number): Event => ({ ...events[0]!, eventId: `bad-input-${i}`, accountId: `bad-acc-${i}` });
+    const valid = (i: number): Event => ({
+      ...events[0]!,
+      eventId: `bad-input-${i}`,
+      accountId: `bad-acc-${i}`,
+    });
     const cases: [string, (e: Event) => Event, RegExp][] = [
       ['a missing field', (e) => ({ ...e, accountId: '' }), /events\[3\]\.account_id: is required/],
-      ['a negative amount', (e) => ({ ...e, amountMinor: -5n }), /events\[3\]\.amount_minor: must be positive/],
-      ['an unknown currency', (e) => ({ ...e, currency: 'euro' }), /events\[3\]\.currency: must be an ISO 4217 code/],
+      [
+        'a negative amount',
+        (e) => ({ ...e, amountMinor: -5n }),
+        /events\[3\]\.amount_minor: must be positive/,
+      ],
+      [
+        'an unknown currency',
+        (e) => ({ ...e, currency: 'euro' }),
+        /events\[3\]\.currency: must be an ISO 4217 code/,
+      ],
       [
         'an oversize attribute map',
-        (e) => ({ ...e, attributes: Object.fromEntries(Array.from({ length: 40 }, (_, k) => [`k${k}`, 'v'])) }),
+        (e) => ({
+          ...e,
+          attributes: Object.fromEntries(Array.from({ length: 40 }, (_, k) => [`k${k}`, 'v'])),
+        }),
         /events\[3\]\.attributes: has 40 entries, at most 16 allowed/,
       ],
     ];
@@ -104,7 +119,9 @@ describe('the pipeline as five services over real NATS JetStream, Redis and Post
 
     it('none of the refused batches reached the ledger', async () => {
       await waitForIdle(stack);
-      const { rows } = await stack.pool.query("SELECT count(*)::int AS n FROM ledger WHERE event_id LIKE 'bad-input-%'");
+      const { rows } = await stack.pool.query(
+        "SELECT count(*)::int AS n FROM ledger WHERE event_id LIKE 'bad-input-%'",
+      );
       expect(rows[0].n).toBe(0);
     });
   });
@@ -115,18 +132,32 @@ describe('the pipeline as five services over real NATS JetStream, Redis and Post
       stack.config.get({ tenantId: 'tenant-1' }, (err, res) => (err ? reject(err) : resolve(res))),
     );
     const updated = await new Promise<TenantConfig>((resolve, reject) =>
-      stack.config.put({ config: { ...current, feeBps: current.feeBps + 7 } }, (err, res) => (err ? reject(err) : resolve(res))),
+      stack.config.put({ config: { ...current, feeBps: current.feeBps + 7 } }, (err, res) =>
+        err ? reject(err) : resolve(res),
+      ),
     );
     expect(updated.version).toBeGreaterThan(current.version);
     let attempt = 0;
     await waitFor(
       async () => {
-        const e: Event = { ...events[0]!, eventId: `config-change-${attempt++}`, accountId: 'acc-0', tenantId: 'tenant-1' };
+        const e: Event = {
+          ...events[0]!,
+          eventId: `config-change-${attempt++}`,
+          accountId: 'acc-0',
+          tenantId: 'tenant-1',
+        };
         await publishBatch(stack.ingest, [e]);
-        await waitFor(async () => (await stack.pool.query('SELECT 1 FROM ledger WHERE event_id = $1', [e.eventId])).rowCount === 1, {
-          timeoutMs: 30_000,
-        });
-        const { rows } = await stack.pool.query('SELECT config_version::text AS v FROM ledger WHERE event_id = $1', [e.eventId]);
+        await waitFor(
+          async () =>
+            (await stack.pool.query('SELECT 1 FROM ledger WHERE event_id = $1', [e.eventId])).rowCount === 1,
+          {
+            timeoutMs: 30_000,
+          },
+        );
+        const { rows } = await stack.pool.query(
+          'SELECT config_version::text AS v FROM ledger WHERE event_id = $1',
+          [e.eventId],
+        );
         return rows[0].v === String(updated.version);
       },
       { timeoutMs: 30_000, intervalMs: 200, message: 'enrich never used the new configuration version' },
@@ -136,12 +167,20 @@ describe('the pipeline as five services over real NATS JetStream, Redis and Post
 
   it('a poison message goes to the dead-letter stream with its reason, and its partition keeps flowing', async () => {
     const partition = 3;
-    await stack.bus.publish(subjects.of('ingested', partition), new TextEncoder().encode('not a protobuf batch \u0000\u00ff'), {
-      msgId: 'poison-ingested-1',
-      headers: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' },
+    await stack.bus.publish(
+      subjects.of('ingested', partition),
+      new TextEncoder().encode('not a protobuf batch \u0000\u00ff'),
+      {
+        msgId: 'poison-ingested-1',
+        headers: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' },
+      },
+    );
+    await stack.bus.publish(subjects.of('applied', partition), Uint8Array.from([0x0a, 0xff, 0xff, 0xff]), {
+      msgId: 'poison-applied-1',
     });
-    await stack.bus.publish(subjects.of('applied', partition), Uint8Array.from([0x0a, 0xff, 0xff, 0xff]), { msgId: 'poison-applied-1' });
-    const accounts = Array.from({ length: 200 }, (_, i) => `poison-acc-${i}`).filter((a) => partitionOf(a, stack.partitions) === partition);
+    const accounts = Array.from({ length: 200 }, (_, i) => `poison-acc-${i}`).filter(
+      (a) => partitionOf(a, stack.partitions) === partition,
+    );
     const after: Event[] = accounts.map((accountId, i) => ({
       ...events[0]!,
       eventId: `after-poison-${i}`,
@@ -152,7 +191,9 @@ describe('the pipeline as five services over real NATS JetStream, Redis and Post
     await publishBatch(stack.ingest, after);
     await waitFor(
       async () => {
-        const { rows } = await stack.pool.query("SELECT count(*)::int AS n FROM ledger WHERE event_id LIKE 'after-poison-%'");
+        const { rows } = await stack.pool.query(
+          "SELECT count(*)::int AS n FROM ledger WHERE event_id LIKE 'after-poison-%'",
+        );
         return rows[0].n === after.length;
       },
       { timeoutMs: 60_000, message: 'events after the poison message were not committed' },
@@ -167,7 +208,9 @@ describe('the pipeline as five services over real NATS JetStream, Redis and Post
     const ingested = dead.find((d) => d.originalSubject === subjects.of('ingested', partition))!;
     expect(ingested.reason).toMatch(/enrich: cannot decode/);
     expect(new TextDecoder().decode(ingested.data)).toContain('not a protobuf batch');
-    expect(ingested.headers.get('traceparent')).toBe('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01');
+    expect(ingested.headers.get('traceparent')).toBe(
+      '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+    );
     const applied = dead.find((d) => d.originalSubject === subjects.of('applied', partition))!;
     expect(applied.reason).toMatch(/writer: cannot decode/);
     const report = await verifyLedger(stack.pool);
@@ -239,7 +282,10 @@ describe('the gRPC surface of ingest and config, as generic clients see it', () 
     const events = new LedgerWorkload({ accounts: 200, seed: 13, idPrefix: 'drain' }).take(20_000);
     const base = await ledgerCount(stack.pool);
     const sending = sendEvents(stack.ingest, events, { batchSize: 500, concurrency: 4 });
-    await waitFor(async () => (await ledgerCount(stack.pool)) > base + 2000, { timeoutMs: 60_000, intervalMs: 50 });
+    await waitFor(async () => (await ledgerCount(stack.pool)) > base + 2000, {
+      timeoutMs: 60_000,
+      intervalMs: 50,
+    });
     const writer = stack.services.get('writer-0')!;
     const exit = await writer.kill('SIGTERM');
     expect(exit.code).toBe(0);

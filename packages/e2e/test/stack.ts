@@ -6,7 +6,13 @@ import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import pg from 'pg';
 import { connectJetStreamBus, type Bus } from '@throughline/bus';
-import { ConfigServiceClient, IngestServiceClient, STAGES, type Event, type Stage } from '@throughline/contracts';
+import {
+  ConfigServiceClient,
+  IngestServiceClient,
+  STAGES,
+  type Event,
+  type Stage,
+} from '@throughline/contracts';
 import {
   freePort,
   spawnService,
@@ -72,13 +78,21 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   };
   const services = new Map<string, ServiceProcess>();
   const start = (name: string, app: string, extra: Record<string, string>): ServiceProcess => {
-    const service = spawnService({ name, command: process.execPath, args: [mainOf(app)], env: { ...env, ...extra } });
+    const service = spawnService({
+      name,
+      command: process.execPath,
+      args: [mainOf(app)],
+      env: { ...env, ...extra },
+    });
     services.set(name, service);
     return service;
   };
 
   // The writer migrates the schema; the config service does too, under the same advisory lock.
-  const config = start('config', 'config', { GRPC_ADDRESS: `127.0.0.1:${configPort}`, SEED_DEMO_TENANTS: 'true' });
+  const config = start('config', 'config', {
+    GRPC_ADDRESS: `127.0.0.1:${configPort}`,
+    SEED_DEMO_TENANTS: 'true',
+  });
   await config.waitForOutput(/"msg":"ready"/, { timeoutMs: 30_000 });
   const stateCount = opts.stateInstances ?? 2;
   const writerCount = opts.writerInstances ?? 2;
@@ -86,10 +100,14 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   starting.push(start('ingest', 'ingest', { GRPC_ADDRESS: `127.0.0.1:${ingestPort}` }));
   starting.push(start('enrich', 'enrich', {}));
   for (let i = 0; i < stateCount; i++) {
-    starting.push(start(`state-${i}`, 'state', { INSTANCE_INDEX: String(i), INSTANCE_COUNT: String(stateCount) }));
+    starting.push(
+      start(`state-${i}`, 'state', { INSTANCE_INDEX: String(i), INSTANCE_COUNT: String(stateCount) }),
+    );
   }
   for (let i = 0; i < writerCount; i++) {
-    starting.push(start(`writer-${i}`, 'writer', { INSTANCE_INDEX: String(i), INSTANCE_COUNT: String(writerCount) }));
+    starting.push(
+      start(`writer-${i}`, 'writer', { INSTANCE_INDEX: String(i), INSTANCE_COUNT: String(writerCount) }),
+    );
   }
   const httpPorts = new Map<string, number>();
   await Promise.all(
@@ -161,7 +179,8 @@ export async function publishWithRetry(client: IngestServiceClient, events: Even
       return;
     } catch (err) {
       const e = err as grpc.ServiceError;
-      if (attempt > 50 || (e.code !== grpc.status.RESOURCE_EXHAUSTED && e.code !== grpc.status.UNAVAILABLE)) throw err;
+      if (attempt > 50 || (e.code !== grpc.status.RESOURCE_EXHAUSTED && e.code !== grpc.status.UNAVAILABLE))
+        throw err;
       const hint = Number(e.metadata?.get('retry-after-ms')[0] ?? 200);
       await new Promise((r) => setTimeout(r, hint));
     }

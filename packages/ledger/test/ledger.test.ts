@@ -1,7 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Direction, Outcome, type Event, type TenantConfig } from '@throughline/contracts';
-import { applyEvent, divRound, EMPTY_ACCOUNT, enrichEvent, RejectReason, utcDayOf, type AccountState } from '../src/index.js';
+import {
+  applyEvent,
+  divRound,
+  EMPTY_ACCOUNT,
+  enrichEvent,
+  RejectReason,
+  utcDayOf,
+  type AccountState,
+} from '../src/index.js';
 
 const DAY = 86_400_000n;
 
@@ -72,8 +80,16 @@ describe('applyEvent', () => {
   it.each([
     ['unknown tenant', event({ tenantId: 'nope' }), RejectReason.unknownTenant],
     ['unknown currency', event({ currency: 'JPY' }), RejectReason.unknownCurrency],
-    ['overdraft', event({ direction: Direction.DIRECTION_DEBIT, amountMinor: 6_000n }), RejectReason.overdraftLimitExceeded],
-    ['daily limit', event({ direction: Direction.DIRECTION_DEBIT, amountMinor: 100_001n }), RejectReason.dailyLimitExceeded],
+    [
+      'overdraft',
+      event({ direction: Direction.DIRECTION_DEBIT, amountMinor: 6_000n }),
+      RejectReason.overdraftLimitExceeded,
+    ],
+    [
+      'daily limit',
+      event({ direction: Direction.DIRECTION_DEBIT, amountMinor: 100_001n }),
+      RejectReason.dailyLimitExceeded,
+    ],
   ])('rejects %s with a reason and leaves the balance', (_name, e, reason) => {
     const { state, result } = apply(EMPTY_ACCOUNT, e, 9n);
     expect(result.outcome).toBe(Outcome.OUTCOME_REJECTED);
@@ -145,7 +161,8 @@ describe('ledger invariants (property-based)', () => {
             expect(next.balanceMinor).toBe(before.balanceMinor + result.deltaMinor);
             if (e.direction === Direction.DIRECTION_DEBIT) {
               expect(next.balanceMinor >= -cfg.overdraftLimitMinor).toBe(true);
-              if (cfg.dailyDebitLimitMinor > 0n) expect(next.debitsDayMinor <= cfg.dailyDebitLimitMinor).toBe(true);
+              if (cfg.dailyDebitLimitMinor > 0n)
+                expect(next.debitsDayMinor <= cfg.dailyDebitLimitMinor).toBe(true);
             }
           } else {
             expect(result.rejectReason).not.toBe('');

@@ -1,9 +1,5 @@
 import type { ClientReadableStream } from '@grpc/grpc-js';
-import {
-  ConfigChange,
-  type ConfigServiceClient,
-  type ListConfigsResponse,
-} from '@throughline/contracts';
+import { ConfigChange, type ConfigServiceClient, type ListConfigsResponse } from '@throughline/contracts';
 import { ensureError, silentLogger, sleep, type Logger } from '@throughline/runtime';
 import { ConfigCache, ConfigSnapshot } from './config-snapshot.js';
 
@@ -38,11 +34,17 @@ export class ConfigFeed {
       try {
         const list = await this.list();
         this.opts.cache.replace(new ConfigSnapshot(list.configs));
-        this.opts.logger.info('configuration loaded', { tenants: list.configs.length, version: String(list.version) });
+        this.opts.logger.info('configuration loaded', {
+          tenants: list.configs.length,
+          version: String(list.version),
+        });
         break;
       } catch (err) {
         if (this.stopController.signal.aborted) return;
-        this.opts.logger.warn('config service not reachable; retrying', { error: ensureError(err).message, retryInMs: delay });
+        this.opts.logger.warn('config service not reachable; retrying', {
+          error: ensureError(err).message,
+          retryInMs: delay,
+        });
         await sleep(delay, this.stopController.signal);
         delay = Math.min(delay * 2, this.opts.reconnectMaxMs);
       }

@@ -22,7 +22,10 @@ export function positionOf(seq: number, index: number): bigint {
 export function decodeEventBatch(msg: BusMessage): EventBatch {
   const batch = EventBatch.decode(msg.data);
   if (batch.events.length > MAX_EVENTS_PER_MESSAGE) {
-    throw new PipelineError(PipelineErrorCode.poison, `batch of ${batch.events.length} events exceeds ${MAX_EVENTS_PER_MESSAGE}`);
+    throw new PipelineError(
+      PipelineErrorCode.poison,
+      `batch of ${batch.events.length} events exceeds ${MAX_EVENTS_PER_MESSAGE}`,
+    );
   }
   return batch;
 }
@@ -48,12 +51,22 @@ export function createEnrichHandler(
   const subject = subjects.of('enriched', partition);
   return async (turn, ctx) => {
     // The snapshot is in memory: reading it is no round trip, but the span tree shows which version was used.
-    const snapshot = ctx ? await ctx.wait('config', () => Promise.resolve(options.snapshot()), 0) : options.snapshot();
+    const snapshot = ctx
+      ? await ctx.wait('config', () => Promise.resolve(options.snapshot()), 0)
+      : options.snapshot();
     const out: EnrichedEvent[] = [];
     for (const { msg, value } of turn) {
       const acceptedAtMs = value.acceptedAtMs;
       value.events.forEach((event, i) => {
-        out.push(enrichEvent(event, positionOf(msg.seq, i), acceptedAtMs, snapshot.get(event.tenantId), snapshot.appliedFor(event.tenantId)));
+        out.push(
+          enrichEvent(
+            event,
+            positionOf(msg.seq, i),
+            acceptedAtMs,
+            snapshot.get(event.tenantId),
+            snapshot.appliedFor(event.tenantId),
+          ),
+        );
       });
     }
     ctx?.addEvents(out.length);

@@ -12,7 +12,13 @@
  *   handle: stage.handle, openMailbox: () => bus.openMailbox({ group: 'state', stage: 'enriched', partition }) }));
  * ```
  */
-export { validateEvent, validateEvents, describeViolation, type EventLimits, type FieldViolation } from './validation.js';
+export {
+  validateEvent,
+  validateEvents,
+  describeViolation,
+  type EventLimits,
+  type FieldViolation,
+} from './validation.js';
 export {
   InvalidEventError,
   isInvalidEventError,
@@ -22,11 +28,33 @@ export {
   PipelineErrorCode,
   ResourceExhaustedError,
 } from './errors.js';
-export { IngestPublisher, MAX_EVENTS_PER_MESSAGE, type IngestPublisherOptions } from './ingest-publisher.js';
+export {
+  IngestPublisher,
+  MAX_EVENTS_PER_MESSAGE,
+  type IngestPublisherOptions,
+  type PublishObserver,
+} from './ingest-publisher.js';
 export { ConfigCache, ConfigSnapshot } from './config-snapshot.js';
 export { ConfigFeed, type ConfigFeedOptions } from './config-feed.js';
-export { createEnrichHandler, decodeEventBatch, positionOf, DEFAULT_MAX_OUTPUT_EVENTS, type EnrichStageOptions } from './enrich-stage.js';
-export { StateStage, decodeEnrichedBatch, newStateCounters, type StateCounters, type StateStageOptions } from './state-stage.js';
-export { createWriterHandler, decodeResultBatch, newWriterCounters, type WriterCounters } from './writer-stage.js';
+export {
+  createEnrichHandler,
+  decodeEventBatch,
+  positionOf,
+  DEFAULT_MAX_OUTPUT_EVENTS,
+  type EnrichStageOptions,
+} from './enrich-stage.js';
+export {
+  StateStage,
+  decodeEnrichedBatch,
+  newStateCounters,
+  type StateCounters,
+  type StateStageOptions,
+} from './state-stage.js';
+export {
+  createWriterHandler,
+  decodeResultBatch,
+  newWriterCounters,
+  type WriterCounters,
+} from './writer-stage.js';
 export { DEFAULT_MAX_MESSAGE_BYTES, encodeChunks, publishChunks } from './publish-chunks.js';
 export type { CommittedState, ResultSink, StateEpoch, StateReadResult, StateStore } from './ports.js';

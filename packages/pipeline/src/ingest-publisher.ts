@@ -19,12 +19,30 @@ export interface IngestPublisherOptions {
   retryAfterMs?: number;
   /** Largest encoded message, bytes; a batch that encodes larger is split. Default 900000 (nats-server's 1 MB payload limit less headers). */
   maxMessageBytes?: number;
-  /** Headers added to every publish (for example `traceparent`), computed per batch. */
-  headersFor?: (partition: number) => Record<string, string> | undefined;
+  /** Traces each publish (see @throughline/telemetry). Default: none. */
+  observer?: PublishObserver;
   now?: () => number;
 }
 
+/** Hooks a tracer into ingest's publishes without the pipeline depending on an OpenTelemetry SDK. */
+export interface PublishObserver {
+  /** Captures the calling request's context when its events are accepted (an opaque token). */
+  capture(): unknown;
+  /** Starts the producer span of one batch; `requests` are the captured tokens of the requests it carries. */
+  startPublish(info: {
+    subject: string;
+    partition: number;
+    events: number;
+    messages: number;
+    requests: unknown[];
+  }): {
+    headers: Record<string, string>;
+    end(error?: Error): void;
+  };
+}
+
 interface Waiter {
+  token: unknown;
   remaining: number;
   resolve: () => void;
   reject: (err: Error) => void;
@@ -48,7 +66,8 @@ export const MAX_EVENTS_PER_MESSAGE = 65_535;
  * throws `ResourceExhaustedError` with a retry hint instead of buffering without limit.
  */
 export class IngestPublisher {
-  private readonly opts: Required<Omit<IngestPublisherOptions, 'headersFor'>> & Pick<IngestPublisherOptions, 'headersFor'>;
+  private readonly opts: Required<Omit<IngestPublisherOptions, 'observer'>> &
+    Pick<IngestPublisherOptions, 'observer'>;
   private readonly pending = new Map<number, PendingBatch>();
   private readonly inFlightPublishes = new Set<Promise<void>>();
   private inFlight = 0;
@@ -76,7 +95,8 @@ export class IngestPublisher {
 
   /** Publishes valid events; resolves when all are durable in the stream. */
   publish(events: readonly Event[]): Promise<void> {
-    if (this.closed) return Promise.reject(new PipelineError(PipelineErrorCode.unavailable, 'ingest is shutting down'));
+    if (this.closed)
+      return Promise.reject(new PipelineError(PipelineErrorCode.unavailable, 'ingest is shutting down'));
     if (events.length === 0) return Promise.resolve();
     if (this.inFlight + events.length > this.opts.maxInFlightEvents) {
       return Promise.reject(
@@ -95,7 +115,13 @@ export class IngestPublisher {
       else list.push(event);
     }
     return new Promise<void>((resolve, reject) => {
-      const waiter: Waiter = { remaining: events.length, resolve, reject, failed: false };
+      const waiter: Waiter = {
+        token: this.opts.observer?.capture(),
+        remaining: events.length,
+        resolve,
+        reject,
+        failed: false,
+      };
       for (const [partition, list] of byPartition) this.append(partition, list, waiter);
     });
   }
@@ -135,35 +161,56 @@ export class IngestPublisher {
   }
 
   /** Encodes a partition's events as one message, or several when one would exceed `maxMessageBytes`. */
-  private encode(partition: number, events: Event[], acceptedAtMs: bigint): { batchId: string; data: Uint8Array }[] {
+  private encode(
+    partition: number,
+    events: Event[],
+    acceptedAtMs: bigint,
+  ): { batchId: string; data: Uint8Array }[] {
     const hash = createHash('sha1');
     for (const e of events) hash.update(e.eventId).update('\n');
     const batchId = `ing-${partition}-${hash.digest('base64url')}`;
     const data = EventBatch.encode({ batchId, partition, acceptedAtMs, events }).finish();
     if (data.length <= this.opts.maxMessageBytes || events.length === 1) return [{ batchId, data }];
     const half = Math.ceil(events.length / 2);
-    return [...this.encode(partition, events.slice(0, half), acceptedAtMs), ...this.encode(partition, events.slice(half), acceptedAtMs)];
+    return [
+      ...this.encode(partition, events.slice(0, half), acceptedAtMs),
+      ...this.encode(partition, events.slice(half), acceptedAtMs),
+    ];
   }
 
   private async send(partition: number, batch: PendingBatch): Promise<void> {
     const { events } = batch;
     const messages = this.encode(partition, events, BigInt(this.opts.now()));
     const counts = batch.shares;
+    let trace: ReturnType<PublishObserver['startPublish']> | undefined;
     try {
-      const headers = this.opts.headersFor?.(partition);
       const subject = subjects.of('ingested', partition);
-      await Promise.all(messages.map((m) => this.opts.bus.publish(subject, m.data, { msgId: m.batchId, ...(headers ? { headers } : {}) })));
+      trace = this.opts.observer?.startPublish({
+        subject,
+        partition,
+        events: events.length,
+        messages: messages.length,
+        requests: [...counts.keys()].map((w) => w.token),
+      });
+      const headers = trace ? { headers: trace.headers } : {};
+      await Promise.all(
+        messages.map((m) => this.opts.bus.publish(subject, m.data, { msgId: m.batchId, ...headers })),
+      );
+      trace?.end();
       this.inFlight -= events.length;
       for (const [waiter, n] of counts) {
         waiter.remaining -= n;
         if (waiter.remaining === 0 && !waiter.failed) waiter.resolve();
       }
     } catch (err) {
+      trace?.end(err instanceof Error ? err : new Error(String(err)));
       this.inFlight -= events.length;
       for (const waiter of counts.keys()) {
         if (waiter.failed) continue;
         waiter.failed = true;
-        waiter.reject(new PipelineError(PipelineErrorCode.unavailable, 'publishing to the stream failed', { cause: err }));
+        waiter.reject(
+          new PipelineError(PipelineErrorCode.unavailable, 'publishing to the stream failed', { cause: err }),
+        );
       }
     }
   }

@@ -22,7 +22,12 @@ export interface StateReadResult {
 /** The fast store behind the in-memory state (Redis): one round trip per turn to read, one to write. */
 export interface StateStore {
   read(partition: number, accountIds: string[], eventIds: string[], nowMs: number): Promise<StateReadResult>;
-  write(partition: number, accounts: Map<string, AccountState>, appliedEventIds: string[], nowMs: number): Promise<void>;
+  write(
+    partition: number,
+    accounts: Map<string, AccountState>,
+    appliedEventIds: string[],
+    nowMs: number,
+  ): Promise<void>;
   initEpoch(partition: number, recoveredAtMs: number | null, nowMs: number): Promise<StateEpoch>;
 }
 

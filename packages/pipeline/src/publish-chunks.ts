@@ -34,7 +34,8 @@ export function encodeChunks<T>(opts: {
     }
     out.push({ batchId, data });
   };
-  for (let start = 0; start < opts.items.length; start += opts.maxItems) emit(opts.items.slice(start, start + opts.maxItems));
+  for (let start = 0; start < opts.items.length; start += opts.maxItems)
+    emit(opts.items.slice(start, start + opts.maxItems));
   return out;
 }
 
@@ -57,7 +58,8 @@ export async function publishChunks<T>(opts: {
 }): Promise<number> {
   const chunks = encodeChunks(opts);
   const headers = opts.ctx?.outgoingHeaders ? { headers: opts.ctx.outgoingHeaders } : {};
-  const send = () => Promise.all(chunks.map((c) => opts.bus.publish(opts.subject, c.data, { msgId: c.batchId, ...headers })));
+  const send = () =>
+    Promise.all(chunks.map((c) => opts.bus.publish(opts.subject, c.data, { msgId: c.batchId, ...headers })));
   await (opts.ctx ? opts.ctx.wait('nats', send, chunks.length) : send());
   return chunks.length;
 }

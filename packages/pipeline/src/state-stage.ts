@@ -1,5 +1,11 @@
 import type { Bus, BusMessage } from '@throughline/bus';
-import { EnrichedBatch, ResultBatch, subjects, type EnrichedEvent, type Result } from '@throughline/contracts';
+import {
+  EnrichedBatch,
+  ResultBatch,
+  subjects,
+  type EnrichedEvent,
+  type Result,
+} from '@throughline/contracts';
 import { applyEvent, EMPTY_ACCOUNT, type AccountState } from '@throughline/ledger';
 import { silentLogger, sleep, type Envelope, type Logger, type TurnContext } from '@throughline/runtime';
 import { LRUCache } from 'lru-cache';
@@ -42,7 +48,15 @@ export interface StateCounters {
 }
 
 export function newStateCounters(): StateCounters {
-  return { applied: 0, rejected: 0, duplicates: 0, memoryHits: 0, storeHits: 0, rebuiltFromDatabase: 0, recoveries: 0 };
+  return {
+    applied: 0,
+    rejected: 0,
+    duplicates: 0,
+    memoryHits: 0,
+    storeHits: 0,
+    rebuiltFromDatabase: 0,
+    recoveries: 0,
+  };
 }
 
 /**
@@ -78,7 +92,8 @@ export class StateStage {
     for (const { value } of turn) for (const e of value.events) events.push(e);
     ctx?.addEvents(events.length);
     if (events.length === 0) return;
-    const wait = <R>(dependency: string, work: () => Promise<R>): Promise<R> => (ctx ? ctx.wait(dependency, work) : work());
+    const wait = <R>(dependency: string, work: () => Promise<R>): Promise<R> =>
+      ctx ? ctx.wait(dependency, work) : work();
     const now = this.opts.now();
 
     const misses = new Set<string>();
@@ -90,7 +105,10 @@ export class StateStage {
       eventIds.push(e.event!.eventId);
     }
     const read = await wait('redis', () => store.read(partition, [...misses], eventIds, now));
-    if (read.epoch === undefined || (this.epoch !== undefined && read.epoch.createdAtMs !== this.epoch.createdAtMs)) {
+    if (
+      read.epoch === undefined ||
+      (this.epoch !== undefined && read.epoch.createdAtMs !== this.epoch.createdAtMs)
+    ) {
       await wait('recovery', () => this.recover(now));
     } else {
       this.epoch = read.epoch;
@@ -107,7 +125,8 @@ export class StateStage {
         this.counters.duplicates++;
         continue;
       }
-      const state = changed.get(accountId) ?? this.memory.get(accountId) ?? loaded.get(accountId) ?? EMPTY_ACCOUNT;
+      const state =
+        changed.get(accountId) ?? this.memory.get(accountId) ?? loaded.get(accountId) ?? EMPTY_ACCOUNT;
       if (e.position <= state.position) {
         this.counters.duplicates++;
         continue;
@@ -167,7 +186,8 @@ export class StateStage {
     if (recoveredAt !== null && recoveredAt !== undefined && now < recoveredAt + this.opts.dedupHorizonMs) {
       const unknown = eventIds.filter((id) => !seen.has(id));
       if (unknown.length > 0) {
-        for (const id of await wait('postgres', () => this.opts.committed.committedEventIds(unknown))) seen.add(id);
+        for (const id of await wait('postgres', () => this.opts.committed.committedEventIds(unknown)))
+          seen.add(id);
       }
     }
     return seen;
@@ -181,14 +201,17 @@ export class StateStage {
   private async recover(now: number): Promise<void> {
     const { bus, partition, logger } = this.opts;
     const group = this.opts.writerGroup;
-    for (let waitedMs = 0; ; ) {
+    for (let waitedMs = 0; ;) {
       const backlog = await bus.backlog({ group, stage: 'applied', partition });
       if (backlog.pending === 0 && backlog.ackPending === 0) break;
       if (waitedMs % 5000 === 0) {
-        logger.info('state store has no epoch; waiting for the writer to commit the partition before rebuilding', {
-          partition,
-          pending: backlog.pending + backlog.ackPending,
-        });
+        logger.info(
+          'state store has no epoch; waiting for the writer to commit the partition before rebuilding',
+          {
+            partition,
+            pending: backlog.pending + backlog.ackPending,
+          },
+        );
       }
       await sleep(100);
       waitedMs += 100;

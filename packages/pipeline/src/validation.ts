@@ -59,14 +59,23 @@ function resolveLimits(limits: EventLimits): Required<EventLimits> {
 function checkId(index: number, field: string, value: string, maxBytes: number): FieldViolation | undefined {
   if (value.length === 0) return { index, field, description: 'is required' };
   const bytes = Buffer.byteLength(value, 'utf8');
-  if (bytes > maxBytes) return { index, field, description: `is ${bytes} bytes, at most ${maxBytes} allowed` };
+  if (bytes > maxBytes)
+    return { index, field, description: `is ${bytes} bytes, at most ${maxBytes} allowed` };
   return undefined;
 }
 
-function checkAttributes(index: number, attributes: Record<string, string>, l: Required<EventLimits>): FieldViolation | undefined {
+function checkAttributes(
+  index: number,
+  attributes: Record<string, string>,
+  l: Required<EventLimits>,
+): FieldViolation | undefined {
   const keys = Object.keys(attributes);
   if (keys.length > l.maxAttributes) {
-    return { index, field: 'attributes', description: `has ${keys.length} entries, at most ${l.maxAttributes} allowed` };
+    return {
+      index,
+      field: 'attributes',
+      description: `has ${keys.length} entries, at most ${l.maxAttributes} allowed`,
+    };
   }
   let total = 0;
   for (const key of keys) {
@@ -74,21 +83,37 @@ function checkAttributes(index: number, attributes: Record<string, string>, l: R
     const valueBytes = Buffer.byteLength(attributes[key] ?? '', 'utf8');
     if (keyBytes === 0) return { index, field: 'attributes', description: 'has an empty key' };
     if (keyBytes > l.maxAttributeKeyBytes) {
-      return { index, field: `attributes[${JSON.stringify(key.slice(0, 32))}]`, description: `key is ${keyBytes} bytes, at most ${l.maxAttributeKeyBytes} allowed` };
+      return {
+        index,
+        field: `attributes[${JSON.stringify(key.slice(0, 32))}]`,
+        description: `key is ${keyBytes} bytes, at most ${l.maxAttributeKeyBytes} allowed`,
+      };
     }
     if (valueBytes > l.maxAttributeValueBytes) {
-      return { index, field: `attributes[${JSON.stringify(key)}]`, description: `value is ${valueBytes} bytes, at most ${l.maxAttributeValueBytes} allowed` };
+      return {
+        index,
+        field: `attributes[${JSON.stringify(key)}]`,
+        description: `value is ${valueBytes} bytes, at most ${l.maxAttributeValueBytes} allowed`,
+      };
     }
     total += keyBytes + valueBytes;
   }
   if (total > l.maxAttributesBytes) {
-    return { index, field: 'attributes', description: `total ${total} bytes, at most ${l.maxAttributesBytes} allowed` };
+    return {
+      index,
+      field: 'attributes',
+      description: `total ${total} bytes, at most ${l.maxAttributesBytes} allowed`,
+    };
   }
   return undefined;
 }
 
 /** The first violation of one event, or undefined when it is valid. */
-export function validateEvent(event: Event, index: number, limits: EventLimits = {}): FieldViolation | undefined {
+export function validateEvent(
+  event: Event,
+  index: number,
+  limits: EventLimits = {},
+): FieldViolation | undefined {
   return checkEvent(event, index, resolveLimits(limits));
 }
 
@@ -103,26 +128,45 @@ function checkEvent(event: Event, index: number, l: Required<EventLimits>): Fiel
     (event.amountMinor <= 0n
       ? { index, field: 'amount_minor', description: `must be positive, got ${event.amountMinor}` }
       : event.amountMinor > l.maxAmountMinor
-        ? { index, field: 'amount_minor', description: `must be at most ${l.maxAmountMinor}, got ${event.amountMinor}` }
+        ? {
+            index,
+            field: 'amount_minor',
+            description: `must be at most ${l.maxAmountMinor}, got ${event.amountMinor}`,
+          }
         : undefined) ??
     (event.currency.length === 0
       ? { index, field: 'currency', description: 'is required' }
       : !CURRENCY.test(event.currency)
-        ? { index, field: 'currency', description: `must be an ISO 4217 code (three capital letters), got ${JSON.stringify(event.currency.slice(0, 16))}` }
+        ? {
+            index,
+            field: 'currency',
+            description: `must be an ISO 4217 code (three capital letters), got ${JSON.stringify(event.currency.slice(0, 16))}`,
+          }
         : undefined) ??
     (event.occurredAtMs <= 0n || event.occurredAtMs > MAX_TIMESTAMP_MS
-      ? { index, field: 'occurred_at_ms', description: `must be a positive epoch timestamp in milliseconds, got ${event.occurredAtMs}` }
+      ? {
+          index,
+          field: 'occurred_at_ms',
+          description: `must be a positive epoch timestamp in milliseconds, got ${event.occurredAtMs}`,
+        }
       : undefined) ??
     checkAttributes(index, event.attributes, l)
   );
 }
 
 /** The first violation in a request's events (size first), or undefined when every event is valid. */
-export function validateEvents(events: readonly Event[], limits: EventLimits = {}): FieldViolation | undefined {
+export function validateEvents(
+  events: readonly Event[],
+  limits: EventLimits = {},
+): FieldViolation | undefined {
   const l = resolveLimits(limits);
   if (events.length === 0) return { index: -1, field: 'events', description: 'must hold at least one event' };
   if (events.length > l.maxBatchEvents) {
-    return { index: -1, field: 'events', description: `holds ${events.length} events, at most ${l.maxBatchEvents} allowed per request` };
+    return {
+      index: -1,
+      field: 'events',
+      description: `holds ${events.length} events, at most ${l.maxBatchEvents} allowed per request`,
+    };
   }
   for (let i = 0; i < events.length; i++) {
     const violation = checkEvent(events[i] as Event, i, l);

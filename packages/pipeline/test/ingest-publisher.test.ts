@@ -43,7 +43,9 @@ describe('IngestPublisher', () => {
       const got = list.flatMap((b) => b.events);
       total += got.length;
       for (const e of got) expect(partitionOf(e.accountId, 4)).toBe(p);
-      expect(got.map((e) => e.eventId)).toEqual(events.filter((e) => partitionOf(e.accountId, 4) === p).map((e) => e.eventId));
+      expect(got.map((e) => e.eventId)).toEqual(
+        events.filter((e) => partitionOf(e.accountId, 4) === p).map((e) => e.eventId),
+      );
       for (const b of list) {
         expect(b.events.length).toBeLessThanOrEqual(100);
         expect(b.partition).toBe(p);
@@ -66,7 +68,13 @@ describe('IngestPublisher', () => {
   it('refuses work over its in-flight bound with RESOURCE_EXHAUSTED and a retry hint', async () => {
     bus = createMemoryBus();
     await bus.ensureTopology();
-    const publisher = new IngestPublisher({ bus, partitionCount: 2, maxInFlightEvents: 100, lingerMs: 50, retryAfterMs: 123 });
+    const publisher = new IngestPublisher({
+      bus,
+      partitionCount: 2,
+      maxInFlightEvents: 100,
+      lingerMs: 50,
+      retryAfterMs: 123,
+    });
     const workload = new LedgerWorkload({ seed: 5 });
     const first = publisher.publish(workload.take(80));
     const err = await publisher.publish(workload.take(30)).catch((e: unknown) => e);
@@ -89,7 +97,9 @@ describe('IngestPublisher', () => {
     await closed.ensureTopology();
     const failing = new IngestPublisher({ bus: closed, partitionCount: 1, lingerMs: 1 });
     await closed.close();
-    await expect(failing.publish(new LedgerWorkload({ seed: 7 }).take(1))).rejects.toThrow(/publishing to the stream failed/);
+    await expect(failing.publish(new LedgerWorkload({ seed: 7 }).take(1))).rejects.toThrow(
+      /publishing to the stream failed/,
+    );
   });
 });
 
@@ -97,8 +107,16 @@ describe('message size', () => {
   it('splits a batch that would encode larger than maxMessageBytes, keeping order', async () => {
     const bus = createMemoryBus();
     await bus.ensureTopology();
-    const publisher = new IngestPublisher({ bus, partitionCount: 1, maxBatchEvents: 1000, maxMessageBytes: 4000, lingerMs: 1 });
-    const events = new LedgerWorkload({ accounts: 3, seed: 9 }).take(300).map((e) => ({ ...e, attributes: { note: 'x'.repeat(100) } }));
+    const publisher = new IngestPublisher({
+      bus,
+      partitionCount: 1,
+      maxBatchEvents: 1000,
+      maxMessageBytes: 4000,
+      lingerMs: 1,
+    });
+    const events = new LedgerWorkload({ accounts: 3, seed: 9 })
+      .take(300)
+      .map((e) => ({ ...e, attributes: { note: 'x'.repeat(100) } }));
     await publisher.publish(events);
     const batches = (await drain(bus, 1)).get(0)!;
     expect(batches.length).toBeGreaterThan(5);
@@ -110,7 +128,15 @@ describe('message size', () => {
     const { encodeChunks } = await import('../src/index.js');
     const items = Array.from({ length: 10 }, (_, i) => 'y'.repeat(100) + i);
     const encode = (xs: string[]) => new TextEncoder().encode(xs.join(','));
-    const chunks = encodeChunks({ idPrefix: 'p', firstSeq: 3, lastSeq: 9, items, maxItems: 8, maxBytes: 450, encode });
+    const chunks = encodeChunks({
+      idPrefix: 'p',
+      firstSeq: 3,
+      lastSeq: 9,
+      items,
+      maxItems: 8,
+      maxBytes: 450,
+      encode,
+    });
     expect(chunks.map((c) => c.batchId)).toEqual(['p:3-9:0', 'p:3-9:1', 'p:3-9:2']); // 8 items → 4 + 4, then 2
     expect(chunks.every((c) => c.data.length <= 450)).toBe(true);
     expect(chunks.map((c) => new TextDecoder().decode(c.data)).join(',')).toBe(items.join(','));

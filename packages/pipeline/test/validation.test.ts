@@ -28,7 +28,10 @@ describe('validateEvents', () => {
     [{ eventId: '' }, 'event_id: is required'],
     [{ accountId: 'x'.repeat(129) }, 'account_id: is 129 bytes, at most 128 allowed'],
     [{ tenantId: '' }, 'tenant_id: is required'],
-    [{ direction: Direction.DIRECTION_UNSPECIFIED }, 'direction: must be DIRECTION_DEBIT or DIRECTION_CREDIT'],
+    [
+      { direction: Direction.DIRECTION_UNSPECIFIED },
+      'direction: must be DIRECTION_DEBIT or DIRECTION_CREDIT',
+    ],
     [{ amountMinor: 0n }, 'amount_minor: must be positive, got 0'],
     [{ amountMinor: -5n }, 'amount_minor: must be positive, got -5'],
     [{ amountMinor: 10n ** 16n }, 'amount_minor: must be at most 1000000000000000, got 10000000000000000'],

@@ -105,7 +105,10 @@ export class PartitionActor<T> {
     this.mailbox = await this.opts.openMailbox();
     try {
       while (!this.stopping) {
-        const msgs = await this.mailbox.next({ maxMessages: this.opts.maxTurnMessages, maxWaitMs: this.opts.pollWaitMs });
+        const msgs = await this.mailbox.next({
+          maxMessages: this.opts.maxTurnMessages,
+          maxWaitMs: this.opts.pollWaitMs,
+        });
         if (msgs.length === 0) continue;
         await this.turn(msgs);
       }
@@ -118,7 +121,12 @@ export class PartitionActor<T> {
     this.inTurn = true;
     const startedAtMs = Date.now();
     const started = performance.now();
-    const scope = this.opts.observer?.startTurn({ stage: this.name, partition: this.partition, messages: msgs });
+    const scope = this.opts.observer?.startTurn({
+      stage: this.name,
+      partition: this.partition,
+      messages: msgs,
+      startTimeMs: performance.timeOrigin + started,
+    });
     const clock = new TurnClock(this.partition, scope);
     const stats: TurnStats = {
       stage: this.name,
@@ -146,14 +154,18 @@ export class PartitionActor<T> {
           skipped.push(msg);
         } else if (msg.deliveryCount > this.opts.maxDeliveries) {
           stats.deadLettered++;
-          await clock.wait('nats', () => this.deadLetter(msg, `delivered ${msg.deliveryCount} times without being acknowledged`));
+          await clock.wait('nats', () =>
+            this.deadLetter(msg, `delivered ${msg.deliveryCount} times without being acknowledged`),
+          );
         } else {
           let value: T;
           try {
             value = this.opts.decode(msg);
           } catch (err) {
             stats.deadLettered++;
-            await clock.wait('nats', () => this.deadLetter(msg, `${this.name}: cannot decode message: ${ensureError(err).message}`));
+            await clock.wait('nats', () =>
+              this.deadLetter(msg, `${this.name}: cannot decode message: ${ensureError(err).message}`),
+            );
             continue;
           }
           envelopes.push({ msg, value });
@@ -161,7 +173,8 @@ export class PartitionActor<T> {
       }
       const done = envelopes.length > 0 ? await this.process(envelopes, stats, clock) : [];
       const toAck = [...done, ...skipped];
-      if (toAck.length > 0) await clock.wait('nats', () => Promise.all(toAck.map((m) => m.ack())), toAck.length);
+      if (toAck.length > 0)
+        await clock.wait('nats', () => Promise.all(toAck.map((m) => m.ack())), toAck.length);
       for (const m of msgs) if (m.seq > this.lastSeq) this.lastSeq = m.seq;
     } catch (err) {
       failure = ensureError(err);
@@ -190,14 +203,25 @@ export class PartitionActor<T> {
       } catch (raw) {
         clock.events = eventsBefore;
         const err = ensureError(raw);
-        if (this.stopping) throw new RuntimeError(RuntimeErrorCode.stopped, `${this.name}: stopped during a retry`, { cause: err });
+        if (this.stopping)
+          throw new RuntimeError(RuntimeErrorCode.stopped, `${this.name}: stopped during a retry`, {
+            cause: err,
+          });
         stats.retries++;
         const transient = this.opts.isTransient(err);
         if (!transient) attempt++;
-        const context = { partition: this.partition, attempt, messages: envelopes.length, error: err.message };
+        const context = {
+          partition: this.partition,
+          attempt,
+          messages: envelopes.length,
+          error: err.message,
+        };
         if (!transient && attempt >= this.opts.maxAttempts) {
           if (envelopes.length > 1) {
-            this.opts.logger.warn(`${this.name}: turn keeps failing; processing its messages one by one`, context);
+            this.opts.logger.warn(
+              `${this.name}: turn keeps failing; processing its messages one by one`,
+              context,
+            );
             const acked: BusMessage[] = [];
             for (const envelope of envelopes) acked.push(...(await this.process([envelope], stats, clock)));
             return acked;
@@ -205,11 +229,17 @@ export class PartitionActor<T> {
           const [only] = envelopes;
           if (only !== undefined) {
             stats.deadLettered++;
-            await clock.wait('nats', () => this.deadLetter(only.msg, `${this.name}: failed ${attempt} times: ${err.message}`));
+            await clock.wait('nats', () =>
+              this.deadLetter(only.msg, `${this.name}: failed ${attempt} times: ${err.message}`),
+            );
           }
           return [];
         }
-        this.opts.logger.warn(`${this.name}: turn failed, retrying`, { ...context, transient, retryInMs: delay });
+        this.opts.logger.warn(`${this.name}: turn failed, retrying`, {
+          ...context,
+          transient,
+          retryInMs: delay,
+        });
         const pauseStart = performance.now();
         await sleep(delay, this.stopController.signal);
         clock.book('backoff', performance.now() - pauseStart);
@@ -219,7 +249,11 @@ export class PartitionActor<T> {
   }
 
   private async deadLetter(msg: BusMessage, reason: string): Promise<void> {
-    this.opts.logger.warn(`${this.name}: dead-lettering message`, { partition: this.partition, seq: msg.seq, reason });
+    this.opts.logger.warn(`${this.name}: dead-lettering message`, {
+      partition: this.partition,
+      seq: msg.seq,
+      reason,
+    });
     await this.opts.bus.deadLetter(msg, reason);
   }
 }

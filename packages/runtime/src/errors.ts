@@ -26,7 +26,9 @@ export function isRuntimeError(err: unknown): err is RuntimeError {
 /** Turns anything thrown into an Error, keeping the original as `cause`. */
 export function ensureError(value: unknown): Error {
   if (value instanceof Error) return value;
-  return new Error(typeof value === 'string' ? value : `non-error thrown: ${String(value)}`, { cause: value });
+  return new Error(typeof value === 'string' ? value : `non-error thrown: ${String(value)}`, {
+    cause: value,
+  });
 }
 
 const TRANSIENT_CODES = new Set([
@@ -74,7 +76,11 @@ const TRANSIENT_MESSAGES = [
  * turn is retried until the dependency is back, without burning the message's bounded attempts.
  */
 export function isTransientError(err: unknown): boolean {
-  for (let current: unknown = err, depth = 0; current !== undefined && current !== null && depth < 8; depth++) {
+  for (
+    let current: unknown = err, depth = 0;
+    current !== undefined && current !== null && depth < 8;
+    depth++
+  ) {
     if (typeof current !== 'object') return false;
     const e = current as { code?: unknown; message?: unknown; transient?: unknown; cause?: unknown };
     if (e.transient === true) return true;
@@ -84,7 +90,8 @@ export function isTransientError(err: unknown): boolean {
       if (TRANSIENT_CODES.has(code)) return true;
       if (/^08[0-9A-Z]{3}$/.test(code) || /^57P0[1-3]$/.test(code) || code === '53300') return true;
     }
-    if (typeof e.message === 'string' && TRANSIENT_MESSAGES.some((re) => re.test(e.message as string))) return true;
+    if (typeof e.message === 'string' && TRANSIENT_MESSAGES.some((re) => re.test(e.message as string)))
+      return true;
     current = e.cause;
   }
   return false;

@@ -16,7 +16,9 @@ export interface PartitionActorsOptions<T> {
   /** Makes the turn handler of one partition (called again when its actor restarts). */
   handlerFor: (partition: number) => (turn: Envelope<T>[], ctx: TurnContext) => Promise<void>;
   /** Further actor options (turn size, retries, logger, metrics hook). */
-  actor?: Partial<Omit<PartitionActorOptions<T>, 'name' | 'partition' | 'bus' | 'openMailbox' | 'decode' | 'handle'>>;
+  actor?: Partial<
+    Omit<PartitionActorOptions<T>, 'name' | 'partition' | 'bus' | 'openMailbox' | 'decode' | 'handle'>
+  >;
 }
 
 /** Starts one supervised actor per owned partition, each on its own durable consumer of `tl.<stage>.<p>`. */

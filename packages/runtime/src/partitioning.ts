@@ -24,7 +24,12 @@ export function partitionOf(key: string, partitionCount: number): number {
         ? [0xc0 | (code >> 6), 0x80 | (code & 0x3f)]
         : code < 0x10000
           ? [0xe0 | (code >> 12), 0x80 | ((code >> 6) & 0x3f), 0x80 | (code & 0x3f)]
-          : [0xf0 | (code >> 18), 0x80 | ((code >> 12) & 0x3f), 0x80 | ((code >> 6) & 0x3f), 0x80 | (code & 0x3f)];
+          : [
+              0xf0 | (code >> 18),
+              0x80 | ((code >> 12) & 0x3f),
+              0x80 | ((code >> 6) & 0x3f),
+              0x80 | (code & 0x3f),
+            ];
     for (const b of bytes) hash = Math.imul(hash ^ b, 0x01000193);
   }
   return (hash >>> 0) % partitionCount;
@@ -34,12 +39,18 @@ export function partitionOf(key: string, partitionCount: number): number {
  * The partitions instance `instanceIndex` of `instanceCount` owns: every `p` in `[0, partitionCount)` with
  * `p % instanceCount === instanceIndex`.
  */
-export function ownedPartitions(partitionCount: number, instanceIndex: number, instanceCount: number): number[] {
+export function ownedPartitions(
+  partitionCount: number,
+  instanceIndex: number,
+  instanceCount: number,
+): number[] {
   if (!Number.isInteger(partitionCount) || partitionCount < 1) {
     throw new RangeError(`partition count must be a positive integer, got ${partitionCount}`);
   }
   if (!Number.isInteger(instanceCount) || instanceCount < 1 || instanceCount > partitionCount) {
-    throw new RangeError(`instance count must be between 1 and the partition count (${partitionCount}), got ${instanceCount}`);
+    throw new RangeError(
+      `instance count must be between 1 and the partition count (${partitionCount}), got ${instanceCount}`,
+    );
   }
   if (!Number.isInteger(instanceIndex) || instanceIndex < 0 || instanceIndex >= instanceCount) {
     throw new RangeError(`instance index must be between 0 and ${instanceCount - 1}, got ${instanceIndex}`);

@@ -15,7 +15,10 @@ export interface ShutdownOptions {
  * Runs `drain` once on the first shutdown signal (stop pulling, finish in-flight turns, ack, close connections),
  * then exits 0; a second signal or the time-out exits at once with 1.
  */
-export function onShutdown(drain: (signal: NodeJS.Signals) => Promise<void>, options: ShutdownOptions = {}): () => void {
+export function onShutdown(
+  drain: (signal: NodeJS.Signals) => Promise<void>,
+  options: ShutdownOptions = {},
+): () => void {
   const { signals = ['SIGTERM', 'SIGINT'], timeoutMs = 25_000, logger = silentLogger } = options;
   const exit = options.exit ?? ((code: number) => process.exit(code));
   let draining = false;

@@ -35,7 +35,13 @@ export class Supervisor {
   private crashes = 0;
 
   constructor(options: SupervisorOptions = {}) {
-    this.opts = { logger: silentLogger, restartInitialMs: 500, restartMaxMs: 30_000, resetAfterMs: 60_000, ...options };
+    this.opts = {
+      logger: silentLogger,
+      restartInitialMs: 500,
+      restartMaxMs: 30_000,
+      resetAfterMs: 60_000,
+      ...options,
+    };
   }
 
   /** Number of restarts after crashes so far. */

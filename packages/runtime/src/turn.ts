@@ -49,7 +49,13 @@ export interface TurnScope {
 
 /** Hooks tracing into turns without the runtime depending on an OpenTelemetry SDK. */
 export interface TurnObserver {
-  startTurn(info: { stage: string; partition: number; messages: readonly BusMessage[] }): TurnScope;
+  /** `startTimeMs` is when the turn started (ms since the epoch, sub-millisecond precision); the scope's span covers `durationMs` from it. */
+  startTurn(info: {
+    stage: string;
+    partition: number;
+    messages: readonly BusMessage[];
+    startTimeMs: number;
+  }): TurnScope;
 }
 
 /** Accumulates a turn's time split while its handler runs. */
@@ -71,7 +77,8 @@ export class TurnClock implements TurnContext {
     const started = performance.now();
     this.externalCalls += calls;
     try {
-      if (typeof work === 'function') return await (this.scope ? this.scope.dependency(dependency, work) : work());
+      if (typeof work === 'function')
+        return await (this.scope ? this.scope.dependency(dependency, work) : work());
       return await work;
     } finally {
       this.book(dependency, performance.now() - started);

@@ -1,18 +1,31 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMemoryBus, type Bus, type BusMessage } from '@throughline/bus';
 import { subjects } from '@throughline/contracts';
-import { PartitionActor, RuntimeError, Supervisor, sleep, type Envelope, type PartitionActorOptions } from '../src/index.js';
+import {
+  PartitionActor,
+  RuntimeError,
+  Supervisor,
+  sleep,
+  type Envelope,
+  type PartitionActorOptions,
+} from '../src/index.js';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 async function publishAll(bus: Bus, partition: number, bodies: string[]): Promise<void> {
   for (const [i, body] of bodies.entries()) {
-    await bus.publish(subjects.of('ingested', partition), enc.encode(body), { msgId: `${partition}-${i}-${body}` });
+    await bus.publish(subjects.of('ingested', partition), enc.encode(body), {
+      msgId: `${partition}-${i}-${body}`,
+    });
   }
 }
 
-function actorOn(bus: Bus, partition: number, overrides: Partial<PartitionActorOptions<string>>): PartitionActor<string> {
+function actorOn(
+  bus: Bus,
+  partition: number,
+  overrides: Partial<PartitionActorOptions<string>>,
+): PartitionActor<string> {
   return new PartitionActor<string>({
     name: 'test',
     partition,
@@ -65,7 +78,9 @@ describe('PartitionActor', () => {
     });
     const running = actor.run();
     await until(() => seen.length === bodies.length);
-    await until(async () => (await bus.backlog({ group: 'test', stage: 'ingested', partition: 0 })).ackPending === 0);
+    await until(
+      async () => (await bus.backlog({ group: 'test', stage: 'ingested', partition: 0 })).ackPending === 0,
+    );
     await actor.stop();
     await running;
     expect(seen).toEqual(bodies);
@@ -77,7 +92,9 @@ describe('PartitionActor', () => {
     await bus.ensureTopology();
     await publishAll(bus, 1, ['a', 'garbage-1', 'b']);
     const seen: string[] = [];
-    const actor = actorOn(bus, 1, { handle: (turn) => Promise.resolve(void seen.push(...turn.map((e) => e.value))) });
+    const actor = actorOn(bus, 1, {
+      handle: (turn) => Promise.resolve(void seen.push(...turn.map((e) => e.value))),
+    });
     void actor.run();
     await until(() => seen.length === 2);
     await actor.stop();
@@ -96,7 +113,8 @@ describe('PartitionActor', () => {
     const actor = actorOn(bus, 2, {
       maxAttempts: 3,
       handle: (turn) => {
-        if (turn.some((e) => e.value === 'poison')) return Promise.reject(new RuntimeError('POISON', 'cannot apply'));
+        if (turn.some((e) => e.value === 'poison'))
+          return Promise.reject(new RuntimeError('POISON', 'cannot apply'));
         committed.push(...turn.map((e) => e.value));
         return Promise.resolve();
       },
@@ -119,13 +137,18 @@ describe('PartitionActor', () => {
       maxAttempts: 2,
       handle: () => {
         calls++;
-        if (calls < 10) return Promise.reject(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' }));
+        if (calls < 10)
+          return Promise.reject(
+            Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' }),
+          );
         return Promise.resolve();
       },
     });
     void actor.run();
     await until(() => calls === 10);
-    await until(async () => (await bus.backlog({ group: 'test', stage: 'ingested', partition: 3 })).ackPending === 0);
+    await until(
+      async () => (await bus.backlog({ group: 'test', stage: 'ingested', partition: 3 })).ackPending === 0,
+    );
     await actor.stop();
     expect(await bus.readDeadLetters()).toEqual([]);
   });
@@ -146,7 +169,9 @@ describe('PartitionActor', () => {
     await until(() => started);
     await stuck.stop();
     const seen: string[] = [];
-    const next = actorOn(bus, 4, { handle: (turn) => Promise.resolve(void seen.push(...turn.map((e) => e.value))) });
+    const next = actorOn(bus, 4, {
+      handle: (turn) => Promise.resolve(void seen.push(...turn.map((e) => e.value))),
+    });
     void next.run();
     await until(() => seen.length === 3);
     await next.stop();
@@ -165,7 +190,8 @@ describe('Supervisor', () => {
       return {
         name: 'child',
         partition: 0,
-        run: () => (n < 3 ? Promise.reject(new Error(`crash ${n}`)) : new Promise<void>((r) => (release = r))),
+        run: () =>
+          n < 3 ? Promise.reject(new Error(`crash ${n}`)) : new Promise<void>((r) => (release = r)),
         stop: () => {
           stops++;
           release();

@@ -35,14 +35,18 @@ describe('ownedPartitions', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 64 }), fc.integer({ min: 1, max: 64 }), (p, n) => {
         fc.pre(n <= p);
-        const all = Array.from({ length: n }, (_, i) => ownedPartitions(p, i, n)).flat().sort((a, b) => a - b);
+        const all = Array.from({ length: n }, (_, i) => ownedPartitions(p, i, n))
+          .flat()
+          .sort((a, b) => a - b);
         expect(all).toEqual(Array.from({ length: p }, (_, i) => i));
       }),
     );
   });
 
   it('refuses impossible settings with a clear message', () => {
-    expect(() => ownedPartitions(4, 0, 5)).toThrow(/instance count must be between 1 and the partition count \(4\), got 5/);
+    expect(() => ownedPartitions(4, 0, 5)).toThrow(
+      /instance count must be between 1 and the partition count \(4\), got 5/,
+    );
     expect(() => ownedPartitions(4, 2, 2)).toThrow(/instance index must be between 0 and 1, got 2/);
   });
 });

@@ -8,7 +8,11 @@ export interface GrpcServerOptions {
   /** Address to bind, `host:port`; port 0 picks a free one. */
   address: string;
   /** Services to serve: generated `*Service` definitions with their implementations. */
-  services: { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation; name: string }[];
+  services: {
+    definition: grpc.ServiceDefinition;
+    implementation: grpc.UntypedServiceImplementation;
+    name: string;
+  }[];
   /** Largest request accepted, bytes. Default 16 MiB. */
   maxReceiveMessageBytes?: number;
 }
@@ -38,7 +42,11 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningG
   const health = new HealthImplementation(statusMap);
   health.addToServer(server);
 
-  const definition = protoLoader.loadSync([...protoFiles], { includeDirs: [protoRoot], longs: String, keepCase: true });
+  const definition = protoLoader.loadSync([...protoFiles], {
+    includeDirs: [protoRoot],
+    longs: String,
+    keepCase: true,
+  });
   new ReflectionService(definition).addToServer(server);
 
   const port = await new Promise<number>((resolve, reject) => {

@@ -29,7 +29,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     } else if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     } else if (path === '/readyz') {
-      res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready\n' : `not ready: ${reason}\n`);
+      res
+        .writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' })
+        .end(ready ? 'ready\n' : `not ready: ${reason}\n`);
     } else if (path === '/metrics' && opts.metrics) {
       opts.metrics(req, res);
     } else {

@@ -9,6 +9,12 @@
  * ```
  */
 export { createLogger } from './logger.js';
-export { busSettingsOf, checkOwnership, commonSettings, parseSettings, type CommonSettings } from './settings.js';
+export {
+  busSettingsOf,
+  checkOwnership,
+  commonSettings,
+  parseSettings,
+  type CommonSettings,
+} from './settings.js';
 export { startGrpcServer, type GrpcServerOptions, type RunningGrpcServer } from './grpc-server.js';
 export { startHttpServer, type HttpServerOptions, type RunningHttpServer } from './http-server.js';

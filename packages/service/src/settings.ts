@@ -22,7 +22,11 @@ export const commonSettings = z.object({
 export type CommonSettings = z.infer<typeof commonSettings>;
 
 /** Parses the environment with `schema`; on error, one line per bad variable, then exit code 2. */
-export function parseSettings<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEnv, service: string): z.infer<S> {
+export function parseSettings<S extends z.ZodType>(
+  schema: S,
+  env: NodeJS.ProcessEnv,
+  service: string,
+): z.infer<S> {
   const parsed = schema.safeParse(env);
   if (parsed.success) return parsed.data;
   const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
@@ -32,8 +36,10 @@ export function parseSettings<S extends z.ZodType>(schema: S, env: NodeJS.Proces
 
 /** Checks the partition ownership settings against each other. */
 export function checkOwnership(s: CommonSettings): string | undefined {
-  if (s.INSTANCE_COUNT > s.PARTITION_COUNT) return `INSTANCE_COUNT (${s.INSTANCE_COUNT}) exceeds PARTITION_COUNT (${s.PARTITION_COUNT})`;
-  if (s.INSTANCE_INDEX >= s.INSTANCE_COUNT) return `INSTANCE_INDEX (${s.INSTANCE_INDEX}) must be below INSTANCE_COUNT (${s.INSTANCE_COUNT})`;
+  if (s.INSTANCE_COUNT > s.PARTITION_COUNT)
+    return `INSTANCE_COUNT (${s.INSTANCE_COUNT}) exceeds PARTITION_COUNT (${s.PARTITION_COUNT})`;
+  if (s.INSTANCE_INDEX >= s.INSTANCE_COUNT)
+    return `INSTANCE_INDEX (${s.INSTANCE_INDEX}) must be below INSTANCE_COUNT (${s.INSTANCE_COUNT})`;
   return undefined;
 }
 

@@ -1,0 +1,57 @@
+import { EventEmitter } from 'node:events';
+import pg from 'pg';
+import { ConfigServiceService } from '@throughline/contracts';
+import { onShutdown } from '@throughline/runtime';
+import { createLogger, startGrpcServer, startHttpServer } from '@throughline/service';
+import { createTenantConfigRepository, migrate } from '@throughline/stores';
+import { loadSettings } from './config.js';
+import { createConfigService } from './config-service.js';
+import type { Telemetry } from '@throughline/telemetry-sdk';
+
+/** Runs the config service until SIGTERM; telemetry was started by `main.ts` before anything else loaded. */
+export async function run(telemetry: Telemetry): Promise<void> {
+  const settings = loadSettings();
+  const logger = createLogger('config', settings.LOG_LEVEL);
+  const http = await startHttpServer({ address: settings.HTTP_ADDRESS, metrics: telemetry.metricsHandler });
+
+  const pool = new pg.Pool({ connectionString: settings.DATABASE_URL, max: settings.PG_POOL_SIZE });
+  pool.on('error', (err) => logger.warn('idle PostgreSQL connection failed', { error: err.message }));
+  await migrate(pool);
+  const repo = createTenantConfigRepository(pool);
+  if (settings.SEED_DEMO_TENANTS) {
+    const added = await repo.seedDemoTenants();
+    logger.info('demo tenants seeded', { added });
+  }
+
+  const changes = new EventEmitter();
+  changes.setMaxListeners(0);
+  const stopListening = await repo.listen((tenantId, version) =>
+    changes.emit('change', { tenantId, version }),
+  );
+
+  const grpcServer = await startGrpcServer({
+    address: settings.GRPC_ADDRESS,
+    services: [
+      {
+        name: 'throughline.v1.ConfigService',
+        definition: ConfigServiceService,
+        implementation: createConfigService(repo, changes, logger),
+      },
+    ],
+  });
+  grpcServer.setServing(true);
+  http.setReady(true);
+  logger.info('ready', { httpPort: http.port, port: grpcServer.port });
+
+  onShutdown(
+    async () => {
+      http.setReady(false);
+      await grpcServer.shutdown(2000);
+      await stopListening();
+      await pool.end();
+      await http.close();
+      await telemetry.shutdown();
+    },
+    { logger, timeoutMs: settings.SHUTDOWN_TIMEOUT_MS },
+  );
+}

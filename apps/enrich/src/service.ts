@@ -1,0 +1,79 @@
+import * as grpc from '@grpc/grpc-js';
+import { connectJetStreamBus } from '@throughline/bus';
+import { ConfigServiceClient } from '@throughline/contracts';
+import { ConfigCache, ConfigFeed, createEnrichHandler, decodeEventBatch } from '@throughline/pipeline';
+import { onShutdown, ownedPartitions, startPartitionActors, Supervisor } from '@throughline/runtime';
+import { startHttpServer, busSettingsOf, checkOwnership, createLogger } from '@throughline/service';
+import { loadSettings } from './config.js';
+import { instrumentStage } from '@throughline/telemetry';
+import type { Telemetry } from '@throughline/telemetry-sdk';
+
+/** Runs the enrich service until SIGTERM; telemetry was started by `main.ts` before anything else loaded. */
+export async function run(telemetry: Telemetry): Promise<void> {
+  const settings = loadSettings();
+  const logger = createLogger('enrich', settings.LOG_LEVEL, { instance: settings.INSTANCE_INDEX });
+  const ownershipError = checkOwnership(settings);
+  if (ownershipError) {
+    logger.error(ownershipError);
+    process.exit(2);
+  }
+  const partitions = ownedPartitions(
+    settings.PARTITION_COUNT,
+    settings.INSTANCE_INDEX,
+    settings.INSTANCE_COUNT,
+  );
+  const http = await startHttpServer({ address: settings.HTTP_ADDRESS, metrics: telemetry.metricsHandler });
+
+  const configClient = new ConfigServiceClient(settings.CONFIG_ADDRESS, grpc.credentials.createInsecure());
+  const cache = new ConfigCache();
+  const feed = new ConfigFeed({ client: configClient, cache, logger });
+  await feed.start();
+
+  const bus = await connectJetStreamBus({
+    servers: settings.NATS_URL,
+    name: `enrich-${settings.INSTANCE_INDEX}`,
+    settings: busSettingsOf(settings),
+    logger,
+  });
+  await bus.ensureTopology();
+  const { observer } = instrumentStage({
+    tracer: telemetry.tracer,
+    meter: telemetry.meter,
+    bus,
+    group: 'enrich',
+    stage: 'ingested',
+    partitions,
+  });
+  const supervisor = new Supervisor({ logger });
+  startPartitionActors({
+    supervisor,
+    bus,
+    group: 'enrich',
+    stage: 'ingested',
+    partitions,
+    decode: decodeEventBatch,
+    handlerFor: (partition) =>
+      createEnrichHandler({
+        bus,
+        partition,
+        snapshot: () => cache.current,
+        maxOutputEvents: settings.ENRICH_MAX_OUTPUT_EVENTS,
+      }),
+    actor: { logger, observer, maxTurnMessages: settings.ENRICH_MAX_TURN_MESSAGES },
+  });
+  http.setReady(true);
+  logger.info('ready', { httpPort: http.port, partitions, configVersion: String(cache.current.version) });
+
+  onShutdown(
+    async () => {
+      http.setReady(false);
+      await supervisor.stop();
+      await feed.stop();
+      configClient.close();
+      await bus.close();
+      await http.close();
+      await telemetry.shutdown();
+    },
+    { logger, timeoutMs: settings.SHUTDOWN_TIMEOUT_MS },
+  );
+}

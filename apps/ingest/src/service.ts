@@ -1,0 +1,68 @@
+import { connectJetStreamBus } from '@throughline/bus';
+import { IngestServiceService } from '@throughline/contracts';
+import { IngestPublisher } from '@throughline/pipeline';
+import { onShutdown } from '@throughline/runtime';
+import { startHttpServer, busSettingsOf, createLogger, startGrpcServer } from '@throughline/service';
+import { loadSettings } from './config.js';
+import { createIngestService } from './ingest-service.js';
+import { createPublishObserver, PipelineMetrics } from '@throughline/telemetry';
+import type { Telemetry } from '@throughline/telemetry-sdk';
+
+/** Runs the ingest service until SIGTERM; telemetry was started by `main.ts` before anything else loaded. */
+export async function run(telemetry: Telemetry): Promise<void> {
+  const settings = loadSettings();
+  const logger = createLogger('ingest', settings.LOG_LEVEL, { instance: settings.INSTANCE_INDEX });
+  const http = await startHttpServer({ address: settings.HTTP_ADDRESS, metrics: telemetry.metricsHandler });
+
+  const bus = await connectJetStreamBus({
+    servers: settings.NATS_URL,
+    name: `ingest-${settings.INSTANCE_INDEX}`,
+    settings: busSettingsOf(settings),
+    logger,
+  });
+  await bus.ensureTopology();
+  const publisher = new IngestPublisher({
+    bus,
+    partitionCount: settings.PARTITION_COUNT,
+    maxBatchEvents: settings.INGEST_MAX_BATCH_EVENTS,
+    lingerMs: settings.INGEST_LINGER_MS,
+    maxInFlightEvents: settings.INGEST_MAX_IN_FLIGHT_EVENTS,
+    retryAfterMs: settings.INGEST_RETRY_AFTER_MS,
+    observer: createPublishObserver(telemetry.tracer),
+  });
+  const grpcServer = await startGrpcServer({
+    address: settings.GRPC_ADDRESS,
+    services: [
+      {
+        name: 'throughline.v1.IngestService',
+        definition: IngestServiceService,
+        implementation: createIngestService(
+          publisher,
+          { maxBatchEvents: settings.INGEST_MAX_REQUEST_EVENTS },
+          logger,
+        ),
+      },
+    ],
+  });
+  new PipelineMetrics(telemetry.meter).observe(
+    'tl.ingest.in_flight_events',
+    'Events accepted and not yet durable',
+    () => Promise.resolve([{ value: publisher.inFlightEvents }]),
+  );
+  grpcServer.setServing(true);
+  http.setReady(true);
+  logger.info('ready', { httpPort: http.port, port: grpcServer.port, partitions: settings.PARTITION_COUNT });
+
+  onShutdown(
+    async () => {
+      http.setReady(false);
+      grpcServer.setServing(false);
+      await grpcServer.shutdown(Math.max(1000, settings.SHUTDOWN_TIMEOUT_MS - 5000));
+      await publisher.close();
+      await bus.close();
+      await http.close();
+      await telemetry.shutdown();
+    },
+    { logger, timeoutMs: settings.SHUTDOWN_TIMEOUT_MS },
+  );
+}

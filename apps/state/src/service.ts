@@ -1,0 +1,95 @@
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { connectJetStreamBus } from '@throughline/bus';
+import { decodeEnrichedBatch, newStateCounters, StateStage } from '@throughline/pipeline';
+import { onShutdown, ownedPartitions, startPartitionActors, Supervisor } from '@throughline/runtime';
+import { startHttpServer, busSettingsOf, checkOwnership, createLogger } from '@throughline/service';
+import { createPostgresStateSource, createRedisStateStore } from '@throughline/stores';
+import { loadSettings } from './config.js';
+import { instrumentStage } from '@throughline/telemetry';
+import type { Telemetry } from '@throughline/telemetry-sdk';
+
+/** Runs the state service until SIGTERM; telemetry was started by `main.ts` before anything else loaded. */
+export async function run(telemetry: Telemetry): Promise<void> {
+  const settings = loadSettings();
+  const logger = createLogger('state', settings.LOG_LEVEL, { instance: settings.INSTANCE_INDEX });
+  const ownershipError = checkOwnership(settings);
+  if (ownershipError) {
+    logger.error(ownershipError);
+    process.exit(2);
+  }
+  const partitions = ownedPartitions(
+    settings.PARTITION_COUNT,
+    settings.INSTANCE_INDEX,
+    settings.INSTANCE_COUNT,
+  );
+  const http = await startHttpServer({ address: settings.HTTP_ADDRESS, metrics: telemetry.metricsHandler });
+
+  const redis = new Redis(settings.REDIS_URL, { maxRetriesPerRequest: 2, enableAutoPipelining: false });
+  redis.on('error', (err: Error) => logger.warn('redis connection error', { error: err.message }));
+  const pool = new pg.Pool({ connectionString: settings.DATABASE_URL, max: settings.PG_POOL_SIZE });
+  pool.on('error', (err) => logger.warn('idle PostgreSQL connection failed', { error: err.message }));
+  const store = createRedisStateStore(redis, { dedupHorizonMs: settings.DEDUP_HORIZON_MS });
+  const committed = createPostgresStateSource(pool);
+
+  const bus = await connectJetStreamBus({
+    servers: settings.NATS_URL,
+    name: `state-${settings.INSTANCE_INDEX}`,
+    settings: busSettingsOf(settings),
+    logger,
+  });
+  await bus.ensureTopology();
+  const counters = newStateCounters();
+  const { observer, metrics } = instrumentStage({
+    tracer: telemetry.tracer,
+    meter: telemetry.meter,
+    bus,
+    group: 'state',
+    stage: 'enriched',
+    partitions,
+  });
+  const supervisor = new Supervisor({ logger });
+  startPartitionActors({
+    supervisor,
+    bus,
+    group: 'state',
+    stage: 'enriched',
+    partitions,
+    decode: decodeEnrichedBatch,
+    handlerFor: (partition) =>
+      new StateStage({
+        bus,
+        partition,
+        store,
+        committed,
+        counters,
+        logger,
+        maxCachedAccounts: settings.STATE_MAX_CACHED_ACCOUNTS,
+        dedupHorizonMs: settings.DEDUP_HORIZON_MS,
+        maxOutputEvents: settings.STATE_MAX_OUTPUT_EVENTS,
+      }).handle,
+    actor: { logger, observer, maxTurnMessages: settings.STATE_MAX_TURN_MESSAGES },
+  });
+  http.setReady(true);
+  metrics.observe('tl.state.cache_hit_ratio', 'Share of account look-ups answered from memory', () => {
+    const lookups = counters.memoryHits + counters.storeHits + counters.rebuiltFromDatabase;
+    return Promise.resolve(lookups === 0 ? [] : [{ value: counters.memoryHits / lookups }]);
+  });
+  logger.info('ready', { httpPort: http.port, partitions });
+  const report = setInterval(() => logger.info('state counters', { ...counters }), 10_000);
+  report.unref();
+
+  onShutdown(
+    async () => {
+      http.setReady(false);
+      await supervisor.stop();
+      await bus.close();
+      redis.disconnect();
+      await pool.end();
+      logger.info('state counters', { ...counters });
+      await http.close();
+      await telemetry.shutdown();
+    },
+    { logger, timeoutMs: settings.SHUTDOWN_TIMEOUT_MS },
+  );
+}

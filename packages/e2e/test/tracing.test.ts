@@ -1,0 +1,215 @@
+import { SpanKind, type Tracer } from '@opentelemetry/api';
+import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMemoryBus, type Bus } from '@throughline/bus';
+import { LedgerWorkload } from '@throughline/ledger';
+import {
+  ConfigCache,
+  ConfigSnapshot,
+  createEnrichHandler,
+  createWriterHandler,
+  decodeEnrichedBatch,
+  decodeEventBatch,
+  decodeResultBatch,
+  IngestPublisher,
+  StateStage,
+} from '@throughline/pipeline';
+import { startPartitionActors, Supervisor } from '@throughline/runtime';
+import {
+  createPostgresSink,
+  createPostgresStateSource,
+  createRedisStateStore,
+  createTenantConfigRepository,
+  migrate,
+} from '@throughline/stores';
+import { createPublishObserver, instrumentStage } from '@throughline/telemetry';
+import { startTelemetry, type Telemetry } from '@throughline/telemetry-sdk';
+import {
+  startPostgres,
+  startRedis,
+  waitFor,
+  type PostgresHandle,
+  type RedisHandle,
+} from '@throughline/testkit';
+
+/**
+ * The stages wired in one process (memory bus, real Redis and PostgreSQL) with an in-memory span exporter: one
+ * batch followed from the ingest request to the writer's commit through span links.
+ */
+describe('tracing one batch from ingest to commit', () => {
+  const exporter = new InMemorySpanExporter();
+  let telemetry: Telemetry;
+  let redisServer: RedisHandle;
+  let postgres: PostgresHandle;
+  let pool: pg.Pool;
+  let redis: Redis;
+  let bus: Bus;
+  const supervisor = new Supervisor();
+
+  beforeAll(async () => {
+    [redisServer, postgres] = await Promise.all([startRedis(), startPostgres()]);
+    pool = new pg.Pool({ connectionString: await postgres.createDatabase('tracing') });
+    pool.on('error', () => undefined);
+    redis = new Redis(redisServer.url);
+    await migrate(pool);
+    const repo = createTenantConfigRepository(pool);
+    await repo.seedDemoTenants();
+    telemetry = startTelemetry({
+      serviceName: 'tracing-test',
+      instanceId: 't-0',
+      env: {},
+      traceExporter: exporter,
+      instrumentLibraries: false,
+    });
+    bus = createMemoryBus();
+    await bus.ensureTopology();
+    const cache = new ConfigCache(new ConfigSnapshot((await repo.list()).configs));
+    const { tracer, meter } = telemetry;
+    const partitions = [0];
+    const instrument = (group: string, stage: 'ingested' | 'enriched' | 'applied') =>
+      instrumentStage({ tracer, meter, bus, group, stage, partitions }).observer;
+    const state = new StateStage({
+      bus,
+      partition: 0,
+      store: createRedisStateStore(redis),
+      committed: createPostgresStateSource(pool),
+    });
+    const actor = { pollWaitMs: 20 };
+    startPartitionActors({
+      supervisor,
+      bus,
+      group: 'enrich',
+      stage: 'ingested',
+      partitions,
+      decode: decodeEventBatch,
+      handlerFor: (partition) => createEnrichHandler({ bus, partition, snapshot: () => cache.current }),
+      actor: { ...actor, observer: instrument('enrich', 'ingested') },
+    });
+    startPartitionActors({
+      supervisor,
+      bus,
+      group: 'state',
+      stage: 'enriched',
+      partitions,
+      decode: decodeEnrichedBatch,
+      handlerFor: () => state.handle,
+      actor: { ...actor, observer: instrument('state', 'enriched') },
+    });
+    startPartitionActors({
+      supervisor,
+      bus,
+      group: 'writer',
+      stage: 'applied',
+      partitions,
+      decode: decodeResultBatch,
+      handlerFor: (partition) => createWriterHandler({ partition, sink: createPostgresSink(pool) }),
+      actor: { ...actor, observer: instrument('writer', 'applied') },
+    });
+  });
+
+  afterAll(async () => {
+    await supervisor.stop();
+    await bus?.close();
+    redis?.disconnect();
+    await pool?.end();
+    await telemetry?.shutdown();
+    await Promise.allSettled([redisServer?.stop(), postgres?.stop()]);
+  });
+
+  it('links every hop, records the time split and lets the writer reach the ingest request', async () => {
+    const tracer: Tracer = telemetry.tracer;
+    const publisher = new IngestPublisher({
+      bus,
+      partitionCount: 1,
+      lingerMs: 1,
+      observer: createPublishObserver(tracer),
+    });
+    const events = new LedgerWorkload({ accounts: 50, seed: 21, idPrefix: 'traced' }).take(300);
+    const requestTraceId = await tracer.startActiveSpan(
+      'throughline.v1.IngestService/PublishBatch',
+      { kind: SpanKind.SERVER },
+      async (span) => {
+        await publisher.publish(events);
+        span.end();
+        return span.spanContext().traceId;
+      },
+    );
+    await waitFor(
+      async () => (await pool.query('SELECT count(*)::int AS n FROM ledger')).rows[0].n === events.length,
+      { timeoutMs: 30_000 },
+    );
+    await waitFor(() => exporter.getFinishedSpans().some((s) => s.name === 'process tl.applied.0'), {
+      timeoutMs: 10_000,
+    });
+    await new Promise((r) => setTimeout(r, 300)); // the writer's turn span ends after its acks
+    const spans = exporter.getFinishedSpans();
+    const byId = new Map(spans.map((s) => [s.spanContext().spanId, s]));
+    const one = (name: string): ReadableSpan => {
+      const found = spans.filter((s) => s.name === name);
+      expect(found.length, `spans named ${name}`).toBeGreaterThanOrEqual(1);
+      return found[0]!;
+    };
+
+    const request = one('throughline.v1.IngestService/PublishBatch');
+    const publish = one('publish tl.ingested.0');
+    expect(publish.kind).toBe(SpanKind.PRODUCER);
+    expect(publish.parentSpanContext?.spanId).toBe(request.spanContext().spanId);
+    expect(publish.attributes).toMatchObject({
+      'messaging.system': 'nats',
+      'messaging.destination.name': 'tl.ingested.0',
+      'tl.events': 300,
+    });
+
+    const hops: [string, string, string[]][] = [
+      ['process tl.ingested.0', 'enrich', ['wait config', 'wait nats']],
+      ['process tl.enriched.0', 'state', ['wait redis', 'wait nats']],
+      ['process tl.applied.0', 'writer', ['wait postgres', 'wait nats']],
+    ];
+    let previous = publish;
+    for (const [name, stage, children] of hops) {
+      const span = one(name);
+      expect(span.kind).toBe(SpanKind.CONSUMER);
+      expect(span.parentSpanContext).toBeUndefined();
+      expect(span.links.map((l) => l.context.spanId)).toContain(previous.spanContext().spanId);
+      expect(span.attributes).toMatchObject({
+        'messaging.system': 'nats',
+        'messaging.destination.name': name.slice('process '.length),
+        'messaging.destination.partition.id': '0',
+        'messaging.operation.type': 'process',
+        'tl.stage': stage,
+        'tl.partition': 0,
+      });
+      expect(span.attributes['messaging.batch.message_count']).toBeGreaterThanOrEqual(1);
+      expect(span.attributes['tl.events']).toBeGreaterThan(0);
+      expect(span.attributes['tl.time.queue_wait_ms']).toBeGreaterThanOrEqual(0);
+      const childNames = spans
+        .filter((s) => s.parentSpanContext?.spanId === span.spanContext().spanId)
+        .map((s) => s.name);
+      for (const child of children) expect(childNames).toContain(child);
+      // The time split adds up to the span's duration (within 5%).
+      const durationMs = span.duration[0] * 1000 + span.duration[1] / 1e6;
+      const split =
+        Number(span.attributes['tl.time.dependency_ms']) + Number(span.attributes['tl.time.compute_ms']);
+      expect(Math.abs(split - durationMs)).toBeLessThanOrEqual(Math.max(0.05 * durationMs, 0.5));
+      previous = span;
+    }
+
+    // From the writer's commit span, following links (and parents) reaches the ingest request's trace.
+    const reachable = new Set<string>();
+    const queue: ReadableSpan[] = [one('process tl.applied.0')];
+    while (queue.length > 0) {
+      const s = queue.pop()!;
+      reachable.add(s.spanContext().traceId);
+      for (const l of s.links) {
+        const linked = byId.get(l.context.spanId);
+        if (linked) queue.push(linked);
+        else reachable.add(l.context.traceId);
+      }
+      const parent = s.parentSpanContext && byId.get(s.parentSpanContext.spanId);
+      if (parent) queue.push(parent);
+    }
+    expect(reachable).toContain(requestTraceId);
+  });
+});

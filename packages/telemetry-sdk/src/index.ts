@@ -1,0 +1,15 @@
+/**
+ * @throughline/telemetry-sdk — the OpenTelemetry SDK set-up of a service process (only apps depend on it).
+ *
+ * ```ts
+ * // apps/<service>/src/instrument.ts, imported first by main.ts
+ * export const telemetry = startTelemetry({ serviceName: 'state', instanceId: 'state-0', env: process.env });
+ * ```
+ */
+export {
+  registerInstrumentationHooks,
+  startTelemetry,
+  tracingConfigured,
+  type Telemetry,
+  type TelemetryOptions,
+} from './sdk.js';

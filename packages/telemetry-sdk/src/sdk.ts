@@ -1,0 +1,114 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createRequire, register } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { metrics, trace, type Meter, type Tracer } from '@opentelemetry/api';
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
+import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
+import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { BatchSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+
+export interface TelemetryOptions {
+  /** `service.name` (`OTEL_SERVICE_NAME` overrides it, as the SDK specifies). */
+  serviceName: string;
+  /** `service.instance.id`, e.g. `state-1`. */
+  instanceId: string;
+  /** The partitions this instance owns, recorded on the resource as `tl.partitions`. */
+  partitions?: readonly number[];
+  serviceVersion?: string;
+  /**
+   * The environment, for the standard `OTEL_*` variables: traces go over OTLP/HTTP when
+   * `OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is set and `OTEL_TRACES_EXPORTER` is not
+   * `none`; otherwise tracing is off. `OTEL_TRACES_SAMPLER` and friends are honoured by the SDK.
+   */
+  env: NodeJS.ProcessEnv;
+  /** Exports spans here instead (tests use an in-memory exporter); turns tracing on. */
+  traceExporter?: SpanExporter;
+  /** Instrument @grpc/grpc-js, ioredis and pg. Default true. */
+  instrumentLibraries?: boolean;
+}
+
+export interface Telemetry {
+  /** Whether spans are exported anywhere. */
+  readonly tracing: boolean;
+  readonly tracer: Tracer;
+  readonly meter: Meter;
+  /** Serves the Prometheus text format for `/metrics`. */
+  readonly metricsHandler: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Flushes and stops exporting. */
+  shutdown(): Promise<void>;
+}
+
+/** True when the standard variables ask for traces to be exported. */
+export function tracingConfigured(env: NodeJS.ProcessEnv): boolean {
+  if ((env.OTEL_TRACES_EXPORTER ?? '').split(',').includes('none') || env.OTEL_SDK_DISABLED === 'true')
+    return false;
+  return Boolean(env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+}
+
+/**
+ * Starts OpenTelemetry for a service process: a resource naming the service, its instance and its partitions;
+ * OTLP/HTTP trace export configured by the standard `OTEL_*` variables (off when none is set); Prometheus metrics
+ * served by the service's own HTTP server; and instrumentation of @grpc/grpc-js, ioredis and pg. Call it before
+ * those libraries are loaded (each app imports its `instrument.ts` first).
+ */
+export function startTelemetry(options: TelemetryOptions): Telemetry {
+  if (options.instrumentLibraries !== false) registerInstrumentationHooks();
+  const tracing = options.traceExporter !== undefined || tracingConfigured(options.env);
+  const prometheus = new PrometheusExporter({ preventServerStart: true });
+  const spanProcessors: SpanProcessor[] = [];
+  if (tracing) {
+    const exporter = options.traceExporter ?? new OTLPTraceExporter();
+    spanProcessors.push(
+      new BatchSpanProcessor(exporter, {
+        maxQueueSize: 8192,
+        maxExportBatchSize: 1024,
+        scheduledDelayMillis: options.traceExporter ? 100 : 1000,
+      }),
+    );
+  }
+  const sdk = new NodeSDK({
+    resource: resourceFromAttributes({
+      [ATTR_SERVICE_NAME]: options.env.OTEL_SERVICE_NAME ?? options.serviceName,
+      [ATTR_SERVICE_VERSION]: options.serviceVersion ?? '0.1.0',
+      'service.instance.id': options.instanceId,
+      ...(options.partitions ? { 'tl.partitions': options.partitions.join(',') } : {}),
+    }),
+    spanProcessors,
+    ...(tracing ? {} : { traceExporter: undefined }),
+    metricReader: prometheus,
+    instrumentations:
+      options.instrumentLibraries === false
+        ? []
+        : [
+            new GrpcInstrumentation(),
+            new IORedisInstrumentation({ requireParentSpan: true }),
+            new PgInstrumentation({ requireParentSpan: true }),
+          ],
+  });
+  sdk.start();
+  return {
+    tracing,
+    tracer: trace.getTracer('throughline'),
+    meter: metrics.getMeter('throughline'),
+    metricsHandler: (req, res) => prometheus.getMetricsRequestHandler(req, res),
+    shutdown: () => sdk.shutdown(),
+  };
+}
+
+let hooksRegistered = false;
+
+/**
+ * Registers OpenTelemetry's ESM loader hook (import-in-the-middle), so that libraries imported by ES modules after
+ * this call can be instrumented. Services are ES modules: their entry starts telemetry, then imports the rest.
+ */
+export function registerInstrumentationHooks(): void {
+  if (hooksRegistered) return;
+  hooksRegistered = true;
+  const require = createRequire(import.meta.url);
+  register(pathToFileURL(require.resolve('@opentelemetry/instrumentation/hook.mjs')).href);
+}

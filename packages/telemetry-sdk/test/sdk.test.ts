@@ -1,0 +1,40 @@
+import { createServer } from 'node:http';
+import { describe, expect, it } from 'vitest';
+import { startTelemetry, tracingConfigured } from '../src/index.js';
+
+describe('tracingConfigured', () => {
+  it('follows the standard OTEL_* variables', () => {
+    expect(tracingConfigured({})).toBe(false);
+    expect(tracingConfigured({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://jaeger:4318' })).toBe(true);
+    expect(tracingConfigured({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://jaeger:4318/v1/traces' })).toBe(
+      true,
+    );
+    expect(
+      tracingConfigured({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://jaeger:4318', OTEL_TRACES_EXPORTER: 'none' }),
+    ).toBe(false);
+    expect(
+      tracingConfigured({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://jaeger:4318', OTEL_SDK_DISABLED: 'true' }),
+    ).toBe(false);
+  });
+});
+
+describe('startTelemetry', () => {
+  it('serves metrics in the Prometheus text format, and no tracing when nothing is configured', async () => {
+    const telemetry = startTelemetry({
+      serviceName: 'sdk-test',
+      instanceId: 'sdk-test-0',
+      env: {},
+      instrumentLibraries: false,
+    });
+    expect(telemetry.tracing).toBe(false);
+    telemetry.meter.createCounter('tl.test.events').add(3, { 'tl.stage': 'writer' });
+    const server = createServer((req, res) => telemetry.metricsHandler(req, res));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(text).toMatch(/tl_test_events(_total)?\{[^}]*tl_stage="writer"[^}]*\} 3/);
+    await new Promise<void>((r) => server.close(() => r()));
+    await telemetry.shutdown();
+  });
+});

@@ -1,0 +1,74 @@
+import {
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Context,
+  type Link,
+  type Tracer,
+  context,
+} from '@opentelemetry/api';
+import type { PublishObserver } from '@throughline/pipeline';
+import { injectHeaders } from './propagation.js';
+import {
+  ATTR_MESSAGING_BATCH_MESSAGE_COUNT,
+  ATTR_MESSAGING_DESTINATION_NAME,
+  ATTR_MESSAGING_DESTINATION_PARTITION_ID,
+  ATTR_MESSAGING_OPERATION_NAME,
+  ATTR_MESSAGING_OPERATION_TYPE,
+  ATTR_MESSAGING_SYSTEM,
+  ATTR_TL_EVENTS,
+  ATTR_TL_PARTITION,
+  ATTR_TL_STAGE,
+  MESSAGING_SYSTEM_NATS,
+} from './semconv.js';
+
+/**
+ * Traces ingest's publishes: one `publish tl.ingested.<p>` PRODUCER span per batch, a child of the first request
+ * whose events it carries and linked to every other one, so each request's trace is reachable from the batch.
+ */
+export function createPublishObserver(tracer: Tracer): PublishObserver {
+  return {
+    capture: () => context.active(),
+    startPublish({ subject, partition, events, messages, requests }) {
+      const contexts = requests as Context[];
+      const parent = contexts[0] ?? context.active();
+      const links: Link[] = [];
+      const seen = new Set<string>();
+      for (const ctx of contexts.slice(1)) {
+        const sc = trace.getSpanContext(ctx);
+        if (sc === undefined || !trace.isSpanContextValid(sc) || seen.has(sc.spanId)) continue;
+        seen.add(sc.spanId);
+        links.push({ context: sc });
+      }
+      const span = tracer.startSpan(
+        `publish ${subject}`,
+        {
+          kind: SpanKind.PRODUCER,
+          links,
+          attributes: {
+            [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM_NATS,
+            [ATTR_MESSAGING_DESTINATION_NAME]: subject,
+            [ATTR_MESSAGING_DESTINATION_PARTITION_ID]: String(partition),
+            [ATTR_MESSAGING_OPERATION_TYPE]: 'send',
+            [ATTR_MESSAGING_OPERATION_NAME]: 'publish',
+            [ATTR_MESSAGING_BATCH_MESSAGE_COUNT]: messages,
+            [ATTR_TL_STAGE]: 'ingest',
+            [ATTR_TL_PARTITION]: partition,
+            [ATTR_TL_EVENTS]: events,
+          },
+        },
+        parent,
+      );
+      return {
+        headers: injectHeaders(trace.setSpan(parent, span)),
+        end(error?: Error) {
+          if (error) {
+            span.recordException(error);
+            span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
+          }
+          span.end();
+        },
+      };
+    },
+  };
+}
