@@ -1,7 +1,9 @@
 import { z } from 'zod';
-import { commonSettings, parseSettings } from '@throughline/service';
+import { commonSettings, injectLatencySetting, parseSettings } from '@throughline/service';
 
 const schema = commonSettings.extend({
+  /** Modelled latency per dependency round trip, e.g. `postgres=2ms~0.5ms` (off by default). */
+  INJECT_LATENCY: injectLatencySetting,
   REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
   /** PostgreSQL, read only to rebuild state the Redis store lost. */
   DATABASE_URL: z.string().default('postgres://postgres@127.0.0.1:5432/postgres'),

@@ -1,7 +1,12 @@
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { connectJetStreamBus } from '@throughline/bus';
-import { decodeEnrichedBatch, newStateCounters, StateStage } from '@throughline/pipeline';
+import {
+  decodeEnrichedBatch,
+  newStateCounters,
+  StateStage,
+  withInjectedLatency,
+} from '@throughline/pipeline';
 import { onShutdown, ownedPartitions, startPartitionActors, Supervisor } from '@throughline/runtime';
 import { startHttpServer, busSettingsOf, checkOwnership, createLogger } from '@throughline/service';
 import { createPostgresStateSource, createRedisStateStore } from '@throughline/stores';
@@ -29,8 +34,12 @@ export async function run(telemetry: Telemetry): Promise<void> {
   redis.on('error', (err: Error) => logger.warn('redis connection error', { error: err.message }));
   const pool = new pg.Pool({ connectionString: settings.DATABASE_URL, max: settings.PG_POOL_SIZE });
   pool.on('error', (err) => logger.warn('idle PostgreSQL connection failed', { error: err.message }));
-  const store = createRedisStateStore(redis, { dedupHorizonMs: settings.DEDUP_HORIZON_MS });
-  const committed = createPostgresStateSource(pool);
+  const store = withInjectedLatency(
+    createRedisStateStore(redis, { dedupHorizonMs: settings.DEDUP_HORIZON_MS }),
+    settings.INJECT_LATENCY,
+    'redis',
+  );
+  const committed = withInjectedLatency(createPostgresStateSource(pool), settings.INJECT_LATENCY, 'postgres');
 
   const bus = await connectJetStreamBus({
     servers: settings.NATS_URL,

@@ -1,7 +1,9 @@
 import { z } from 'zod';
-import { commonSettings, parseSettings } from '@throughline/service';
+import { commonSettings, injectLatencySetting, parseSettings } from '@throughline/service';
 
 const schema = commonSettings.extend({
+  /** Modelled latency per dependency round trip, e.g. `postgres=2ms~0.5ms` (off by default). */
+  INJECT_LATENCY: injectLatencySetting,
   DATABASE_URL: z.string().default('postgres://postgres@127.0.0.1:5432/postgres'),
   /** Connections to PostgreSQL; each partition commits one transaction at a time. */
   PG_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(4),

@@ -1,6 +1,11 @@
 import pg from 'pg';
 import { connectJetStreamBus } from '@throughline/bus';
-import { createWriterHandler, decodeResultBatch, newWriterCounters } from '@throughline/pipeline';
+import {
+  createWriterHandler,
+  decodeResultBatch,
+  newWriterCounters,
+  withInjectedLatency,
+} from '@throughline/pipeline';
 import { onShutdown, ownedPartitions, startPartitionActors, Supervisor } from '@throughline/runtime';
 import { startHttpServer, busSettingsOf, checkOwnership, createLogger } from '@throughline/service';
 import { createPostgresSink, migrate } from '@throughline/stores';
@@ -34,7 +39,7 @@ export async function run(telemetry: Telemetry): Promise<void> {
     await telemetry.shutdown();
     process.exit(0);
   }
-  const sink = createPostgresSink(pool);
+  const sink = withInjectedLatency(createPostgresSink(pool), settings.INJECT_LATENCY, 'postgres');
 
   const bus = await connectJetStreamBus({
     servers: settings.NATS_URL,
@@ -76,6 +81,7 @@ export async function run(telemetry: Telemetry): Promise<void> {
       await pool.end();
       logger.info('writer counters', { ...counters });
       await http.close();
+      await telemetry.shutdown();
     },
     { logger, timeoutMs: settings.SHUTDOWN_TIMEOUT_MS },
   );

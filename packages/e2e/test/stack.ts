@@ -38,6 +38,8 @@ export interface StackOptions {
   writerInstances?: number;
   /** Extra environment for every service. */
   env?: Record<string, string>;
+  /** Extra environment for one kind of service (`config`, `ingest`, `enrich`, `state`, `writer`). */
+  serviceEnv?: Partial<Record<string, Record<string, string>>>;
 }
 
 export interface Stack {
@@ -82,7 +84,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       name,
       command: process.execPath,
       args: [mainOf(app)],
-      env: { ...env, ...extra },
+      env: { ...env, ...opts.serviceEnv?.[app], ...extra },
     });
     services.set(name, service);
     return service;

@@ -58,3 +58,4 @@ export {
 } from './writer-stage.js';
 export { DEFAULT_MAX_MESSAGE_BYTES, encodeChunks, publishChunks } from './publish-chunks.js';
 export type { CommittedState, ResultSink, StateEpoch, StateReadResult, StateStore } from './ports.js';
+export { injectDelay, parseLatencySpec, withInjectedLatency, type LatencyModel, type LatencySpec } from './latency.js';

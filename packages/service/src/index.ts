@@ -13,6 +13,7 @@ export {
   busSettingsOf,
   checkOwnership,
   commonSettings,
+  injectLatencySetting,
   parseSettings,
   type CommonSettings,
 } from './settings.js';

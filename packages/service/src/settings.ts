@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseLatencySpec, type LatencySpec } from '@throughline/pipeline';
 
 /** Settings every service shares, read from the environment by each app's `config.ts`. */
 export const commonSettings = z.object({
@@ -20,6 +21,22 @@ export const commonSettings = z.object({
   BUS_MAX_ACK_PENDING: z.coerce.number().int().min(1).default(64),
 });
 export type CommonSettings = z.infer<typeof commonSettings>;
+
+/**
+ * `INJECT_LATENCY`: added delay per dependency round trip (`redis=0.5ms,postgres=2ms~0.5ms`), a model of a
+ * networked deployment on one machine. Empty (the default) injects nothing.
+ */
+export const injectLatencySetting = z
+  .string()
+  .default('')
+  .transform((text, ctx): LatencySpec => {
+    try {
+      return parseLatencySpec(text);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+  });
 
 /** Parses the environment with `schema`; on error, one line per bad variable, then exit code 2. */
 export function parseSettings<S extends z.ZodType>(

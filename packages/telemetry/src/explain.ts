@@ -1,5 +1,6 @@
 import type { SpanRecord } from './span-records.js';
 import {
+  ATTR_TL_PARTITION,
   ATTR_TL_COMPUTE_MS,
   ATTR_TL_DEPENDENCY_MS,
   ATTR_TL_EVENTS,
@@ -23,6 +24,13 @@ export interface StageReport {
   externalCallsPerEvent: number;
   /** Processing time (without queue wait) per event, ms: the stage's cost. */
   busyMsPerEvent: number;
+  /** Partitions seen in the stage's spans. */
+  partitions: number;
+  /**
+   * Share of the observed window (from the first batch of any stage to the last) its partition actors were busy
+   * (Σ batch time ÷ (window × partitions)): a stage near 1 is saturated, and work queues up in front of it.
+   */
+  utilisation: number;
 }
 
 export interface Explanation {
@@ -45,8 +53,8 @@ function num(v: unknown): number {
 }
 
 /**
- * Turns batch spans into a per-stage table of where the time went, and names the bottleneck: the stage that
- * spends the most processing time per event, with its largest component.
+ * Turns batch spans into a per-stage table of where the time went, and names the bottleneck: the busiest stage
+ * (the highest utilisation of its partition actors over the observed window), with its largest component.
  */
 export function explainSpans(spans: readonly SpanRecord[]): Explanation {
   const byStage = new Map<string, SpanRecord[]>();
@@ -59,7 +67,18 @@ export function explainSpans(spans: readonly SpanRecord[]): Explanation {
     byStage.set(stage, list);
   }
   const stages: StageReport[] = [];
-  for (const [stage, list] of byStage) stages.push(reportOf(stage, list));
+  // Utilisation is measured over the window every stage was observed in, so a stage that finished early and then
+  // sat idle is not mistaken for a saturated one.
+  let windowStart = Infinity;
+  let windowEnd = -Infinity;
+  for (const list of byStage.values()) {
+    for (const s of list) {
+      windowStart = Math.min(windowStart, s.startMs);
+      windowEnd = Math.max(windowEnd, s.endMs);
+    }
+  }
+  const windowMs = Math.max(windowEnd - windowStart, 1e-3);
+  for (const [stage, list] of byStage) stages.push(reportOf(stage, list, windowMs));
   stages.sort((a, b) => rank(a.stage) - rank(b.stage));
 
   const bottleneck = stages.reduce<StageReport | undefined>(
@@ -81,8 +100,8 @@ export function explainSpans(spans: readonly SpanRecord[]): Explanation {
   const busy = components.reduce((t, [, ms]) => t + ms, 0);
   const what = dominant === 'compute' ? 'computing (its own code)' : `waiting on ${dominant}`;
   const sentence =
-    `The bottleneck is ${bottleneck.stage}: ${bottleneck.busyMsPerEvent.toFixed(4)} ms of processing per event, ` +
-    `${Math.round((100 * dominantMs) / Math.max(busy, 1e-9))}% of it ${what} ` +
+    `The bottleneck is ${bottleneck.stage}: its actors were busy ${Math.round(100 * bottleneck.utilisation)}% of the time, ` +
+    `${Math.round((100 * dominantMs) / Math.max(busy, 1e-9))}% of that ${what} ` +
     `(${(dominantMs / Math.max(bottleneck.batches, 1)).toFixed(1)} ms per batch).`;
   return { stages, bottleneck: bottleneck.stage, dominantWait: dominant, sentence };
 }
@@ -92,9 +111,11 @@ function rank(stage: string): number {
   return i < 0 ? STAGE_ORDER.length : i;
 }
 
-function reportOf(stage: string, spans: SpanRecord[]): StageReport {
+function reportOf(stage: string, spans: SpanRecord[], windowMs: number): StageReport {
   let events = 0;
   let calls = 0;
+  const partitions = new Set<unknown>();
+  let busyWall = 0;
   let first = Infinity;
   let last = -Infinity;
   const durations: number[] = [];
@@ -102,6 +123,8 @@ function reportOf(stage: string, spans: SpanRecord[]): StageReport {
   for (const s of spans) {
     const duration = s.endMs - s.startMs;
     durations.push(duration);
+    busyWall += duration;
+    partitions.add(s.attributes[ATTR_TL_PARTITION] ?? s.attributes['messaging.destination.partition.id']);
     events += num(s.attributes[ATTR_TL_EVENTS]);
     calls += num(s.attributes[ATTR_TL_EXTERNAL_CALLS]);
     first = Math.min(first, s.startMs);
@@ -140,6 +163,8 @@ function reportOf(stage: string, spans: SpanRecord[]): StageReport {
     share,
     externalCallsPerEvent: events > 0 ? calls / events : 0,
     busyMsPerEvent: events > 0 ? busy / events : 0,
+    partitions: partitions.size,
+    utilisation: Math.min(1, busyWall / (windowMs * Math.max(partitions.size, 1))),
   };
 }
 
@@ -156,6 +181,7 @@ export function formatExplanation(e: Explanation): string {
     'events/s',
     'batch p50',
     'batch p99',
+    'busy %',
     ...components.map((c) => `${c} %`),
     'calls/event',
   ];
@@ -166,6 +192,7 @@ export function formatExplanation(e: Explanation): string {
     Math.round(s.eventsPerSecond).toLocaleString('en-US'),
     `${s.batchP50Ms.toFixed(1)} ms`,
     `${s.batchP99Ms.toFixed(1)} ms`,
+    `${(100 * s.utilisation).toFixed(0)}`,
     ...components.map((c) => (s.share[c] === undefined ? '-' : `${(100 * s.share[c]).toFixed(1)}`)),
     s.externalCallsPerEvent.toFixed(4),
   ]);

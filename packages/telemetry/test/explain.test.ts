@@ -48,7 +48,9 @@ describe('explainSpans', () => {
     expect(e.stages.map((s) => s.stage)).toEqual(['enrich', 'state', 'writer']);
     expect(e.bottleneck).toBe('writer');
     expect(e.dominantWait).toBe('postgres');
-    expect(e.sentence).toMatch(/^The bottleneck is writer: .* waiting on postgres \(55\.0 ms per batch\)\.$/);
+    expect(e.sentence).toMatch(
+      /^The bottleneck is writer: its actors were busy \d+% of the time, .* waiting on postgres \(55\.0 ms per batch\)\.$/,
+    );
     const writer = e.stages.find((s) => s.stage === 'writer')!;
     expect(writer.batchP50Ms).toBe(60);
     expect(writer.externalCallsPerEvent).toBeCloseTo(0.002);

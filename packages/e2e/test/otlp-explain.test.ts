@@ -1,0 +1,60 @@
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LedgerWorkload } from '@throughline/ledger';
+import { explainSpans, formatExplanation, parseOtlpJsonFile } from '@throughline/telemetry';
+import { startOtlpReceiver, type OtlpReceiver } from './otlp-receiver.js';
+import { sendEvents, startStack, waitForIdle, waitForLedger, type Stack } from './stack.js';
+
+describe('traces exported over OTLP/HTTP name the stage made slow on purpose', () => {
+  let receiver: OtlpReceiver;
+  let stack: Stack;
+
+  beforeAll(async () => {
+    receiver = await startOtlpReceiver();
+    stack = await startStack({
+      partitions: 4,
+      stateInstances: 1,
+      writerInstances: 1,
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '200' },
+      // Every commit of the writer waits 250 ms more, as if PostgreSQL were far away, and a turn commits one
+      // message: batching can no longer hide the wait, and the writer becomes the bottleneck.
+      serviceEnv: { writer: { INJECT_LATENCY: 'postgres=250ms', WRITER_MAX_TURN_MESSAGES: '1' } },
+    });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+    await receiver?.close();
+  });
+
+  it('explain finds the writer waiting on postgres', async () => {
+    const events = new LedgerWorkload({ accounts: 500, seed: 31, idPrefix: 'otlp' }).take(20_000);
+    await sendEvents(stack.ingest, events, { batchSize: 500, concurrency: 4 });
+    await waitForLedger(stack.pool, events.length);
+    await waitForIdle(stack);
+    // A graceful stop flushes every service's spans.
+    await Promise.all([...stack.services.values()].map((s) => s.kill('SIGTERM')));
+    const file = join(mkdtempSync(join(tmpdir(), 'tl-otlp-')), 'spans.jsonl');
+    writeFileSync(file, receiver.requests.map((r) => JSON.stringify(r)).join('\n'));
+    process.stdout.write(stack.services.get('writer-0')!.output().slice(-3000) + '\n');
+    const spans = parseOtlpJsonFile((await import('node:fs')).readFileSync(file, 'utf8'));
+    const services = new Set(spans.map((s) => s.service));
+    for (const name of ['ingest', 'enrich', 'state', 'writer'])
+      expect(services).toContain(`throughline-${name}`);
+    const explanation = explainSpans(spans);
+    process.stdout.write(`\n${formatExplanation(explanation)}\n`);
+    expect(explanation.stages.map((s) => s.stage)).toEqual(['ingest', 'enrich', 'state', 'writer']);
+    expect(explanation.bottleneck).toBe('writer');
+    expect(explanation.dominantWait).toBe('postgres');
+    expect(explanation.sentence).toMatch(/^The bottleneck is writer: .* waiting on postgres/);
+    // Library instrumentation: gRPC server spans on ingest, pg spans under the writer's waits.
+    expect(
+      spans.some(
+        (s) =>
+          s.service === 'throughline-ingest' && s.name.endsWith('throughline.v1.IngestService/PublishBatch'),
+      ),
+    ).toBe(true);
+    expect(spans.some((s) => s.service === 'throughline-writer' && s.name.startsWith('pg.query'))).toBe(true);
+  });
+});
