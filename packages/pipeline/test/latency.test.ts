@@ -20,9 +20,9 @@ describe('withInjectedLatency', () => {
   it('delays each call to the wrapped dependency and leaves others alone', async () => {
     const target = {
       calls: 0,
-      async commit() {
+      commit() {
         this.calls++;
-        return 'ok';
+        return Promise.resolve('ok');
       },
     };
     const slow = withInjectedLatency(target, parseLatencySpec('postgres=30ms'), 'postgres');
