@@ -1,0 +1,94 @@
+{{/* Environment of one service's container. Call with (dict "root" $ "name" "writer" "spec" $spec "svc" $svc). */}}
+{{- define "throughline.env" -}}
+{{- $root := .root }}
+{{- $svc := .svc }}
+{{- $spec := .spec -}}
+- name: POD_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+- name: POD_NAMESPACE
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.namespace
+- name: NODE_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: spec.nodeName
+- name: HTTP_ADDRESS
+  value: {{ printf "0.0.0.0:%d" (int $root.Values.httpPort) | quote }}
+- name: LOG_LEVEL
+  value: {{ $root.Values.logLevel | quote }}
+- name: SHUTDOWN_TIMEOUT_MS
+  value: {{ $svc.shutdownTimeoutMs | int | quote }}
+{{- if $spec.grpc }}
+- name: GRPC_ADDRESS
+  value: {{ printf "0.0.0.0:%d" (int $svc.grpcPort) | quote }}
+{{- end }}
+{{- if $spec.nats }}
+{{- include "throughline.connectionEnv" (dict "root" $root "conn" "nats" "env" "NATS_URL") }}
+- name: PARTITION_COUNT
+  value: {{ $root.Values.partitionCount | int | quote }}
+- name: BUS_DUPLICATE_WINDOW_MS
+  value: {{ $root.Values.bus.duplicateWindowMs | int | quote }}
+- name: BUS_ACK_WAIT_MS
+  value: {{ $root.Values.bus.ackWaitMs | int | quote }}
+- name: BUS_MAX_DELIVER
+  value: {{ $root.Values.bus.maxDeliver | int | quote }}
+- name: BUS_MAX_ACK_PENDING
+  value: {{ $root.Values.bus.maxAckPending | int | quote }}
+{{- end }}
+{{- if eq $spec.kind "StatefulSet" }}
+{{- /* INSTANCE_INDEX comes from the pod name (deploy/partition-owner.mjs). */}}
+{{- if eq $svc.autoscaling.mode "none" }}
+- name: INSTANCE_COUNT_SOURCE
+  value: env
+- name: INSTANCE_COUNT
+  value: {{ $svc.replicas | int | quote }}
+{{- else }}
+- name: INSTANCE_COUNT_SOURCE
+  value: statefulset
+- name: STATEFULSET_NAME
+  value: {{ include "throughline.componentName" (dict "root" $root "name" .name) | quote }}
+{{- end }}
+{{- end }}
+{{- if $spec.configClient }}
+- name: CONFIG_ADDRESS
+  value: {{ printf "%s:%d" (include "throughline.componentName" (dict "root" $root "name" "config")) (int $root.Values.config.grpcPort) | quote }}
+{{- end }}
+{{- if $spec.redis }}
+{{- include "throughline.connectionEnv" (dict "root" $root "conn" "redis" "env" "REDIS_URL") }}
+{{- end }}
+{{- if $spec.database }}
+{{- include "throughline.connectionEnv" (dict "root" $root "conn" "database" "env" "DATABASE_URL") }}
+{{- end }}
+{{- if eq .name "config" }}
+- name: SEED_DEMO_TENANTS
+  value: {{ $svc.seedDemoTenants | quote }}
+{{- end }}
+{{- include "throughline.otelEnv" (dict "root" $root "name" .name) }}
+{{- range $key, $value := $svc.env }}
+- name: {{ $key }}
+  value: {{ $value | toString | quote }}
+{{- end }}
+{{- with $svc.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* OpenTelemetry's standard variables. (dict "root" $ "name" "writer") */}}
+{{- define "throughline.otelEnv" -}}
+{{- $root := .root }}
+- name: OTEL_SERVICE_NAME
+  value: {{ printf "%s%s" $root.Values.telemetry.serviceNamePrefix .name | quote }}
+{{- $attrs := list "service.namespace=throughline" (printf "service.instance.id=$(POD_NAME)") "k8s.pod.name=$(POD_NAME)" "k8s.namespace.name=$(POD_NAMESPACE)" "k8s.node.name=$(NODE_NAME)" (printf "k8s.container.name=%s" .name) (printf "service.version=%s" (default $root.Chart.AppVersion $root.Values.image.tag)) }}
+{{- range $key, $value := $root.Values.telemetry.resourceAttributes }}
+{{- $attrs = append $attrs (printf "%s=%v" $key $value) }}
+{{- end }}
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: {{ join "," $attrs | quote }}
+{{- with include "throughline.otlpEndpoint" $root }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ . | quote }}
+{{- end }}
+{{- end }}

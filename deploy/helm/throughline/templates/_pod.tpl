@@ -1,0 +1,94 @@
+{{/*
+The pod template of one service (Deployment or StatefulSet). (dict "root" $ "name" "writer" "spec" $spec "svc" $svc)
+*/}}
+{{- define "throughline.podTemplate" -}}
+{{- $root := .root }}
+{{- $svc := .svc }}
+{{- $spec := .spec }}
+{{- $liveCount := and (eq $spec.kind "StatefulSet") (ne $svc.autoscaling.mode "none") -}}
+metadata:
+  labels:
+    {{- include "throughline.componentSelectorLabels" . | nindent 4 }}
+    {{- with $root.Values.podLabels }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  annotations:
+    checksum/connections: {{ include (print $root.Template.BasePath "/secret.yaml") $root | sha256sum }}
+    {{- with merge (dict) $svc.podAnnotations $root.Values.podAnnotations }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+spec:
+  {{- with $root.Values.imagePullSecrets }}
+  imagePullSecrets:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  serviceAccountName: {{ include "throughline.serviceAccountName" $root }}
+  # Only a partition owner under HPA/KEDA reads the API (its StatefulSet's replica count).
+  automountServiceAccountToken: {{ $liveCount }}
+  securityContext:
+    {{- toYaml $root.Values.podSecurityContext | nindent 4 }}
+  terminationGracePeriodSeconds: {{ include "throughline.terminationGracePeriodSeconds" (dict "svc" $svc) }}
+  containers:
+    - name: {{ .name }}
+      image: {{ include "throughline.image" $root | quote }}
+      imagePullPolicy: {{ $root.Values.image.pullPolicy }}
+      {{- if eq $spec.kind "StatefulSet" }}
+      args: ["deploy/partition-owner.mjs", {{ printf "apps/%s/dist/main.js" .name | quote }}]
+      {{- else }}
+      args: [{{ printf "apps/%s/dist/main.js" .name | quote }}]
+      {{- end }}
+      securityContext:
+        {{- toYaml $root.Values.securityContext | nindent 8 }}
+      ports:
+        - name: http
+          containerPort: {{ $root.Values.httpPort }}
+          protocol: TCP
+        {{- if $spec.grpc }}
+        - name: grpc
+          containerPort: {{ $svc.grpcPort }}
+          protocol: TCP
+        {{- end }}
+      env:
+        {{- include "throughline.env" . | nindent 8 }}
+      startupProbe:
+        httpGet: { path: /healthz, port: http }
+        {{- toYaml $root.Values.probes.startup | nindent 8 }}
+      livenessProbe:
+        httpGet: { path: /healthz, port: http }
+        {{- toYaml $root.Values.probes.liveness | nindent 8 }}
+      readinessProbe:
+        httpGet: { path: /readyz, port: http }
+        {{- toYaml $root.Values.probes.readiness | nindent 8 }}
+      {{- if $spec.grpc }}
+      lifecycle:
+        # Keeps serving while the endpoint removal reaches every client and proxy, then SIGTERM drains.
+        preStop:
+          exec:
+            command: ["sleep", "5"]
+      {{- end }}
+      resources:
+        {{- toYaml $svc.resources | nindent 8 }}
+      volumeMounts:
+        - name: tmp
+          mountPath: /tmp
+  volumes:
+    - name: tmp
+      emptyDir:
+        sizeLimit: 64Mi
+  {{- with coalesce $svc.nodeSelector $root.Values.nodeSelector }}
+  nodeSelector:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with coalesce $svc.affinity $root.Values.affinity }}
+  affinity:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with coalesce $svc.tolerations $root.Values.tolerations }}
+  tolerations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $svc.topologySpreadConstraints }}
+  topologySpreadConstraints:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}
