@@ -3,7 +3,7 @@ import { connectJetStreamBus } from '@throughline/bus';
 import { ConfigServiceClient } from '@throughline/contracts';
 import { ConfigCache, ConfigFeed, createEnrichHandler, decodeEventBatch } from '@throughline/pipeline';
 import { onShutdown, ownedPartitions, startPartitionActors, Supervisor } from '@throughline/runtime';
-import { startHttpServer, busSettingsOf, checkOwnership, createLogger } from '@throughline/service';
+import { startGrpcServer, startHttpServer, busSettingsOf, checkOwnership, createLogger } from '@throughline/service';
 import { loadSettings } from './config.js';
 import { instrumentStage } from '@throughline/telemetry';
 import type { Telemetry } from '@throughline/telemetry-sdk';
@@ -61,16 +61,21 @@ export async function run(telemetry: Telemetry): Promise<void> {
       }),
     actor: { logger, observer, maxTurnMessages: settings.ENRICH_MAX_TURN_MESSAGES },
   });
+  // The standard gRPC health service, for probes and meshes that speak gRPC (this service has no other API).
+  const grpcServer = await startGrpcServer({ address: settings.GRPC_ADDRESS, services: [] });
+  grpcServer.setServing(true);
   http.setReady(true);
   logger.info('ready', { httpPort: http.port, partitions, configVersion: String(cache.current.version) });
 
   onShutdown(
     async () => {
       http.setReady(false);
+      grpcServer.setServing(false);
       await supervisor.stop();
       await feed.stop();
       configClient.close();
       await bus.close();
+      await grpcServer.shutdown(1000);
       await http.close();
       await telemetry.shutdown();
     },

@@ -8,7 +8,7 @@ import {
   withInjectedLatency,
 } from '@throughline/pipeline';
 import { onShutdown, ownedPartitions, startPartitionActors, Supervisor } from '@throughline/runtime';
-import { startHttpServer, busSettingsOf, checkOwnership, createLogger } from '@throughline/service';
+import { startGrpcServer, startHttpServer, busSettingsOf, checkOwnership, createLogger } from '@throughline/service';
 import { createPostgresStateSource, createRedisStateStore } from '@throughline/stores';
 import { loadSettings } from './config.js';
 import { instrumentStage } from '@throughline/telemetry';
@@ -79,6 +79,9 @@ export async function run(telemetry: Telemetry): Promise<void> {
       }).handle,
     actor: { logger, observer, maxTurnMessages: settings.STATE_MAX_TURN_MESSAGES },
   });
+  // The standard gRPC health service, for probes and meshes that speak gRPC (this service has no other API).
+  const grpcServer = await startGrpcServer({ address: settings.GRPC_ADDRESS, services: [] });
+  grpcServer.setServing(true);
   http.setReady(true);
   metrics.observe('tl.state.cache_hit_ratio', 'Share of account look-ups answered from memory', () => {
     const lookups = counters.memoryHits + counters.storeHits + counters.rebuiltFromDatabase;
@@ -91,11 +94,13 @@ export async function run(telemetry: Telemetry): Promise<void> {
   onShutdown(
     async () => {
       http.setReady(false);
+      grpcServer.setServing(false);
       await supervisor.stop();
       await bus.close();
       redis.disconnect();
       await pool.end();
       logger.info('state counters', { ...counters });
+      await grpcServer.shutdown(1000);
       await http.close();
       await telemetry.shutdown();
     },

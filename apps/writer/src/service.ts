@@ -7,7 +7,7 @@ import {
   withInjectedLatency,
 } from '@throughline/pipeline';
 import { onShutdown, ownedPartitions, startPartitionActors, Supervisor } from '@throughline/runtime';
-import { startHttpServer, busSettingsOf, checkOwnership, createLogger } from '@throughline/service';
+import { startGrpcServer, startHttpServer, busSettingsOf, checkOwnership, createLogger } from '@throughline/service';
 import { createPostgresSink, migrate } from '@throughline/stores';
 import { loadSettings } from './config.js';
 import { instrumentStage } from '@throughline/telemetry';
@@ -68,6 +68,9 @@ export async function run(telemetry: Telemetry): Promise<void> {
     handlerFor: (partition) => createWriterHandler({ partition, sink, counters }),
     actor: { logger, observer, maxTurnMessages: settings.WRITER_MAX_TURN_MESSAGES },
   });
+  // The standard gRPC health service, for probes and meshes that speak gRPC (this service has no other API).
+  const grpcServer = await startGrpcServer({ address: settings.GRPC_ADDRESS, services: [] });
+  grpcServer.setServing(true);
   http.setReady(true);
   logger.info('ready', { httpPort: http.port, partitions });
   const report = setInterval(() => logger.info('writer counters', { ...counters }), 10_000);
@@ -76,10 +79,12 @@ export async function run(telemetry: Telemetry): Promise<void> {
   onShutdown(
     async () => {
       http.setReady(false);
+      grpcServer.setServing(false);
       await supervisor.stop();
       await bus.close();
       await pool.end();
       logger.info('writer counters', { ...counters });
+      await grpcServer.shutdown(1000);
       await http.close();
       await telemetry.shutdown();
     },

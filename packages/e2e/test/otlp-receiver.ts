@@ -3,13 +3,21 @@ import { createServer, type Server } from 'node:http';
 
 export interface OtlpReceiver {
   url: string;
-  /** Every export request received on /v1/traces, as parsed JSON. */
+  /** Every export request received on /v1/traces, as parsed JSON (none when discarding). */
   requests: unknown[];
+  /** Spans received (counted without parsing when discarding). */
+  readonly spanCount: number;
   close(): Promise<void>;
 }
 
-export async function startOtlpReceiver(): Promise<OtlpReceiver> {
+/**
+ * @param opts.discard count spans without parsing or keeping them: a sink that costs the machine next to nothing,
+ * for benchmarks that measure what tracing costs the services.
+ */
+export async function startOtlpReceiver(opts: { discard?: boolean } = {}): Promise<OtlpReceiver> {
   const requests: unknown[] = [];
+  let spanCount = 0;
+  const marker = Buffer.from('"spanId"');
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -22,7 +30,17 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
         res.writeHead(415, { 'content-type': 'application/json' }).end('{"message":"send OTLP JSON"}');
         return;
       }
-      requests.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      const body = Buffer.concat(chunks);
+      if (opts.discard) {
+        for (let i = body.indexOf(marker); i >= 0; i = body.indexOf(marker, i + 1)) spanCount++;
+      } else {
+        const request = JSON.parse(body.toString('utf8')) as {
+          resourceSpans?: { scopeSpans?: { spans?: unknown[] }[] }[];
+        };
+        requests.push(request);
+        for (const rs of request.resourceSpans ?? [])
+          for (const ss of rs.scopeSpans ?? []) spanCount += ss.spans?.length ?? 0;
+      }
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     });
   });
@@ -32,6 +50,9 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
+    get spanCount() {
+      return spanCount;
+    },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

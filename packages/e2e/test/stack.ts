@@ -76,6 +76,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     SHUTDOWN_TIMEOUT_MS: '10000',
     CONFIG_ADDRESS: `127.0.0.1:${configPort}`,
     HTTP_ADDRESS: '127.0.0.1:0',
+    GRPC_ADDRESS: '127.0.0.1:0',
     ...opts.env,
   };
   const services = new Map<string, ServiceProcess>();

@@ -12,6 +12,8 @@ export const commonSettings = z.object({
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   /** Address of the operational HTTP server: /healthz, /readyz, /metrics. */
   HTTP_ADDRESS: z.string().default('0.0.0.0:9464'),
+  /** Address of the gRPC server (the service's API, if any, and the standard health service). */
+  GRPC_ADDRESS: z.string().default('0.0.0.0:50051'),
   /** Time allowed for draining on SIGTERM before the process exits anyway. */
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(25_000),
   /** How long JetStream remembers a message id to drop duplicates. */

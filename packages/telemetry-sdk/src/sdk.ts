@@ -100,6 +100,19 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   };
 }
 
+/**
+ * Instrumentation of @grpc/grpc-js, ioredis and pg, less those named in `OTEL_NODE_DISABLED_INSTRUMENTATIONS`
+ * (comma-separated: `grpc`, `ioredis`, `pg`; the variable @opentelemetry/auto-instrumentations-node reads).
+ */
+export function libraryInstrumentations(env: NodeJS.ProcessEnv) {
+  const disabled = new Set((env.OTEL_NODE_DISABLED_INSTRUMENTATIONS ?? '').split(',').map((s) => s.trim()));
+  return [
+    ...(disabled.has('grpc') ? [] : [new GrpcInstrumentation()]),
+    ...(disabled.has('ioredis') ? [] : [new IORedisInstrumentation({ requireParentSpan: true })]),
+    ...(disabled.has('pg') ? [] : [new PgInstrumentation({ requireParentSpan: true })]),
+  ];
+}
+
 let hooksRegistered = false;
 
 /**
