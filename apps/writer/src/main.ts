@@ -3,7 +3,7 @@
  * ioredis, pg) are loaded after its hooks; then the service itself is imported and run.
  */
 import { startTelemetry } from '@throughline/telemetry-sdk';
-import { ownedPartitionsFromEnv } from './partitions-env.js';
+import { ownedPartitionsFromEnv } from '@throughline/runtime';
 
 const instanceIndex = process.env.INSTANCE_INDEX ?? '0';
 const telemetry = startTelemetry({

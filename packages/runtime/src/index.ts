@@ -17,7 +17,7 @@ export { PartitionActor, type Envelope, type PartitionActorOptions } from './act
 export { TurnClock, type TurnContext, type TurnObserver, type TurnScope, type TurnStats } from './turn.js';
 export { Supervisor, type Supervised, type SupervisorOptions } from './supervisor.js';
 export { onShutdown, type ShutdownOptions } from './shutdown.js';
-export { ownedPartitions, partitionOf } from './partitioning.js';
+export { ownedPartitions, ownedPartitionsFromEnv, partitionOf } from './partitioning.js';
 export { ensureError, isRuntimeError, isTransientError, RuntimeError, RuntimeErrorCode } from './errors.js';
 export { silentLogger, sleep, type Logger } from './logger.js';
 export { startPartitionActors, type PartitionActorsOptions } from './partition-actors.js';

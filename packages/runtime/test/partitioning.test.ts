@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ownedPartitions, partitionOf } from '../src/index.js';
+import { ownedPartitions, ownedPartitionsFromEnv, partitionOf } from '../src/index.js';
 
 describe('partitionOf', () => {
   it('is stable: known keys map to known partitions (FNV-1a over UTF-8)', () => {
@@ -48,5 +48,15 @@ describe('ownedPartitions', () => {
       /instance count must be between 1 and the partition count \(4\), got 5/,
     );
     expect(() => ownedPartitions(4, 2, 2)).toThrow(/instance index must be between 0 and 1, got 2/);
+  });
+});
+
+describe('ownedPartitionsFromEnv', () => {
+  it('reads the ownership variables with their defaults, and gives up on invalid ones', () => {
+    expect(
+      ownedPartitionsFromEnv({ PARTITION_COUNT: '8', INSTANCE_INDEX: '1', INSTANCE_COUNT: '2' }),
+    ).toEqual([1, 3, 5, 7]);
+    expect(ownedPartitionsFromEnv({})).toHaveLength(16);
+    expect(ownedPartitionsFromEnv({ PARTITION_COUNT: 'x' })).toBeUndefined();
   });
 });
