@@ -1,7 +1,15 @@
 import { z } from 'zod';
-import { commonSettings, parseSettings } from '@throughline/service';
+import {
+  commonSettings,
+  injectLatencySetting,
+  parseSettings,
+  pipelineModeSettings,
+} from '@throughline/service';
 
 const schema = commonSettings.extend({
+  ...pipelineModeSettings,
+  /** Modelled latency per dependency round trip, e.g. `config=2ms` (off by default; naive mode only calls config per event). */
+  INJECT_LATENCY: injectLatencySetting,
   /** Address of the config service's gRPC server. */
   CONFIG_ADDRESS: z.string().default('127.0.0.1:50052'),
   /** Largest number of bus messages one turn takes. */

@@ -1,9 +1,26 @@
 import * as grpc from '@grpc/grpc-js';
 import { connectJetStreamBus } from '@throughline/bus';
 import { ConfigServiceClient } from '@throughline/contracts';
-import { ConfigCache, ConfigFeed, createEnrichHandler, decodeEventBatch } from '@throughline/pipeline';
+import {
+  ConfigCache,
+  ConfigFeed,
+  createEnrichHandler,
+  createNaiveEnrichHandler,
+  decodeEventBatch,
+  InFlightLimit,
+  injectDelay,
+  isOptimized,
+} from '@throughline/pipeline';
+import { getTenantConfig } from './get-config.js';
 import { onShutdown, ownedPartitions, startPartitionActors, Supervisor } from '@throughline/runtime';
-import { startGrpcServer, startHttpServer, busSettingsOf, checkOwnership, createLogger } from '@throughline/service';
+import {
+  startGrpcServer,
+  startHttpServer,
+  busSettingsOf,
+  checkOwnership,
+  createLogger,
+  pipelineModeOf,
+} from '@throughline/service';
 import { loadSettings } from './config.js';
 import { instrumentStage } from '@throughline/telemetry';
 import type { Telemetry } from '@throughline/telemetry-sdk';
@@ -44,6 +61,12 @@ export async function run(telemetry: Telemetry): Promise<void> {
     stage: 'ingested',
     partitions,
   });
+  const mode = pipelineModeOf(settings);
+  const limit = new InFlightLimit(mode.concurrency);
+  const getConfig = async (tenantId: string) => {
+    await injectDelay(settings.INJECT_LATENCY, 'config');
+    return getTenantConfig(configClient, tenantId);
+  };
   const supervisor = new Supervisor({ logger });
   startPartitionActors({
     supervisor,
@@ -53,19 +76,34 @@ export async function run(telemetry: Telemetry): Promise<void> {
     partitions,
     decode: decodeEventBatch,
     handlerFor: (partition) =>
-      createEnrichHandler({
-        bus,
-        partition,
-        snapshot: () => cache.current,
-        maxOutputEvents: settings.ENRICH_MAX_OUTPUT_EVENTS,
-      }),
+      isOptimized(mode)
+        ? createEnrichHandler({
+            bus,
+            partition,
+            snapshot: () => cache.current,
+            maxOutputEvents: settings.ENRICH_MAX_OUTPUT_EVENTS,
+          })
+        : createNaiveEnrichHandler({
+            bus,
+            partition,
+            mode,
+            limit,
+            snapshot: () => cache.current,
+            getConfig,
+            maxOutputEvents: settings.ENRICH_MAX_OUTPUT_EVENTS,
+          }),
     actor: { logger, observer, maxTurnMessages: settings.ENRICH_MAX_TURN_MESSAGES },
   });
   // The standard gRPC health service, for probes and meshes that speak gRPC (this service has no other API).
   const grpcServer = await startGrpcServer({ address: settings.GRPC_ADDRESS, services: [] });
   grpcServer.setServing(true);
   http.setReady(true);
-  logger.info('ready', { httpPort: http.port, partitions, configVersion: String(cache.current.version) });
+  logger.info('ready', {
+    httpPort: http.port,
+    partitions,
+    configVersion: String(cache.current.version),
+    features: [...mode.features].join(','),
+  });
 
   onShutdown(
     async () => {

@@ -1,7 +1,13 @@
 import { z } from 'zod';
-import { commonSettings, injectLatencySetting, parseSettings } from '@throughline/service';
+import {
+  commonSettings,
+  injectLatencySetting,
+  parseSettings,
+  pipelineModeSettings,
+} from '@throughline/service';
 
 const schema = commonSettings.extend({
+  ...pipelineModeSettings,
   /** Modelled latency per dependency round trip, e.g. `postgres=2ms~0.5ms` (off by default). */
   INJECT_LATENCY: injectLatencySetting,
   REDIS_URL: z.string().default('redis://127.0.0.1:6379'),

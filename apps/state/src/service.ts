@@ -2,14 +2,30 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { connectJetStreamBus } from '@throughline/bus';
 import {
+  createNaiveStateHandler,
   decodeEnrichedBatch,
+  InFlightLimit,
+  injectDelay,
+  isOptimized,
+  type AccountTransactions,
   newStateCounters,
   StateStage,
   withInjectedLatency,
 } from '@throughline/pipeline';
 import { onShutdown, ownedPartitions, startPartitionActors, Supervisor } from '@throughline/runtime';
-import { startGrpcServer, startHttpServer, busSettingsOf, checkOwnership, createLogger } from '@throughline/service';
-import { createPostgresStateSource, createRedisStateStore } from '@throughline/stores';
+import {
+  startGrpcServer,
+  startHttpServer,
+  busSettingsOf,
+  checkOwnership,
+  createLogger,
+  pipelineModeOf,
+} from '@throughline/service';
+import {
+  createPostgresAccountTransactions,
+  createPostgresStateSource,
+  createRedisStateStore,
+} from '@throughline/stores';
 import { loadSettings } from './config.js';
 import { instrumentStage } from '@throughline/telemetry';
 import type { Telemetry } from '@throughline/telemetry-sdk';
@@ -57,6 +73,27 @@ export async function run(telemetry: Telemetry): Promise<void> {
     stage: 'enriched',
     partitions,
   });
+  const mode = pipelineModeOf(settings);
+  const limit = new InFlightLimit(mode.concurrency);
+  const rawAccounts = createPostgresAccountTransactions(pool);
+  if (!mode.features.has('cache')) await rawAccounts.prepare();
+  // Without the cache, a transaction per event: BEGIN + SELECT … FOR UPDATE, then UPSERT + COMMIT.
+  const accounts: AccountTransactions = {
+    async lock(accountId) {
+      await injectDelay(settings.INJECT_LATENCY, 'postgres');
+      const locked = await rawAccounts.lock(accountId);
+      return withInjectedLatency(locked, settings.INJECT_LATENCY, 'postgres');
+    },
+  };
+  const stageOptions = {
+    store,
+    committed,
+    counters,
+    logger,
+    maxCachedAccounts: settings.STATE_MAX_CACHED_ACCOUNTS,
+    dedupHorizonMs: settings.DEDUP_HORIZON_MS,
+    maxOutputEvents: settings.STATE_MAX_OUTPUT_EVENTS,
+  };
   const supervisor = new Supervisor({ logger });
   startPartitionActors({
     supervisor,
@@ -66,17 +103,9 @@ export async function run(telemetry: Telemetry): Promise<void> {
     partitions,
     decode: decodeEnrichedBatch,
     handlerFor: (partition) =>
-      new StateStage({
-        bus,
-        partition,
-        store,
-        committed,
-        counters,
-        logger,
-        maxCachedAccounts: settings.STATE_MAX_CACHED_ACCOUNTS,
-        dedupHorizonMs: settings.DEDUP_HORIZON_MS,
-        maxOutputEvents: settings.STATE_MAX_OUTPUT_EVENTS,
-      }).handle,
+      isOptimized(mode)
+        ? new StateStage({ bus, partition, ...stageOptions }).handle
+        : createNaiveStateHandler({ bus, partition, mode, limit, accounts, stage: stageOptions }),
     actor: { logger, observer, maxTurnMessages: settings.STATE_MAX_TURN_MESSAGES },
   });
   // The standard gRPC health service, for probes and meshes that speak gRPC (this service has no other API).
@@ -87,7 +116,7 @@ export async function run(telemetry: Telemetry): Promise<void> {
     const lookups = counters.memoryHits + counters.storeHits + counters.rebuiltFromDatabase;
     return Promise.resolve(lookups === 0 ? [] : [{ value: counters.memoryHits / lookups }]);
   });
-  logger.info('ready', { httpPort: http.port, partitions });
+  logger.info('ready', { httpPort: http.port, partitions, features: [...mode.features].join(',') });
   const report = setInterval(() => logger.info('state counters', { ...counters }), 10_000);
   report.unref();
 

@@ -1,13 +1,22 @@
 import pg from 'pg';
 import { connectJetStreamBus } from '@throughline/bus';
 import {
+  createNaiveWriterHandler,
   createWriterHandler,
+  InFlightLimit,
   decodeResultBatch,
   newWriterCounters,
   withInjectedLatency,
 } from '@throughline/pipeline';
 import { onShutdown, ownedPartitions, startPartitionActors, Supervisor } from '@throughline/runtime';
-import { startGrpcServer, startHttpServer, busSettingsOf, checkOwnership, createLogger } from '@throughline/service';
+import {
+  startGrpcServer,
+  startHttpServer,
+  busSettingsOf,
+  checkOwnership,
+  createLogger,
+  pipelineModeOf,
+} from '@throughline/service';
 import { createPostgresSink, migrate } from '@throughline/stores';
 import { loadSettings } from './config.js';
 import { instrumentStage } from '@throughline/telemetry';
@@ -57,6 +66,8 @@ export async function run(telemetry: Telemetry): Promise<void> {
     stage: 'applied',
     partitions,
   });
+  const mode = pipelineModeOf(settings);
+  const limit = new InFlightLimit(mode.concurrency);
   const supervisor = new Supervisor({ logger });
   startPartitionActors({
     supervisor,
@@ -65,14 +76,17 @@ export async function run(telemetry: Telemetry): Promise<void> {
     stage: 'applied',
     partitions,
     decode: decodeResultBatch,
-    handlerFor: (partition) => createWriterHandler({ partition, sink, counters }),
+    handlerFor: (partition) =>
+      mode.features.has('batching')
+        ? createWriterHandler({ partition, sink, counters })
+        : createNaiveWriterHandler({ partition, sink, counters, limit }),
     actor: { logger, observer, maxTurnMessages: settings.WRITER_MAX_TURN_MESSAGES },
   });
   // The standard gRPC health service, for probes and meshes that speak gRPC (this service has no other API).
   const grpcServer = await startGrpcServer({ address: settings.GRPC_ADDRESS, services: [] });
   grpcServer.setServing(true);
   http.setReady(true);
-  logger.info('ready', { httpPort: http.port, partitions });
+  logger.info('ready', { httpPort: http.port, partitions, features: [...mode.features].join(',') });
   const report = setInterval(() => logger.info('writer counters', { ...counters }), 10_000);
   report.unref();
 

@@ -57,5 +57,30 @@ export {
   type WriterCounters,
 } from './writer-stage.js';
 export { DEFAULT_MAX_MESSAGE_BYTES, encodeChunks, publishChunks } from './publish-chunks.js';
-export type { CommittedState, ResultSink, StateEpoch, StateReadResult, StateStore } from './ports.js';
-export { injectDelay, parseLatencySpec, withInjectedLatency, type LatencyModel, type LatencySpec } from './latency.js';
+export type {
+  AccountTransactions,
+  CommittedState,
+  LockedAccount,
+  ResultSink,
+  StateEpoch,
+  StateReadResult,
+  StateStore,
+} from './ports.js';
+export {
+  injectDelay,
+  parseLatencySpec,
+  withInjectedLatency,
+  type LatencyModel,
+  type LatencySpec,
+} from './latency.js';
+export {
+  isOptimized,
+  parsePipelineMode,
+  PIPELINE_FEATURES,
+  type PipelineFeature,
+  type PipelineMode,
+} from './pipeline-mode.js';
+export { InFlightLimit, runKeyed } from './keyed-runner.js';
+export { createNaiveEnrichHandler, type NaiveEnrichOptions } from './naive-enrich.js';
+export { createNaiveStateHandler, type NaiveStateOptions } from './naive-state.js';
+export { createNaiveWriterHandler } from './naive-writer.js';

@@ -14,6 +14,8 @@ export {
   checkOwnership,
   commonSettings,
   injectLatencySetting,
+  pipelineModeOf,
+  pipelineModeSettings,
   parseSettings,
   type CommonSettings,
 } from './settings.js';

@@ -1,5 +1,10 @@
 import { z } from 'zod';
-import { parseLatencySpec, type LatencySpec } from '@throughline/pipeline';
+import {
+  parseLatencySpec,
+  parsePipelineMode,
+  type LatencySpec,
+  type PipelineMode,
+} from '@throughline/pipeline';
 
 /** Settings every service shares, read from the environment by each app's `config.ts`. */
 export const commonSettings = z.object({
@@ -70,4 +75,34 @@ export function busSettingsOf(s: CommonSettings) {
     maxDeliver: s.BUS_MAX_DELIVER,
     maxAckPending: s.BUS_MAX_ACK_PENDING,
   };
+}
+
+/**
+ * How the stage runs (enrich, state and writer): `PIPELINE_MODE` `optimized` (the default) or `naive` (the
+ * article's per-event design, for the benchmark), `PIPELINE_FEATURES` (lessons switched back on over naive:
+ * `snapshot,cache,batching,partitioned`; empty by default) and `NAIVE_CONCURRENCY` (events in flight per stage
+ * process when events are handled one by one; default 50).
+ */
+export const pipelineModeSettings = {
+  PIPELINE_MODE: z.enum(['optimized', 'naive']).default('optimized'),
+  PIPELINE_FEATURES: z
+    .string()
+    .default('')
+    .refine(
+      (text) =>
+        text.split(',').every((f) => ['', 'snapshot', 'cache', 'batching', 'partitioned'].includes(f.trim())),
+      {
+        message: 'expected a comma list of snapshot, cache, batching, partitioned',
+      },
+    ),
+  NAIVE_CONCURRENCY: z.coerce.number().int().min(1).max(100_000).default(50),
+};
+
+/** The stage's mode from the settings of `pipelineModeSettings`. */
+export function pipelineModeOf(s: {
+  PIPELINE_MODE: string;
+  PIPELINE_FEATURES: string;
+  NAIVE_CONCURRENCY: number;
+}): PipelineMode {
+  return parsePipelineMode(s.PIPELINE_MODE, s.PIPELINE_FEATURES, s.NAIVE_CONCURRENCY);
 }

@@ -54,3 +54,8 @@ export {
   type VerifyReport,
   type Violation,
 } from './verify-ledger.js';
+export {
+  createPostgresAccountTransactions,
+  type LockedAccountRow,
+  type PostgresAccountTransactions,
+} from './postgres-account-transactions.js';

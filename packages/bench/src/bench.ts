@@ -1,0 +1,78 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import type { PipelineRow } from './pipeline-run.js';
+import { workload } from './pipeline-run.js';
+import { renderHtml } from './report/html.js';
+
+import type { BenchReport } from './report/types.js';
+import { runAblation } from './scenarios/ablation.js';
+import { runFloor } from './scenarios/floor.js';
+import { runPeer } from './scenarios/peer.js';
+import { runSweep } from './scenarios/sweep.js';
+import { SIZES, type Size } from './sizes.js';
+
+export const SCENARIOS = ['ablation', 'sweep', 'floor', 'peer', 'all'] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+
+export interface RunBenchOptions {
+  scenario: Scenario;
+  /** Default 'default'. */
+  size?: Size;
+  /** How the run was invoked, recorded in the report. */
+  command?: string;
+  /** Check the ledger invariants after each ablation row. Default false. */
+  verify?: boolean;
+  /** Called with a line of progress (a finished row). */
+  progress?: (line: string) => void;
+}
+
+export async function runBench(opts: RunBenchOptions): Promise<BenchReport> {
+  const size = opts.size ?? 'default';
+  const sizes = SIZES[size];
+  const cpu = cpus();
+  const report: BenchReport = {
+    startedAt: new Date().toISOString(),
+    size,
+    machine: { cpus: cpu.length, model: cpu[0]?.model ?? 'unknown', node: process.version },
+    command: opts.command ?? `pnpm --filter @throughline/bench bench ${opts.scenario} --size ${size}`,
+  };
+  const onRow = (row: PipelineRow) =>
+    opts.progress?.(
+      `${row.label}: ${Math.round(row.eventsPerSecond)} events/s, p99 ${Math.round(row.p99Ms)} ms, ${row.committed}/${row.sent} committed`,
+    );
+  const all = opts.scenario === 'all';
+  if (all || opts.scenario === 'ablation')
+    report.ablation = await runAblation(sizes, workload(sizes.events), {
+      onRow,
+      verify: opts.verify ?? false,
+    });
+  if (all || opts.scenario === 'sweep')
+    report.sweep = await runSweep(sizes, workload(sizes.events), { onRow });
+  if (all || opts.scenario === 'floor') {
+    report.floor = await runFloor(workload(sizes.floorEvents));
+    opts.progress?.(`floor: ${Math.round(report.floor.eventsPerSecond)} events/s`);
+  }
+  if (all || opts.scenario === 'peer') {
+    report.peer = await runPeer(workload(sizes.peerEvents), {
+      concurrency: 50,
+      timeBoxMs: sizes.timeBoxMs * 2,
+    });
+    opts.progress?.(`peer: ${Math.round(report.peer.eventsPerSecond)} events/s`);
+  }
+  return report;
+}
+
+/** Writes `<dir>/bench-<scenario>.json` and `.html`; returns their paths. */
+export function writeReport(
+  report: BenchReport,
+  dir: string,
+  name = 'bench',
+): { json: string; html: string } {
+  mkdirSync(dir, { recursive: true });
+  const json = join(dir, `${name}.json`);
+  const html = join(dir, `${name}.html`);
+  writeFileSync(json, JSON.stringify(report, null, 2) + '\n');
+  writeFileSync(html, renderHtml(report));
+  return { json, html };
+}

@@ -1,0 +1,20 @@
+/**
+ * @throughline/bench — the benchmarks that reproduce the article's lessons against the naive design, the raw
+ * components and a BullMQ peer, and their reports (terminal tables, JSON, a self-contained HTML page).
+ *
+ * ```ts
+ * const report = await runBench({ scenario: 'ablation', size: 'small' });
+ * process.stdout.write(renderTables(report));
+ * writeReport(report, 'bench-results');
+ * ```
+ */
+export { runBench, writeReport, SCENARIOS, type Scenario, type RunBenchOptions } from './bench.js';
+export { renderTables } from './report/table.js';
+export { renderHtml } from './report/html.js';
+export type { BenchReport } from './report/types.js';
+export { kneeOf, type SweepCurve, type SweepPoint } from './scenarios/sweep.js';
+export { ABLATION_STEPS } from './scenarios/ablation.js';
+export type { PipelineRow } from './pipeline-run.js';
+export type { FloorRow } from './scenarios/floor.js';
+export type { PeerRow } from './scenarios/peer.js';
+export { SIZES, INJECTED_LATENCY, type Size, type Sizes } from './sizes.js';

@@ -1,0 +1,81 @@
+/** The terminal form of a report: plain fixed-width tables. */
+import type { BenchReport } from './types.js';
+
+const n0 = (x: number) => Math.round(x).toLocaleString('en-US');
+const n2 = (x: number) => x.toFixed(2);
+
+function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+export function renderTables(report: BenchReport): string {
+  const out: string[] = [];
+  if (report.ablation) {
+    out.push('ablation (same events every row; fresh servers and services per row)');
+    out.push(
+      table(
+        [
+          'row',
+          'events/s',
+          'p50 ms',
+          'p99 ms',
+          'CPU s/1k ev',
+          'calls/ev',
+          'queue/dep/compute ms/ev',
+          'committed',
+        ],
+        report.ablation.map((r) => [
+          r.label,
+          n0(r.eventsPerSecond),
+          n0(r.p50Ms),
+          n0(r.p99Ms),
+          n2(r.cpuSecondsPer1k),
+          n2(r.externalCallsPerEvent),
+          `${n2(r.split.queueMs)}/${n2(r.split.dependencyMs)}/${n2(r.split.computeMs)}`,
+          `${n0(r.committed)}/${n0(r.sent)}${r.timedOut ? ' (time box)' : ''}`,
+        ]),
+      ),
+    );
+    const naive = report.ablation[0];
+    const full = report.ablation[report.ablation.length - 1];
+    if (naive && full && naive.eventsPerSecond > 0)
+      out.push(`full / naive: ${(full.eventsPerSecond / naive.eventsPerSecond).toFixed(1)}×`);
+  }
+  for (const curve of report.sweep ?? []) {
+    out.push('', `sweep: ${curve.name}, setting = ${curve.settingName}; knee ${curve.knee ?? '-'}`);
+    out.push(
+      table(
+        ['setting', 'events/s', 'p99 ms', 'CPU s/1k ev'],
+        curve.points.map((p) => [
+          `${p.setting}${p.setting === curve.knee ? ' (knee)' : ''}`,
+          n0(p.row.eventsPerSecond),
+          n0(p.row.p99Ms),
+          n2(p.row.cpuSecondsPer1k),
+        ]),
+      ),
+    );
+  }
+  if (report.floor) {
+    const f = report.floor;
+    out.push(
+      '',
+      `floor: ${f.label}: ${n0(f.eventsPerSecond)} events/s, ${n2(f.cpuSecondsPer1k)} CPU s/1k events (${n0(f.events)} events)`,
+    );
+    const full = report.ablation?.[report.ablation.length - 1];
+    if (full)
+      out.push(
+        `full design = ${((100 * full.eventsPerSecond) / f.eventsPerSecond).toFixed(0)}% of the floor`,
+      );
+  }
+  if (report.peer) {
+    const p = report.peer;
+    out.push(
+      '',
+      `peer: ${p.label}: ${n0(p.eventsPerSecond)} events/s, ${n2(p.cpuSecondsPer1k)} CPU s/1k events (${n0(p.committed)}/${n0(p.events)} committed${p.timedOut ? ', time box' : ''})`,
+    );
+  }
+  return out.join('\n') + '\n';
+}

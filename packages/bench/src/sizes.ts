@@ -1,0 +1,40 @@
+/** How big each scenario runs: `default` fits each scenario in under 10 minutes on a 2-core machine; `small` is for tests. */
+export type Size = 'small' | 'default';
+
+export interface Sizes {
+  /** Events generated for each pipeline run (the same events for every row). */
+  events: number;
+  /** Longest a pipeline row measures before it reports what was committed, ms. */
+  timeBoxMs: number;
+  naiveConcurrency: number[];
+  /** Turn sizes (bus messages per turn, every stage) swept for the full design. */
+  turnMessages: number[];
+  /** Whether the sweep repeats with injected latency. */
+  withLatency: boolean;
+  floorEvents: number;
+  peerEvents: number;
+}
+
+export const SIZES: Record<Size, Sizes> = {
+  default: {
+    events: 200_000,
+    timeBoxMs: 40_000,
+    naiveConcurrency: [1, 10, 50, 100, 300, 500, 1000],
+    turnMessages: [1, 4, 16, 64],
+    withLatency: true,
+    floorEvents: 500_000,
+    peerEvents: 30_000,
+  },
+  small: {
+    events: 2_000,
+    timeBoxMs: 3_000,
+    naiveConcurrency: [1, 50],
+    turnMessages: [32],
+    withLatency: false,
+    floorEvents: 20_000,
+    peerEvents: 2_000,
+  },
+};
+
+/** The modelled network of a deployment: per round trip to each dependency. */
+export const INJECTED_LATENCY = 'config=2ms,redis=0.5ms,postgres=2ms';
