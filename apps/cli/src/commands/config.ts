@@ -1,0 +1,182 @@
+/** `throughline config get | list | set`: tenant configuration through the ConfigService. */
+import * as grpc from '@grpc/grpc-js';
+import { Command, Option } from 'commander';
+import { ConfigServiceClient, type ListConfigsResponse, type TenantConfig } from '@throughline/contracts';
+import { describeConfig, fxPair, listConfigs } from '../config/tenant-config-text.js';
+import { CliError, ExitCode, usageError } from '../errors.js';
+import { call, ensureReachable, isServiceError, toJson } from '../grpc.js';
+import { bool, currency, hostPort, int64, nonNegativeInt } from '../options.js';
+
+const DEFAULT_CONFIG_ADDRESS = '127.0.0.1:50052';
+
+interface ConnectionFlags {
+  configAddress: string;
+  json?: boolean;
+}
+
+interface SetFlags extends ConnectionFlags {
+  enabled?: boolean;
+  feeBps?: number;
+  baseCurrency?: string;
+  dailyDebitLimit?: bigint;
+  overdraftLimit?: bigint;
+  fx?: [string, bigint][];
+  removeFx?: string[];
+}
+
+function addressOption(): Option {
+  return new Option('--config-address <host:port>', 'the ConfigService')
+    .argParser(hostPort)
+    .env('CONFIG_ADDRESS')
+    .default(DEFAULT_CONFIG_ADDRESS);
+}
+
+async function withClient<T>(address: string, work: (client: ConfigServiceClient) => Promise<T>): Promise<T> {
+  const client = new ConfigServiceClient(address, grpc.credentials.createInsecure());
+  try {
+    await ensureReachable(client, 'ConfigService', address);
+    return await work(client);
+  } catch (err) {
+    if (isServiceError(err)) {
+      if (err.code === grpc.status.NOT_FOUND)
+        throw new CliError(`${err.details}; list the tenants with \`throughline config list\``, {
+          cause: err,
+        });
+      if (err.code === grpc.status.INVALID_ARGUMENT)
+        throw new CliError(`the ConfigService refused the change: ${err.details}`, {
+          exitCode: ExitCode.usage,
+          cause: err,
+        });
+      throw new CliError(`ConfigService at ${address} failed: ${err.details || err.message}`, { cause: err });
+    }
+    throw err;
+  } finally {
+    client.close();
+  }
+}
+
+function print(flags: ConnectionFlags, value: unknown, text: string): void {
+  process.stdout.write(`${flags.json ? toJson(value) : text}\n`);
+}
+
+/** The new configuration: the current one (or defaults for a new tenant) with the given fields changed. */
+function merge(tenantId: string, current: TenantConfig | undefined, flags: SetFlags): TenantConfig {
+  const base = current?.baseCurrency ?? flags.baseCurrency;
+  if (base === undefined)
+    throw usageError(`tenant ${tenantId} does not exist yet: give its --base-currency to create it`);
+  const fxRatesE9 = { ...(current?.fxRatesE9 ?? {}) };
+  for (const [ccy, rate] of flags.fx ?? []) fxRatesE9[ccy] = rate;
+  for (const ccy of flags.removeFx ?? []) delete fxRatesE9[ccy];
+  return {
+    tenantId,
+    version: 0n,
+    updatedAtMs: 0n,
+    enabled: flags.enabled ?? current?.enabled ?? true,
+    baseCurrency: flags.baseCurrency ?? base,
+    feeBps: flags.feeBps ?? current?.feeBps ?? 0,
+    fxRatesE9,
+    dailyDebitLimitMinor: flags.dailyDebitLimit ?? current?.dailyDebitLimitMinor ?? 0n,
+    overdraftLimitMinor: flags.overdraftLimit ?? current?.overdraftLimitMinor ?? 0n,
+  };
+}
+
+export function configCommand(): Command {
+  const config = new Command('config').description(
+    'read and change tenant configuration through the ConfigService',
+  );
+  config
+    .command('list')
+    .description("every tenant's current configuration")
+    .addOption(addressOption())
+    .option('--json', 'print JSON')
+    .action(async (flags: ConnectionFlags) => {
+      const list = await withClient(flags.configAddress, (c) =>
+        call<ListConfigsResponse>((o, done) => c.list({}, new grpc.Metadata(), o, done)),
+      );
+      print(flags, list, listConfigs(list.configs));
+    });
+  config
+    .command('get')
+    .description("one tenant's current configuration")
+    .argument('<tenant>', 'tenant id, e.g. tenant-1')
+    .addOption(addressOption())
+    .option('--json', 'print JSON')
+    .action(async (tenantId: string, flags: ConnectionFlags) => {
+      const found = await withClient(flags.configAddress, (c) =>
+        call<TenantConfig>((o, done) => c.get({ tenantId }, new grpc.Metadata(), o, done)),
+      );
+      print(flags, found, describeConfig(found));
+    });
+  config
+    .command('set')
+    .description(
+      "change some fields of a tenant's configuration (read, merge, put); running enrich actors pick it up at once",
+    )
+    .argument('<tenant>', 'tenant id, e.g. tenant-1')
+    .addOption(
+      new Option('--enabled <bool>', "accept the tenant's events (true) or reject them (false)").argParser(
+        bool,
+      ),
+    )
+    .addOption(
+      new Option('--fee-bps <n>', 'fee in basis points of the converted amount').argParser(nonNegativeInt),
+    )
+    .addOption(
+      new Option(
+        '--base-currency <code>',
+        'currency amounts are converted to (needed for a new tenant)',
+      ).argParser(currency),
+    )
+    .addOption(
+      new Option(
+        '--daily-debit-limit <minor>',
+        'daily debits per account, base-currency minor units (0: none)',
+      ).argParser(int64),
+    )
+    .addOption(
+      new Option('--overdraft-limit <minor>', 'how far below zero a balance may go, minor units').argParser(
+        int64,
+      ),
+    )
+    .addOption(
+      new Option('--fx <CCY=rate>', 'FX rate to the base currency, e.g. USD=0.92 (repeatable)').argParser(
+        fxPair,
+      ),
+    )
+    .addOption(
+      new Option('--remove-fx <CCY>', 'drop an FX rate (repeatable)').argParser(
+        (v: string, prev: string[] = []) => [...prev, currency(v)],
+      ),
+    )
+    .addOption(addressOption())
+    .option('--json', 'print JSON')
+    .action(async (tenantId: string, flags: SetFlags) => {
+      const fields = [
+        'enabled',
+        'feeBps',
+        'baseCurrency',
+        'dailyDebitLimit',
+        'overdraftLimit',
+        'fx',
+        'removeFx',
+      ] as const;
+      if (fields.every((f) => flags[f] === undefined)) {
+        throw usageError(
+          'nothing to set: give at least one of --enabled, --fee-bps, --base-currency, --daily-debit-limit, --overdraft-limit, --fx, --remove-fx',
+        );
+      }
+      const stored = await withClient(flags.configAddress, async (c) => {
+        const current = await call<TenantConfig>((o, done) =>
+          c.get({ tenantId }, new grpc.Metadata(), o, done),
+        ).catch((err: unknown) => {
+          if (isServiceError(err) && err.code === grpc.status.NOT_FOUND) return undefined;
+          throw err;
+        });
+        return call<TenantConfig>((o, done) =>
+          c.put({ config: merge(tenantId, current, flags) }, new grpc.Metadata(), o, done),
+        );
+      });
+      print(flags, stored, `stored version ${stored.version}\n${describeConfig(stored)}`);
+    });
+  return config;
+}

@@ -1,0 +1,145 @@
+/** `throughline up`: the five services as local processes over NATS, Redis and PostgreSQL. */
+import { Command, Option } from 'commander';
+import { runStack } from '../up/stack.js';
+import { checkReachable } from '../up/preflight.js';
+import { duration, hostPort, nonNegativeInt, positiveInt, url } from '../options.js';
+import { usageError } from '../errors.js';
+
+interface UpFlags {
+  natsUrl: string;
+  redisUrl: string;
+  databaseUrl: string;
+  partitions: number;
+  enrichInstances: number;
+  stateInstances: number;
+  writerInstances: number;
+  ingestAddress: string;
+  configAddress: string;
+  httpPortBase: number;
+  logLevel: string;
+  readyTimeout: number;
+  stopTimeout: number;
+  raw?: boolean;
+}
+
+export function upCommand(): Command {
+  return new Command('up')
+    .description(
+      'start the distributed stack locally: config, ingest, enrich, state and writer as separate processes',
+    )
+    .addOption(
+      new Option('--nats-url <url>', 'NATS with JetStream')
+        .argParser(url('nats'))
+        .env('NATS_URL')
+        .default('nats://127.0.0.1:4222'),
+    )
+    .addOption(
+      new Option('--redis-url <url>', 'Redis for per-key state')
+        .argParser(url('redis', 'rediss'))
+        .env('REDIS_URL')
+        .default('redis://127.0.0.1:6379'),
+    )
+    .addOption(
+      new Option('--database-url <url>', 'PostgreSQL for results and configuration')
+        .argParser(url('postgres', 'postgresql'))
+        .env('DATABASE_URL')
+        .default('postgres://postgres@127.0.0.1:5432/postgres'),
+    )
+    .addOption(
+      new Option('--partitions <n>', 'partitions (the same in every service)')
+        .argParser(positiveInt)
+        .default(16),
+    )
+    .addOption(new Option('--enrich-instances <n>', 'enrich processes').argParser(positiveInt).default(1))
+    .addOption(new Option('--state-instances <n>', 'state processes').argParser(positiveInt).default(1))
+    .addOption(new Option('--writer-instances <n>', 'writer processes').argParser(positiveInt).default(1))
+    .addOption(
+      new Option('--ingest-address <host:port>', 'IngestService gRPC address')
+        .argParser(hostPort)
+        .default('127.0.0.1:50051'),
+    )
+    .addOption(
+      new Option('--config-address <host:port>', 'ConfigService gRPC address')
+        .argParser(hostPort)
+        .default('127.0.0.1:50052'),
+    )
+    .addOption(
+      new Option(
+        '--http-port-base <port>',
+        "first port of the services' /healthz, /readyz and /metrics (one port each, in order); 0 for any free port",
+      )
+        .argParser(nonNegativeInt)
+        .default(9464),
+    )
+    .addOption(
+      new Option('--log-level <level>', "services' log level")
+        .choices(['debug', 'info', 'warn', 'error'])
+        .default('info'),
+    )
+    .addOption(
+      new Option('--ready-timeout <duration>', 'how long each service may take to become ready')
+        .argParser(duration)
+        .default(60_000, '60s'),
+    )
+    .addOption(
+      new Option('--stop-timeout <duration>', 'how long each service may drain on Ctrl-C before it is killed')
+        .argParser(duration)
+        .default(30_000, '30s'),
+    )
+    .option('--raw', "print the services' JSON log lines as they are")
+    .action(async (flags: UpFlags) => {
+      for (const [name, n] of [
+        ['--enrich-instances', flags.enrichInstances],
+        ['--state-instances', flags.stateInstances],
+        ['--writer-instances', flags.writerInstances],
+      ] as const) {
+        if (n > flags.partitions)
+          throw usageError(
+            `${name} (${n}) exceeds --partitions (${flags.partitions}): an instance would own no partition`,
+          );
+      }
+      if (flags.httpPortBase > 65_535 - 16) throw usageError('--http-port-base is too high');
+      await checkReachable([
+        {
+          name: 'NATS',
+          url: flags.natsUrl,
+          defaultPort: 4222,
+          setting: '--nats-url or NATS_URL',
+          hint: 'start nats-server with JetStream (nats-server -js)',
+        },
+        {
+          name: 'Redis',
+          url: flags.redisUrl,
+          defaultPort: 6379,
+          setting: '--redis-url or REDIS_URL',
+          hint: 'start redis-server',
+        },
+        {
+          name: 'PostgreSQL',
+          url: flags.databaseUrl,
+          defaultPort: 5432,
+          setting: '--database-url or DATABASE_URL',
+          hint: 'start PostgreSQL',
+        },
+      ]);
+      process.exitCode = await runStack({
+        settings: {
+          natsUrl: flags.natsUrl,
+          redisUrl: flags.redisUrl,
+          databaseUrl: flags.databaseUrl,
+          partitions: flags.partitions,
+          enrichInstances: flags.enrichInstances,
+          stateInstances: flags.stateInstances,
+          writerInstances: flags.writerInstances,
+          ingestAddress: flags.ingestAddress,
+          configAddress: flags.configAddress,
+          httpPortBase: flags.httpPortBase,
+          logLevel: flags.logLevel,
+        },
+        readyTimeoutMs: flags.readyTimeout,
+        stopTimeoutMs: flags.stopTimeout,
+        pretty: !flags.raw,
+        out: process.stdout,
+      });
+    });
+}

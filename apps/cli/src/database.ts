@@ -1,0 +1,56 @@
+/** Opening the database a command works on: a PostgreSQL server, or an embedded data directory. */
+import pg from 'pg';
+import { EmbeddedDatabase, hasDatabase } from '@throughline/embedded';
+import { CliError } from './errors.js';
+
+export interface DatabaseTarget {
+  pool: pg.Pool;
+  /** Where it is, for messages (the URL without its password, or the directory). */
+  description: string;
+  close(): Promise<void>;
+}
+
+/** The URL without its password, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
+export function openPostgres(url: string): DatabaseTarget {
+  const pool = new pg.Pool({ connectionString: url, max: 2, connectionTimeoutMillis: 5000 });
+  pool.on('error', () => undefined); // an idle connection dropping is no failure of a one-shot command
+  return { pool, description: redactUrl(url), close: () => pool.end() };
+}
+
+export async function openDataDir(dir: string): Promise<DatabaseTarget> {
+  if (!hasDatabase(dir)) {
+    throw new CliError(
+      `no embedded database in ${dir}: run \`throughline demo\` first, or pass --database-url`,
+    );
+  }
+  const db = await EmbeddedDatabase.open({ dataDir: dir, create: false });
+  return { pool: db.pool, description: db.dataDir, close: () => db.close() };
+}
+
+/** Turns a driver failure into one line saying what to do. */
+export function databaseError(err: unknown, target: DatabaseTarget): CliError {
+  const message = err instanceof Error ? err.message : String(err);
+  if (/ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|timeout|terminated unexpectedly|EAI_AGAIN/i.test(message)) {
+    return new CliError(
+      `cannot reach PostgreSQL at ${target.description} (${message}); is it running? Set --database-url or DATABASE_URL`,
+      { cause: err },
+    );
+  }
+  if (/relation "(ledger|balances|tenant_config_history)" does not exist/.test(message)) {
+    return new CliError(
+      `${target.description} has no throughline schema: start the stack (throughline up) or run the demo first`,
+      { cause: err },
+    );
+  }
+  return new CliError(`${target.description}: ${message}`, { cause: err });
+}

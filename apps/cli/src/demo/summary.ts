@@ -1,0 +1,100 @@
+/** The demo's closing summary. */
+import pc from 'picocolors';
+import type { DemoReport, StageName } from '@throughline/embedded';
+import type { Violation } from '@throughline/stores';
+import { count, millis, percent, seconds, table } from '../format.js';
+
+/** What each dependency is in embedded mode (the stages name them as in distributed mode). */
+const DEPENDENCY_NAMES: Record<string, string> = {
+  postgres: 'PostgreSQL (PGlite)',
+  redis: 'state store (memory)',
+  nats: 'bus (memory)',
+  config: 'config',
+  recovery: 'startup recovery',
+  backoff: 'retry backoff',
+  ack: 'acks',
+};
+
+function dependencies(ms: Record<string, number>): string {
+  const parts = Object.entries(ms)
+    .filter(([, v]) => v >= 1)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${DEPENDENCY_NAMES[k] ?? k} ${millis(v)}`);
+  return parts.length > 0 ? parts.join(', ') : '—';
+}
+
+export function renderViolations(violations: readonly Violation[], total: number): string {
+  const lines = violations.map((v) => {
+    const subject = [v.accountId && `account ${v.accountId}`, v.eventId && `event ${v.eventId}`]
+      .filter(Boolean)
+      .join(', ');
+    return `  ${pc.red(v.invariant)}${subject ? ` (${subject})` : ''}: ${v.detail}`;
+  });
+  if (total > violations.length) lines.push(`  … and ${count(total - violations.length)} more`);
+  return lines.join('\n');
+}
+
+export function renderSummary(r: DemoReport): string {
+  const out: string[] = [];
+  out.push(
+    `${pc.bold(`${count(r.committedRows)} events`)} committed in ${seconds(r.processingMs)}: ` +
+      `${pc.bold(pc.green(`${count(r.eventsPerSecond)} events/s`))}`,
+    pc.dim(`  start-up ${seconds(r.startupMs)}, verify ${seconds(r.verifyMs)}, ${seconds(r.totalMs)} in all`),
+    '',
+    `${pc.bold('Ingest → commit latency')}  p50 ${millis(r.latencyMs.p50)}   p99 ${millis(r.latencyMs.p99)}   max ${millis(r.latencyMs.max)}`,
+    '',
+    pc.bold('Outcomes'),
+  );
+  const total = r.outcomes.applied + r.outcomes.rejected;
+  const rows = [
+    ['applied', count(r.outcomes.applied), percent(r.outcomes.applied, total)],
+    ['rejected', count(r.outcomes.rejected), percent(r.outcomes.rejected, total)],
+    ...Object.entries(r.outcomes.rejectedByReason)
+      .sort((a, b) => b[1] - a[1])
+      .map(([reason, n]) => [`  ${reason}`, count(n), percent(n, total)]),
+  ];
+  if (r.duplicatesSkipped > 0) rows.push(['skipped as already applied', count(r.duplicatesSkipped), '']);
+  out.push(table(rows), '');
+
+  out.push(
+    pc.bold('Where the time went') +
+      pc.dim(" (summed over each stage's turns; the stages run at the same time)"),
+  );
+  const stageRows = [
+    ['stage', 'turns', 'events', 'queue wait', 'compute', 'dependency wait'].map((h) => pc.dim(h)),
+  ];
+  for (const stage of ['enrich', 'state', 'writer'] as StageName[]) {
+    const t = r.stages[stage];
+    stageRows.push([
+      stage,
+      count(t.turns),
+      count(t.events),
+      millis(t.queueWaitMs),
+      millis(t.computeMs),
+      dependencies(t.dependencyMs),
+    ]);
+  }
+  out.push(table(stageRows));
+  out.push(
+    pc.dim(
+      `  threads busy while processing: main (all actors) ${percent(r.utilization.mainThread, 1)}, ` +
+        `database (PGlite) ${percent(r.utilization.databaseThread, 1)}`,
+    ),
+    pc.dim(
+      "  (in one process a wait also covers other actors running on the shared main thread; the writer's wait on PGlite\n" +
+        "   includes queueing behind the other partitions' commits: the database thread is the bottleneck when it is ~100% busy)",
+    ),
+    '',
+  );
+
+  if (r.verify.ok) {
+    out.push(
+      `${pc.bold('Verify')} ${pc.green('OK')}: ${count(r.verify.checkedEvents)} ledger rows, ${count(r.verify.checkedAccounts)} accounts, every invariant holds`,
+    );
+  } else {
+    out.push(`${pc.bold('Verify')} ${pc.red(`FAILED: ${count(r.verify.totalViolations)} violations`)}`);
+    out.push(renderViolations(r.verify.violations.slice(0, 20), r.verify.totalViolations));
+  }
+  out.push(pc.dim(`Data in ${r.dataDir} (check it again with: throughline verify --data-dir ${r.dataDir})`));
+  return out.join('\n');
+}

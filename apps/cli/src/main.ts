@@ -1,0 +1,88 @@
+#!/usr/bin/env node
+/**
+ * `throughline` — the command line of throughline: `demo` (embedded mode, nothing to install), `up` (the
+ * distributed stack as local processes), `load`, `verify` and `config`.
+ *
+ * Exit codes: 0 success, 1 failure (a server unreachable, an invariant violated), 2 usage error, 130 interrupted.
+ * Errors are one line saying what to do; `--verbose` adds the stack trace and causes.
+ */
+import { Command, CommanderError } from 'commander';
+import { configCommand } from './commands/config.js';
+import { demoCommand } from './commands/demo.js';
+import { loadCommand } from './commands/load.js';
+import { upCommand } from './commands/up.js';
+import { verifyCommand } from './commands/verify.js';
+import { ExitCode, isCliError, oneLine } from './errors.js';
+
+const verbose = process.argv.includes('--verbose');
+
+function fullName(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c !== null; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
+/** Every command: errors on one line with where to find help, and thrown (not exited) so main decides the code. */
+function configure(cmd: Command): void {
+  cmd
+    .exitOverride()
+    .showSuggestionAfterError()
+    .configureOutput({
+      outputError: (message, write) => write(`${oneLine(message)} (see \`${fullName(cmd)} --help\`)\n`),
+    });
+  for (const sub of cmd.commands) configure(sub);
+}
+
+function createProgram(): Command {
+  const program = new Command('throughline')
+    .description('a high-throughput keyed event pipeline that shows where the time goes')
+    .version('0.1.0')
+    .option('--verbose', 'on failure, print the stack trace and causes')
+    .addCommand(demoCommand())
+    .addCommand(upCommand())
+    .addCommand(loadCommand())
+    .addCommand(verifyCommand())
+    .addCommand(configCommand())
+    .addHelpText(
+      'after',
+      '\nStart with: throughline demo\nExit codes: 0 ok, 1 failure (unreachable server, violated invariant), 2 usage error, 130 interrupted',
+    );
+  configure(program);
+  return program;
+}
+
+function report(err: unknown): void {
+  const message = oneLine(err);
+  process.stderr.write(`error: ${message}\n`);
+  if (verbose && err instanceof Error) {
+    process.stderr.write(`${err.stack ?? ''}\n`);
+    for (
+      let cause = err.cause;
+      cause !== undefined;
+      cause = cause instanceof Error ? cause.cause : undefined
+    ) {
+      process.stderr.write(
+        `caused by: ${cause instanceof Error ? (cause.stack ?? cause.message) : JSON.stringify(cause)}\n`,
+      );
+    }
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  try {
+    await createProgram().parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version end "with an error" in commander's terms; the message was printed already.
+      if (err.exitCode === 0) return ExitCode.ok;
+      return ExitCode.usage;
+    }
+    report(err);
+    return isCliError(err) ? err.exitCode : ExitCode.failure;
+  }
+}
+
+const code = await main(process.argv);
+// Clients, timers and worker threads are closed by the commands; exiting here also ends whatever a failure left.
+process.exit(code);

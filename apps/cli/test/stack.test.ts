@@ -1,0 +1,202 @@
+/**
+ * `throughline up` against isolated test-kit servers, then `load`, `verify` and `config` against the stack it runs,
+ * and a clean stop. The CLI runs as child processes, as a user would run it.
+ */
+import pg from 'pg';
+import {
+  freePort,
+  spawnService,
+  startNats,
+  startPostgres,
+  startRedis,
+  waitFor,
+  type NatsHandle,
+  type PostgresHandle,
+  type RedisHandle,
+  type ServiceProcess,
+} from '@throughline/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI, runCli } from './cli.js';
+
+let nats: NatsHandle;
+let redis: RedisHandle;
+let postgres: PostgresHandle;
+let databaseUrl: string;
+let pool: pg.Pool;
+let up: ServiceProcess;
+let ingestAddress: string;
+let configAddress: string;
+
+beforeAll(async () => {
+  [nats, redis, postgres] = await Promise.all([startNats(), startRedis(), startPostgres()]);
+  databaseUrl = await postgres.createDatabase('throughline');
+  pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
+  pool.on('error', () => undefined);
+  ingestAddress = `127.0.0.1:${await freePort()}`;
+  configAddress = `127.0.0.1:${await freePort()}`;
+  up = spawnService({
+    name: 'up',
+    command: process.execPath,
+    args: [
+      CLI,
+      'up',
+      '--nats-url',
+      nats.url,
+      '--redis-url',
+      redis.url,
+      '--database-url',
+      databaseUrl,
+      '--partitions',
+      '8',
+      '--state-instances',
+      '2',
+      '--ingest-address',
+      ingestAddress,
+      '--config-address',
+      configAddress,
+      '--http-port-base',
+      '0',
+    ],
+    env: { NO_COLOR: '1' },
+  });
+  await up.waitForOutput(/throughline is up/, { timeoutMs: 120_000 });
+});
+
+afterAll(async () => {
+  await up?.kill('SIGTERM').catch(() => undefined);
+  await pool?.end().catch(() => undefined);
+  await Promise.allSettled([nats?.stop(), redis?.stop(), postgres?.stop()]);
+});
+
+async function ledgerRows(where = 'true'): Promise<number> {
+  const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM ledger WHERE ${where}`);
+  return rows[0]!.n;
+}
+
+describe('throughline up, load, verify and config', () => {
+  it('starts every service with one prefixed, readable log stream', () => {
+    const out = up.output();
+    for (const name of ['config', 'ingest', 'enrich', 'state-0', 'state-1', 'writer']) {
+      expect(out).toMatch(new RegExp(`^${name}\\s*\\| \\d\\d:\\d\\d:\\d\\d\\.\\d{3} INFO  ready `, 'm'));
+    }
+  });
+
+  it('lists the demo tenants through the ConfigService', async () => {
+    const run = await runCli(['config', 'list', '--config-address', configAddress, '--json']);
+    expect(run.code).toBe(0);
+    const list = JSON.parse(run.stdout) as { configs: { tenantId: string }[] };
+    expect(list.configs.map((c) => c.tenantId)).toEqual([
+      'tenant-1',
+      'tenant-2',
+      'tenant-3',
+      'tenant-4',
+      'tenant-5',
+    ]);
+  });
+
+  it('takes 200,000 events from load, commits each once, and verifies', async () => {
+    const run = await runCli([
+      'load',
+      '--events',
+      '200000',
+      '--target',
+      ingestAddress,
+      '--seed',
+      '3',
+      '--json',
+    ]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const report = JSON.parse(run.stdout) as {
+      acceptedEvents: number;
+      errors: Record<string, number>;
+      latencyMs: { p99: number };
+    };
+    expect(report.acceptedEvents).toBe(200_000);
+    expect(report.errors).toEqual({});
+    await waitFor(async () => (await ledgerRows()) >= 200_000, {
+      timeoutMs: 180_000,
+      intervalMs: 500,
+      message: 'ledger did not reach 200,000 rows',
+    });
+    expect(await ledgerRows()).toBe(200_000);
+
+    const verified = await runCli(['verify', '--database-url', databaseUrl]);
+    expect(verified.stdout).toMatch(/^OK: 200,000 ledger rows/);
+    expect(verified.code).toBe(0);
+  });
+
+  it('changes a tenant without a restart: the running enrich actors apply it', async () => {
+    const set = await runCli([
+      'config',
+      'set',
+      'tenant-1',
+      '--enabled',
+      'false',
+      '--fee-bps',
+      '12',
+      '--config-address',
+      configAddress,
+      '--json',
+    ]);
+    expect(set.code).toBe(0);
+    const stored = JSON.parse(set.stdout) as {
+      version: string;
+      enabled: boolean;
+      feeBps: number;
+      baseCurrency: string;
+    };
+    expect(stored).toMatchObject({ enabled: false, feeBps: 12, baseCurrency: 'EUR' });
+    const got = await runCli(['config', 'get', 'tenant-1', '--config-address', configAddress]);
+    expect(got.stdout).toMatch(/^tenant-1 \(version \d+\)\n\s+enabled\s+false/);
+
+    // The enrich service hears of the change through Watch; give it a moment before sending.
+    await new Promise((r) => setTimeout(r, 500));
+    const run = await runCli([
+      'load',
+      '--events',
+      '2000',
+      '--tenants',
+      '1',
+      '--seed',
+      '4',
+      '--duplicates',
+      '0.1',
+      '--invalid',
+      '0.02',
+      '--target',
+      ingestAddress,
+      '--json',
+    ]);
+    expect(run.code).toBe(0);
+    const report = JSON.parse(run.stdout) as {
+      acceptedEvents: number;
+      resentEvents: number;
+      malformedSent: number;
+      malformedRefused: number;
+      errors: object;
+    };
+    expect(report.malformedSent).toBeGreaterThan(0);
+    expect(report.malformedRefused).toBe(report.malformedSent);
+    expect(report.resentEvents).toBeGreaterThan(0);
+    expect(report.errors).toEqual({});
+    const fresh = report.acceptedEvents - report.resentEvents;
+    await waitFor(async () => (await ledgerRows()) >= 200_000 + fresh, {
+      timeoutMs: 60_000,
+      intervalMs: 250,
+      message: 'the new events were not committed',
+    });
+    expect(await ledgerRows(`reject_reason = 'TENANT_DISABLED' AND config_version = ${stored.version}`)).toBe(
+      fresh,
+    );
+    expect(await ledgerRows()).toBe(200_000 + fresh);
+    expect((await runCli(['verify', '--database-url', databaseUrl])).code).toBe(0);
+  });
+
+  it('stops every service cleanly on SIGTERM', async () => {
+    const status = await up.kill('SIGTERM');
+    expect(status.code).toBe(0);
+    expect(up.output()).toMatch(/stopped\n/);
+    expect(up.output()).not.toMatch(/exited with an error/);
+  });
+});

@@ -1,0 +1,160 @@
+/** Bad input for every command: one line saying what to do, a meaningful exit code, no stack trace. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort } from '@throughline/testkit';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runCli, tempDir } from './cli.js';
+
+const dir = tempDir('usage');
+let closed: number;
+beforeAll(async () => {
+  closed = await freePort();
+  mkdirSync(join(dir, 'not-a-database'));
+  writeFileSync(join(dir, 'not-a-database', 'notes.txt'), 'mine');
+});
+
+type Case = [description: string, args: () => string[], exitCode: number, message: RegExp];
+
+const cases: Case[] = [
+  ['an unknown command', () => ['deploy'], 2, /unknown command 'deploy'/],
+  [
+    'demo: an unknown flag',
+    () => ['demo', '--evnts', '5'],
+    2,
+    /unknown option '--evnts'.*Did you mean --events\?.*throughline demo --help/,
+  ],
+  [
+    'demo: a bad number',
+    () => ['demo', '--events', 'ten'],
+    2,
+    /'--events <n>' argument 'ten' is invalid\. expected a whole number/,
+  ],
+  [
+    'demo: a directory that holds something else',
+    () => ['demo', '--events', '10', '--data-dir', join(dir, 'not-a-database')],
+    2,
+    /not empty and holds no database; choose an empty or new --data-dir/,
+  ],
+  ['up: an unknown flag', () => ['up', '--replicas', '3'], 2, /unknown option '--replicas'/],
+  ['up: a bad number', () => ['up', '--partitions', '0'], 2, /'--partitions <n>' argument '0' is invalid/],
+  [
+    'up: more instances than partitions',
+    () => ['up', '--partitions', '2', '--state-instances', '3'],
+    2,
+    /--state-instances \(3\) exceeds --partitions \(2\)/,
+  ],
+  [
+    'up: an unreachable server',
+    () => ['up', '--nats-url', `nats://127.0.0.1:${closed}`],
+    1,
+    /cannot reach NATS at 127\.0\.0\.1:\d+ \(ECONNREFUSED\): start nats-server/,
+  ],
+  ['load: an unknown flag', () => ['load', '--speed', '5'], 2, /unknown option '--speed'/],
+  ['load: a bad rate', () => ['load', '--rate', 'fast'], 2, /'--rate <n\|max>' argument 'fast' is invalid/],
+  ['load: a bad share', () => ['load', '--duplicates', '2'], 2, /expected a share between 0 and 1/],
+  [
+    'load: --events with --duration',
+    () => ['load', '--events', '10', '--duration', '5s'],
+    2,
+    /cannot be used with option '--duration/,
+  ],
+  [
+    'load: an unreachable server',
+    () => ['load', '--events', '10', '--target', `127.0.0.1:${closed}`],
+    1,
+    /cannot reach IngestService at 127\.0\.0\.1:\d+ \(ECONNREFUSED\): is the stack running\? Start it with `throughline up`/,
+  ],
+  ['verify: an unknown flag', () => ['verify', '--strict'], 2, /unknown option '--strict'/],
+  [
+    'verify: a bad number',
+    () => ['verify', '--max-violations', '-1'],
+    2,
+    /'--max-violations <n>' argument '-1' is invalid/,
+  ],
+  [
+    'verify: a URL that is not PostgreSQL',
+    () => ['verify', '--database-url', 'http://127.0.0.1'],
+    2,
+    /expected a postgres:\/\/ or postgresql:\/\/ URL/,
+  ],
+  [
+    'verify: an unreachable server',
+    () => ['verify', '--database-url', `postgres://postgres@127.0.0.1:${closed}/x`],
+    1,
+    /cannot reach PostgreSQL at postgres:\/\/postgres@127\.0\.0\.1:\d+\/x .*ECONNREFUSED.*Set --database-url or DATABASE_URL/,
+  ],
+  [
+    'verify: no database in the directory',
+    () => ['verify', '--data-dir', join(dir, 'nothing-here')],
+    1,
+    /no embedded database in .*nothing-here: run `throughline demo` first/,
+  ],
+  [
+    'config: a missing argument',
+    () => ['config', 'get'],
+    2,
+    /missing required argument 'tenant'.*throughline config get --help/,
+  ],
+  [
+    'config: a bad number',
+    () => ['config', 'set', 'tenant-1', '--fee-bps', 'lots'],
+    2,
+    /'--fee-bps <n>' argument 'lots' is invalid/,
+  ],
+  [
+    'config: nothing to set',
+    () => ['config', 'set', 'tenant-1'],
+    2,
+    /nothing to set: give at least one of --enabled/,
+  ],
+  [
+    'config: an unreachable server',
+    () => ['config', 'list', '--config-address', `127.0.0.1:${closed}`],
+    1,
+    /cannot reach ConfigService at 127\.0\.0\.1:\d+ \(ECONNREFUSED\)/,
+  ],
+];
+
+describe('bad input', () => {
+  it.each(cases)('%s', async (_description, args, exitCode, message) => {
+    const run = await runCli(args());
+    expect(run.code).toBe(exitCode);
+    const lines = run.stderr.trimEnd().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^error: /);
+    expect(lines[0]).toMatch(message);
+    expect(run.stderr).not.toMatch(/^\s+at /m);
+    expect(run.stdout).toBe('');
+  });
+
+  it('prints the stack trace and causes with --verbose', async () => {
+    const run = await runCli([
+      '--verbose',
+      'verify',
+      '--database-url',
+      `postgres://postgres@127.0.0.1:${closed}/x`,
+    ]);
+    expect(run.code).toBe(1);
+    expect(run.stderr.split('\n')[0]).toMatch(/^error: cannot reach PostgreSQL/);
+    expect(run.stderr).toMatch(/^\s+at /m);
+    expect(run.stderr).toMatch(/caused by: .*ECONNREFUSED/);
+  });
+
+  it('has --help on every command', async () => {
+    for (const command of [
+      [],
+      ['demo'],
+      ['up'],
+      ['load'],
+      ['verify'],
+      ['config'],
+      ['config', 'get'],
+      ['config', 'list'],
+      ['config', 'set'],
+    ]) {
+      const run = await runCli([...command, '--help']);
+      expect(run.code, command.join(' ')).toBe(0);
+      expect(run.stdout).toMatch(/^Usage: throughline/);
+    }
+  });
+});
