@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `throughline` — the command line of throughline: `demo` (embedded mode, nothing to install), `up` (the
- * distributed stack as local processes), `load`, `verify` and `config`.
+ * distributed stack as local processes), `load`, `verify`, `config` and `explain`.
  *
  * Exit codes: 0 success, 1 failure (a server unreachable, an invariant violated), 2 usage error, 130 interrupted.
  * Errors are one line saying what to do; `--verbose` adds the stack trace and causes.
@@ -9,6 +9,7 @@
 import { Command, CommanderError } from 'commander';
 import { configCommand } from './commands/config.js';
 import { demoCommand } from './commands/demo.js';
+import { explainCommand } from './commands/explain.js';
 import { loadCommand } from './commands/load.js';
 import { upCommand } from './commands/up.js';
 import { verifyCommand } from './commands/verify.js';
@@ -43,6 +44,7 @@ function createProgram(): Command {
     .addCommand(loadCommand())
     .addCommand(verifyCommand())
     .addCommand(configCommand())
+    .addCommand(explainCommand())
     .addHelpText(
       'after',
       '\nStart with: throughline demo\nExit codes: 0 ok, 1 failure (unreachable server, violated invariant), 2 usage error, 130 interrupted',

@@ -1,6 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import { writeFileSync, mkdtempSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LedgerWorkload } from '@throughline/ledger';
 import { explainSpans, formatExplanation, parseOtlpJsonFile } from '@throughline/telemetry';
@@ -48,6 +50,14 @@ describe('traces exported over OTLP/HTTP name the stage made slow on purpose', (
     expect(explanation.bottleneck).toBe('writer');
     expect(explanation.dominantWait).toBe('postgres');
     expect(explanation.sentence).toMatch(/^The bottleneck is writer: .* waiting on postgres/);
+    // The command a user runs on the same file says the same.
+    const cli = join(
+      dirname(createRequire(import.meta.url).resolve('@throughline/cli/package.json')),
+      'dist',
+      'main.js',
+    );
+    const printed = execFileSync(process.execPath, [cli, 'explain', '--file', file], { encoding: 'utf8' });
+    expect(printed).toMatch(/The bottleneck is writer: .* waiting on postgres/);
     // Library instrumentation: gRPC server spans on ingest, pg spans under the writer's waits.
     expect(
       spans.some(
