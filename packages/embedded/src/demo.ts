@@ -1,3 +1,9 @@
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
+import { explainSpans, spansFromReadable, type Explanation } from '@throughline/telemetry';
 /**
  * `throughline demo`: a deterministic, skewed ledger workload through the embedded pipeline, start to verify.
  * The demo feeds with flow control (at most `maxPendingEvents` between ingest and commit), so its latency figures
@@ -78,6 +84,8 @@ export interface DemoReport {
   /** Events the state stage skipped as already applied. */
   duplicatesSkipped: number;
   stages: Record<StageName, StageTime>;
+  /** Where the time went, from the demo's own spans: the `throughline explain` table and its verdict. */
+  explanation: Explanation;
   /** How busy each thread was while processing (0..1): the pipeline's actors share the main thread, PostgreSQL has its own. */
   utilization: { mainThread: number; databaseThread: number };
   verify: VerifyReport;
@@ -142,12 +150,15 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
     });
   };
   const timer = setInterval(tick, o.progressIntervalMs);
+  // The demo traces itself like the services do (every ingest batch and turn), into memory, and explains the spans.
+  const tracing = inMemoryTracing();
   try {
     pipeline = await runEmbeddedPipeline({
       database,
       partitionCount: o.partitionCount,
       tenants: demoTenants(o.tenants),
       bulkLoad: true,
+      tracer: tracing.provider.getTracer('throughline-demo'),
     });
     const startupMs = performance.now() - started;
     phase = 'running';
@@ -200,6 +211,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
       committedRows: commits.insertedRows,
       duplicatesSkipped: stateCounters.duplicates,
       stages: turns.snapshot(),
+      explanation: explainSpans(spansFromReadable(tracing.exporter.getFinishedSpans())),
       utilization,
       verify,
     };
@@ -207,7 +219,14 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoReport> {
     clearInterval(timer);
     await pipeline?.stop();
     await database.close();
+    await tracing.provider.shutdown();
   }
+}
+
+function inMemoryTracing(): { provider: BasicTracerProvider; exporter: InMemorySpanExporter } {
+  const exporter = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  return { provider, exporter };
 }
 
 async function feed(

@@ -1,3 +1,5 @@
+import type { Tracer } from '@opentelemetry/api';
+import { createPublishObserver, createTurnObserver } from '@throughline/telemetry';
 /**
  * The whole pipeline in one process: the same stages, partition actors and domain code as the five services,
  * wired to an in-memory bus (JetStream's semantics), an in-memory state store (Redis' role) and an embedded
@@ -67,6 +69,8 @@ export interface EmbeddedPipelineOptions {
   dedupHorizonMs?: number;
   /** Called after every turn of every stage. */
   onTurn?: (stage: StageName, stats: TurnStats) => void;
+  /** Traces ingest batches and every turn, as the services do (see @throughline/telemetry). Default: none. */
+  tracer?: Tracer;
   logger?: Logger;
 }
 
@@ -150,11 +154,14 @@ async function start(
     maxBatchEvents: options.maxBatchEvents ?? 1000,
     lingerMs: options.lingerMs ?? 5,
     maxInFlightEvents: options.maxInFlightEvents ?? 200_000,
+    ...(options.tracer ? { observer: createPublishObserver(options.tracer) } : {}),
   });
+  const observer = options.tracer ? createTurnObserver({ tracer: options.tracer }) : undefined;
   const turns = new TurnAccounting();
   const actorOptions = (stage: StageName, maxTurnMessages: number) => ({
     logger,
     maxTurnMessages,
+    ...(observer ? { observer } : {}),
     onTurn: (stats: TurnStats) => {
       turns.record(stage, stats);
       options.onTurn?.(stage, stats);

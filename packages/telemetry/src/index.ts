@@ -18,5 +18,12 @@ export { PipelineMetrics } from './metrics.js';
 export { createTurnObserver, type TurnObserverOptions } from './turn-observer.js';
 export { createPublishObserver } from './publish-observer.js';
 export { explainSpans, formatExplanation, type Explanation, type StageReport } from './explain.js';
-export { parseOtlpJsonFile, spansFromJaeger, spansFromOtlpJson, type SpanRecord } from './span-records.js';
+export {
+  parseOtlpJsonFile,
+  spansFromJaeger,
+  spansFromOtlpJson,
+  spansFromReadable,
+  type ReadableSpanLike,
+  type SpanRecord,
+} from './span-records.js';
 export { instrumentStage, type StageInstrumentationOptions } from './stage-instrumentation.js';

@@ -133,3 +133,40 @@ export function spansFromJaeger(traces: readonly unknown[]): SpanRecord[] {
   }
   return out;
 }
+
+/** The parts of an OpenTelemetry SDK `ReadableSpan` that `explain` reads (structural, so no SDK import here). */
+export interface ReadableSpanLike {
+  name: string;
+  startTime: [number, number];
+  endTime: [number, number];
+  attributes: Record<string, unknown>;
+  links: { context: { traceId: string; spanId: string } }[];
+  spanContext(): { traceId: string; spanId: string };
+  parentSpanContext?: { spanId: string } | undefined;
+  resource?: { attributes: Record<string, unknown> };
+}
+
+const hrToMs = (t: [number, number]): number => t[0] * 1000 + t[1] / 1e6;
+
+/** Reads spans finished in this process (for example from an in-memory exporter). */
+export function spansFromReadable(spans: readonly ReadableSpanLike[]): SpanRecord[] {
+  return spans.map((s) => {
+    const attributes: SpanRecord['attributes'] = {};
+    for (const [k, v] of Object.entries(s.attributes)) {
+      if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') attributes[k] = v;
+    }
+    const { traceId, spanId } = s.spanContext();
+    const service = s.resource?.attributes['service.name'];
+    return {
+      name: s.name,
+      traceId,
+      spanId,
+      ...(s.parentSpanContext ? { parentSpanId: s.parentSpanContext.spanId } : {}),
+      startMs: hrToMs(s.startTime),
+      endMs: hrToMs(s.endTime),
+      attributes,
+      links: s.links.map((l) => ({ traceId: l.context.traceId, spanId: l.context.spanId })),
+      ...(typeof service === 'string' ? { service } : {}),
+    };
+  });
+}

@@ -1,27 +1,9 @@
 /** The demo's closing summary. */
 import pc from 'picocolors';
-import type { DemoReport, StageName } from '@throughline/embedded';
+import type { DemoReport } from '@throughline/embedded';
+import { formatExplanation } from '@throughline/telemetry';
 import type { Violation } from '@throughline/stores';
 import { count, millis, percent, seconds, table } from '../format.js';
-
-/** What each dependency is in embedded mode (the stages name them as in distributed mode). */
-const DEPENDENCY_NAMES: Record<string, string> = {
-  postgres: 'PostgreSQL (PGlite)',
-  redis: 'state store (memory)',
-  nats: 'bus (memory)',
-  config: 'config',
-  recovery: 'startup recovery',
-  backoff: 'retry backoff',
-  ack: 'acks',
-};
-
-function dependencies(ms: Record<string, number>): string {
-  const parts = Object.entries(ms)
-    .filter(([, v]) => v >= 1)
-    .sort((a, b) => b[1] - a[1])
-    .map(([k, v]) => `${DEPENDENCY_NAMES[k] ?? k} ${millis(v)}`);
-  return parts.length > 0 ? parts.join(', ') : '—';
-}
 
 export function renderViolations(violations: readonly Violation[], total: number): string {
   const lines = violations.map((v) => {
@@ -58,23 +40,12 @@ export function renderSummary(r: DemoReport): string {
 
   out.push(
     pc.bold('Where the time went') +
-      pc.dim(" (summed over each stage's turns; the stages run at the same time)"),
+      pc.dim(" (from the demo's own spans, as `throughline explain` reads them from Jaeger or OTLP)"),
   );
-  const stageRows = [
-    ['stage', 'turns', 'events', 'queue wait', 'compute', 'dependency wait'].map((h) => pc.dim(h)),
-  ];
-  for (const stage of ['enrich', 'state', 'writer'] as StageName[]) {
-    const t = r.stages[stage];
-    stageRows.push([
-      stage,
-      count(t.turns),
-      count(t.events),
-      millis(t.queueWaitMs),
-      millis(t.computeMs),
-      dependencies(t.dependencyMs),
-    ]);
-  }
-  out.push(table(stageRows));
+  out.push(formatExplanation(r.explanation));
+  out.push(
+    pc.dim('  (embedded mode: postgres is PGlite, redis the in-memory state store, nats the in-memory bus)'),
+  );
   out.push(
     pc.dim(
       `  threads busy while processing: main (all actors) ${percent(r.utilization.mainThread, 1)}, ` +
