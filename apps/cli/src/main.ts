@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 /**
  * `throughline` — the command line of throughline: `demo` (embedded mode, nothing to install), `up` (the
- * distributed stack as local processes), `load`, `verify`, `config` and `explain`.
+ * distributed stack as local processes), `load`, `verify`, `config`, `explain` and `bench`.
  *
  * Exit codes: 0 success, 1 failure (a server unreachable, an invariant violated), 2 usage error, 130 interrupted.
  * Errors are one line saying what to do; `--verbose` adds the stack trace and causes.
  */
 import { Command, CommanderError } from 'commander';
+import { benchCommand } from './commands/bench.js';
 import { configCommand } from './commands/config.js';
 import { demoCommand } from './commands/demo.js';
 import { explainCommand } from './commands/explain.js';
@@ -45,6 +46,7 @@ function createProgram(): Command {
     .addCommand(verifyCommand())
     .addCommand(configCommand())
     .addCommand(explainCommand())
+    .addCommand(benchCommand())
     .addHelpText(
       'after',
       '\nStart with: throughline demo\nExit codes: 0 ok, 1 failure (unreachable server, violated invariant), 2 usage error, 130 interrupted',

@@ -49,6 +49,18 @@ const cases: Case[] = [
     1,
     /cannot reach NATS at 127\.0\.0\.1:\d+ \(ECONNREFUSED\): start nats-server/,
   ],
+  [
+    'bench: an unknown scenario',
+    () => ['bench', 'fastest'],
+    2,
+    /unknown scenario 'fastest': expected one of ablation, sweep, floor, peer, all/,
+  ],
+  [
+    'bench: a bad size',
+    () => ['bench', 'floor', '--size', 'huge'],
+    2,
+    /argument 'huge' is invalid\. Allowed choices are default, small/,
+  ],
   ['explain: no source', () => ['explain'], 2, /give --file <path> or --jaeger <url>/],
   ['explain: an unknown flag', () => ['explain', '--trace', 'x'], 2, /unknown option '--trace'/],
   [
