@@ -8,7 +8,7 @@ import {
   runDemo,
   runEmbeddedPipeline,
   type DemoReport,
-} from '@throughline/embedded';
+} from '../src/index.js';
 import { tempDir } from './fixtures.js';
 
 const dir = tempDir('pipeline');
