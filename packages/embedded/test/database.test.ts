@@ -8,7 +8,7 @@ import {
   migrate,
   verifyLedger,
 } from '@throughline/stores';
-import { createCopySink, EmbeddedDatabase, isEmbeddedError } from '../src/index.js';
+import { createCopySink, EmbeddedDatabase, isEmbeddedError } from '@throughline/embedded';
 import { history, tempDir } from './fixtures.js';
 
 const dir = tempDir('database');

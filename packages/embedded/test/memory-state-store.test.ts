@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createMemoryStateStore } from '../src/index.js';
+import { createMemoryStateStore } from '@throughline/embedded';
 
 const account = { balanceMinor: 5n, position: 3n, debitsDay: 1, debitsDayMinor: 0n };
 

@@ -8,7 +8,7 @@ import {
   runDemo,
   runEmbeddedPipeline,
   type DemoReport,
-} from '../src/index.js';
+} from '@throughline/embedded';
 import { tempDir } from './fixtures.js';
 
 const dir = tempDir('pipeline');
