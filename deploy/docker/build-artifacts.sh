@@ -31,8 +31,9 @@ mkdir -p "$out"
 cp package.json pnpm-lock.yaml pnpm-workspace.yaml "$out/"
 [[ -f .npmrc ]] && cp .npmrc "$out/"
 
-# Every workspace project keeps its package.json (the lockfile names them all); only the services (apps/*) and the
-# workspace packages they depend on at run time get their built files ("files" of package.json, else dist).
+# Every workspace project keeps its package.json (the lockfile names them all); only the services (apps/* but the
+# cli, a developer's tool that also carries the benchmarks) and the workspace packages they depend on at run time
+# get their built files ("files" of package.json, else dist).
 node - "$root" "$out" <<'EOF'
 const fs = require('node:fs');
 const path = require('node:path');
@@ -67,7 +68,7 @@ const visit = (name) => {
   runtime.add(name);
   for (const [dep, spec] of Object.entries(project.pkg.dependencies ?? {})) if (String(spec).startsWith('workspace:')) visit(dep);
 };
-for (const [name, { dir }] of projects) if (dir.startsWith('apps/')) visit(name);
+for (const [name, { dir }] of projects) if (dir.startsWith('apps/') && dir !== 'apps/cli') visit(name);
 for (const name of runtime) {
   const { dir, pkg } = projects.get(name);
   for (const entry of pkg.files ?? ['dist']) {
@@ -89,7 +90,7 @@ cp "$root/deploy/docker/partition-owner.mjs" "$root/deploy/docker/smoke-test.mjs
 cd "$out"
 pnpm install --prod --frozen-lockfile --prefer-offline --ignore-scripts --config.confirmModulesPurge=false \
   --config.node-linker=hoisted \
-  --filter '{./apps/*}...'
+  --filter '{./apps/*}...' --filter '!@throughline/cli'
 
 # Declarations, source maps and build info are not needed to run.
 find "$out/apps" "$out/packages" -path '*/node_modules' -prune -o -type f \

@@ -30,7 +30,14 @@ async function start(name: string, args: string[], env: Record<string, string>):
     command: process.execPath,
     args,
     cwd: out,
-    env: { LOG_LEVEL: 'info', PARTITION_COUNT: '4', HTTP_ADDRESS: `127.0.0.1:${await freePort()}`, ...env },
+    env: {
+      LOG_LEVEL: 'info',
+      PARTITION_COUNT: '4',
+      HTTP_ADDRESS: `127.0.0.1:${await freePort()}`,
+      // Only the health service on the stage services: any free port (ingest and config set theirs).
+      GRPC_ADDRESS: '127.0.0.1:0',
+      ...env,
+    },
   });
   services.push(service);
   await service.waitForOutput(/"msg":"ready"/, { timeoutMs: 30_000 });
