@@ -25,6 +25,9 @@ import {
   createPostgresAccountTransactions,
   createPostgresStateSource,
   createRedisStateStore,
+  migrate,
+  readDeploymentId,
+  stateKeyPrefixFor,
 } from '@throughline/stores';
 import { loadSettings } from './config.js';
 import { instrumentStage } from '@throughline/telemetry';
@@ -50,8 +53,11 @@ export async function run(telemetry: Telemetry): Promise<void> {
   redis.on('error', (err: Error) => logger.warn('redis connection error', { error: err.message }));
   const pool = new pg.Pool({ connectionString: settings.DATABASE_URL, max: settings.PG_POOL_SIZE });
   pool.on('error', (err) => logger.warn('idle PostgreSQL connection failed', { error: err.message }));
+  // Redis keys carry the database's deployment id: a fresh database never reads another one's state.
+  await migrate(pool);
+  const keyPrefix = stateKeyPrefixFor(await readDeploymentId(pool));
   const store = withInjectedLatency(
-    createRedisStateStore(redis, { dedupHorizonMs: settings.DEDUP_HORIZON_MS }),
+    createRedisStateStore(redis, { dedupHorizonMs: settings.DEDUP_HORIZON_MS, keyPrefix }),
     settings.INJECT_LATENCY,
     'redis',
   );

@@ -59,3 +59,4 @@ export {
   type LockedAccountRow,
   type PostgresAccountTransactions,
 } from './postgres-account-transactions.js';
+export { readDeploymentId, stateKeyPrefixFor } from './deployment.js';

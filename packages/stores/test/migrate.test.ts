@@ -1,6 +1,13 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { isStoreError, migrate, MIGRATIONS, StoreErrorCode } from '../src/index.js';
+import {
+  isStoreError,
+  migrate,
+  MIGRATIONS,
+  readDeploymentId,
+  stateKeyPrefixFor,
+  StoreErrorCode,
+} from '../src/index.js';
 import { usePostgres } from './support.js';
 
 const db = usePostgres();
@@ -22,12 +29,13 @@ describe('migrate', () => {
       'ledger',
       'tenant_config_history',
       'tenant_configs',
+      'tl_deployment',
       'tl_schema_migrations',
     ]);
     const second = await migrate(pool);
     expect(second).toEqual({ applied: [], currentVersion: first.currentVersion });
     const recorded = await pool.query('SELECT version, name FROM tl_schema_migrations');
-    expect(recorded.rows).toEqual([{ version: 1, name: 'schema' }]);
+    expect(recorded.rows).toEqual(MIGRATIONS.map((m) => ({ version: m.version, name: m.name })));
   });
 
   it('is safe when several processes migrate at once', async () => {
@@ -37,8 +45,8 @@ describe('migrate', () => {
     try {
       const outcomes = await Promise.all(racers.map((p) => migrate(p)));
       const applied = outcomes.flatMap((o) => o.applied);
-      expect(applied).toEqual([1]);
-      expect(outcomes.every((o) => o.currentVersion === 1)).toBe(true);
+      expect(applied).toEqual(MIGRATIONS.map((m) => m.version));
+      expect(outcomes.every((o) => o.currentVersion === MIGRATIONS.at(-1)!.version)).toBe(true);
     } finally {
       await Promise.all(racers.map((p) => p.end()));
     }
@@ -49,14 +57,14 @@ describe('migrate', () => {
     await migrate(pool);
     const more = [
       ...MIGRATIONS,
-      { version: 3, name: 'third', sql: 'CREATE TABLE third (id int)' },
-      { version: 2, name: 'second', sql: 'CREATE TABLE second (id int)' },
+      { version: 11, name: 'third', sql: 'CREATE TABLE third (id int)' },
+      { version: 10, name: 'second', sql: 'CREATE TABLE second (id int)' },
     ];
-    expect((await migrate(pool, { migrations: more })).applied).toEqual([2, 3]);
+    expect((await migrate(pool, { migrations: more })).applied).toEqual([10, 11]);
 
     const broken = [
       ...more,
-      { version: 4, name: 'broken', sql: 'CREATE TABLE fourth (id int); SELECT nope' },
+      { version: 12, name: 'broken', sql: 'CREATE TABLE fourth (id int); SELECT nope' },
     ];
     const err: unknown = await migrate(pool, { migrations: broken }).catch((e: unknown) => e);
     expect(isStoreError(err, StoreErrorCode.migrationFailed)).toBe(true);
@@ -64,8 +72,18 @@ describe('migrate', () => {
     const versions = await pool.query<{ version: number }>(
       'SELECT version FROM tl_schema_migrations ORDER BY 1',
     );
-    expect(versions.rows.map((r) => r.version)).toEqual([1, 2, 3]);
+    expect(versions.rows.map((r) => r.version)).toEqual([...MIGRATIONS.map((m) => m.version), 10, 11]);
     // the advisory lock was released: another run does not hang
     expect((await migrate(pool, { migrations: more })).applied).toEqual([]);
+  });
+
+  it('gives each database its own deployment id, and a Redis key prefix from it', async () => {
+    const [a, b] = [await db.newPool(), await db.newPool()];
+    await Promise.all([migrate(a), migrate(b)]);
+    const [idA, idB] = await Promise.all([readDeploymentId(a), readDeploymentId(b)]);
+    expect(idA).toMatch(/^[0-9a-f-]{36}$/);
+    expect(idA).not.toBe(idB);
+    expect(await readDeploymentId(a)).toBe(idA);
+    expect(stateKeyPrefixFor(idA)).toBe(`tl:${idA.replace(/-/g, '').slice(0, 12)}`);
   });
 });

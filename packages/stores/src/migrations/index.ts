@@ -1,5 +1,6 @@
 /** The schema migrations, in the order they are applied. Append only: never edit one that has shipped. */
 import { schema001 } from './001_schema.js';
+import { deployment002 } from './002_deployment.js';
 
 export interface Migration {
   /** Strictly increasing, recorded in `tl_schema_migrations.version`. */
@@ -9,4 +10,7 @@ export interface Migration {
   readonly sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'schema', sql: schema001 }];
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'schema', sql: schema001 },
+  { version: 2, name: 'deployment', sql: deployment002 },
+];
