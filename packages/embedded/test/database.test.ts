@@ -6,6 +6,8 @@ import {
   createTenantConfigRepository,
   DEMO_TENANTS,
   migrate,
+  MIGRATIONS,
+  readDeploymentId,
   verifyLedger,
 } from '@throughline/stores';
 import { createCopySink, EmbeddedDatabase, isEmbeddedError } from '@throughline/embedded';
@@ -37,8 +39,9 @@ async function rows(prefix: string) {
 
 describe('the stores on the embedded database', () => {
   it('migrates once, under the advisory lock, and again finds nothing to do', async () => {
-    expect((await migrate(db.pool)).applied).toEqual([1]);
+    expect((await migrate(db.pool)).applied).toEqual(MIGRATIONS.map((m) => m.version));
     expect((await migrate(db.pool)).applied).toEqual([]);
+    expect(await readDeploymentId(db.pool)).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it('keeps tenant configurations with versions', async () => {
