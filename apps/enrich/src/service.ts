@@ -1,5 +1,4 @@
 import * as grpc from '@grpc/grpc-js';
-import { connectJetStreamBus } from '@throughline/bus';
 import { ConfigServiceClient } from '@throughline/contracts';
 import {
   ConfigCache,
@@ -12,12 +11,12 @@ import {
   isOptimized,
 } from '@throughline/pipeline';
 import { getTenantConfig } from './get-config.js';
-import { onShutdown, ownedPartitions, startPartitionActors, Supervisor } from '@throughline/runtime';
+import { onShutdown, startPartitionActors, Supervisor } from '@throughline/runtime';
 import {
   startGrpcServer,
   startHttpServer,
-  busSettingsOf,
-  checkOwnership,
+  connectServiceBus,
+  ownedPartitionsOrExit,
   createLogger,
   pipelineModeOf,
 } from '@throughline/service';
@@ -29,16 +28,7 @@ import type { Telemetry } from '@throughline/telemetry-sdk';
 export async function run(telemetry: Telemetry): Promise<void> {
   const settings = loadSettings();
   const logger = createLogger('enrich', settings.LOG_LEVEL, { instance: settings.INSTANCE_INDEX });
-  const ownershipError = checkOwnership(settings);
-  if (ownershipError) {
-    logger.error(ownershipError);
-    process.exit(2);
-  }
-  const partitions = ownedPartitions(
-    settings.PARTITION_COUNT,
-    settings.INSTANCE_INDEX,
-    settings.INSTANCE_COUNT,
-  );
+  const partitions = ownedPartitionsOrExit(settings, logger);
   const http = await startHttpServer({ address: settings.HTTP_ADDRESS, metrics: telemetry.metricsHandler });
 
   const configClient = new ConfigServiceClient(settings.CONFIG_ADDRESS, grpc.credentials.createInsecure());
@@ -46,13 +36,7 @@ export async function run(telemetry: Telemetry): Promise<void> {
   const feed = new ConfigFeed({ client: configClient, cache, logger });
   await feed.start();
 
-  const bus = await connectJetStreamBus({
-    servers: settings.NATS_URL,
-    name: `enrich-${settings.INSTANCE_INDEX}`,
-    settings: busSettingsOf(settings),
-    logger,
-  });
-  await bus.ensureTopology();
+  const bus = await connectServiceBus('enrich', settings, logger);
   const { observer } = instrumentStage({
     tracer: telemetry.tracer,
     meter: telemetry.meter,

@@ -1,8 +1,7 @@
-import { connectJetStreamBus } from '@throughline/bus';
 import { IngestServiceService } from '@throughline/contracts';
 import { IngestPublisher } from '@throughline/pipeline';
 import { onShutdown } from '@throughline/runtime';
-import { startHttpServer, busSettingsOf, createLogger, startGrpcServer } from '@throughline/service';
+import { connectServiceBus, createLogger, startGrpcServer, startHttpServer } from '@throughline/service';
 import { loadSettings } from './config.js';
 import { createIngestService } from './ingest-service.js';
 import { createPublishObserver, PipelineMetrics } from '@throughline/telemetry';
@@ -14,13 +13,7 @@ export async function run(telemetry: Telemetry): Promise<void> {
   const logger = createLogger('ingest', settings.LOG_LEVEL, { instance: settings.INSTANCE_INDEX });
   const http = await startHttpServer({ address: settings.HTTP_ADDRESS, metrics: telemetry.metricsHandler });
 
-  const bus = await connectJetStreamBus({
-    servers: settings.NATS_URL,
-    name: `ingest-${settings.INSTANCE_INDEX}`,
-    settings: busSettingsOf(settings),
-    logger,
-  });
-  await bus.ensureTopology();
+  const bus = await connectServiceBus('ingest', settings, logger);
   const publisher = new IngestPublisher({
     bus,
     partitionCount: settings.PARTITION_COUNT,

@@ -1,6 +1,5 @@
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { connectJetStreamBus } from '@throughline/bus';
 import {
   createNaiveStateHandler,
   decodeEnrichedBatch,
@@ -12,12 +11,12 @@ import {
   StateStage,
   withInjectedLatency,
 } from '@throughline/pipeline';
-import { onShutdown, ownedPartitions, startPartitionActors, Supervisor } from '@throughline/runtime';
+import { onShutdown, startPartitionActors, Supervisor } from '@throughline/runtime';
 import {
   startGrpcServer,
   startHttpServer,
-  busSettingsOf,
-  checkOwnership,
+  connectServiceBus,
+  ownedPartitionsOrExit,
   createLogger,
   pipelineModeOf,
 } from '@throughline/service';
@@ -37,16 +36,7 @@ import type { Telemetry } from '@throughline/telemetry-sdk';
 export async function run(telemetry: Telemetry): Promise<void> {
   const settings = loadSettings();
   const logger = createLogger('state', settings.LOG_LEVEL, { instance: settings.INSTANCE_INDEX });
-  const ownershipError = checkOwnership(settings);
-  if (ownershipError) {
-    logger.error(ownershipError);
-    process.exit(2);
-  }
-  const partitions = ownedPartitions(
-    settings.PARTITION_COUNT,
-    settings.INSTANCE_INDEX,
-    settings.INSTANCE_COUNT,
-  );
+  const partitions = ownedPartitionsOrExit(settings, logger);
   const http = await startHttpServer({ address: settings.HTTP_ADDRESS, metrics: telemetry.metricsHandler });
 
   const redis = new Redis(settings.REDIS_URL, { maxRetriesPerRequest: 2, enableAutoPipelining: false });
@@ -63,13 +53,7 @@ export async function run(telemetry: Telemetry): Promise<void> {
   );
   const committed = withInjectedLatency(createPostgresStateSource(pool), settings.INJECT_LATENCY, 'postgres');
 
-  const bus = await connectJetStreamBus({
-    servers: settings.NATS_URL,
-    name: `state-${settings.INSTANCE_INDEX}`,
-    settings: busSettingsOf(settings),
-    logger,
-  });
-  await bus.ensureTopology();
+  const bus = await connectServiceBus('state', settings, logger);
   const counters = newStateCounters();
   const { observer, metrics } = instrumentStage({
     tracer: telemetry.tracer,

@@ -1,5 +1,4 @@
 import pg from 'pg';
-import { connectJetStreamBus } from '@throughline/bus';
 import {
   createNaiveWriterHandler,
   createWriterHandler,
@@ -8,12 +7,12 @@ import {
   newWriterCounters,
   withInjectedLatency,
 } from '@throughline/pipeline';
-import { onShutdown, ownedPartitions, startPartitionActors, Supervisor } from '@throughline/runtime';
+import { onShutdown, startPartitionActors, Supervisor } from '@throughline/runtime';
 import {
   startGrpcServer,
   startHttpServer,
-  busSettingsOf,
-  checkOwnership,
+  connectServiceBus,
+  ownedPartitionsOrExit,
   createLogger,
   pipelineModeOf,
 } from '@throughline/service';
@@ -26,16 +25,7 @@ import type { Telemetry } from '@throughline/telemetry-sdk';
 export async function run(telemetry: Telemetry): Promise<void> {
   const settings = loadSettings();
   const logger = createLogger('writer', settings.LOG_LEVEL, { instance: settings.INSTANCE_INDEX });
-  const ownershipError = checkOwnership(settings);
-  if (ownershipError) {
-    logger.error(ownershipError);
-    process.exit(2);
-  }
-  const partitions = ownedPartitions(
-    settings.PARTITION_COUNT,
-    settings.INSTANCE_INDEX,
-    settings.INSTANCE_COUNT,
-  );
+  const partitions = ownedPartitionsOrExit(settings, logger);
   const http = await startHttpServer({ address: settings.HTTP_ADDRESS, metrics: telemetry.metricsHandler });
 
   const pool = new pg.Pool({ connectionString: settings.DATABASE_URL, max: settings.PG_POOL_SIZE });
@@ -50,13 +40,7 @@ export async function run(telemetry: Telemetry): Promise<void> {
   }
   const sink = withInjectedLatency(createPostgresSink(pool), settings.INJECT_LATENCY, 'postgres');
 
-  const bus = await connectJetStreamBus({
-    servers: settings.NATS_URL,
-    name: `writer-${settings.INSTANCE_INDEX}`,
-    settings: busSettingsOf(settings),
-    logger,
-  });
-  await bus.ensureTopology();
+  const bus = await connectServiceBus('writer', settings, logger);
   const counters = newWriterCounters();
   const { observer } = instrumentStage({
     tracer: telemetry.tracer,

@@ -9,7 +9,6 @@ import { connectJetStreamBus, type Bus } from '@throughline/bus';
 import {
   ConfigServiceClient,
   IngestServiceClient,
-  STAGES,
   type Event,
   type Stage,
 } from '@throughline/contracts';
@@ -203,15 +202,11 @@ export async function ledgerCount(pool: pg.Pool): Promise<number> {
 
 /** Waits until the ledger holds `expected` rows. */
 export async function waitForLedger(pool: pg.Pool, expected: number, timeoutMs = 180_000): Promise<void> {
-  let last = -1;
-  await waitFor(
-    async () => {
-      last = await ledgerCount(pool);
-      return last >= expected;
-    },
-    { timeoutMs, intervalMs: 250, message: `ledger did not reach ${expected} rows` },
-  );
-  void last;
+  await waitFor(async () => (await ledgerCount(pool)) >= expected, {
+    timeoutMs,
+    intervalMs: 250,
+    message: `ledger did not reach ${expected} rows`,
+  });
 }
 
 /** Waits until every stage consumer of every partition has nothing pending or unacked. */
@@ -221,7 +216,6 @@ export async function waitForIdle(stack: Stack, timeoutMs = 120_000): Promise<vo
     ['state', 'enriched'],
     ['writer', 'applied'],
   ];
-  void STAGES;
   await waitFor(
     async () => {
       for (const [group, stage] of groups) {

@@ -21,3 +21,4 @@ export {
 } from './settings.js';
 export { startGrpcServer, type GrpcServerOptions, type RunningGrpcServer } from './grpc-server.js';
 export { startHttpServer, type HttpServerOptions, type RunningHttpServer } from './http-server.js';
+export { connectServiceBus, ownedPartitionsOrExit } from './stage.js';
