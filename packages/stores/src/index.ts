@@ -24,6 +24,7 @@ export type { AccountState } from './account-state.js';
 export { migrate, MIGRATION_LOCK_KEY, type MigrateOptions, type MigrateOutcome } from './migrate.js';
 export { MIGRATIONS, type Migration } from './migrations/index.js';
 export {
+  COMMIT_SQL,
   createPostgresSink,
   type CommitOutcome,
   type PartitionResults,

@@ -174,6 +174,41 @@ describe('PostgresSink', () => {
     expect(await sink.commitBatches([])).toEqual({ inserted: 0, duplicates: 0 });
   });
 
+  it('tells each partition of a group commit what it wrote, replays included', async () => {
+    const a = history({ events: 4, accounts: 1, prefix: 'g1a-' });
+    const b = history({ events: 6, accounts: 2, prefix: 'g1b-' });
+    const c = history({ events: 3, accounts: 1, prefix: 'g1c-' });
+    expect(await sink.commitGroups([{ partition: 1, results: a }])).toEqual([{ inserted: 4, duplicates: 0 }]);
+    // Partition 1 replays its batch (all duplicates), 2 commits new rows, 3 has nothing.
+    expect(
+      await sink.commitGroups([
+        { partition: 2, results: b },
+        { partition: 1, results: a },
+        { partition: 3, results: [] },
+        { partition: 6, results: c },
+      ]),
+    ).toEqual([
+      { inserted: 6, duplicates: 0 },
+      { inserted: 0, duplicates: 4 },
+      { inserted: 0, duplicates: 0 },
+      { inserted: 3, duplicates: 0 },
+    ]);
+    expect((await snapshot('g1')).ledger).toHaveLength(13);
+  });
+
+  it('refuses a group commit that names a partition twice, writing nothing', async () => {
+    const a = history({ events: 2, accounts: 1, prefix: 'g2a-' });
+    const b = history({ events: 2, accounts: 1, prefix: 'g2b-' });
+    const err: unknown = await sink
+      .commitGroups([
+        { partition: 1, results: a },
+        { partition: 1, results: b },
+      ])
+      .catch((e: unknown) => e);
+    expect(isStoreError(err, StoreErrorCode.invalidInput)).toBe(true);
+    expect((await snapshot('g2')).ledger).toHaveLength(0);
+  });
+
   it('rejects a result without outcome before writing anything', async () => {
     const bad = result({ eventId: 'c9-2', accountId: 'c9-a', outcome: Outcome.OUTCOME_UNSPECIFIED });
     const err: unknown = await sink
