@@ -61,7 +61,7 @@ export interface EmbeddedPipelineOptions {
   /** Messages per writer turn (one transaction). Default 16. */
   writerMaxTurnMessages?: number;
   /**
-   * Load into an empty ledger without its two non-unique indexes and build them in `completeBulkLoad()` (or
+   * Load into an empty ledger without its non-unique index and build it in `completeBulkLoad()` (or
    * `stop()`): much faster for a large first load. Default false.
    */
   bulkLoad?: boolean;

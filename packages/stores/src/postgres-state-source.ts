@@ -12,7 +12,10 @@ export interface PostgresStateSource {
   loadAccounts(accountIds: readonly string[]): Promise<Map<string, AccountState>>;
   /** Which of `eventIds` already have a ledger row. */
   committedEventIds(eventIds: readonly string[]): Promise<Set<string>>;
-  /** True when the ledger holds at least one row of `partition` (so state for it existed before). */
+  /**
+   * True when the ledger holds at least one row of `partition` (so state for it existed before). Asked of
+   * `balances`, which the writer fills in the same statement as the ledger: one row per account, not per event.
+   */
   hasCommittedRows(partition: number): Promise<boolean>;
 }
 
@@ -21,7 +24,7 @@ const LOAD_ACCOUNTS_SQL = `
 SELECT account_id, balance_minor::text, position::text, debits_day, debits_day_minor::text
 FROM balances WHERE account_id = ANY($1::text[])`;
 const COMMITTED_IDS_SQL = 'SELECT event_id FROM ledger WHERE event_id = ANY($1::text[])';
-const HAS_ROWS_SQL = 'SELECT EXISTS (SELECT 1 FROM ledger WHERE partition = $1) AS found';
+const HAS_ROWS_SQL = 'SELECT EXISTS (SELECT 1 FROM balances WHERE partition = $1) AS found';
 
 export function createPostgresStateSource(pool: pg.Pool): PostgresStateSource {
   return {

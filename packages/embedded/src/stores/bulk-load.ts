@@ -1,19 +1,17 @@
 /**
- * A bulk load into an empty ledger defers the ledger's two non-unique indexes (as migration 001 of
- * @throughline/stores defines them) and builds them once at the end: a sorted build is far cheaper than a million
- * single insertions into each, and PGlite runs PostgreSQL on one core. Nothing the pipeline does while loading reads
- * them (the primary key, which `ON CONFLICT` needs, stays), so the effects are the same; the schema at the end is too.
+ * A bulk load into an empty ledger defers the ledger's non-unique index (as migration 001 of @throughline/stores
+ * defines it; migration 003 dropped the other) and builds it once at the end: a sorted build is far cheaper than a million
+ * single insertions, and PGlite runs PostgreSQL on one core. Nothing the pipeline does while loading reads it (the
+ * primary key, which `ON CONFLICT` needs, stays), so the effects are the same; the schema at the end is too.
  */
 import { EmbeddedError, EmbeddedErrorCode } from '../errors.js';
 import type { StatementRunner } from './copy-sink.js';
 
 const SECONDARY_INDEXES = [
   'CREATE INDEX IF NOT EXISTS ledger_account_position_idx ON ledger (account_id, position)',
-  'CREATE INDEX IF NOT EXISTS ledger_partition_idx ON ledger (partition)',
 ];
 
-const DROP_SQL =
-  'DROP INDEX IF EXISTS ledger_account_position_idx; DROP INDEX IF EXISTS ledger_partition_idx';
+const DROP_SQL = 'DROP INDEX IF EXISTS ledger_account_position_idx';
 
 /** (Re)creates the secondary indexes that are missing; cheap when they exist (and repairs an interrupted bulk load). */
 export async function ensureSecondaryIndexes(db: StatementRunner): Promise<void> {

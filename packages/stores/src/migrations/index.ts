@@ -1,6 +1,7 @@
 /** The schema migrations, in the order they are applied. Append only: never edit one that has shipped. */
 import { schema001 } from './001_schema.js';
 import { deployment002 } from './002_deployment.js';
+import { dropPartitionIndex003 } from './003_drop_partition_index.js';
 
 export interface Migration {
   /** Strictly increasing, recorded in `tl_schema_migrations.version`. */
@@ -13,4 +14,5 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'schema', sql: schema001 },
   { version: 2, name: 'deployment', sql: deployment002 },
+  { version: 3, name: 'drop ledger partition index', sql: dropPartitionIndex003 },
 ];
