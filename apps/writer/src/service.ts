@@ -1,5 +1,6 @@
 import pg from 'pg';
 import {
+  createGroupCommitSink,
   createNaiveWriterHandler,
   createWriterHandler,
   InFlightLimit,
@@ -38,7 +39,9 @@ export async function run(telemetry: Telemetry): Promise<void> {
     await telemetry.shutdown();
     process.exit(0);
   }
-  const sink = withInjectedLatency(createPostgresSink(pool), settings.INJECT_LATENCY, 'postgres');
+  const store = withInjectedLatency(createPostgresSink(pool), settings.INJECT_LATENCY, 'postgres');
+  // Batched: the partitions' turns share statements (group commit); naive: one statement per row, as it asks.
+  const groupSink = createGroupCommitSink(store, { maxInFlight: settings.WRITER_COMMITS_IN_FLIGHT });
 
   const bus = await connectServiceBus('writer', settings, logger);
   const counters = newWriterCounters();
@@ -62,8 +65,8 @@ export async function run(telemetry: Telemetry): Promise<void> {
     decode: decodeResultBatch,
     handlerFor: (partition) =>
       mode.features.has('batching')
-        ? createWriterHandler({ partition, sink, counters })
-        : createNaiveWriterHandler({ partition, sink, counters, limit }),
+        ? createWriterHandler({ partition, sink: groupSink, counters })
+        : createNaiveWriterHandler({ partition, sink: store, counters, limit }),
     actor: { logger, observer, maxTurnMessages: settings.WRITER_MAX_TURN_MESSAGES },
   });
   // The standard gRPC health service, for probes and meshes that speak gRPC (this service has no other API).
@@ -71,7 +74,10 @@ export async function run(telemetry: Telemetry): Promise<void> {
   grpcServer.setServing(true);
   http.setReady(true);
   logger.info('ready', { httpPort: http.port, partitions, features: [...mode.features].join(',') });
-  const report = setInterval(() => logger.info('writer counters', { ...counters }), 10_000);
+  const report = setInterval(
+    () => logger.info('writer counters', { ...counters, groupCommit: groupSink.stats }),
+    10_000,
+  );
   report.unref();
 
   onShutdown(
@@ -81,7 +87,7 @@ export async function run(telemetry: Telemetry): Promise<void> {
       await supervisor.stop();
       await bus.close();
       await pool.end();
-      logger.info('writer counters', { ...counters });
+      logger.info('writer counters', { ...counters, groupCommit: groupSink.stats });
       await grpcServer.shutdown(1000);
       await http.close();
       await telemetry.shutdown();

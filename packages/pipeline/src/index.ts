@@ -67,6 +67,12 @@ export type {
   StateStore,
 } from './ports.js';
 export {
+  createGroupCommitSink,
+  type GroupCommitOptions,
+  type GroupCommitSink,
+  type GroupCommitTarget,
+} from './group-commit.js';
+export {
   injectDelay,
   parseLatencySpec,
   withInjectedLatency,
