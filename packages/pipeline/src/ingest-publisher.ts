@@ -54,6 +54,8 @@ interface PendingBatch {
   /** How many of the batch's events each request contributed. */
   shares: Map<Waiter, number>;
   timer: NodeJS.Timeout | undefined;
+  /** When the batch's first event arrived: its `acceptedAtMs`, so ingest-to-commit latency includes the linger. */
+  firstAtMs: number;
 }
 
 /** The largest number of events in one bus message: positions reserve 16 bits for the index in the batch. */
@@ -138,7 +140,7 @@ export class IngestPublisher {
     while (offset < events.length) {
       let batch = this.pending.get(partition);
       if (batch === undefined) {
-        batch = { events: [], shares: new Map(), timer: undefined };
+        batch = { events: [], shares: new Map(), timer: undefined, firstAtMs: this.opts.now() };
         this.pending.set(partition, batch);
       }
       const room = this.opts.maxBatchEvents - batch.events.length;
@@ -180,7 +182,7 @@ export class IngestPublisher {
 
   private async send(partition: number, batch: PendingBatch): Promise<void> {
     const { events } = batch;
-    const messages = this.encode(partition, events, BigInt(this.opts.now()));
+    const messages = this.encode(partition, events, BigInt(batch.firstAtMs));
     const counts = batch.shares;
     let trace: ReturnType<PublishObserver['startPublish']> | undefined;
     try {

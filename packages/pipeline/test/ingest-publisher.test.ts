@@ -54,6 +54,28 @@ describe('IngestPublisher', () => {
     expect(total).toBe(1050);
   });
 
+  it("stamps a batch with its first event's arrival, so the linger counts as ingest-to-commit latency", async () => {
+    bus = createMemoryBus();
+    await bus.ensureTopology();
+    let clock = 1_000_000;
+    const publisher = new IngestPublisher({
+      bus,
+      partitionCount: 1,
+      maxBatchEvents: 1000,
+      lingerMs: 30,
+      now: () => clock,
+    });
+    const events = new LedgerWorkload({ accounts: 5, seed: 5 }).take(20);
+    const first = publisher.publish(events.slice(0, 10));
+    clock += 25; // the second request joins the same batch 25 ms later, before the linger ends
+    const second = publisher.publish(events.slice(10));
+    await Promise.all([first, second]);
+    const [batch, ...rest] = (await drain(bus, 1)).get(0)!;
+    expect(rest).toEqual([]);
+    expect(batch!.events).toHaveLength(20);
+    expect(batch!.acceptedAtMs).toBe(1_000_000n);
+  });
+
   it('gives a batch a deterministic id, so the same batch published twice is stored once', async () => {
     bus = createMemoryBus();
     await bus.ensureTopology();
