@@ -96,12 +96,21 @@ export class StateStage {
       ctx ? ctx.wait(dependency, work) : work();
     const now = this.opts.now();
 
+    // One LRU lookup per account per turn (it also marks the account recently used), not one per event.
+    const inMemory = new Map<string, AccountState>();
     const misses = new Set<string>();
     const eventIds: string[] = [];
     for (const e of events) {
       const accountId = e.event!.accountId;
-      if (this.memory.has(accountId)) this.counters.memoryHits++;
-      else misses.add(accountId);
+      if (inMemory.has(accountId)) this.counters.memoryHits++;
+      else if (!misses.has(accountId)) {
+        const state = this.memory.get(accountId);
+        if (state === undefined) misses.add(accountId);
+        else {
+          inMemory.set(accountId, state);
+          this.counters.memoryHits++;
+        }
+      }
       eventIds.push(e.event!.eventId);
     }
     const read = await wait('redis', () => store.read(partition, [...misses], eventIds, now));
@@ -126,7 +135,7 @@ export class StateStage {
         continue;
       }
       const state =
-        changed.get(accountId) ?? this.memory.get(accountId) ?? loaded.get(accountId) ?? EMPTY_ACCOUNT;
+        changed.get(accountId) ?? inMemory.get(accountId) ?? loaded.get(accountId) ?? EMPTY_ACCOUNT;
       if (e.position <= state.position) {
         this.counters.duplicates++;
         continue;
