@@ -7,6 +7,8 @@
  * ```
  */
 export {
+  libraryInstrumentations,
+  redisStatement,
   registerInstrumentationHooks,
   startTelemetry,
   tracingConfigured,

@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { startTelemetry, tracingConfigured } from '../src/index.js';
+import { libraryInstrumentations, redisStatement, startTelemetry, tracingConfigured } from '../src/index.js';
 
 describe('tracingConfigured', () => {
   it('follows the standard OTEL_* variables', () => {
@@ -15,6 +15,23 @@ describe('tracingConfigured', () => {
     expect(
       tracingConfigured({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://jaeger:4318', OTEL_SDK_DISABLED: 'true' }),
     ).toBe(false);
+  });
+});
+
+describe('library instrumentation', () => {
+  it('leaves out what OTEL_NODE_DISABLED_INSTRUMENTATIONS names', () => {
+    const names = (env: NodeJS.ProcessEnv) => libraryInstrumentations(env).map((i) => i.instrumentationName);
+    expect(names({})).toHaveLength(3);
+    const without = names({ OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'ioredis, pg' });
+    expect(without).toHaveLength(1);
+    expect(without[0]).toContain('grpc');
+  });
+
+  it('names a Redis command by its name and argument count, not its arguments', () => {
+    expect(
+      redisStatement('smismember', ['tl:{3}:seen:1', ...Array.from({ length: 2000 }, (_, i) => `ev-${i}`)]),
+    ).toBe('SMISMEMBER (2001 args)');
+    expect(redisStatement('get', ['k'])).toBe('GET (1 arg)');
   });
 });
 
