@@ -4,15 +4,18 @@
  * services start from it.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, inject, it } from 'vitest';
+import { SERVICE_NODE_FLAGS } from '@throughline/runtime';
 
 const SERVICES = ['ingest', 'enrich', 'state', 'writer', 'config'];
 const out = inject('runtimeDir');
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
 /** Runs `node <args>` from the runtime tree with only the given environment (plus PATH). */
 function runNode(args: string[], env: Record<string, string>) {
@@ -49,6 +52,22 @@ describe('deploy/docker/build-artifacts.sh', () => {
       expect(run.stderr).toContain('LOG_LEVEL');
     },
   );
+
+  it('the writer refuses more commits in flight than it has connections', () => {
+    const run = runNode(['apps/writer/dist/main.js'], { PG_POOL_SIZE: '2', WRITER_COMMITS_IN_FLIGHT: '3' });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('WRITER_COMMITS_IN_FLIGHT must not exceed PG_POOL_SIZE');
+  });
+
+  it("the image's entrypoint runs node with the services' flags", () => {
+    const dockerfile = readFileSync(path.join(REPO_ROOT, 'deploy/docker/Dockerfile'), 'utf8');
+    const entrypoint = /^ENTRYPOINT (.+)$/m.exec(dockerfile)?.[1];
+    expect(JSON.parse(entrypoint ?? 'null')).toEqual(['node', ...SERVICE_NODE_FLAGS]);
+    // And the services start with them (V8 accepts the flags).
+    const run = runNode([...SERVICE_NODE_FLAGS, 'apps/writer/dist/main.js'], { LOG_LEVEL: 'loud' });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('writer: invalid configuration:');
+  });
 
   it('partition-owner.mjs takes the instance index from the pod name', () => {
     const run = runNode(['deploy/partition-owner.mjs', 'apps/writer/dist/main.js'], {

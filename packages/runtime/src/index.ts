@@ -20,4 +20,5 @@ export { onShutdown, type ShutdownOptions } from './shutdown.js';
 export { ownedPartitions, ownedPartitionsFromEnv, partitionOf } from './partitioning.js';
 export { ensureError, isRuntimeError, isTransientError, RuntimeError, RuntimeErrorCode } from './errors.js';
 export { silentLogger, sleep, type Logger } from './logger.js';
+export { SERVICE_NODE_FLAGS } from './node-flags.js';
 export { startPartitionActors, type PartitionActorsOptions } from './partition-actors.js';

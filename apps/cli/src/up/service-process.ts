@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { get } from 'node:http';
 import { createInterface } from 'node:readline';
+import { SERVICE_NODE_FLAGS } from '@throughline/runtime';
 import { CliError } from '../errors.js';
 import type { ServiceSpec } from './services.js';
 
@@ -44,7 +45,7 @@ export class ServiceProcess {
   ) {
     this.name = spec.name;
     // Its own process group: Ctrl-C in the terminal reaches `up` only, which then stops each service once.
-    this.child = spawn(process.execPath, [main], {
+    this.child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, main], {
       env: { ...process.env, ...spec.env },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
