@@ -5,13 +5,14 @@
  */
 import { spawnSync } from 'node:child_process';
 import {
-  freePort,
   spawnService,
   startNats,
   startPostgres,
   startRedis,
+  waitForReady,
   type NatsHandle,
   type PostgresHandle,
+  type ReadyPorts,
   type RedisHandle,
   type ServiceProcess,
 } from '@throughline/testkit';
@@ -24,7 +25,7 @@ let postgres: PostgresHandle;
 const services: ServiceProcess[] = [];
 let ingestAddress: string;
 
-async function start(name: string, args: string[], env: Record<string, string>): Promise<void> {
+async function start(name: string, args: string[], env: Record<string, string>): Promise<ReadyPorts> {
   const service = spawnService({
     name,
     command: process.execPath,
@@ -33,28 +34,26 @@ async function start(name: string, args: string[], env: Record<string, string>):
     env: {
       LOG_LEVEL: 'info',
       PARTITION_COUNT: '4',
-      HTTP_ADDRESS: `127.0.0.1:${await freePort()}`,
-      // Only the health service on the stage services: any free port (ingest and config set theirs).
+      // Any free port; ingest and config report theirs in their ready line.
+      HTTP_ADDRESS: '127.0.0.1:0',
       GRPC_ADDRESS: '127.0.0.1:0',
       ...env,
     },
   });
   services.push(service);
-  await service.waitForOutput(/"msg":"ready"/, { timeoutMs: 30_000 });
+  return waitForReady(service, { timeoutMs: 30_000 });
 }
 
 beforeAll(async () => {
   [nats, redis, postgres] = await Promise.all([startNats(), startRedis(), startPostgres()]);
-  const configAddress = `127.0.0.1:${await freePort()}`;
-  ingestAddress = `127.0.0.1:${await freePort()}`;
   const bus = { NATS_URL: nats.url };
-  await start('config', ['apps/config/dist/main.js'], {
+  const config = await start('config', ['apps/config/dist/main.js'], {
     DATABASE_URL: postgres.url,
-    GRPC_ADDRESS: configAddress,
     SEED_DEMO_TENANTS: 'true',
   });
-  await Promise.all([
-    start('ingest', ['apps/ingest/dist/main.js'], { ...bus, GRPC_ADDRESS: ingestAddress }),
+  const configAddress = `127.0.0.1:${config.grpcPort()}`;
+  const [ingest] = await Promise.all([
+    start('ingest', ['apps/ingest/dist/main.js'], bus),
     start('enrich', ['deploy/partition-owner.mjs', 'apps/enrich/dist/main.js'], {
       ...bus,
       POD_NAME: 'tl-throughline-enrich-0',
@@ -75,6 +74,7 @@ beforeAll(async () => {
       DATABASE_URL: postgres.url,
     }),
   ]);
+  ingestAddress = `127.0.0.1:${ingest.grpcPort()}`;
 }, 120_000);
 
 afterAll(async () => {

@@ -7,12 +7,14 @@ import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import pg from 'pg';
 import { IngestServiceClient } from '@throughline/contracts';
+import { SERVICE_NODE_FLAGS } from '@throughline/runtime';
 import {
-  freePort,
   spawnService,
   startNats,
   startPostgres,
   startRedis,
+  waitForReady,
+  type ReadyPorts,
   type ServiceProcess,
 } from '@throughline/testkit';
 
@@ -29,18 +31,27 @@ export interface Servers {
   /** A fresh database for this run. */
   databaseUrl: string;
   pids: number[];
+  /** Each server's pid by name (nats, redis, postgres), for CPU accounting per server. */
+  pidsByName: Record<string, number>;
   stop(): Promise<void>;
 }
 
 export async function startServers(): Promise<Servers> {
   const [nats, redis, postgres] = await Promise.all([startNats(), startRedis(), startPostgres()]);
   const databaseUrl = await postgres.createDatabase('throughline');
-  const pids = [nats.pid, redis.pid, postgres.pid].filter((p): p is number => p !== undefined);
+  const pidsByName: Record<string, number> = {};
+  for (const [name, pid] of [
+    ['nats', nats.pid],
+    ['redis', redis.pid],
+    ['postgres', postgres.pid],
+  ] as const)
+    if (pid !== undefined) pidsByName[name] = pid;
   return {
     natsUrl: nats.url,
     redisUrl: redis.url,
     databaseUrl,
-    pids,
+    pids: Object.values(pidsByName),
+    pidsByName,
     async stop() {
       await Promise.allSettled([nats.stop(), redis.stop(), postgres.stop()]);
     },
@@ -52,6 +63,8 @@ export interface PipelineStackOptions {
   partitions: number;
   /** Environment for every service (mode, features, latency, turn sizes). */
   env: Record<string, string>;
+  /** Node.js flags for every service besides SERVICE_NODE_FLAGS (`--cpu-prof --cpu-prof-dir=…` to profile a run). */
+  nodeArgs?: readonly string[];
 }
 
 export interface PipelineStack {
@@ -65,8 +78,6 @@ export interface PipelineStack {
 }
 
 export async function startPipeline(opts: PipelineStackOptions): Promise<PipelineStack> {
-  const ingestPort = await freePort();
-  const configPort = await freePort();
   const env: Record<string, string> = {
     NATS_URL: opts.servers.natsUrl,
     REDIS_URL: opts.servers.redisUrl,
@@ -74,7 +85,6 @@ export async function startPipeline(opts: PipelineStackOptions): Promise<Pipelin
     PARTITION_COUNT: String(opts.partitions),
     LOG_LEVEL: 'info',
     SHUTDOWN_TIMEOUT_MS: '5000',
-    CONFIG_ADDRESS: `127.0.0.1:${configPort}`,
     HTTP_ADDRESS: '127.0.0.1:0',
     GRPC_ADDRESS: '127.0.0.1:0',
     ...opts.env,
@@ -84,26 +94,27 @@ export async function startPipeline(opts: PipelineStackOptions): Promise<Pipelin
     const service = spawnService({
       name: app,
       command: process.execPath,
-      args: [mainOf(app)],
+      args: [...SERVICE_NODE_FLAGS, ...(opts.nodeArgs ?? []), mainOf(app)],
       env: { ...env, ...extra },
     });
     services.set(app, service);
     return service;
   };
   const httpPorts = new Map<string, number>();
-  const ready = async (s: ServiceProcess) => {
-    const match = await s.waitForOutput(/"httpPort":(\d+).*"msg":"ready"/, { timeoutMs: 60_000 });
-    httpPorts.set(s.name, Number(match[1]));
+  const ready = async (s: ServiceProcess): Promise<ReadyPorts> => {
+    const ports = await waitForReady(s, { timeoutMs: 60_000 });
+    httpPorts.set(s.name, ports.httpPort);
+    return ports;
   };
+  const grpcPort = async (s: ServiceProcess): Promise<number> => (await ready(s)).grpcPort();
+  // Ingest and config bind port 0 and report the port they got: a port picked in advance can be taken meanwhile.
+  let ingestPort: number;
   try {
     // The config service seeds the demo tenants; the writer migrates the schema under the same lock.
-    await ready(start('config', { GRPC_ADDRESS: `127.0.0.1:${configPort}`, SEED_DEMO_TENANTS: 'true' }));
+    const configPort = await grpcPort(start('config', { SEED_DEMO_TENANTS: 'true' }));
+    env.CONFIG_ADDRESS = `127.0.0.1:${configPort}`;
     await ready(start('writer'));
-    await Promise.all([
-      ready(start('ingest', { GRPC_ADDRESS: `127.0.0.1:${ingestPort}` })),
-      ready(start('enrich')),
-      ready(start('state')),
-    ]);
+    [ingestPort] = await Promise.all([grpcPort(start('ingest')), ready(start('enrich')), ready(start('state'))]);
   } catch (err) {
     await Promise.allSettled([...services.values()].map((s) => s.kill('SIGKILL')));
     throw err;

@@ -6,21 +6,18 @@ import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import pg from 'pg';
 import { connectJetStreamBus, type Bus } from '@throughline/bus';
+import { SERVICE_NODE_FLAGS } from '@throughline/runtime';
+import { ConfigServiceClient, IngestServiceClient, type Event, type Stage } from '@throughline/contracts';
 import {
-  ConfigServiceClient,
-  IngestServiceClient,
-  type Event,
-  type Stage,
-} from '@throughline/contracts';
-import {
-  freePort,
   spawnService,
   startNats,
   startPostgres,
   startRedis,
   waitFor,
+  waitForReady,
   type NatsHandle,
   type PostgresHandle,
+  type ReadyPorts,
   type RedisHandle,
   type ServiceProcess,
 } from '@throughline/testkit';
@@ -63,8 +60,6 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const partitions = opts.partitions ?? 8;
   const [nats, redis, postgres] = await Promise.all([startNats(), startRedis(), startPostgres()]);
   const databaseUrl = await postgres.createDatabase('throughline');
-  const ingestPort = await freePort();
-  const configPort = await freePort();
   const env: Record<string, string> = {
     NATS_URL: nats.url,
     REDIS_URL: redis.url,
@@ -73,7 +68,6 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     LOG_LEVEL: 'info',
     BUS_ACK_WAIT_MS: '4000',
     SHUTDOWN_TIMEOUT_MS: '10000',
-    CONFIG_ADDRESS: `127.0.0.1:${configPort}`,
     HTTP_ADDRESS: '127.0.0.1:0',
     GRPC_ADDRESS: '127.0.0.1:0',
     ...opts.env,
@@ -83,23 +77,28 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const service = spawnService({
       name,
       command: process.execPath,
-      args: [mainOf(app)],
+      args: [...SERVICE_NODE_FLAGS, mainOf(app)],
       env: { ...env, ...opts.serviceEnv?.[app], ...extra },
     });
     services.set(name, service);
     return service;
   };
 
+  // Ingest and config bind port 0 and report the port they got: a port picked in advance can be taken meanwhile.
   // The writer migrates the schema; the config service does too, under the same advisory lock.
-  const config = start('config', 'config', {
-    GRPC_ADDRESS: `127.0.0.1:${configPort}`,
-    SEED_DEMO_TENANTS: 'true',
-  });
-  await config.waitForOutput(/"msg":"ready"/, { timeoutMs: 30_000 });
+  const httpPorts = new Map<string, number>();
+  const ready = async (s: ServiceProcess): Promise<ReadyPorts> => {
+    const ports = await waitForReady(s, { timeoutMs: 30_000 });
+    httpPorts.set(s.name, ports.httpPort);
+    return ports;
+  };
+  const config = start('config', 'config', { SEED_DEMO_TENANTS: 'true' });
+  const configPort = (await ready(config)).grpcPort();
+  env.CONFIG_ADDRESS = `127.0.0.1:${configPort}`;
   const stateCount = opts.stateInstances ?? 2;
   const writerCount = opts.writerInstances ?? 2;
-  const starting: ServiceProcess[] = [config];
-  starting.push(start('ingest', 'ingest', { GRPC_ADDRESS: `127.0.0.1:${ingestPort}` }));
+  const ingestService = start('ingest', 'ingest', {});
+  const starting: ServiceProcess[] = [];
   starting.push(start('enrich', 'enrich', {}));
   for (let i = 0; i < stateCount; i++) {
     starting.push(
@@ -111,13 +110,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       start(`writer-${i}`, 'writer', { INSTANCE_INDEX: String(i), INSTANCE_COUNT: String(writerCount) }),
     );
   }
-  const httpPorts = new Map<string, number>();
-  await Promise.all(
-    starting.map(async (s) => {
-      const match = await s.waitForOutput(/"httpPort":(\d+).*"msg":"ready"/, { timeoutMs: 30_000 });
-      httpPorts.set(s.name, Number(match[1]));
-    }),
-  );
+  const [ingestReady] = await Promise.all([ready(ingestService), ...starting.map(ready)]);
+  const ingestPort = ingestReady.grpcPort();
 
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
   // Idle connections die when a test stops PostgreSQL; that is expected, not a failure of the test.
