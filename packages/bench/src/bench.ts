@@ -6,7 +6,7 @@ import { workload } from './pipeline-run.js';
 import { renderHtml } from './report/html.js';
 
 import type { BenchReport } from './report/types.js';
-import { runAblation } from './scenarios/ablation.js';
+import { runAblation, runCapacity } from './scenarios/ablation.js';
 import { runFloor } from './scenarios/floor.js';
 import { runPeer } from './scenarios/peer.js';
 import { runSweep } from './scenarios/sweep.js';
@@ -42,11 +42,13 @@ export async function runBench(opts: RunBenchOptions): Promise<BenchReport> {
       `${row.label}: ${Math.round(row.eventsPerSecond)} events/s, p99 ${Math.round(row.p99Ms)} ms, ${row.committed}/${row.sent} committed`,
     );
   const all = opts.scenario === 'all';
-  if (all || opts.scenario === 'ablation')
+  if (all || opts.scenario === 'ablation') {
     report.ablation = await runAblation(sizes, workload(sizes.events), {
       onRow,
       verify: opts.verify ?? false,
     });
+    report.capacity = await runCapacity(sizes, { onRow, verify: opts.verify ?? false });
+  }
   if (all || opts.scenario === 'sweep')
     report.sweep = await runSweep(sizes, workload(sizes.events), { onRow });
   if (all || opts.scenario === 'floor') {

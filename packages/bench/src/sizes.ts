@@ -6,6 +6,12 @@ export interface Sizes {
   events: number;
   /** Longest a pipeline row measures before it reports what was committed, ms. */
   timeBoxMs: number;
+  /** Longest a naive point of the sweep measures, ms (it never finishes `events`; its rate settles within seconds). */
+  naiveSweepTimeBoxMs: number;
+  /** Events for the full design's capacity run (its maximum throughput, as fast as ingest accepts them). */
+  capacityEvents: number;
+  /** Events offered, paced at half that maximum, for the latency at half load. */
+  halfLoadEvents: number;
   naiveConcurrency: number[];
   /** Turn sizes (bus messages per turn, every stage) swept for the full design. */
   turnMessages: number[];
@@ -19,6 +25,9 @@ export const SIZES: Record<Size, Sizes> = {
   default: {
     events: 200_000,
     timeBoxMs: 40_000,
+    naiveSweepTimeBoxMs: 20_000,
+    capacityEvents: 1_000_000,
+    halfLoadEvents: 500_000,
     naiveConcurrency: [1, 10, 50, 100, 300, 500, 1000],
     turnMessages: [1, 4, 16, 64],
     withLatency: true,
@@ -28,6 +37,9 @@ export const SIZES: Record<Size, Sizes> = {
   small: {
     events: 2_000,
     timeBoxMs: 3_000,
+    naiveSweepTimeBoxMs: 3_000,
+    capacityEvents: 5_000,
+    halfLoadEvents: 5_000,
     naiveConcurrency: [1, 50],
     turnMessages: [32],
     withLatency: false,

@@ -17,11 +17,18 @@ function row(label: string, eventsPerSecond: number): PipelineRow {
     eventsPerSecond,
     p50Ms: 10,
     p99Ms: 40,
+    warmupMs: 0,
+    p99WithWarmupMs: 40,
     cpuSecondsPer1k: 0.5,
     cpuSeconds: {},
     externalCallsPerEvent: 2,
     split: { queueMs: 1, dependencyMs: 2, computeMs: 0.5 },
-    stages: {},
+    stages: Object.fromEntries(
+      ['enrich', 'state', 'writer'].map((stage, i) => [
+        stage,
+        { events: 1000, externalCalls: 1000, queueMs: 500 * (i + 1), dependencyMs: 800, computeMs: 300 },
+      ]),
+    ),
     timedOut: false,
   };
 }
@@ -32,6 +39,10 @@ const report: BenchReport = {
   machine: { cpus: 2, model: 'test', node: 'v20' },
   command: 'bench all </script><b>',
   ablation: [row('naive', 1000), row('+ batching', 20_000), row('full', 40_000)],
+  capacity: {
+    max: row('full design, 1,000,000 events (maximum)', 48_000),
+    halfLoad: { ...row('full design at half that', 24_000), offeredEventsPerSecond: 24_000 },
+  },
   sweep: (['naive', 'full'] as const).map((design) => ({
     name: design,
     design,
@@ -87,6 +98,8 @@ it('the HTML page renders its charts in headless Chromium without console errors
     expect(painted.map((c) => c.id)).toEqual(['ablation', 'split', 'sweep-naive', 'sweep-full']);
     for (const c of painted) expect(c.nonEmpty, c.id).toBeGreaterThan(100);
     expect(errors).toEqual([]);
+    // The tables under the charts carry the capacity rows too.
+    expect(await page.textContent('pre')).toContain('full design at half that');
   } finally {
     await browser.close();
   }

@@ -12,6 +12,15 @@ it('ablation reports one row per lesson', async () => {
   }
   const full = report.ablation![4]!;
   expect(full.committed).toBe(full.sent);
+  // The capacity run: every event committed, then the same design paced at half of the rate it reached.
+  const { max, halfLoad } = report.capacity!;
+  expect(max.committed).toBe(SIZES.small.capacityEvents);
+  expect(halfLoad.committed).toBe(SIZES.small.halfLoadEvents);
+  expect(halfLoad.offeredEventsPerSecond).toBe(Math.round(max.eventsPerSecond / 2));
+  // Paced, requests of 1,000 leave on a schedule: the last one no earlier than (requests - 1) intervals in.
+  const requests = Math.ceil(halfLoad.sent / 1000);
+  expect(halfLoad.seconds).toBeGreaterThanOrEqual(((requests - 1) * 1000) / halfLoad.offeredEventsPerSecond!);
+  expect(halfLoad.p99Ms).toBeGreaterThan(0);
 });
 
 it('sweep reports curves with a knee', async () => {
@@ -23,9 +32,10 @@ it('sweep reports curves with a knee', async () => {
   }
 });
 
-it('floor moves every event over three hops into PostgreSQL', async () => {
+it('floor moves every event over three hops and commits each of its rows once', async () => {
   const report = await runBench({ scenario: 'floor', size: 'small' });
   expect(report.floor!.events).toBe(SIZES.small.floorEvents);
+  expect(report.floor!.committed).toBe(SIZES.small.floorEvents);
   expect(report.floor!.eventsPerSecond).toBeGreaterThan(0);
 });
 

@@ -36,12 +36,24 @@ if (report.ablation) {
   chart('ablation', { type: 'bar', data: { labels, datasets: [
     { label: 'events/s', data: report.ablation.map((r) => r.eventsPerSecond), backgroundColor: palette[0] }] },
     options: { plugins: { title: { display: true, text: 'Ablation: events/s, lesson by lesson' } } } });
-  chart('split', { type: 'bar', data: { labels, datasets: [
-    { label: 'queue wait', data: report.ablation.map((r) => r.split.queueMs), backgroundColor: palette[7] },
-    { label: 'dependency wait', data: report.ablation.map((r) => r.split.dependencyMs), backgroundColor: palette[1] },
-    { label: 'compute', data: report.ablation.map((r) => r.split.computeMs), backgroundColor: palette[2] }] },
-    options: { scales: { x: { stacked: true }, y: { stacked: true, title: { display: true, text: 'ms per event (summed over stages)' } } },
-      plugins: { title: { display: true, text: 'Where the time goes, per event' } } } });
+  // Per stage, stacked to 100%: each row has one column per stage (enrich, state, writer) split into the shares of
+  // its time spent waiting in the queue, waiting on dependencies, and computing (the ms per event are in the tables).
+  const stages = ['enrich', 'state', 'writer'];
+  const parts = [['queueMs', 'queue wait', 7], ['dependencyMs', 'dependency wait', 1], ['computeMs', 'compute', 2]];
+  const share = (r, stage, key) => {
+    const s = r.stages[stage];
+    const total = s ? s.queueMs + s.dependencyMs + s.computeMs : 0;
+    return total > 0 ? (100 * s[key]) / total : 0;
+  };
+  const datasets = [];
+  stages.forEach((stage) => parts.forEach(([key, name, color]) => datasets.push({
+    label: name, stack: stage, data: report.ablation.map((r) => share(r, stage, key)),
+    backgroundColor: palette[color], borderColor: '#fff', borderWidth: 1 })));
+  chart('split', { type: 'bar', data: { labels, datasets },
+    options: { scales: { x: { stacked: true }, y: { stacked: true, max: 100, title: { display: true, text: '% of each stage’s time (columns: enrich, state, writer)' } } },
+      plugins: { legend: { labels: { filter: (item) => item.datasetIndex < parts.length } },
+        tooltip: { callbacks: { label: (c) => c.dataset.stack + ': ' + c.dataset.label + ' ' + c.parsed.y.toFixed(1) + '%' } },
+        title: { display: true, text: 'Where the time goes, per stage: queue wait / dependency wait / compute' } } } });
 }
 if (report.sweep && report.sweep.length > 0) {
   for (const [i, design] of ['naive', 'full'].entries()) {

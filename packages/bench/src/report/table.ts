@@ -44,6 +44,24 @@ export function renderTables(report: BenchReport): string {
     if (naive && full && naive.eventsPerSecond > 0)
       out.push(`full / naive: ${(full.eventsPerSecond / naive.eventsPerSecond).toFixed(1)}×`);
   }
+  if (report.capacity) {
+    const { max, halfLoad } = report.capacity;
+    out.push('', 'full design capacity (a long run as fast as ingest accepts, then paced at half of it)');
+    out.push(
+      table(
+        ['row', 'events/s', 'p50 ms', 'p99 ms', 'p99 incl. warm-up', 'CPU s/1k ev', 'committed'],
+        [max, halfLoad].map((r) => [
+          r.label,
+          n0(r.eventsPerSecond),
+          n0(r.p50Ms),
+          r.warmupMs > 0 ? `${n0(r.p99Ms)} (after ${n0(r.warmupMs)} ms)` : n0(r.p99Ms),
+          n0(r.p99WithWarmupMs),
+          n2(r.cpuSecondsPer1k),
+          `${n0(r.committed)}/${n0(r.sent)}${r.timedOut ? ' (time box)' : ''}`,
+        ]),
+      ),
+    );
+  }
   for (const curve of report.sweep ?? []) {
     out.push('', `sweep: ${curve.name}, setting = ${curve.settingName}; knee ${curve.knee ?? '-'}`);
     out.push(
@@ -64,10 +82,10 @@ export function renderTables(report: BenchReport): string {
       '',
       `floor: ${f.label}: ${n0(f.eventsPerSecond)} events/s, ${n2(f.cpuSecondsPer1k)} CPU s/1k events (${n0(f.events)} events)`,
     );
-    const full = report.ablation?.[report.ablation.length - 1];
+    const full = report.capacity?.max ?? report.ablation?.[report.ablation.length - 1];
     if (full)
       out.push(
-        `full design = ${((100 * full.eventsPerSecond) / f.eventsPerSecond).toFixed(0)}% of the floor`,
+        `full design (${full.label}) = ${((100 * full.eventsPerSecond) / f.eventsPerSecond).toFixed(0)}% of the floor`,
       );
   }
   if (report.peer) {

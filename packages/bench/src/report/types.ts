@@ -1,5 +1,6 @@
 import type { PipelineRow } from '../pipeline-run.js';
 import type { FloorRow } from '../scenarios/floor.js';
+import type { Capacity } from '../scenarios/ablation.js';
 import type { PeerRow } from '../scenarios/peer.js';
 import type { SweepCurve } from '../scenarios/sweep.js';
 
@@ -10,6 +11,8 @@ export interface BenchReport {
   machine: { cpus: number; model: string; node: string };
   command: string;
   ablation?: PipelineRow[];
+  /** The full design's maximum on a long run and its latency at half of it (run with the ablation). */
+  capacity?: Capacity;
   sweep?: SweepCurve[];
   floor?: FloorRow;
   peer?: PeerRow;

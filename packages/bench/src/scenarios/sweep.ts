@@ -54,7 +54,12 @@ export async function runSweep(
         if (latency !== '') env.INJECT_LATENCY = latency;
         const label = `${design} ${design === 'naive' ? 'concurrency' : 'turn'} ${setting}${latency ? ' +latency' : ''}`;
         const row = await runPipeline(
-          { label, env, events: events.length, timeBoxMs: sizes.timeBoxMs },
+          {
+            label,
+            env,
+            events: events.length,
+            timeBoxMs: design === 'naive' ? sizes.naiveSweepTimeBoxMs : sizes.timeBoxMs,
+          },
           events,
         );
         points.push({ setting, row });
