@@ -11,6 +11,9 @@
  * OID, then per dimension int32 length and int32 lower bound (1); then per element an int32 byte length (-1 for NULL)
  * and the element in its own binary format (int4: 4 bytes, int8: 8 bytes, big-endian; text: its UTF-8 bytes). An
  * empty array has ndim 0 and no dimensions.
+ *
+ * The builders write through a DataView: its setters are engine built-ins, several times cheaper than Buffer's
+ * write methods (Buffer.writeBigInt64BE does BigInt arithmetic in JavaScript: ~70 ns against ~10 ns per element).
  */
 
 /** Element type OIDs (pg_type). */
@@ -22,8 +25,13 @@ const INT4_MAX = 2_147_483_647;
 const INT8_MIN = -(2n ** 63n);
 const INT8_MAX = 2n ** 63n - 1n;
 
+function viewOf(buf: Buffer): DataView {
+  return new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
 abstract class BinaryArrayBuilder {
   protected buf: Buffer;
+  protected view: DataView;
   protected offset = HEADER_BYTES;
   private count = 0;
   private hasNulls = false;
@@ -33,6 +41,7 @@ abstract class BinaryArrayBuilder {
     initialBytes: number,
   ) {
     this.buf = Buffer.allocUnsafe(Math.max(HEADER_BYTES + 64, initialBytes));
+    this.view = viewOf(this.buf);
   }
 
   /** Elements appended so far. */
@@ -45,6 +54,7 @@ abstract class BinaryArrayBuilder {
     const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.offset + bytes));
     this.buf.copy(grown, 0, 0, this.offset);
     this.buf = grown;
+    this.view = viewOf(grown);
   }
 
   protected added(): void {
@@ -53,7 +63,7 @@ abstract class BinaryArrayBuilder {
 
   protected appendNull(): void {
     this.ensure(4);
-    this.buf.writeInt32BE(-1, this.offset);
+    this.view.setInt32(this.offset, -1);
     this.offset += 4;
     this.hasNulls = true;
     this.count++;
@@ -61,19 +71,19 @@ abstract class BinaryArrayBuilder {
 
   /** The array's bytes (a view of the builder's buffer: append nothing after this). */
   finish(): Buffer {
-    const b = this.buf;
+    const v = this.view;
     if (this.count === 0) {
-      b.writeInt32BE(0, 0);
-      b.writeInt32BE(0, 4);
-      b.writeInt32BE(this.oid, 8);
-      return b.subarray(0, 12);
+      v.setInt32(0, 0);
+      v.setInt32(4, 0);
+      v.setInt32(8, this.oid);
+      return this.buf.subarray(0, 12);
     }
-    b.writeInt32BE(1, 0);
-    b.writeInt32BE(this.hasNulls ? 1 : 0, 4);
-    b.writeInt32BE(this.oid, 8);
-    b.writeInt32BE(this.count, 12);
-    b.writeInt32BE(1, 16);
-    return b.subarray(0, this.offset);
+    v.setInt32(0, 1);
+    v.setInt32(4, this.hasNulls ? 1 : 0);
+    v.setInt32(8, this.oid);
+    v.setInt32(12, this.count);
+    v.setInt32(16, 1);
+    return this.buf.subarray(0, this.offset);
   }
 }
 
@@ -87,8 +97,8 @@ export class Int4ArrayBuilder extends BinaryArrayBuilder {
     if (!Number.isInteger(value) || value < INT4_MIN || value > INT4_MAX)
       throw new RangeError(`${value} is not a 32-bit integer`);
     this.ensure(8);
-    this.buf.writeInt32BE(4, this.offset);
-    this.buf.writeInt32BE(value, this.offset + 4);
+    this.view.setInt32(this.offset, 4);
+    this.view.setInt32(this.offset + 4, value);
     this.offset += 8;
     this.added();
   }
@@ -102,16 +112,17 @@ export class Int8ArrayBuilder extends BinaryArrayBuilder {
 
   push(value: bigint | number): void {
     this.ensure(12);
-    this.buf.writeInt32BE(8, this.offset);
+    this.view.setInt32(this.offset, 8);
     if (typeof value === 'bigint') {
+      // setBigInt64 would wrap a value out of range; refuse it instead.
       if (value < INT8_MIN || value > INT8_MAX) throw new RangeError(`${value} is not a 64-bit integer`);
-      this.buf.writeBigInt64BE(value, this.offset + 4);
+      this.view.setBigInt64(this.offset + 4, value);
     } else {
       if (!Number.isSafeInteger(value)) throw new RangeError(`${value} is not a safe integer`);
       // Two's complement over two 32-bit words, without a BigInt per element.
       const high = Math.floor(value / 4_294_967_296);
-      this.buf.writeInt32BE(high, this.offset + 4);
-      this.buf.writeUInt32BE(value - high * 4_294_967_296, this.offset + 8);
+      this.view.setInt32(this.offset + 4, high);
+      this.view.setUint32(this.offset + 8, value - high * 4_294_967_296);
     }
     this.offset += 12;
     this.added();
@@ -132,7 +143,7 @@ export class TextArrayBuilder extends BinaryArrayBuilder {
     // At most 3 bytes per UTF-16 code unit.
     this.ensure(4 + value.length * 3);
     const written = this.buf.write(value, this.offset + 4, 'utf8');
-    this.buf.writeInt32BE(written, this.offset);
+    this.view.setInt32(this.offset, written);
     this.offset += 4 + written;
     this.added();
   }
