@@ -168,9 +168,10 @@ export class IngestPublisher {
     events: Event[],
     acceptedAtMs: bigint,
   ): { batchId: string; data: Uint8Array }[] {
-    const hash = createHash('sha1');
-    for (const e of events) hash.update(e.eventId).update('\n');
-    const batchId = `ing-${partition}-${hash.digest('base64url')}`;
+    // The SHA-1 of every event id followed by a newline; one update over the joined ids costs less than two per id.
+    let ids = '';
+    for (const e of events) ids += `${e.eventId}\n`;
+    const batchId = `ing-${partition}-${createHash('sha1').update(ids).digest('base64url')}`;
     const data = EventBatch.encode({ batchId, partition, acceptedAtMs, events }).finish();
     if (data.length <= this.opts.maxMessageBytes || events.length === 1) return [{ batchId, data }];
     const half = Math.ceil(events.length / 2);

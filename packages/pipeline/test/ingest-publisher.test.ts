@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMemoryBus, type Bus } from '@throughline/bus';
 import { EventBatch, type Event } from '@throughline/contracts';
@@ -85,6 +86,11 @@ describe('IngestPublisher', () => {
     await publisher.publish(events);
     const batches = (await drain(bus, 1)).get(0)!;
     expect(batches).toHaveLength(1);
+    // The id must not change between versions (a rolling upgrade re-publishes under the old one): the SHA-1 of
+    // each event id followed by a newline.
+    const sha1 = createHash('sha1');
+    for (const e of events) sha1.update(e.eventId).update('\n');
+    expect(batches[0]!.batchId).toBe(`ing-0-${sha1.digest('base64url')}`);
   });
 
   it('refuses work over its in-flight bound with RESOURCE_EXHAUSTED and a retry hint', async () => {
