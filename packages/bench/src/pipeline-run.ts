@@ -31,6 +31,8 @@ export interface PipelineRunOptions {
    * `p99WithWarmupMs` still counts them. Default 0.
    */
   warmupMs?: number;
+  /** Node.js flags for every service (`--cpu-prof --cpu-prof-dir=…` to profile a run). */
+  nodeArgs?: readonly string[];
 }
 
 export interface PipelineRow {
@@ -175,7 +177,12 @@ async function latencyPercentiles(
 export async function runPipeline(opts: PipelineRunOptions, events: Event[]): Promise<PipelineRow> {
   const servers = await startServers();
   try {
-    const stack = await startPipeline({ servers, partitions: opts.partitions ?? 8, env: opts.env });
+    const stack = await startPipeline({
+      servers,
+      partitions: opts.partitions ?? 8,
+      env: opts.env,
+      ...(opts.nodeArgs ? { nodeArgs: opts.nodeArgs } : {}),
+    });
     try {
       const roots = () => [...servers.pids, ...stack.pids()];
       const processes = new Map<string, number>([

@@ -134,7 +134,9 @@ export async function startPipeline(opts: PipelineStackOptions): Promise<Pipelin
     async stop() {
       ingest.close();
       await pool.end().catch(() => undefined);
-      await Promise.allSettled([...services.values()].map((s) => s.kill('SIGKILL')));
+      // Node.js writes a --cpu-prof profile only when the process exits by itself: let the services drain then.
+      const signal = opts.nodeArgs?.length ? 'SIGTERM' : 'SIGKILL';
+      await Promise.allSettled([...services.values()].map((s) => s.kill(signal)));
     },
   };
 }
