@@ -114,7 +114,11 @@ export async function startPipeline(opts: PipelineStackOptions): Promise<Pipelin
     const configPort = await grpcPort(start('config', { SEED_DEMO_TENANTS: 'true' }));
     env.CONFIG_ADDRESS = `127.0.0.1:${configPort}`;
     await ready(start('writer'));
-    [ingestPort] = await Promise.all([grpcPort(start('ingest')), ready(start('enrich')), ready(start('state'))]);
+    [ingestPort] = await Promise.all([
+      grpcPort(start('ingest')),
+      ready(start('enrich')),
+      ready(start('state')),
+    ]);
   } catch (err) {
     await Promise.allSettled([...services.values()].map((s) => s.kill('SIGKILL')));
     throw err;

@@ -17,7 +17,10 @@ const READY_LINE = /^\{.*"msg":"ready".*\}$/m;
  * Waits for the service's JSON `ready` line and returns the ports in it. Start services on port 0 and read
  * their ports here: a port picked before the service binds it can be taken by another process meanwhile.
  */
-export async function waitForReady(service: ServiceProcess, opts: { timeoutMs?: number } = {}): Promise<ReadyPorts> {
+export async function waitForReady(
+  service: ServiceProcess,
+  opts: { timeoutMs?: number } = {},
+): Promise<ReadyPorts> {
   const [line] = await service.waitForOutput(READY_LINE, opts);
   const fields = JSON.parse(line) as Record<string, unknown>;
   const port = (name: string): number | undefined => {
@@ -30,7 +33,8 @@ export async function waitForReady(service: ServiceProcess, opts: { timeoutMs?: 
   return {
     httpPort,
     grpcPort() {
-      if (grpc === undefined) throw new Error(`${service.name}: its ready line reports no gRPC port: ${line}`);
+      if (grpc === undefined)
+        throw new Error(`${service.name}: its ready line reports no gRPC port: ${line}`);
       return grpc;
     },
   };

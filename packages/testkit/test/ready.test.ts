@@ -27,7 +27,11 @@ describe('waitForReady', () => {
   });
 
   it('names the service when its ready line has no gRPC port', async () => {
-    const svc = spawnService({ name: 'state', command: process.execPath, args: ['-e', service({ httpPort: 40003 })] });
+    const svc = spawnService({
+      name: 'state',
+      command: process.execPath,
+      args: ['-e', service({ httpPort: 40003 })],
+    });
     try {
       const ready = await waitForReady(svc);
       expect(ready.httpPort).toBe(40003);
