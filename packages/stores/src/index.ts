@@ -25,6 +25,7 @@ export { migrate, MIGRATION_LOCK_KEY, type MigrateOptions, type MigrateOutcome }
 export { MIGRATIONS, type Migration } from './migrations/index.js';
 export {
   COMMIT_SQL,
+  commitParameters,
   createPostgresSink,
   type CommitOutcome,
   type PartitionResults,

@@ -5,25 +5,24 @@
  * published to JetStream; a relay consumes each hop and publishes the next hop's bytes (ack after the publish is
  * acknowledged), twice; the last consumer decodes the `ResultBatch` and commits its rows into the migrated schema
  * (ledger rows `ON CONFLICT DO NOTHING`, each account's last balance upserted) in one statement per batch: the
- * writer's own statement (`COMMIT_SQL`), given node-postgres's plain text parameters instead of the writer's binary
- * arrays. What the components cost by themselves for the same bytes and rows.
+ * writer's own statement (`COMMIT_SQL`) with the same binary array parameters (`commitParameters`). The floor shares
+ * the codecs with the pipeline (the generated protobuf codecs, the parameter encoding) as it shares the servers, so
+ * the share of the floor measures the pipeline's design, not its encoders: what the components cost by themselves
+ * for the same bytes and rows.
  */
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
 import {
-  Direction,
   EnrichedBatch,
   EventBatch,
-  Outcome,
   ResultBatch,
   type Event,
-  type Result,
   type TenantConfig,
 } from '@throughline/contracts';
 import { applyEvent, EMPTY_ACCOUNT, enrichEvent, type AccountState } from '@throughline/ledger';
 import { partitionOf } from '@throughline/runtime';
-import { COMMIT_SQL, createTenantConfigRepository, migrate } from '@throughline/stores';
+import { COMMIT_SQL, commitParameters, createTenantConfigRepository, migrate } from '@throughline/stores';
 import { treeCpuSeconds, selfCpuSeconds } from '../cpu.js';
 import { startServers } from '../stack.js';
 
@@ -74,47 +73,6 @@ function hopBytes(events: Event[], configs: Map<string, TenantConfig>) {
     }
   }
   return [ingested, enriched, applied] as const;
-}
-
-/** The 23 parameters of the writer's COMMIT_SQL as plain arrays (node-postgres serialises them as text). */
-function commitValues(partition: number, results: readonly Result[]): unknown[] {
-  const cols: unknown[][] = Array.from({ length: 23 }, () => []);
-  const last = new Map<string, Result>();
-  for (const r of results) {
-    const row = [
-      r.eventId,
-      partition,
-      r.accountId,
-      r.tenantId,
-      String(r.position),
-      r.outcome === Outcome.OUTCOME_APPLIED ? 'APPLIED' : 'REJECTED',
-      r.rejectReason === '' ? null : r.rejectReason,
-      r.direction === Direction.DIRECTION_DEBIT ? 'DEBIT' : 'CREDIT',
-      String(r.amountMinor),
-      r.currency,
-      String(r.deltaMinor),
-      String(r.feeMinor),
-      String(r.balanceAfterMinor),
-      String(r.configVersion),
-      String(r.occurredAtMs),
-      String(r.acceptedAtMs),
-    ];
-    for (let c = 0; c < row.length; c++) cols[c]!.push(row[c]);
-    last.set(r.accountId, r);
-  }
-  for (const r of last.values()) {
-    const row = [
-      r.accountId,
-      r.tenantId,
-      partition,
-      String(r.balanceAfterMinor),
-      String(r.position),
-      r.debitsDay,
-      String(r.debitsDayMinor),
-    ];
-    for (let c = 0; c < row.length; c++) cols[16 + c]!.push(row[c]);
-  }
-  return cols;
 }
 
 export async function runFloor(events: Event[]): Promise<FloorRow> {
@@ -168,7 +126,7 @@ export async function runFloor(events: Event[]): Promise<FloorRow> {
           await pool.query({
             name: 'floor_commit',
             text: COMMIT_SQL,
-            values: commitValues(batch.partition, batch.results),
+            values: commitParameters([{ partition: batch.partition, results: batch.results }]),
           });
           m.ack();
         };
