@@ -53,10 +53,19 @@ export function duration(value: string): number {
 
 /** `host:port` with a port between 1 and 65535. */
 export function hostPort(value: string): string {
+  return parseHostPort(value, 1, 'expected host:port, for example 127.0.0.1:50051.');
+}
+
+/** `host:port` to listen on: port 0 asks for any free port. */
+export function listenHostPort(value: string): string {
+  return parseHostPort(value, 0, 'expected host:port, for example 127.0.0.1:50051 (port 0: any free port).');
+}
+
+function parseHostPort(value: string, minPort: number, expected: string): string {
   const at = value.lastIndexOf(':');
   const port = Number(value.slice(at + 1));
-  if (at <= 0 || !/^\d+$/.test(value.slice(at + 1)) || port < 1 || port > 65_535) {
-    throw new InvalidArgumentError('expected host:port, for example 127.0.0.1:50051.');
+  if (at <= 0 || !/^\d+$/.test(value.slice(at + 1)) || port < minPort || port > 65_535) {
+    throw new InvalidArgumentError(expected);
   }
   return value;
 }

@@ -4,7 +4,6 @@
  */
 import pg from 'pg';
 import {
-  freePort,
   spawnService,
   startNats,
   startPostgres,
@@ -32,8 +31,6 @@ beforeAll(async () => {
   databaseUrl = await postgres.createDatabase('throughline');
   pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
   pool.on('error', () => undefined);
-  ingestAddress = `127.0.0.1:${await freePort()}`;
-  configAddress = `127.0.0.1:${await freePort()}`;
   up = spawnService({
     name: 'up',
     command: process.execPath,
@@ -50,16 +47,24 @@ beforeAll(async () => {
       '8',
       '--state-instances',
       '2',
+      // Port 0: the services bind any free port and `up` reports it (a port picked here could be taken meanwhile).
       '--ingest-address',
-      ingestAddress,
+      '127.0.0.1:0',
       '--config-address',
-      configAddress,
+      '127.0.0.1:0',
       '--http-port-base',
       '0',
     ],
     env: { NO_COLOR: '1' },
   });
-  await up.waitForOutput(/throughline is up/, { timeoutMs: 120_000 });
+  const [, ingest, config] = await up.waitForOutput(
+    /throughline is up.*: ingest on (127\.0\.0\.1:\d+), config on (127\.0\.0\.1:\d+),/,
+    { timeoutMs: 120_000 },
+  );
+  expect(ingest).not.toMatch(/:0$/);
+  expect(config).not.toMatch(/:0$/);
+  ingestAddress = ingest!;
+  configAddress = config!;
 });
 
 afterAll(async () => {

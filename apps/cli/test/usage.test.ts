@@ -44,6 +44,18 @@ const cases: Case[] = [
     /--state-instances \(3\) exceeds --partitions \(2\)/,
   ],
   [
+    'up: a bad address (port 0 is any free port; a host is required)',
+    () => ['up', '--ingest-address', ':0'],
+    2,
+    /'--ingest-address <host:port>' argument ':0' is invalid\. expected host:port, for example 127\.0\.0\.1:50051 \(port 0: any free port\)/,
+  ],
+  [
+    'load: port 0 as a target',
+    () => ['load', '--events', '10', '--target', '127.0.0.1:0'],
+    2,
+    /'--target <host:port>' argument '127\.0\.0\.1:0' is invalid\. expected host:port/,
+  ],
+  [
     'up: an unreachable server',
     () => ['up', '--nats-url', `nats://127.0.0.1:${closed}`],
     1,

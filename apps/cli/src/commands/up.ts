@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { runStack } from '../up/stack.js';
 import { checkReachable } from '../up/preflight.js';
-import { duration, hostPort, nonNegativeInt, positiveInt, url } from '../options.js';
+import { duration, listenHostPort, nonNegativeInt, positiveInt, url } from '../options.js';
 import { usageError } from '../errors.js';
 
 interface UpFlags {
@@ -54,13 +54,13 @@ export function upCommand(): Command {
     .addOption(new Option('--state-instances <n>', 'state processes').argParser(positiveInt).default(1))
     .addOption(new Option('--writer-instances <n>', 'writer processes').argParser(positiveInt).default(1))
     .addOption(
-      new Option('--ingest-address <host:port>', 'IngestService gRPC address')
-        .argParser(hostPort)
+      new Option('--ingest-address <host:port>', 'IngestService gRPC address; port 0 for any free port')
+        .argParser(listenHostPort)
         .default('127.0.0.1:50051'),
     )
     .addOption(
-      new Option('--config-address <host:port>', 'ConfigService gRPC address')
-        .argParser(hostPort)
+      new Option('--config-address <host:port>', 'ConfigService gRPC address; port 0 for any free port')
+        .argParser(listenHostPort)
         .default('127.0.0.1:50052'),
     )
     .addOption(

@@ -28,15 +28,31 @@ function readyz(port: number): Promise<boolean> {
   });
 }
 
+interface ReadyPorts {
+  httpPort: number;
+  grpcPort: number | undefined;
+}
+
+/** The ports in a service's JSON "ready" log line (`httpPort`, and `port` for a gRPC API); undefined for other lines. */
+function readyPorts(line: string): ReadyPorts | undefined {
+  if (!line.includes('"msg":"ready"')) return undefined;
+  const http = /"httpPort":(\d+)/.exec(line);
+  if (!http) return undefined;
+  const grpc = /"port":(\d+)/.exec(line);
+  return { httpPort: Number(http[1]), grpcPort: grpc ? Number(grpc[1]) : undefined };
+}
+
 export class ServiceProcess {
   readonly name: string;
   readonly exited: Promise<ExitStatus>;
   /** The port of /readyz, once the service said it is ready. */
   httpPort: number | undefined;
+  /** The port of its gRPC API (ingest, config), once it said it is ready; what it bound when asked for port 0. */
+  grpcPort: number | undefined;
   private readonly child: ChildProcess;
   private readonly tail: string[] = [];
   private status: ExitStatus | undefined;
-  private onReadyLine: ((port: number) => void) | undefined;
+  private onReadyLine: ((ports: ReadyPorts) => void) | undefined;
 
   constructor(
     spec: ServiceSpec,
@@ -54,9 +70,8 @@ export class ServiceProcess {
       createInterface({ input: this.child[stream]! }).on('line', (line) => {
         this.tail.push(line);
         if (this.tail.length > TAIL_LINES) this.tail.shift();
-        const ready =
-          stream === 'stdout' && line.includes('"msg":"ready"') ? /"httpPort":(\d+)/.exec(line) : null;
-        if (ready) this.onReadyLine?.(Number(ready[1]));
+        const ready = stream === 'stdout' ? readyPorts(line) : undefined;
+        if (ready) this.onReadyLine?.(ready);
         write(this.name, line, stream);
       });
     }
@@ -79,10 +94,10 @@ export class ServiceProcess {
   /** Resolves once the service logged "ready" and its /readyz answers 200; rejects if it exits or times out first. */
   async waitUntilReady(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    const logged = new Promise<number>((resolve) => (this.onReadyLine = resolve));
+    const logged = new Promise<ReadyPorts>((resolve) => (this.onReadyLine = resolve));
     let timer: NodeJS.Timeout | undefined;
     const outcome = await Promise.race([
-      logged.then((port) => ({ port })),
+      logged.then((ports) => ({ ports })),
       this.exited.then((status) => ({ status })),
       new Promise<{ timeout: true }>(
         (resolve) => (timer = setTimeout(() => resolve({ timeout: true }), timeoutMs)),
@@ -91,8 +106,9 @@ export class ServiceProcess {
     clearTimeout(timer);
     if ('status' in outcome) throw this.failure(`${describe(outcome.status)} while starting`);
     if ('timeout' in outcome) throw this.failure(`was not ready within ${timeoutMs / 1000} s`);
-    this.httpPort = outcome.port;
-    while (!(await readyz(outcome.port))) {
+    this.httpPort = outcome.ports.httpPort;
+    this.grpcPort = outcome.ports.grpcPort;
+    while (!(await readyz(outcome.ports.httpPort))) {
       if (!this.running) throw this.failure(`${describe(this.status!)} while starting`);
       if (Date.now() > deadline)
         throw this.failure(`did not report ready on /readyz within ${timeoutMs / 1000} s`);

@@ -58,16 +58,28 @@ export async function runStack(o: RunStackOptions): Promise<ExitCode> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
+  // Addresses with port 0 are what the service bound, read from its ready line: the config service's before the
+  // services that call it start.
+  let s = o.settings;
   try {
-    await launch(first).waitUntilReady(o.readyTimeoutMs);
-    await Promise.all(rest.map((spec) => launch(spec).waitUntilReady(o.readyTimeoutMs)));
+    const config = launch(first);
+    await config.waitUntilReady(o.readyTimeoutMs);
+    s = { ...s, configAddress: boundAddress(s.configAddress, config) };
+    const started = stackServices(s).rest.map((spec) => launch(spec));
+    await Promise.all(started.map((service) => service.waitUntilReady(o.readyTimeoutMs)));
+    s = {
+      ...s,
+      ingestAddress: boundAddress(
+        s.ingestAddress,
+        started.find((x) => x.name === 'ingest'),
+      ),
+    };
   } catch (err) {
     if (stopping) return stopping;
     await stop(ExitCode.failure);
     throw err;
   }
   if (stopping) return stopping;
-  const s = o.settings;
   o.out.write(
     pc.bold(pc.green('throughline is up')) +
       `: ingest on ${s.ingestAddress}, config on ${s.configAddress}, ${s.partitions} partitions, ${services.length} processes\n` +
@@ -86,4 +98,12 @@ export async function runStack(o: RunStackOptions): Promise<ExitCode> {
   throw new CliError(
     `${crashed.name} ${crashed.exitDescription()} unexpectedly; the stack was stopped (its log is above)`,
   );
+}
+
+/** `address` with the port the service reported in place of a requested port 0. */
+function boundAddress(address: string, service: ServiceProcess | undefined): string {
+  if (!address.endsWith(':0')) return address;
+  if (service?.grpcPort === undefined)
+    throw new CliError(`${service?.name ?? 'a service'} did not report the port it bound for ${address}`);
+  return `${address.slice(0, -1)}${service.grpcPort}`;
 }
