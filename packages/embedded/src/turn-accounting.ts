@@ -4,22 +4,11 @@ import type { TurnStats } from '@throughline/runtime';
 export const STAGE_NAMES = ['enrich', 'state', 'writer'] as const;
 export type StageName = (typeof STAGE_NAMES)[number];
 
-export interface StageTime {
-  turns: number;
-  messages: number;
-  events: number;
-  /** Sum over turns of the oldest message's wait in the mailbox. */
-  queueWaitMs: number;
-  /** Sum of the turns' handler wall time. */
-  durationMs: number;
-  /** Waiting on each dependency, summed. */
-  dependencyMs: Record<string, number>;
-  /** Our own code: duration less every dependency wait. */
-  computeMs: number;
-  externalCalls: number;
-  retries: number;
-  deadLettered: number;
-}
+/**
+ * A stage's `TurnStats` summed over its turns (queue wait: the oldest message's wait of each turn; dependency
+ * waits per dependency; compute: duration less every dependency wait), and how many turns.
+ */
+export type StageTime = Omit<TurnStats, 'stage' | 'partition' | 'startedAtMs'> & { turns: number };
 
 function emptyStageTime(): StageTime {
   return {

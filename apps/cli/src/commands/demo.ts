@@ -1,7 +1,13 @@
 /** `throughline demo`: the embedded pipeline end to end, with a live display and a summary. */
 import { Command, Option } from 'commander';
 import pc from 'picocolors';
-import { DEFAULT_DATA_DIR, isEmbeddedError, prepareFreshDataDir, runDemo } from '@throughline/embedded';
+import {
+  DEFAULT_DATA_DIR,
+  isEmbeddedError,
+  prepareFreshDataDir,
+  runDemo,
+  type DemoReport,
+} from '@throughline/embedded';
 import { createProgressView } from '../demo/progress-view.js';
 import { renderSummary } from '../demo/summary.js';
 import { CliError, ExitCode } from '../errors.js';
@@ -9,14 +15,11 @@ import { count } from '../format.js';
 import { nonNegativeNumber, positiveInt } from '../options.js';
 import { interruptSignal } from '../signals.js';
 
-interface DemoFlags {
-  events: number;
-  accounts: number;
-  tenants: number;
-  seed: number;
-  skew: number;
-  partitions: number;
-  dataDir: string;
+/** The demo's workload and data directory as flags (`--partitions` is the report's `partitions`). */
+interface DemoFlags extends Pick<
+  DemoReport,
+  'events' | 'accounts' | 'tenants' | 'seed' | 'skew' | 'partitions' | 'dataDir'
+> {
   json?: boolean;
 }
 

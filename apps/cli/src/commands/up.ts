@@ -1,22 +1,13 @@
 /** `throughline up`: the five services as local processes over NATS, Redis and PostgreSQL. */
 import { Command, Option } from 'commander';
+import type { StackSettings } from '../up/services.js';
 import { runStack } from '../up/stack.js';
 import { checkReachable } from '../up/preflight.js';
 import { duration, listenHostPort, nonNegativeInt, positiveInt, url } from '../options.js';
 import { usageError } from '../errors.js';
 
-interface UpFlags {
-  natsUrl: string;
-  redisUrl: string;
-  databaseUrl: string;
-  partitions: number;
-  enrichInstances: number;
-  stateInstances: number;
-  writerInstances: number;
-  ingestAddress: string;
-  configAddress: string;
-  httpPortBase: number;
-  logLevel: string;
+/** The stack's settings as flags, and how `up` itself runs. */
+interface UpFlags extends StackSettings {
   readyTimeout: number;
   stopTimeout: number;
   raw?: boolean;
@@ -122,23 +113,12 @@ export function upCommand(): Command {
           hint: 'start PostgreSQL',
         },
       ]);
+      const { readyTimeout, stopTimeout, raw, ...settings } = flags;
       process.exitCode = await runStack({
-        settings: {
-          natsUrl: flags.natsUrl,
-          redisUrl: flags.redisUrl,
-          databaseUrl: flags.databaseUrl,
-          partitions: flags.partitions,
-          enrichInstances: flags.enrichInstances,
-          stateInstances: flags.stateInstances,
-          writerInstances: flags.writerInstances,
-          ingestAddress: flags.ingestAddress,
-          configAddress: flags.configAddress,
-          httpPortBase: flags.httpPortBase,
-          logLevel: flags.logLevel,
-        },
-        readyTimeoutMs: flags.readyTimeout,
-        stopTimeoutMs: flags.stopTimeout,
-        pretty: !flags.raw,
+        settings,
+        readyTimeoutMs: readyTimeout,
+        stopTimeoutMs: stopTimeout,
+        pretty: !raw,
         out: process.stdout,
       });
     });
