@@ -41,8 +41,8 @@ export async function run(telemetry: Telemetry): Promise<void> {
     tracer: telemetry.tracer,
     meter: telemetry.meter,
     bus,
-    group: 'enrich',
-    stage: 'ingested',
+    stage: 'enrich',
+    topic: 'ingested',
     partitions,
   });
   const mode = pipelineModeOf(settings);
@@ -55,8 +55,8 @@ export async function run(telemetry: Telemetry): Promise<void> {
   startPartitionActors({
     supervisor,
     bus,
-    group: 'enrich',
-    stage: 'ingested',
+    stage: 'enrich',
+    topic: 'ingested',
     partitions,
     decode: decodeEventBatch,
     handlerFor: (partition) =>

@@ -59,8 +59,8 @@ export async function run(telemetry: Telemetry): Promise<void> {
     tracer: telemetry.tracer,
     meter: telemetry.meter,
     bus,
-    group: 'state',
-    stage: 'enriched',
+    stage: 'state',
+    topic: 'enriched',
     partitions,
   });
   const mode = pipelineModeOf(settings);
@@ -88,8 +88,8 @@ export async function run(telemetry: Telemetry): Promise<void> {
   startPartitionActors({
     supervisor,
     bus,
-    group: 'state',
-    stage: 'enriched',
+    stage: 'state',
+    topic: 'enriched',
     partitions,
     decode: decodeEnrichedBatch,
     handlerFor: (partition) =>

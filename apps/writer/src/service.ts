@@ -49,8 +49,8 @@ export async function run(telemetry: Telemetry): Promise<void> {
     tracer: telemetry.tracer,
     meter: telemetry.meter,
     bus,
-    group: 'writer',
-    stage: 'applied',
+    stage: 'writer',
+    topic: 'applied',
     partitions,
   });
   const mode = pipelineModeOf(settings);
@@ -59,8 +59,8 @@ export async function run(telemetry: Telemetry): Promise<void> {
   startPartitionActors({
     supervisor,
     bus,
-    group: 'writer',
-    stage: 'applied',
+    stage: 'writer',
+    topic: 'applied',
     partitions,
     decode: decodeResultBatch,
     handlerFor: (partition) =>

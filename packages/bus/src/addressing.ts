@@ -1,38 +1,38 @@
 /** How bus addresses are formed and checked: partition subjects, dead-letter subjects, durable consumer names. */
-import { STAGES, type Stage } from '@throughline/contracts';
+import { TOPICS, type Topic } from '@throughline/contracts';
 import { BusError, BusErrorCode } from './errors.js';
 import type { MailboxOptions } from './types.js';
 
 export interface SubjectAddress {
-  /** Whether the subject belongs to a stage's stream or to the dead-letter stream. */
-  kind: 'stage' | 'deadLetter';
-  stage: Stage;
+  /** Whether the subject belongs to a topic's stream or to the dead-letter stream. */
+  kind: 'topic' | 'deadLetter';
+  topic: Topic;
   partition: number;
 }
 
-const STAGE_SET: ReadonlySet<string> = new Set(STAGES);
+const TOPIC_SET: ReadonlySet<string> = new Set(TOPICS);
 const GROUP_PATTERN = /^[A-Za-z0-9_-]+$/;
 
-/** Parses `tl.<stage>.<p>` or `tl.dead.<stage>.<p>`; `undefined` for any other subject. */
+/** Parses `tl.<topic>.<p>` or `tl.dead.<topic>.<p>`; `undefined` for any other subject. */
 export function parseSubject(subject: string): SubjectAddress | undefined {
   const parts = subject.split('.');
   if (parts[0] !== 'tl') return undefined;
   const kind =
-    parts.length === 4 && parts[1] === 'dead' ? 'deadLetter' : parts.length === 3 ? 'stage' : undefined;
+    parts.length === 4 && parts[1] === 'dead' ? 'deadLetter' : parts.length === 3 ? 'topic' : undefined;
   if (kind === undefined) return undefined;
-  const stage = kind === 'stage' ? parts[1] : parts[2];
+  const topic = kind === 'topic' ? parts[1] : parts[2];
   const partitionText = parts[parts.length - 1] ?? '';
-  if (stage === undefined || !STAGE_SET.has(stage) || !/^(0|[1-9][0-9]*)$/.test(partitionText))
+  if (topic === undefined || !TOPIC_SET.has(topic) || !/^(0|[1-9][0-9]*)$/.test(partitionText))
     return undefined;
   const partition = Number(partitionText);
   if (!Number.isSafeInteger(partition)) return undefined;
-  return { kind, stage: stage as Stage, partition };
+  return { kind, topic: topic as Topic, partition };
 }
 
-/** The durable consumer name of a mailbox: `${group}-${stage}-${partition}`. Validates the options. */
+/** The durable consumer name of a mailbox: `${group}-${topic}-${partition}`. Validates the options. */
 export function consumerName(opts: MailboxOptions): string {
   checkMailboxOptions(opts);
-  return `${opts.group}-${opts.stage}-${opts.partition}`;
+  return `${opts.group}-${opts.topic}-${opts.partition}`;
 }
 
 export function checkMailboxOptions(opts: MailboxOptions): void {
@@ -42,12 +42,12 @@ export function checkMailboxOptions(opts: MailboxOptions): void {
       `consumer group must match ${String(GROUP_PATTERN)}, got '${opts.group}'`,
     );
   }
-  checkStagePartition(opts.stage, opts.partition);
+  checkTopicPartition(opts.topic, opts.partition);
 }
 
-export function checkStagePartition(stage: Stage, partition: number): void {
-  if (!STAGE_SET.has(stage)) {
-    throw new BusError(BusErrorCode.invalidArgument, `unknown stage '${String(stage)}'`);
+export function checkTopicPartition(topic: Topic, partition: number): void {
+  if (!TOPIC_SET.has(topic)) {
+    throw new BusError(BusErrorCode.invalidArgument, `unknown topic '${String(topic)}'`);
   }
   if (!Number.isSafeInteger(partition) || partition < 0) {
     throw new BusError(
@@ -57,7 +57,7 @@ export function checkStagePartition(stage: Stage, partition: number): void {
   }
 }
 
-/** The filter of dead letters of one stage, or of all of them. */
-export function deadLetterFilter(stage: Stage | undefined): string {
-  return stage === undefined ? 'tl.dead.>' : `tl.dead.${stage}.*`;
+/** The filter of dead letters of one topic, or of all of them. */
+export function deadLetterFilter(topic: Topic | undefined): string {
+  return topic === undefined ? 'tl.dead.>' : `tl.dead.${topic}.*`;
 }

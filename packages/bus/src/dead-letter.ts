@@ -20,7 +20,7 @@ export function deadLetterEnvelope(msg: BusMessage, stream: string, reason: stri
   headers.set(Headers.deadLetterSeq, String(msg.seq));
   headers.set(Headers.deadLetterDeliveries, String(msg.deliveryCount));
   return {
-    subject: subjects.deadLetter(msg.stage, msg.partition),
+    subject: subjects.deadLetter(msg.topic, msg.partition),
     msgId: `dead:${stream}:${msg.seq}`,
     headers,
   };

@@ -2,8 +2,8 @@
  * @throughline/bus — the message bus of throughline: one interface (`Bus`), two implementations with the same
  * semantics, checked by one conformance suite.
  *
- * - `connectJetStreamBus` / `createJetStreamBus`: NATS JetStream (distributed mode). One work-queue stream per stage,
- *   one subject per partition, one durable pull consumer per (consumer group, stage, partition), dead letters kept
+ * - `connectJetStreamBus` / `createJetStreamBus`: NATS JetStream (distributed mode). One work-queue stream per topic,
+ *   one subject per partition, one durable pull consumer per (consumer group, topic, partition), dead letters kept
  *   7 days in `TL_DEAD_LETTER`. Works with nats-server 2.9 and newer.
  * - `createMemoryBus`: in one process (embedded mode), no server.
  *
@@ -18,7 +18,7 @@
  * await bus.ensureTopology();
  * await bus.publish(subjects.of('ingested', 3), bytes, { msgId: 'batch-42', headers: { traceparent } });
  *
- * const mailbox = await bus.openMailbox({ group: 'enrich', stage: 'ingested', partition: 3 });
+ * const mailbox = await bus.openMailbox({ group: 'enrich', topic: 'ingested', partition: 3 });
  * for (;;) {
  *   const batch = await mailbox.next({ maxMessages: 16, maxWaitMs: 1000 });
  *   for (const msg of batch) {

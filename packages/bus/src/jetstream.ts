@@ -1,6 +1,6 @@
 /**
- * The NATS JetStream bus of the distributed mode: one work-queue stream per stage, one durable pull consumer per
- * (consumer group, stage, partition), dead letters in a limits-retention stream kept 7 days.
+ * The NATS JetStream bus of the distributed mode: one work-queue stream per topic, one durable pull consumer per
+ * (consumer group, topic, partition), dead letters in a limits-retention stream kept 7 days.
  */
 import {
   jetstream,
@@ -11,7 +11,7 @@ import {
 } from '@nats-io/jetstream';
 import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
-import { subjects, type Stage } from '@throughline/contracts';
+import { subjects, type Topic } from '@throughline/contracts';
 import { consumerName } from './addressing.js';
 import { DEFAULT_DEAD_LETTER_LIMIT, deadLetterEnvelope } from './dead-letter.js';
 import { BusError, BusErrorCode, ensureError } from './errors.js';
@@ -139,8 +139,8 @@ class JetStreamBus implements Bus {
   async openMailbox(opts: MailboxOptions): Promise<Mailbox> {
     this.checkOpen();
     const name = consumerName(opts);
-    const stream = subjects.stream(opts.stage);
-    const config = mailboxConsumerConfig(name, opts.stage, opts.partition, this.settings);
+    const stream = subjects.stream(opts.topic);
+    const config = mailboxConsumerConfig(name, opts.topic, opts.partition, this.settings);
     // A second mailbox on the same consumer in this process takes over, as in the in-memory bus.
     await this.mailboxes.get(name)?.close();
     if (await ensureMailboxConsumer(await this.jsm(), stream, config)) {
@@ -153,7 +153,7 @@ class JetStreamBus implements Bus {
     try {
       const consumer = await this.js.consumers.get(stream, name);
       mailbox = await JetStreamMailbox.start(consumer, {
-        stage: opts.stage,
+        topic: opts.topic,
         partition: opts.partition,
         pullBatch: this.settings.maxAckPending,
         ...(this.logger === undefined ? {} : { logger: this.logger }),
@@ -169,7 +169,7 @@ class JetStreamBus implements Bus {
   }
 
   async deadLetter(msg: BusMessage, reason: string): Promise<void> {
-    const envelope = deadLetterEnvelope(msg, subjects.stream(msg.stage), reason);
+    const envelope = deadLetterEnvelope(msg, subjects.stream(msg.topic), reason);
     await this.publish(envelope.subject, msg.data, {
       msgId: envelope.msgId,
       headers: Object.fromEntries(envelope.headers),
@@ -177,11 +177,11 @@ class JetStreamBus implements Bus {
     await msg.ack();
   }
 
-  async readDeadLetters(opts: { stage?: Stage; limit?: number } = {}): Promise<DeadLetter[]> {
+  async readDeadLetters(opts: { topic?: Topic; limit?: number } = {}): Promise<DeadLetter[]> {
     this.checkOpen();
     return readJetStreamDeadLetters(
       this.js,
-      opts.stage,
+      opts.topic,
       opts.limit ?? DEFAULT_DEAD_LETTER_LIMIT,
       this.logger,
     );
@@ -190,7 +190,7 @@ class JetStreamBus implements Bus {
   async backlog(opts: MailboxOptions): Promise<ConsumerBacklog> {
     this.checkOpen();
     const name = consumerName(opts);
-    const stream = subjects.stream(opts.stage);
+    const stream = subjects.stream(opts.topic);
     try {
       const info = await (await this.jsm()).consumers.info(stream, name);
       return { pending: info.num_pending, ackPending: info.num_ack_pending };

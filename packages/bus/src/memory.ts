@@ -6,14 +6,14 @@
  * Published bytes are copied, so callers may reuse their buffers; delivered bytes are shared between deliveries of
  * the same message and must be treated as read-only. Nothing survives the process.
  */
-import { STAGES, subjects, type Stage } from '@throughline/contracts';
-import { checkMailboxOptions, checkStagePartition, parseSubject, type SubjectAddress } from './addressing.js';
+import { TOPICS, subjects, type Topic } from '@throughline/contracts';
+import { checkMailboxOptions, checkTopicPartition, parseSubject, type SubjectAddress } from './addressing.js';
 import { DEFAULT_DEAD_LETTER_LIMIT, deadLetterEnvelope } from './dead-letter.js';
 import { BusError, BusErrorCode, ensureError } from './errors.js';
 import { DeadLetterStream } from './memory/dead-letter-stream.js';
 import { MemoryMailbox, type MemoryBusContext } from './memory/mailbox.js';
 import type { StoredRecord } from './memory/partition-log.js';
-import { StageStream } from './memory/stage-stream.js';
+import { TopicStream } from './memory/topic-stream.js';
 import { resolveBusSettings, type ResolvedBusSettings } from './settings.js';
 import {
   Headers,
@@ -43,7 +43,7 @@ export function createMemoryBus(options: MemoryBusOptions = {}): Bus {
 
 class MemoryBus implements Bus, MemoryBusContext {
   closed = false;
-  private readonly stages = new Map<Stage, StageStream>();
+  private readonly topics = new Map<Topic, TopicStream>();
   private deadLetters: DeadLetterStream | undefined;
   private readonly mailboxes = new Set<MemoryMailbox>();
   private readonly addresses = new Map<string, SubjectAddress | undefined>();
@@ -56,9 +56,9 @@ class MemoryBus implements Bus, MemoryBusContext {
 
   ensureTopology(): Promise<void> {
     this.checkOpen();
-    for (const stage of STAGES) {
-      if (!this.stages.has(stage))
-        this.stages.set(stage, new StageStream(stage, this.settings, this.onExhausted));
+    for (const topic of TOPICS) {
+      if (!this.topics.has(topic))
+        this.topics.set(topic, new TopicStream(topic, this.settings, this.onExhausted));
     }
     this.deadLetters ??= new DeadLetterStream(this.settings.duplicateWindowMs);
     return Promise.resolve();
@@ -76,12 +76,12 @@ class MemoryBus implements Bus, MemoryBusContext {
     try {
       this.checkOpen();
       checkMailboxOptions(opts);
-      const log = this.stageStream(opts.stage).partition(opts.partition);
+      const log = this.topicStream(opts.topic).partition(opts.partition);
       const owner = log.consumerGroup;
       if (owner !== undefined && owner !== opts.group) {
         throw new BusError(
           BusErrorCode.consumerConflict,
-          `partition ${subjects.of(opts.stage, opts.partition)} is already consumed by group '${owner}'`,
+          `partition ${subjects.of(opts.topic, opts.partition)} is already consumed by group '${owner}'`,
         );
       }
       const mailbox = new MemoryMailbox(log, this);
@@ -96,7 +96,7 @@ class MemoryBus implements Bus, MemoryBusContext {
   }
 
   async deadLetter(msg: BusMessage, reason: string): Promise<void> {
-    const envelope = deadLetterEnvelope(msg, subjects.stream(msg.stage), reason);
+    const envelope = deadLetterEnvelope(msg, subjects.stream(msg.topic), reason);
     await this.publish(envelope.subject, msg.data, {
       msgId: envelope.msgId,
       headers: Object.fromEntries(envelope.headers),
@@ -104,17 +104,17 @@ class MemoryBus implements Bus, MemoryBusContext {
     await msg.ack();
   }
 
-  readDeadLetters(opts: { stage?: Stage; limit?: number } = {}): Promise<DeadLetter[]> {
+  readDeadLetters(opts: { topic?: Topic; limit?: number } = {}): Promise<DeadLetter[]> {
     if (this.deadLetters === undefined) return Promise.resolve([]);
     return Promise.resolve(
-      this.deadLetters.read(opts.stage, opts.limit ?? DEFAULT_DEAD_LETTER_LIMIT, this.now()),
+      this.deadLetters.read(opts.topic, opts.limit ?? DEFAULT_DEAD_LETTER_LIMIT, this.now()),
     );
   }
 
   backlog(opts: MailboxOptions): Promise<ConsumerBacklog> {
     try {
       checkMailboxOptions(opts);
-      const log = this.stages.get(opts.stage)?.existingPartition(opts.partition);
+      const log = this.topics.get(opts.topic)?.existingPartition(opts.partition);
       if (log === undefined || log.consumerGroup !== opts.group)
         return Promise.resolve({ pending: 0, ackPending: 0 });
       return Promise.resolve(log.backlog(this.now()));
@@ -150,9 +150,9 @@ class MemoryBus implements Bus, MemoryBusContext {
     const nowMs = this.now();
     if (address.kind === 'deadLetter') {
       if (this.deadLetters === undefined) throw noStream(subject);
-      return this.deadLetters.store(subject, address.stage, data.slice(), headers, opts.msgId, nowMs);
+      return this.deadLetters.store(subject, address.topic, data.slice(), headers, opts.msgId, nowMs);
     }
-    const stream = this.stages.get(address.stage);
+    const stream = this.topics.get(address.topic);
     if (stream === undefined) throw noStream(subject);
     if (size > this.settings.maxMessageBytes) {
       throw new BusError(
@@ -163,7 +163,7 @@ class MemoryBus implements Bus, MemoryBusContext {
     return stream.store(subject, address.partition, data.slice(), headers, opts.msgId, nowMs);
   }
 
-  /** Parsed subjects, cached: a deployment has a few subjects per stage, published to millions of times. */
+  /** Parsed subjects, cached: a deployment has a few subjects per topic, published to millions of times. */
   private address(subject: string): SubjectAddress | undefined {
     let address = this.addresses.get(subject);
     if (address === undefined && !this.addresses.has(subject)) {
@@ -173,13 +173,13 @@ class MemoryBus implements Bus, MemoryBusContext {
     return address;
   }
 
-  private stageStream(stage: Stage): StageStream {
-    checkStagePartition(stage, 0);
-    const stream = this.stages.get(stage);
+  private topicStream(topic: Topic): TopicStream {
+    checkTopicPartition(topic, 0);
+    const stream = this.topics.get(topic);
     if (stream === undefined) {
       throw new BusError(
         BusErrorCode.noStream,
-        `stream ${subjects.stream(stage)} does not exist; call ensureTopology()`,
+        `stream ${subjects.stream(topic)} does not exist; call ensureTopology()`,
       );
     }
     return stream;

@@ -2,12 +2,12 @@
  * The one bus interface of throughline. Two implementations satisfy it — NATS JetStream and in-memory — and the
  * conformance suite in `test/conformance.ts` runs against both.
  *
- * Topology: one stream per stage (`TL_INGESTED`, `TL_ENRICHED`, `TL_APPLIED`, work-queue retention), one subject
- * per partition (`tl.<stage>.<p>`), one durable pull consumer per (consumer group, stage, partition) filtered on
+ * Topology: one stream per topic (`TL_INGESTED`, `TL_ENRICHED`, `TL_APPLIED`, work-queue retention), one subject
+ * per partition (`tl.<topic>.<p>`), one durable pull consumer per (consumer group, topic, partition) filtered on
  * that single subject (nats-server 2.9 allows one filter subject per consumer). Dead letters go to the
- * `TL_DEAD_LETTER` stream on `tl.dead.<stage>.<p>`.
+ * `TL_DEAD_LETTER` stream on `tl.dead.<topic>.<p>`.
  */
-import type { Stage } from '@throughline/contracts';
+import type { Topic } from '@throughline/contracts';
 
 /** Header names used on the bus. */
 export const Headers = {
@@ -20,7 +20,7 @@ export const Headers = {
   deadLetterReason: 'Tl-Dead-Letter-Reason',
   /** The subject a dead letter was consumed from. */
   deadLetterSubject: 'Tl-Dead-Letter-Subject',
-  /** The stream sequence a dead letter had in its stage's stream. */
+  /** The stream sequence a dead letter had in its topic's stream. */
   deadLetterSeq: 'Tl-Dead-Letter-Seq',
   /** How many times the message had been delivered when it was dead-lettered. */
   deadLetterDeliveries: 'Tl-Dead-Letter-Deliveries',
@@ -53,15 +53,15 @@ export interface PublishAck {
   duplicate: boolean;
 }
 
-/** One message delivered from a stage's stream. */
+/** One message delivered from a topic's stream. */
 export interface BusMessage {
   readonly subject: string;
-  readonly stage: Stage;
+  readonly topic: Topic;
   readonly partition: number;
   readonly data: Uint8Array;
   /** Headers as sent (names as published). */
   readonly headers: ReadonlyMap<string, string>;
-  /** Stream sequence: unique in the stage's stream and increasing in publish order. */
+  /** Stream sequence: unique in the topic's stream and increasing in publish order. */
   readonly seq: number;
   /** 1 on the first delivery, 2 on the first redelivery, and so on. */
   readonly deliveryCount: number;
@@ -78,7 +78,7 @@ export interface BusMessage {
 export interface MailboxOptions {
   /** Consumer group, usually the service name (`enrich`, `state`, `writer`): part of the durable name. */
   group: string;
-  stage: Stage;
+  topic: Topic;
   partition: number;
 }
 
@@ -119,7 +119,7 @@ export interface DeadLetter {
 }
 
 export interface Bus {
-  /** Creates (or updates to the configured settings) every stage stream and the dead-letter stream. Idempotent. */
+  /** Creates (or updates to the configured settings) every topic stream and the dead-letter stream. Idempotent. */
   ensureTopology(): Promise<void>;
   /** Publishes and resolves once the stream has stored the message (or recognised it as a duplicate). */
   publish(subject: string, data: Uint8Array, opts: PublishOptions): Promise<PublishAck>;
@@ -131,7 +131,7 @@ export interface Bus {
    */
   deadLetter(msg: BusMessage, reason: string): Promise<void>;
   /** Reads dead letters (oldest first), for operators and tests. */
-  readDeadLetters(opts?: { stage?: Stage; limit?: number }): Promise<DeadLetter[]>;
+  readDeadLetters(opts?: { topic?: Topic; limit?: number }): Promise<DeadLetter[]>;
   /** Backlog of one consumer: how much its partition still has to process. */
   backlog(opts: MailboxOptions): Promise<ConsumerBacklog>;
   /** Closes connections; open mailboxes stop. */

@@ -5,7 +5,7 @@
  * Settings must be short for the suite to be quick: a duplicate window and an ack wait of about a second, and a
  * small `maxAckPending` (the suite publishes more than that to one partition).
  */
-import { subjects, type Stage } from '@throughline/contracts';
+import { subjects, type Topic } from '@throughline/contracts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   BusErrorCode,
@@ -24,13 +24,13 @@ export interface BusUnderTest {
   cleanup(): Promise<void>;
 }
 
-const STAGE: Stage = 'ingested';
+const TOPIC: Topic = 'ingested';
 const GROUP = 'conformance';
 const TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 
 const encode = (n: number): Uint8Array => new TextEncoder().encode(`m${n}`);
 const decode = (msg: BusMessage): string => new TextDecoder().decode(msg.data);
-const box = (partition: number, group = GROUP): MailboxOptions => ({ group, stage: STAGE, partition });
+const box = (partition: number, group = GROUP): MailboxOptions => ({ group, topic: TOPIC, partition });
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Publishes messages `from…to-1` to one partition, all in flight at once; msgIds are `<partition>-<n>`. */
@@ -44,7 +44,7 @@ async function publishRange(
   const acks = [];
   for (let n = from; n < to; n++) {
     acks.push(
-      bus.publish(subjects.of(STAGE, partition), encode(n), {
+      bus.publish(subjects.of(TOPIC, partition), encode(n), {
         msgId: `${partition}-${n}`,
         ...(headers === undefined ? {} : { headers }),
       }),
@@ -114,15 +114,15 @@ export function runBusConformance(name: string, makeBus: () => Promise<BusUnderT
       const acks = await publishRange(bus, 0, 0, 300);
       const after = Date.now();
       for (let i = 1; i < acks.length; i++) expect(acks[i]!.seq).toBeGreaterThan(acks[i - 1]!.seq);
-      expect(acks.every((ack) => ack.stream === subjects.stream(STAGE) && !ack.duplicate)).toBe(true);
+      expect(acks.every((ack) => ack.stream === subjects.stream(TOPIC) && !ack.duplicate)).toBe(true);
 
       const mailbox = await bus.openMailbox(box(0));
       const received = await collect(mailbox, 300, { ack: true, timeoutMs: 15_000 });
       expect(received.map(decode)).toEqual(acks.map((_, n) => `m${n}`));
       expect(received.map((msg) => msg.seq)).toEqual(acks.map((ack) => ack.seq));
       const first = received[0]!;
-      expect(first.subject).toBe(subjects.of(STAGE, 0));
-      expect(first.stage).toBe(STAGE);
+      expect(first.subject).toBe(subjects.of(TOPIC, 0));
+      expect(first.topic).toBe(TOPIC);
       expect(first.partition).toBe(0);
       expect(first.deliveryCount).toBe(1);
       expect(first.publishedAtMs).toBeGreaterThanOrEqual(before - 5);
@@ -140,7 +140,7 @@ export function runBusConformance(name: string, makeBus: () => Promise<BusUnderT
       const fromOne = await collect(one, settings.maxAckPending, { ack: false });
       const fromTwo = await collect(two, 5, { ack: true });
       expect(fromTwo.map(decode)).toEqual(['m100', 'm101', 'm102', 'm103', 'm104']);
-      expect(fromTwo.every((msg) => msg.partition === 2 && msg.subject === subjects.of(STAGE, 2))).toBe(true);
+      expect(fromTwo.every((msg) => msg.partition === 2 && msg.subject === subjects.of(TOPIC, 2))).toBe(true);
       expect(fromOne.every((msg) => msg.partition === 1)).toBe(true);
       await one.close();
       await two.close();
@@ -161,7 +161,7 @@ export function runBusConformance(name: string, makeBus: () => Promise<BusUnderT
 
     it('round-trips headers and copies published bytes', async () => {
       const data = new Uint8Array([1, 2, 3]);
-      await bus.publish(subjects.of(STAGE, 4), data, {
+      await bus.publish(subjects.of(TOPIC, 4), data, {
         msgId: 'with-headers',
         headers: { traceparent: TRACEPARENT, tracestate: 'tl=1' },
       });
@@ -176,7 +176,7 @@ export function runBusConformance(name: string, makeBus: () => Promise<BusUnderT
     });
 
     it('drops a duplicate msgId inside the duplicate window and accepts it after', async () => {
-      const subject = subjects.of(STAGE, 5);
+      const subject = subjects.of(TOPIC, 5);
       const original = await bus.publish(subject, encode(1), { msgId: 'dup' });
       const duplicate = await bus.publish(subject, encode(2), { msgId: 'dup' });
       expect(original.duplicate).toBe(false);
@@ -255,22 +255,22 @@ export function runBusConformance(name: string, makeBus: () => Promise<BusUnderT
       const [d] = await collect(mailbox, 1, { ack: true });
       expect(decode(d!)).toBe('m3');
 
-      const letters = await bus.readDeadLetters({ stage: STAGE });
+      const letters = await bus.readDeadLetters({ topic: TOPIC });
       expect(letters.map((letter) => letter.reason)).toEqual(['amount out of range', 'unknown currency']);
       const letter = letters[0]!;
-      expect(letter.subject).toBe(subjects.deadLetter(STAGE, 9));
-      expect(letter.originalSubject).toBe(subjects.of(STAGE, 9));
+      expect(letter.subject).toBe(subjects.deadLetter(TOPIC, 9));
+      expect(letter.originalSubject).toBe(subjects.of(TOPIC, 9));
       expect(letter.originalSeq).toBe(b!.seq);
       expect(letter.deliveries).toBe(1);
       expect(new TextDecoder().decode(letter.data)).toBe('m1');
       expect(letter.headers.get(Headers.traceparent)).toBe(TRACEPARENT);
       expect(letter.headers.get(Headers.deadLetterReason)).toBe('amount out of range');
       expect(letter.headers.get(Headers.deadLetterMsgId)).toBe('9-1');
-      // Reading does not consume; limit and stage filter apply.
-      expect((await bus.readDeadLetters({ stage: STAGE, limit: 1 })).map((l) => l.reason)).toEqual([
+      // Reading does not consume; limit and topic filter apply.
+      expect((await bus.readDeadLetters({ topic: TOPIC, limit: 1 })).map((l) => l.reason)).toEqual([
         'amount out of range',
       ]);
-      expect(await bus.readDeadLetters({ stage: 'applied' })).toEqual([]);
+      expect(await bus.readDeadLetters({ topic: 'applied' })).toEqual([]);
       expect((await bus.readDeadLetters()).length).toBe(2);
       expect(await bus.backlog(box(9))).toEqual({ pending: 0, ackPending: 0 });
       await mailbox.close();

@@ -1,14 +1,14 @@
 import { jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
-import { STAGES, subjects } from '@throughline/contracts';
+import { TOPICS, subjects } from '@throughline/contracts';
 import { startNats, type NatsHandle } from '@throughline/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BusErrorCode, connectJetStreamBus, isBusError, type Bus, type BusSettings } from '../src/index.js';
 import { runBusConformance } from './conformance.js';
 
 const settings: BusSettings = { duplicateWindowMs: 1_000, ackWaitMs: 1_000, maxDeliver: 5, maxAckPending: 8 };
-const STREAMS = [...STAGES.map((stage) => subjects.stream(stage)), subjects.deadLetterStream];
+const STREAMS = [...TOPICS.map((topic) => subjects.stream(topic)), subjects.deadLetterStream];
 
 let nats: NatsHandle;
 let admin: NatsConnection;
@@ -48,7 +48,7 @@ runBusConformance('jetstream', async () => {
 });
 
 describe('JetStream bus', { timeout: 20_000 }, () => {
-  it('creates work-queue stage streams and a limits dead-letter stream, and updates changed settings', async () => {
+  it('creates work-queue topic streams and a limits dead-letter stream, and updates changed settings', async () => {
     await deleteStreams();
     const logged: string[] = [];
     const record = (msg: string): void => void logged.push(msg);
@@ -62,8 +62,8 @@ describe('JetStream bus', { timeout: 20_000 }, () => {
       await bus.ensureTopology();
       expect(logged.filter((msg) => msg === 'stream created')).toHaveLength(STREAMS.length);
       expect(logged).not.toContain('stream updated');
-      const stage = await jsm.streams.info(subjects.stream('enriched'));
-      expect(stage.config).toMatchObject({
+      const topic = await jsm.streams.info(subjects.stream('enriched'));
+      expect(topic.config).toMatchObject({
         subjects: [subjects.wildcard('enriched')],
         retention: RetentionPolicy.Workqueue,
         storage: StorageType.File,
@@ -106,7 +106,7 @@ describe('JetStream bus', { timeout: 20_000 }, () => {
     const bus = await makeBus();
     try {
       await bus.ensureTopology();
-      const mailbox = await bus.openMailbox({ group: 'writer', stage: 'applied', partition: 3 });
+      const mailbox = await bus.openMailbox({ group: 'writer', topic: 'applied', partition: 3 });
       const info = await jsm.consumers.info(subjects.stream('applied'), 'writer-applied-3');
       expect(info.config).toMatchObject({
         durable_name: 'writer-applied-3',
@@ -143,7 +143,7 @@ describe('JetStream bus', { timeout: 20_000 }, () => {
     try {
       await bus.ensureTopology();
       const subject = subjects.of('enriched', 0);
-      const mailbox = await bus.openMailbox({ group: 'state', stage: 'enriched', partition: 0 });
+      const mailbox = await bus.openMailbox({ group: 'state', topic: 'enriched', partition: 0 });
       await bus.publish(subject, new Uint8Array([1]), { msgId: 'before-restart' });
       const [before] = await mailbox.next({ maxMessages: 1, maxWaitMs: 2_000 });
       await before!.ack();

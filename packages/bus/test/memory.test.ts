@@ -22,7 +22,7 @@ describe('memory bus clock', () => {
     const again = await bus.publish(subject, new Uint8Array([1]), { msgId: 'a' });
     expect(again).toMatchObject({ duplicate: false, seq: first.seq + 1 });
 
-    const mailbox = await bus.openMailbox({ group: 'writer', stage: 'applied', partition: 0 });
+    const mailbox = await bus.openMailbox({ group: 'writer', topic: 'applied', partition: 0 });
     const [delivered] = await mailbox.next({ maxMessages: 1, maxWaitMs: 0 });
     expect(delivered!.publishedAtMs).toBe(1_000_000);
     expect(await mailbox.next({ maxMessages: 1, maxWaitMs: 0 })).toHaveLength(1);

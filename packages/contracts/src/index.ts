@@ -49,5 +49,6 @@ export {
   HealthService,
   type HealthServer,
 } from './gen/grpc/health/v1/health.js';
-export { subjects, type Stage, STAGES } from './subjects.js';
+export { subjects, type Topic, TOPICS } from './subjects.js';
+export { partitionOf } from './partition.js';
 export { protoRoot, protoFiles } from './proto-root.js';

@@ -9,9 +9,9 @@ import {
   TenantConfig,
   subjects,
   type Event,
+  partitionOf,
 } from '@throughline/contracts';
 import { LedgerWorkload } from '@throughline/ledger';
-import { partitionOf } from '@throughline/runtime';
 import { verifyLedger } from '@throughline/stores';
 import { waitFor } from '@throughline/testkit';
 import {

@@ -7,7 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import pg from 'pg';
 import { connectJetStreamBus, type Bus } from '@throughline/bus';
 import { SERVICE_NODE_FLAGS } from '@throughline/runtime';
-import { ConfigServiceClient, IngestServiceClient, type Event, type Stage } from '@throughline/contracts';
+import { ConfigServiceClient, IngestServiceClient, type Event, type Topic } from '@throughline/contracts';
 import {
   spawnService,
   startNats,
@@ -205,16 +205,16 @@ export async function waitForLedger(pool: pg.Pool, expected: number, timeoutMs =
 
 /** Waits until every stage consumer of every partition has nothing pending or unacked. */
 export async function waitForIdle(stack: Stack, timeoutMs = 120_000): Promise<void> {
-  const groups: [string, Stage][] = [
+  const groups: [string, Topic][] = [
     ['enrich', 'ingested'],
     ['state', 'enriched'],
     ['writer', 'applied'],
   ];
   await waitFor(
     async () => {
-      for (const [group, stage] of groups) {
+      for (const [group, topic] of groups) {
         for (let p = 0; p < stack.partitions; p++) {
-          const b = await stack.bus.backlog({ group, stage, partition: p });
+          const b = await stack.bus.backlog({ group, topic, partition: p });
           if (b.pending > 0 || b.ackPending > 0) return false;
         }
       }

@@ -68,8 +68,8 @@ describe('tracing one batch from ingest to commit', () => {
     const cache = new ConfigCache(new ConfigSnapshot((await repo.list()).configs));
     const { tracer, meter } = telemetry;
     const partitions = [0];
-    const instrument = (group: string, stage: 'ingested' | 'enriched' | 'applied') =>
-      instrumentStage({ tracer, meter, bus, group, stage, partitions }).observer;
+    const instrument = (group: string, topic: 'ingested' | 'enriched' | 'applied') =>
+      instrumentStage({ tracer, meter, bus, stage: group, topic, partitions }).observer;
     const state = new StateStage({
       bus,
       partition: 0,
@@ -80,8 +80,8 @@ describe('tracing one batch from ingest to commit', () => {
     startPartitionActors({
       supervisor,
       bus,
-      group: 'enrich',
-      stage: 'ingested',
+      stage: 'enrich',
+      topic: 'ingested',
       partitions,
       decode: decodeEventBatch,
       handlerFor: (partition) => createEnrichHandler({ bus, partition, snapshot: () => cache.current }),
@@ -90,8 +90,8 @@ describe('tracing one batch from ingest to commit', () => {
     startPartitionActors({
       supervisor,
       bus,
-      group: 'state',
-      stage: 'enriched',
+      stage: 'state',
+      topic: 'enriched',
       partitions,
       decode: decodeEnrichedBatch,
       handlerFor: () => state.handle,
@@ -100,8 +100,8 @@ describe('tracing one batch from ingest to commit', () => {
     startPartitionActors({
       supervisor,
       bus,
-      group: 'writer',
-      stage: 'applied',
+      stage: 'writer',
+      topic: 'applied',
       partitions,
       decode: decodeResultBatch,
       handlerFor: (partition) => createWriterHandler({ partition, sink: createPostgresSink(pool) }),

@@ -181,8 +181,8 @@ async function start(
   startPartitionActors({
     supervisor,
     bus,
-    group: 'enrich',
-    stage: 'ingested',
+    stage: 'enrich',
+    topic: 'ingested',
     partitions,
     decode: decodeEventBatch,
     handlerFor: (partition) => createEnrichHandler({ bus, partition, snapshot: () => cache.current }),
@@ -191,8 +191,8 @@ async function start(
   startPartitionActors({
     supervisor,
     bus,
-    group: 'state',
-    stage: 'enriched',
+    stage: 'state',
+    topic: 'enriched',
     partitions,
     decode: decodeEnrichedBatch,
     handlerFor: (partition) =>
@@ -210,8 +210,8 @@ async function start(
   startPartitionActors({
     supervisor,
     bus,
-    group: 'writer',
-    stage: 'applied',
+    stage: 'writer',
+    topic: 'applied',
     partitions,
     decode: decodeResultBatch,
     handlerFor: (partition) => createWriterHandler({ partition, sink, counters: writerCounters }),
@@ -244,9 +244,9 @@ async function start(
       ['state', 'enriched'],
       ['writer', 'applied'],
     ];
-    for (const [group, stage] of groups) {
+    for (const [group, topic] of groups) {
       for (const partition of partitions) {
-        const b = await bus.backlog({ group, stage, partition });
+        const b = await bus.backlog({ group, topic, partition });
         if (b.pending > 0 || b.ackPending > 0) return false;
       }
     }

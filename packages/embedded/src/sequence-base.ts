@@ -15,8 +15,8 @@ class OffsetMessage implements BusMessage {
   get subject() {
     return this.inner.subject;
   }
-  get stage() {
-    return this.inner.stage;
+  get topic() {
+    return this.inner.topic;
   }
   get partition() {
     return this.inner.partition;

@@ -9,7 +9,7 @@
  * ```ts
  * const stage = new StateStage({ bus, partition, store: redisStateStore, committed: postgresState });
  * supervisor.start(() => new PartitionActor({ name: 'state', partition, bus, decode: decodeEnrichedBatch,
- *   handle: stage.handle, openMailbox: () => bus.openMailbox({ group: 'state', stage: 'enriched', partition }) }));
+ *   handle: stage.handle, openMailbox: () => bus.openMailbox({ group: 'state', topic: 'enriched', partition }) }));
  * ```
  */
 export {

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Bus } from '@throughline/bus';
-import { EventBatch, subjects, type Event } from '@throughline/contracts';
-import { partitionOf } from '@throughline/runtime';
+import { EventBatch, partitionOf, subjects, type Event } from '@throughline/contracts';
 import { PipelineError, PipelineErrorCode, ResourceExhaustedError } from './errors.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './publish-chunks.js';
 

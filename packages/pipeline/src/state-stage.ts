@@ -211,7 +211,7 @@ export class StateStage {
     const { bus, partition, logger } = this.opts;
     const group = this.opts.writerGroup;
     for (let waitedMs = 0; ;) {
-      const backlog = await bus.backlog({ group, stage: 'applied', partition });
+      const backlog = await bus.backlog({ group, topic: 'applied', partition });
       if (backlog.pending === 0 && backlog.ackPending === 0) break;
       if (waitedMs % 5000 === 0) {
         logger.info(

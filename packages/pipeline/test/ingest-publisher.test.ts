@@ -1,15 +1,14 @@
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMemoryBus, type Bus } from '@throughline/bus';
-import { EventBatch, type Event } from '@throughline/contracts';
+import { EventBatch, partitionOf, type Event } from '@throughline/contracts';
 import { LedgerWorkload } from '@throughline/ledger';
-import { partitionOf } from '@throughline/runtime';
 import { IngestPublisher, isResourceExhaustedError } from '../src/index.js';
 
 async function drain(bus: Bus, partitions: number): Promise<Map<number, EventBatch[]>> {
   const out = new Map<number, EventBatch[]>();
   for (let p = 0; p < partitions; p++) {
-    const mailbox = await bus.openMailbox({ group: 'probe', stage: 'ingested', partition: p });
+    const mailbox = await bus.openMailbox({ group: 'probe', topic: 'ingested', partition: p });
     const batches: EventBatch[] = [];
     for (;;) {
       const msgs = await mailbox.next({ maxMessages: 1000, maxWaitMs: 10 });

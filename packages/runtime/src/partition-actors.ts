@@ -1,5 +1,5 @@
 import type { Bus, BusMessage } from '@throughline/bus';
-import type { Stage } from '@throughline/contracts';
+import type { Topic } from '@throughline/contracts';
 import { PartitionActor, type Envelope, type PartitionActorOptions } from './actor.js';
 import type { TurnContext } from './turn.js';
 import type { Supervisor } from './supervisor.js';
@@ -7,10 +7,10 @@ import type { Supervisor } from './supervisor.js';
 export interface PartitionActorsOptions<T> {
   supervisor: Supervisor;
   bus: Bus;
-  /** Actor name and consumer group (`enrich`, `state`, `writer`). */
-  group: string;
-  /** The stage whose stream the actors consume. */
-  stage: Stage;
+  /** The stage (`enrich`, `state`, `writer`): the actors' name and consumer group. */
+  stage: string;
+  /** The topic whose stream the actors consume. */
+  topic: Topic;
   partitions: readonly number[];
   decode: (msg: BusMessage) => T;
   /** Makes the turn handler of one partition (called again when its actor restarts). */
@@ -28,12 +28,12 @@ export function startPartitionActors<T>(opts: PartitionActorsOptions<T>): void {
       () =>
         new PartitionActor<T>({
           ...opts.actor,
-          name: opts.group,
+          name: opts.stage,
           partition,
           bus: opts.bus,
           decode: opts.decode,
           handle: opts.handlerFor(partition),
-          openMailbox: () => opts.bus.openMailbox({ group: opts.group, stage: opts.stage, partition }),
+          openMailbox: () => opts.bus.openMailbox({ group: opts.stage, topic: opts.topic, partition }),
         }),
     );
   }

@@ -30,7 +30,7 @@ function actorOn(
     name: 'test',
     partition,
     bus,
-    openMailbox: () => bus.openMailbox({ group: 'test', stage: 'ingested', partition }),
+    openMailbox: () => bus.openMailbox({ group: 'test', topic: 'ingested', partition }),
     decode: (msg: BusMessage) => {
       const text = dec.decode(msg.data);
       if (text.startsWith('garbage')) throw new Error('not decodable');
@@ -79,7 +79,7 @@ describe('PartitionActor', () => {
     const running = actor.run();
     await until(() => seen.length === bodies.length);
     await until(
-      async () => (await bus.backlog({ group: 'test', stage: 'ingested', partition: 0 })).ackPending === 0,
+      async () => (await bus.backlog({ group: 'test', topic: 'ingested', partition: 0 })).ackPending === 0,
     );
     await actor.stop();
     await running;
@@ -147,7 +147,7 @@ describe('PartitionActor', () => {
     void actor.run();
     await until(() => calls === 10);
     await until(
-      async () => (await bus.backlog({ group: 'test', stage: 'ingested', partition: 3 })).ackPending === 0,
+      async () => (await bus.backlog({ group: 'test', topic: 'ingested', partition: 3 })).ackPending === 0,
     );
     await actor.stop();
     expect(await bus.readDeadLetters()).toEqual([]);

@@ -1,6 +1,6 @@
 import type { Meter, Tracer } from '@opentelemetry/api';
 import type { Bus } from '@throughline/bus';
-import type { Stage } from '@throughline/contracts';
+import type { Topic } from '@throughline/contracts';
 import type { TurnObserver } from '@throughline/runtime';
 import { PipelineMetrics } from './metrics.js';
 import { ATTR_TL_PARTITION, ATTR_TL_STAGE } from './semconv.js';
@@ -10,10 +10,10 @@ export interface StageInstrumentationOptions {
   tracer: Tracer;
   meter: Meter;
   bus: Bus;
-  /** The consuming service (`enrich`, `state`, `writer`). */
-  group: string;
-  /** The stream it consumes. */
-  stage: Stage;
+  /** The stage (`enrich`, `state`, `writer`): the consumer group. */
+  stage: string;
+  /** The topic it consumes. */
+  topic: Topic;
   partitions: readonly number[];
 }
 
@@ -33,13 +33,13 @@ export function instrumentStage(opts: StageInstrumentationOptions): {
       const readings = await Promise.all(
         opts.partitions.map(async (partition) => {
           const b = await opts.bus
-            .backlog({ group: opts.group, stage: opts.stage, partition })
+            .backlog({ group: opts.stage, topic: opts.topic, partition })
             .catch(() => undefined);
           return b === undefined
             ? undefined
             : {
                 value: b.pending + b.ackPending,
-                attributes: { [ATTR_TL_STAGE]: opts.group, [ATTR_TL_PARTITION]: partition },
+                attributes: { [ATTR_TL_STAGE]: opts.stage, [ATTR_TL_PARTITION]: partition },
               };
         }),
       );

@@ -19,9 +19,9 @@ import {
   ResultBatch,
   type Event,
   type TenantConfig,
+  partitionOf,
 } from '@throughline/contracts';
 import { applyEvent, EMPTY_ACCOUNT, enrichEvent, type AccountState } from '@throughline/ledger';
-import { partitionOf } from '@throughline/runtime';
 import { COMMIT_SQL, commitParameters, createTenantConfigRepository, migrate } from '@throughline/stores';
 import { treeCpuSeconds, selfCpuSeconds } from '../cpu.js';
 import { startServers } from '../stack.js';

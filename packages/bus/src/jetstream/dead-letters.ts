@@ -1,6 +1,6 @@
 /** Reads the dead-letter stream with a short-lived ordered consumer: oldest first, nothing consumed. */
 import { DeliverPolicy, type JetStreamClient } from '@nats-io/jetstream';
-import { subjects, type Stage } from '@throughline/contracts';
+import { subjects, type Topic } from '@throughline/contracts';
 import { deadLetterFilter } from '../addressing.js';
 import { toDeadLetter } from '../dead-letter.js';
 import { BusErrorCode } from '../errors.js';
@@ -13,7 +13,7 @@ const FETCH_EXPIRES_MS = 2_000;
 
 export async function readJetStreamDeadLetters(
   js: JetStreamClient,
-  stage: Stage | undefined,
+  topic: Topic | undefined,
   limit: number,
   logger?: Logger,
 ): Promise<DeadLetter[]> {
@@ -22,7 +22,7 @@ export async function readJetStreamDeadLetters(
   let consumer;
   try {
     consumer = await js.consumers.get(stream, {
-      filter_subjects: deadLetterFilter(stage),
+      filter_subjects: deadLetterFilter(topic),
       deliver_policy: DeliverPolicy.All,
     });
   } catch (err) {

@@ -4,7 +4,7 @@
  * than that many messages.
  */
 import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
-import type { Stage } from '@throughline/contracts';
+import type { Topic } from '@throughline/contracts';
 import { BusError, BusErrorCode, ensureError } from '../errors.js';
 import { Fifo } from '../fifo.js';
 import { checkNextOptions } from '../next-options.js';
@@ -19,7 +19,7 @@ interface Waiter {
 }
 
 export interface JetStreamMailboxOptions {
-  stage: Stage;
+  topic: Topic;
   partition: number;
   /** Messages asked for in each pull request: the consumer's `maxAckPending`. */
   pullBatch: number;
@@ -90,7 +90,7 @@ export class JetStreamMailbox implements Mailbox {
 
   private onMessage(msg: JsMsg): void {
     if (this.closed) return;
-    this.buffer.push(new JetStreamMessage(msg, this.opts.stage, this.opts.partition));
+    this.buffer.push(new JetStreamMessage(msg, this.opts.topic, this.opts.partition));
     while (this.waiters.length > 0 && this.buffer.length > 0) {
       const waiter = this.waiters.shift()!;
       clearTimeout(waiter.timer);
@@ -126,7 +126,7 @@ export class JetStreamMailbox implements Mailbox {
     const cause = err ?? new Error('consumer stopped');
     this.failure = new BusError(
       BusErrorCode.mailboxFailed,
-      `mailbox ${this.opts.stage}/${this.opts.partition} stopped: ${cause.message}`,
+      `mailbox ${this.opts.topic}/${this.opts.partition} stopped: ${cause.message}`,
       { cause },
     );
     this.opts.logger?.error('mailbox stopped', this.logFields(cause));
@@ -137,7 +137,7 @@ export class JetStreamMailbox implements Mailbox {
   }
 
   private logFields(detail: object): Record<string, unknown> {
-    const fields: Record<string, unknown> = { stage: this.opts.stage, partition: this.opts.partition };
+    const fields: Record<string, unknown> = { topic: this.opts.topic, partition: this.opts.partition };
     if (detail instanceof Error) fields.error = detail.message;
     else Object.assign(fields, detail);
     return fields;

@@ -1,7 +1,7 @@
 /** A JetStream delivery seen through the `BusMessage` interface. */
 import type { JsMsg } from '@nats-io/jetstream';
 import type { MsgHdrs } from '@nats-io/nats-core';
-import type { Stage } from '@throughline/contracts';
+import type { Topic } from '@throughline/contracts';
 import { BusErrorCode } from '../errors.js';
 import type { BusMessage } from '../types.js';
 import { toBusError } from './nats-errors.js';
@@ -11,7 +11,7 @@ export class JetStreamMessage implements BusMessage {
 
   constructor(
     private readonly msg: JsMsg,
-    readonly stage: Stage,
+    readonly topic: Topic,
     readonly partition: number,
   ) {}
 

@@ -16,7 +16,7 @@ import {
   type StreamConfig,
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
-import { STAGES, subjects, type Stage } from '@throughline/contracts';
+import { TOPICS, subjects, type Topic } from '@throughline/contracts';
 import { DEAD_LETTER_MAX_AGE_MS } from '../dead-letter.js';
 import { BusError, BusErrorCode } from '../errors.js';
 import type { ResolvedBusSettings } from '../settings.js';
@@ -28,10 +28,10 @@ type DesiredStream = Pick<
   'name' | 'subjects' | 'retention' | 'storage' | 'duplicate_window' | 'max_msg_size' | 'max_age'
 >;
 
-export function stageStreamConfig(stage: Stage, settings: ResolvedBusSettings): DesiredStream {
+export function topicStreamConfig(topic: Topic, settings: ResolvedBusSettings): DesiredStream {
   return {
-    name: subjects.stream(stage),
-    subjects: [subjects.wildcard(stage)],
+    name: subjects.stream(topic),
+    subjects: [subjects.wildcard(topic)],
     retention: RetentionPolicy.Workqueue,
     storage: StorageType.File,
     duplicate_window: nanos(settings.duplicateWindowMs),
@@ -53,14 +53,14 @@ export function deadLetterStreamConfig(settings: ResolvedBusSettings): DesiredSt
   };
 }
 
-/** Creates every stage stream and the dead-letter stream, or updates them to `settings`. */
+/** Creates every topic stream and the dead-letter stream, or updates them to `settings`. */
 export async function ensureStreams(
   jsm: JetStreamManager,
   settings: ResolvedBusSettings,
   logger?: Logger,
 ): Promise<void> {
   const desired = [
-    ...STAGES.map((stage) => stageStreamConfig(stage, settings)),
+    ...TOPICS.map((topic) => topicStreamConfig(topic, settings)),
     deadLetterStreamConfig(settings),
   ];
   for (const config of desired) await ensureStream(jsm, config, logger);
@@ -105,13 +105,13 @@ async function ensureStream(jsm: JetStreamManager, desired: DesiredStream, logge
 
 export function mailboxConsumerConfig(
   name: string,
-  stage: Stage,
+  topic: Topic,
   partition: number,
   settings: ResolvedBusSettings,
 ): Partial<ConsumerConfig> {
   const config: Partial<ConsumerConfig> = {
     durable_name: name,
-    filter_subject: subjects.of(stage, partition),
+    filter_subject: subjects.of(topic, partition),
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
     replay_policy: ReplayPolicy.Instant,

@@ -1,5 +1,5 @@
 /** The in-memory dead-letter stream: limits retention (7 days), oldest first, with a duplicate window. */
-import { subjects, type Stage } from '@throughline/contracts';
+import { subjects, type Topic } from '@throughline/contracts';
 import { DEAD_LETTER_MAX_AGE_MS, toDeadLetter } from '../dead-letter.js';
 import { Fifo } from '../fifo.js';
 import type { DeadLetter, PublishAck } from '../types.js';
@@ -7,7 +7,7 @@ import { DuplicateWindow } from './duplicate-window.js';
 
 interface StoredDeadLetter {
   readonly seq: number;
-  readonly stage: Stage;
+  readonly topic: Topic;
   readonly storedAtMs: number;
   readonly letter: DeadLetter;
 }
@@ -24,7 +24,7 @@ export class DeadLetterStream {
 
   store(
     subject: string,
-    stage: Stage,
+    topic: Topic,
     data: Uint8Array,
     headers: ReadonlyMap<string, string>,
     msgId: string,
@@ -35,16 +35,16 @@ export class DeadLetterStream {
     if (original !== undefined) return { stream: this.name, seq: original, duplicate: true };
     const seq = ++this.lastSeq;
     this.duplicates.remember(msgId, seq, nowMs);
-    this.letters.push({ seq, stage, storedAtMs: nowMs, letter: toDeadLetter(subject, data, headers) });
+    this.letters.push({ seq, topic, storedAtMs: nowMs, letter: toDeadLetter(subject, data, headers) });
     return { stream: this.name, seq, duplicate: false };
   }
 
-  read(stage: Stage | undefined, limit: number, nowMs: number): DeadLetter[] {
+  read(topic: Topic | undefined, limit: number, nowMs: number): DeadLetter[] {
     this.expire(nowMs);
     const out: DeadLetter[] = [];
     for (const stored of this.letters) {
       if (out.length >= limit) break;
-      if (stage === undefined || stored.stage === stage) out.push(stored.letter);
+      if (topic === undefined || stored.topic === topic) out.push(stored.letter);
     }
     return out;
   }

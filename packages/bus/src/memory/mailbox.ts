@@ -1,5 +1,5 @@
 /** The in-memory mailbox of one partition: hands out deliveries of its partition log, waking on publish. */
-import type { Stage } from '@throughline/contracts';
+import type { Topic } from '@throughline/contracts';
 import { BusError, BusErrorCode } from '../errors.js';
 import { checkNextOptions } from '../next-options.js';
 import type { BusMessage, Mailbox } from '../types.js';
@@ -27,8 +27,8 @@ class MemoryMessage implements BusMessage {
   get subject(): string {
     return this.record.subject;
   }
-  get stage(): Stage {
-    return this.record.stage;
+  get topic(): Topic {
+    return this.record.topic;
   }
   get partition(): number {
     return this.record.partition;

@@ -1,12 +1,12 @@
 /**
- * One partition of an in-memory stage stream and the state of the one durable consumer allowed on it (work-queue
+ * One partition of an in-memory topic stream and the state of the one durable consumer allowed on it (work-queue
  * retention allows one consumer a subject, as in JetStream).
  *
  * Records stay in stream order in one array; acknowledged records are removed from the front (work-queue
  * retention), so the front of the array is always the first unacknowledged message. The consumer's cursor points
  * at the first never-delivered record; delivered-but-unacknowledged records are "outstanding" with a deadline.
  */
-import type { Stage } from '@throughline/contracts';
+import type { Topic } from '@throughline/contracts';
 import { ackWaitForDelivery, type ResolvedBusSettings } from '../settings.js';
 import type { ConsumerBacklog } from '../types.js';
 
@@ -15,7 +15,7 @@ export type RecordState = 'pending' | 'outstanding' | 'exhausted' | 'acked';
 export interface StoredRecord {
   readonly seq: number;
   readonly subject: string;
-  readonly stage: Stage;
+  readonly topic: Topic;
   readonly partition: number;
   readonly data: Uint8Array;
   readonly headers: ReadonlyMap<string, string>;

@@ -1,22 +1,22 @@
-/** An in-memory stage stream: sequence numbers, the duplicate window and one log per partition. */
-import { subjects, type Stage } from '@throughline/contracts';
+/** An in-memory topic stream: sequence numbers, the duplicate window and one log per partition. */
+import { subjects, type Topic } from '@throughline/contracts';
 import type { ResolvedBusSettings } from '../settings.js';
 import type { PublishAck } from '../types.js';
 import { DuplicateWindow } from './duplicate-window.js';
 import { PartitionLog, type StoredRecord } from './partition-log.js';
 
-export class StageStream {
+export class TopicStream {
   readonly name: string;
   private lastSeq = 0;
   private readonly duplicates: DuplicateWindow;
   private readonly partitions = new Map<number, PartitionLog>();
 
   constructor(
-    readonly stage: Stage,
+    readonly topic: Topic,
     private readonly settings: ResolvedBusSettings,
     private readonly onExhausted: (record: StoredRecord) => void,
   ) {
-    this.name = subjects.stream(stage);
+    this.name = subjects.stream(topic);
     this.duplicates = new DuplicateWindow(settings.duplicateWindowMs);
   }
 
@@ -36,7 +36,7 @@ export class StageStream {
     const record: StoredRecord = {
       seq,
       subject,
-      stage: this.stage,
+      topic: this.topic,
       partition,
       data,
       headers,
