@@ -29,10 +29,23 @@ export function parseSubject(subject: string): SubjectAddress | undefined {
   return { kind, topic: topic as Topic, partition };
 }
 
-/** The durable consumer name of a mailbox: `${group}-${topic}-${partition}`. Validates the options. */
+/**
+ * The durable consumer name of a mailbox: `${group}-${topic}-${partition}`, plus `-e${epoch}` when opened under a
+ * lease epoch (so a replaced owner's acks reach no consumer). Validates the options.
+ */
 export function consumerName(opts: MailboxOptions): string {
   checkMailboxOptions(opts);
-  return `${opts.group}-${opts.topic}-${opts.partition}`;
+  const base = `${opts.group}-${opts.topic}-${opts.partition}`;
+  return opts.epoch === undefined || opts.epoch === 0 ? base : `${base}-e${opts.epoch}`;
+}
+
+/** The lease epoch in a consumer name of `consumerName` for the same group, topic and partition (0 for none). */
+export function consumerEpoch(name: string, opts: MailboxOptions): number | undefined {
+  const base = `${opts.group}-${opts.topic}-${opts.partition}`;
+  if (name === base) return 0;
+  if (!name.startsWith(`${base}-e`)) return undefined;
+  const text = name.slice(base.length + 2);
+  return /^[1-9][0-9]*$/.test(text) ? Number(text) : undefined;
 }
 
 export function checkMailboxOptions(opts: MailboxOptions): void {
@@ -43,6 +56,12 @@ export function checkMailboxOptions(opts: MailboxOptions): void {
     );
   }
   checkTopicPartition(opts.topic, opts.partition);
+  if (opts.epoch !== undefined && (!Number.isSafeInteger(opts.epoch) || opts.epoch < 0)) {
+    throw new BusError(
+      BusErrorCode.invalidArgument,
+      `epoch must be a non-negative integer, got ${opts.epoch}`,
+    );
+  }
 }
 
 export function checkTopicPartition(topic: Topic, partition: number): void {

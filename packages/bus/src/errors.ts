@@ -21,6 +21,8 @@ export const BusErrorCode = {
   requestFailed: 'BUS_REQUEST_FAILED',
   /** The mailbox stopped receiving because of an error (see `cause`). */
   mailboxFailed: 'BUS_MAILBOX_FAILED',
+  /** A newer lease epoch holds the partition: the caller lost its lease and must stop. */
+  fenced: 'BUS_FENCED',
   /** The bus was closed. */
   closed: 'BUS_CLOSED',
 } as const;

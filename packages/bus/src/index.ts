@@ -35,6 +35,9 @@ export {
   type BusSettings,
   type ConsumerBacklog,
   type DeadLetter,
+  type LeaseBucket,
+  type LeaseEntry,
+  type LeaseWatch,
   type Logger,
   type Mailbox,
   type MailboxOptions,
@@ -50,6 +53,7 @@ export {
   type ResolvedBusSettings,
 } from './settings.js';
 export { consumerName, parseSubject, type SubjectAddress } from './addressing.js';
+export { LEASE_BUCKET } from './leases/jetstream-lease-bucket.js';
 export {
   connectJetStreamBus,
   createJetStreamBus,

@@ -16,9 +16,16 @@ import { consumerName } from './addressing.js';
 import { DEFAULT_DEAD_LETTER_LIMIT, deadLetterEnvelope } from './dead-letter.js';
 import { BusError, BusErrorCode, ensureError } from './errors.js';
 import { readJetStreamDeadLetters } from './jetstream/dead-letters.js';
+import { ensureLeaseBucket, openLeaseBucket } from './leases/jetstream-lease-bucket.js';
 import { JetStreamMailbox } from './jetstream/mailbox.js';
-import { isConsumerNotFound, isStreamNotFound, toBusError } from './jetstream/nats-errors.js';
-import { ensureMailboxConsumer, ensureStreams, mailboxConsumerConfig } from './jetstream/topology.js';
+import { isStreamNotFound, toBusError } from './jetstream/nats-errors.js';
+import {
+  currentConsumer,
+  ensureMailboxConsumer,
+  ensureStreams,
+  mailboxConsumerConfig,
+  takeOverPartition,
+} from './jetstream/topology.js';
 import { resolveBusSettings, type ResolvedBusSettings } from './settings.js';
 import type {
   Bus,
@@ -26,6 +33,7 @@ import type {
   BusSettings,
   ConsumerBacklog,
   DeadLetter,
+  LeaseBucket,
   Logger,
   Mailbox,
   MailboxOptions,
@@ -93,6 +101,7 @@ export function createJetStreamBus(
 class JetStreamBus implements Bus {
   private readonly js: JetStreamClient;
   private manager: Promise<JetStreamManager> | undefined;
+  private leaseBucket: Promise<LeaseBucket> | undefined;
   /** Open mailboxes by durable consumer name. */
   private readonly mailboxes = new Map<string, JetStreamMailbox>();
   private closed = false;
@@ -111,7 +120,22 @@ class JetStreamBus implements Bus {
 
   async ensureTopology(): Promise<void> {
     this.checkOpen();
-    await ensureStreams(await this.jsm(), this.settings, this.logger);
+    const jsm = await this.jsm();
+    await ensureStreams(jsm, this.settings, this.logger);
+    await ensureLeaseBucket(this.nc, jsm, this.settings.leaseTtlMs, this.logger);
+  }
+
+  leases(): Promise<LeaseBucket> {
+    this.checkOpen();
+    this.leaseBucket ??= openLeaseBucket(
+      this.nc,
+      this.settings.leaseTtlMs,
+      this.jsOptions.timeout ?? 5_000,
+    ).catch((err: unknown) => {
+      this.leaseBucket = undefined;
+      throw err;
+    });
+    return this.leaseBucket;
   }
 
   async publish(subject: string, data: Uint8Array, opts: PublishOptions): Promise<PublishAck> {
@@ -143,7 +167,11 @@ class JetStreamBus implements Bus {
     const config = mailboxConsumerConfig(name, opts.topic, opts.partition, this.settings);
     // A second mailbox on the same consumer in this process takes over, as in the in-memory bus.
     await this.mailboxes.get(name)?.close();
-    if (await ensureMailboxConsumer(await this.jsm(), stream, config)) {
+    const jsm = await this.jsm();
+    const replaced = await takeOverPartition(jsm, stream, opts, name);
+    if (replaced > 0)
+      this.logger?.info('consumers of older lease epochs removed', { stream, consumer: name, replaced });
+    if (await ensureMailboxConsumer(jsm, stream, config)) {
       this.logger?.info('consumer recreated to restart at the first unacknowledged message', {
         stream,
         consumer: name,
@@ -189,14 +217,20 @@ class JetStreamBus implements Bus {
 
   async backlog(opts: MailboxOptions): Promise<ConsumerBacklog> {
     this.checkOpen();
-    const name = consumerName(opts);
+    consumerName(opts); // validates
     const stream = subjects.stream(opts.topic);
+    const subject = subjects.of(opts.topic, opts.partition);
     try {
-      const info = await (await this.jsm()).consumers.info(stream, name);
-      return { pending: info.num_pending, ackPending: info.num_ack_pending };
+      const jsm = await this.jsm();
+      const consumer = await currentConsumer(jsm, stream, opts);
+      if (consumer !== undefined)
+        return { pending: consumer.num_pending, ackPending: consumer.num_ack_pending };
+      // No consumer (yet, or between two owners): on a work-queue stream, all that is stored is unacknowledged.
+      const info = await jsm.streams.info(stream, { subjects_filter: subject });
+      return { pending: info.state.subjects?.[subject] ?? 0, ackPending: 0 };
     } catch (err) {
-      if (isConsumerNotFound(err) || isStreamNotFound(err)) return { pending: 0, ackPending: 0 };
-      throw toBusError(err, BusErrorCode.requestFailed, `consumer info ${stream}/${name}`);
+      if (isStreamNotFound(err)) return { pending: 0, ackPending: 0 };
+      throw toBusError(err, BusErrorCode.requestFailed, `backlog of ${subject}`);
     }
   }
 

@@ -11,6 +11,7 @@ import { checkMailboxOptions, checkTopicPartition, parseSubject, type SubjectAdd
 import { DEFAULT_DEAD_LETTER_LIMIT, deadLetterEnvelope } from './dead-letter.js';
 import { BusError, BusErrorCode, ensureError } from './errors.js';
 import { DeadLetterStream } from './memory/dead-letter-stream.js';
+import { MemoryLeaseBucket } from './leases/memory-lease-bucket.js';
 import { MemoryMailbox, type MemoryBusContext } from './memory/mailbox.js';
 import type { StoredRecord } from './memory/partition-log.js';
 import { TopicStream } from './memory/topic-stream.js';
@@ -22,6 +23,7 @@ import {
   type BusSettings,
   type ConsumerBacklog,
   type DeadLetter,
+  type LeaseBucket,
   type Logger,
   type Mailbox,
   type MailboxOptions,
@@ -47,12 +49,19 @@ class MemoryBus implements Bus, MemoryBusContext {
   private deadLetters: DeadLetterStream | undefined;
   private readonly mailboxes = new Set<MemoryMailbox>();
   private readonly addresses = new Map<string, SubjectAddress | undefined>();
+  private readonly leaseBucket: MemoryLeaseBucket;
 
   constructor(
     private readonly settings: ResolvedBusSettings,
     readonly now: () => number,
     private readonly logger: Logger | undefined,
-  ) {}
+  ) {
+    this.leaseBucket = new MemoryLeaseBucket(settings.leaseTtlMs, now);
+  }
+
+  leases(): Promise<LeaseBucket> {
+    return Promise.resolve(this.leaseBucket);
+  }
 
   ensureTopology(): Promise<void> {
     this.checkOpen();
@@ -85,10 +94,10 @@ class MemoryBus implements Bus, MemoryBusContext {
         );
       }
       const mailbox = new MemoryMailbox(log, this);
+      const attached = log.attach(opts.group, opts.epoch ?? 0, mailbox);
+      if (attached === 'fenced') throw fencedMailbox(opts, log.currentConsumer?.epoch ?? 0);
       this.mailboxes.add(mailbox);
-      if (log.attach(opts.group, mailbox)) {
-        this.logger?.info('mailbox restarts at the first unacknowledged message', { ...opts });
-      }
+      if (attached) this.logger?.info('mailbox restarts at the first unacknowledged message', { ...opts });
       return Promise.resolve(mailbox);
     } catch (err) {
       return Promise.reject(ensureError(err));
@@ -115,9 +124,7 @@ class MemoryBus implements Bus, MemoryBusContext {
     try {
       checkMailboxOptions(opts);
       const log = this.topics.get(opts.topic)?.existingPartition(opts.partition);
-      if (log === undefined || log.consumerGroup !== opts.group)
-        return Promise.resolve({ pending: 0, ackPending: 0 });
-      return Promise.resolve(log.backlog(this.now()));
+      return Promise.resolve(log === undefined ? { pending: 0, ackPending: 0 } : log.backlog(this.now()));
     } catch (err) {
       return Promise.reject(ensureError(err));
     }
@@ -199,6 +206,13 @@ class MemoryBus implements Bus, MemoryBusContext {
 }
 
 const MAX_CACHED_SUBJECTS = 10_000;
+
+function fencedMailbox(opts: MailboxOptions, current: number): BusError {
+  return new BusError(
+    BusErrorCode.fenced,
+    `${subjects.of(opts.topic, opts.partition)} is consumed under lease epoch ${current}, newer than ${opts.epoch ?? 0}`,
+  );
+}
 
 function noStream(subject: string): BusError {
   return new BusError(BusErrorCode.noStream, `no stream stores subject '${subject}'; call ensureTopology()`);

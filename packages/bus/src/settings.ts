@@ -9,6 +9,7 @@ export const defaultBusSettings = {
   maxDeliver: 10,
   maxAckPending: 64,
   maxMessageBytes: 8 * 1024 * 1024,
+  leaseTtlMs: 5_000,
 } as const satisfies Required<BusSettings>;
 
 export interface ResolvedBusSettings extends Required<BusSettings> {
@@ -40,6 +41,7 @@ export function resolveBusSettings(settings: BusSettings = {}): ResolvedBusSetti
       settings.maxMessageBytes,
       defaultBusSettings.maxMessageBytes,
     ),
+    leaseTtlMs: positiveInteger('leaseTtlMs', settings.leaseTtlMs, defaultBusSettings.leaseTtlMs),
   };
   return { ...resolved, redeliveryBackoffMs: redeliveryBackoffMs(resolved.ackWaitMs, resolved.maxDeliver) };
 }

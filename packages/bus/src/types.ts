@@ -80,6 +80,12 @@ export interface MailboxOptions {
   group: string;
   topic: Topic;
   partition: number;
+  /**
+   * The lease epoch of the opener. A mailbox opened under a newer epoch replaces the consumer of every older one:
+   * their acks no longer count, and what they left unacknowledged is delivered again, in order. Opening under an
+   * older epoch than the current consumer's fails with `BUS_FENCED`. Default 0.
+   */
+  epoch?: number;
 }
 
 /**
@@ -118,6 +124,49 @@ export interface DeadLetter {
   headers: ReadonlyMap<string, string>;
 }
 
+/** One key of a lease bucket as read or watched. */
+export interface LeaseEntry {
+  key: string;
+  /** The value; undefined when the key was deleted. */
+  value: Uint8Array | undefined;
+  /** The revision of this write: larger than that of any earlier write in the bucket. */
+  revision: number;
+}
+
+/** A running watch of a lease bucket. */
+export interface LeaseWatch {
+  /** Stops delivering changes. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A small key-value store with revisions and a time to live, where the instances of a stage register and hold
+ * their partition leases (NATS KV on nats-server 2.9: compare-and-set on a key's last revision).
+ *
+ * Every write gets a revision larger than any before it in the bucket. A key not written for `ttlMs` is gone: it
+ * reads as absent and `create` succeeds on it; as in NATS, no watch event tells of that expiry. Keys are
+ * `.`-separated tokens of `[A-Za-z0-9_-]`.
+ */
+export interface LeaseBucket {
+  /** How long a key lives after its last write, ms. */
+  readonly ttlMs: number;
+  /** Writes `key` only when it holds no value (never written, deleted or expired): its revision, else undefined. */
+  create(key: string, value: Uint8Array): Promise<number | undefined>;
+  /** Writes `key` only when its last revision is `revision`: the new revision, else undefined. */
+  update(key: string, value: Uint8Array, revision: number): Promise<number | undefined>;
+  /** Writes `key` whatever it holds: the new revision. */
+  put(key: string, value: Uint8Array): Promise<number>;
+  /** Deletes `key` when its last revision is `revision` (any, when omitted): whether it was deleted. */
+  delete(key: string, revision?: number): Promise<boolean>;
+  /** The value of every key under `prefix` (`state.lease` reads `state.lease.*`), deleted ones left out. */
+  entries(prefix: string): Promise<LeaseEntry[]>;
+  /**
+   * Calls `onEntry` with the current value of every key under `prefix`, then with every later write or delete,
+   * in revision order; resolves once the current values have been delivered.
+   */
+  watch(prefix: string, onEntry: (entry: LeaseEntry) => void): Promise<LeaseWatch>;
+}
+
 export interface Bus {
   /** Creates (or updates to the configured settings) every topic stream and the dead-letter stream. Idempotent. */
   ensureTopology(): Promise<void>;
@@ -132,8 +181,10 @@ export interface Bus {
   deadLetter(msg: BusMessage, reason: string): Promise<void>;
   /** Reads dead letters (oldest first), for operators and tests. */
   readDeadLetters(opts?: { topic?: Topic; limit?: number }): Promise<DeadLetter[]>;
-  /** Backlog of one consumer: how much its partition still has to process. */
+  /** Backlog of a partition: its messages not yet acknowledged (delivered or not). */
   backlog(opts: MailboxOptions): Promise<ConsumerBacklog>;
+  /** The bucket of stage membership and partition leases (created by `ensureTopology()`). */
+  leases(): Promise<LeaseBucket>;
   /** Closes connections; open mailboxes stop. */
   close(): Promise<void>;
 }
@@ -150,4 +201,9 @@ export interface BusSettings {
   maxAckPending?: number;
   /** Largest message the stream accepts, bytes. Default 8388608 (8 MiB). */
   maxMessageBytes?: number;
+  /**
+   * How long a member registration or a partition lease lives without being renewed, ms: a crashed owner's
+   * partitions move after this long. The same in every service of a deployment. Default 5000.
+   */
+  leaseTtlMs?: number;
 }

@@ -141,7 +141,9 @@ export function runBusConformance(name: string, makeBus: () => Promise<BusUnderT
       const fromTwo = await collect(two, 5, { ack: true });
       expect(fromTwo.map(decode)).toEqual(['m100', 'm101', 'm102', 'm103', 'm104']);
       expect(fromTwo.every((msg) => msg.partition === 2 && msg.subject === subjects.of(TOPIC, 2))).toBe(true);
+      expect(fromOne).toHaveLength(settings.maxAckPending);
       expect(fromOne.every((msg) => msg.partition === 1)).toBe(true);
+      expect(await one.next({ maxMessages: 1, maxWaitMs: 100 })).toEqual([]);
       await one.close();
       await two.close();
     });
@@ -276,9 +278,10 @@ export function runBusConformance(name: string, makeBus: () => Promise<BusUnderT
       await mailbox.close();
     });
 
-    it('reports the backlog of a consumer', async () => {
+    it('reports the backlog of a partition, with and without a consumer', async () => {
       expect(await bus.backlog(box(10))).toEqual({ pending: 0, ackPending: 0 });
       await publishRange(bus, 10, 0, 6);
+      expect(await bus.backlog(box(10))).toEqual({ pending: 6, ackPending: 0 });
       const mailbox = await bus.openMailbox(box(10));
       const opened = await bus.backlog(box(10));
       expect(opened.pending + opened.ackPending).toBe(6);
@@ -323,6 +326,24 @@ export function runBusConformance(name: string, makeBus: () => Promise<BusUnderT
       const received = await collect(second, 3, { ack: true });
       expect(received.map(decode)).toEqual(['m0', 'm1', 'm2']);
       await second.close();
+    });
+
+    it("hands a partition to a mailbox of a newer lease epoch: the old owner's acks no longer count", async () => {
+      await publishRange(bus, 14, 0, 6);
+      const old = await bus.openMailbox({ ...box(14), epoch: 5 });
+      const held = await collect(old, 4, { ack: false });
+      expect(held.map(decode)).toEqual(['m0', 'm1', 'm2', 'm3']);
+      const successor = await bus.openMailbox({ ...box(14), epoch: 7 });
+      // The old owner did not know it was replaced: its acks (failing or not) must not remove anything.
+      await Promise.allSettled(held.map((msg) => msg.ack()));
+      const received = await collect(successor, 6, { ack: true });
+      expect(received.map(decode)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4', 'm5']);
+      expect(await bus.backlog(box(14))).toEqual({ pending: 0, ackPending: 0 });
+      // A mailbox of an older epoch cannot take the partition back.
+      await expectBusError(bus.openMailbox({ ...box(14), epoch: 6 }), BusErrorCode.fenced);
+      await publishRange(bus, 14, 6, 7);
+      expect((await collect(successor, 1, { ack: true })).map(decode)).toEqual(['m6']);
+      await successor.close();
     });
 
     it('rejects a subject no stream stores, and a second group on a partition', async () => {

@@ -4,11 +4,23 @@ import { connect } from '@nats-io/transport-node';
 import { TOPICS, subjects } from '@throughline/contracts';
 import { startNats, type NatsHandle } from '@throughline/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BusErrorCode, connectJetStreamBus, isBusError, type Bus, type BusSettings } from '../src/index.js';
+import {
+  BusErrorCode,
+  connectJetStreamBus,
+  isBusError,
+  LEASE_BUCKET,
+  type Bus,
+  type BusSettings,
+} from '../src/index.js';
 import { runBusConformance } from './conformance.js';
+import { runLeaseBucketConformance } from './lease-bucket-conformance.js';
 
 const settings: BusSettings = { duplicateWindowMs: 1_000, ackWaitMs: 1_000, maxDeliver: 5, maxAckPending: 8 };
-const STREAMS = [...TOPICS.map((topic) => subjects.stream(topic)), subjects.deadLetterStream];
+const STREAMS = [
+  ...TOPICS.map((topic) => subjects.stream(topic)),
+  subjects.deadLetterStream,
+  `KV_${LEASE_BUCKET}`,
+];
 
 let nats: NatsHandle;
 let admin: NatsConnection;
@@ -47,6 +59,19 @@ runBusConformance('jetstream', async () => {
   };
 });
 
+runLeaseBucketConformance('jetstream', async () => {
+  const bus = await makeBus({ ...settings, leaseTtlMs: 1_000 });
+  await bus.ensureTopology();
+  return {
+    bucket: await bus.leases(),
+    elapse: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    cleanup: async () => {
+      await bus.close();
+      await deleteStreams();
+    },
+  };
+});
+
 describe('JetStream bus', { timeout: 20_000 }, () => {
   it('creates work-queue topic streams and a limits dead-letter stream, and updates changed settings', async () => {
     await deleteStreams();
@@ -60,8 +85,11 @@ describe('JetStream bus', { timeout: 20_000 }, () => {
     try {
       await bus.ensureTopology();
       await bus.ensureTopology();
-      expect(logged.filter((msg) => msg === 'stream created')).toHaveLength(STREAMS.length);
+      expect(logged.filter((msg) => msg === 'stream created')).toHaveLength(STREAMS.length - 1);
+      expect(logged.filter((msg) => msg === 'lease bucket created')).toHaveLength(1);
       expect(logged).not.toContain('stream updated');
+      const leases = await jsm.streams.info(`KV_${LEASE_BUCKET}`);
+      expect(leases.config).toMatchObject({ max_msgs_per_subject: 1, max_age: 5_000 * 1e6 });
       const topic = await jsm.streams.info(subjects.stream('enriched'));
       expect(topic.config).toMatchObject({
         subjects: [subjects.wildcard('enriched')],
@@ -81,11 +109,12 @@ describe('JetStream bus', { timeout: 20_000 }, () => {
     }
     const changed = await connectJetStreamBus({
       servers: nats.url,
-      settings: { ...settings, duplicateWindowMs: 5_000 },
+      settings: { ...settings, duplicateWindowMs: 5_000, leaseTtlMs: 3_000 },
     });
     try {
       await changed.ensureTopology();
       expect((await jsm.streams.info(subjects.stream('enriched'))).config.duplicate_window).toBe(5_000 * 1e6);
+      expect((await jsm.streams.info(`KV_${LEASE_BUCKET}`)).config.max_age).toBe(3_000 * 1e6);
     } finally {
       await changed.close();
     }

@@ -2,6 +2,7 @@ import { subjects } from '@throughline/contracts';
 import { describe, expect, it } from 'vitest';
 import { createMemoryBus, type BusSettings } from '../src/index.js';
 import { runBusConformance } from './conformance.js';
+import { runLeaseBucketConformance } from './lease-bucket-conformance.js';
 
 const settings: BusSettings = { duplicateWindowMs: 1_000, ackWaitMs: 1_000, maxDeliver: 5, maxAckPending: 8 };
 
@@ -31,4 +32,18 @@ describe('memory bus clock', () => {
     expect(redelivered).toMatchObject({ seq: delivered!.seq, deliveryCount: 2 });
     await bus.close();
   });
+});
+
+runLeaseBucketConformance('memory', async () => {
+  let now = 1_000_000;
+  const bus = createMemoryBus({ ...settings, leaseTtlMs: 1_000, now: () => now });
+  await bus.ensureTopology();
+  return {
+    bucket: await bus.leases(),
+    elapse: async (ms) => {
+      now += ms;
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    },
+    cleanup: () => bus.close(),
+  };
 });

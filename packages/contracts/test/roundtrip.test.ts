@@ -31,6 +31,7 @@ describe('contracts', () => {
     const bytes = ResultBatch.encode({
       batchId: 'r',
       partition: 1,
+      producerEpoch: 9_007_199_254_740_991n,
       results: [
         {
           eventId: 'e',
@@ -57,5 +58,6 @@ describe('contracts', () => {
     expect(back.results[0]?.deltaMinor).toBe(-9_007_199_254_740_993n);
     expect(back.results[0]?.position).toBe((1n << 50n) + 3n);
     expect(back.results[0]?.debitsDayMinor).toBe(9_007_199_254_740_993n);
+    expect(back.producerEpoch).toBe(9_007_199_254_740_991n);
   });
 });

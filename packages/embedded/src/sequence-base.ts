@@ -68,6 +68,7 @@ export function withSequenceBase(bus: Bus, base: number): Bus {
     deadLetter: (msg, reason) => bus.deadLetter(msg, reason),
     readDeadLetters: (opts) => bus.readDeadLetters(opts),
     backlog: (opts) => bus.backlog(opts),
+    leases: () => bus.leases(),
     close: () => bus.close(),
   };
 }

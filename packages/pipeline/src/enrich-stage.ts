@@ -81,7 +81,13 @@ export function createEnrichHandler(
       items: out,
       maxItems: maxOutputEvents,
       encode: (events, batchId) =>
-        EnrichedBatch.encode({ batchId, partition, configVersion: snapshot.version, events }).finish(),
+        EnrichedBatch.encode({
+          batchId,
+          partition,
+          configVersion: snapshot.version,
+          events,
+          producerEpoch: 0n,
+        }).finish(),
     });
   };
 }

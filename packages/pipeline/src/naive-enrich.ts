@@ -98,7 +98,7 @@ export function createNaiveEnrichHandler(
         items: out,
         maxItems: options.maxOutputEvents ?? DEFAULT_MAX_OUTPUT_EVENTS,
         encode: (events, batchId) =>
-          EnrichedBatch.encode({ batchId, partition, configVersion: 0n, events }).finish(),
+          EnrichedBatch.encode({ batchId, partition, configVersion: 0n, events, producerEpoch: 0n }).finish(),
       });
       return;
     }
@@ -110,6 +110,7 @@ export function createNaiveEnrichHandler(
         batchId,
         partition,
         configVersion: enriched.config?.version ?? 0n,
+        producerEpoch: 0n,
         events: [enriched],
       }).finish();
       const headers = ctx?.outgoingHeaders ? { headers: ctx.outgoingHeaders } : {};

@@ -62,7 +62,7 @@ export function createNaiveStateHandler(
 
   const publish = async (item: Item, result: Result, wait: Wait, ctx: TurnContext | undefined) => {
     const batchId = `stn-${partition}:${item.seq}:${item.index}`;
-    const data = ResultBatch.encode({ batchId, partition, results: [result] }).finish();
+    const data = ResultBatch.encode({ batchId, partition, results: [result], producerEpoch: 0n }).finish();
     const headers = ctx?.outgoingHeaders ? { headers: ctx.outgoingHeaders } : {};
     await wait('nats', () => bus.publish(subject, data, { msgId: batchId, ...headers }));
   };

@@ -160,7 +160,8 @@ export class StateStage {
       lastSeq: turn[turn.length - 1]!.msg.seq,
       items: results,
       maxItems: this.opts.maxOutputEvents,
-      encode: (items, batchId) => ResultBatch.encode({ batchId, partition, results: items }).finish(),
+      encode: (items, batchId) =>
+        ResultBatch.encode({ batchId, partition, results: items, producerEpoch: 0n }).finish(),
     });
     await wait('redis', () => store.write(partition, changed, appliedIds, now));
     for (const [id, state] of changed) this.memory.set(id, state);

@@ -62,14 +62,20 @@ function hopBytes(events: Event[], configs: Map<string, TenantConfig>) {
         enrichEvent(e, ++position, acceptedAtMs, configs.get(e.tenantId)),
       );
       enriched.push(
-        EnrichedBatch.encode({ batchId, partition, configVersion: 1n, events: enrichedEvents }).finish(),
+        EnrichedBatch.encode({
+          batchId,
+          partition,
+          configVersion: 1n,
+          events: enrichedEvents,
+          producerEpoch: 1n,
+        }).finish(),
       );
       const results = enrichedEvents.map((e) => {
         const decision = applyEvent(accounts.get(e.event!.accountId) ?? EMPTY_ACCOUNT, e);
         accounts.set(e.event!.accountId, decision.state);
         return decision.result;
       });
-      applied.push(ResultBatch.encode({ batchId, partition, results }).finish());
+      applied.push(ResultBatch.encode({ batchId, partition, results, producerEpoch: 1n }).finish());
     }
   }
   return [ingested, enriched, applied] as const;

@@ -17,10 +17,11 @@ import {
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
 import { TOPICS, subjects, type Topic } from '@throughline/contracts';
+import { consumerEpoch } from '../addressing.js';
 import { DEAD_LETTER_MAX_AGE_MS } from '../dead-letter.js';
 import { BusError, BusErrorCode } from '../errors.js';
 import type { ResolvedBusSettings } from '../settings.js';
-import type { Logger } from '../types.js';
+import type { Logger, MailboxOptions } from '../types.js';
 import { isConsumerNotFound, isStreamNotFound, toBusError } from './nats-errors.js';
 
 type DesiredStream = Pick<
@@ -184,4 +185,58 @@ function sameUpdatableConfig(current: ConsumerConfig, desired: Partial<ConsumerC
     current.max_ack_pending === desired.max_ack_pending &&
     (current.backoff ?? []).join(',') === (desired.backoff ?? []).join(',')
   );
+}
+
+/**
+ * Makes way for the consumer `name` of a mailbox opened under a lease epoch: deletes the group's consumers of the
+ * same partition opened under older epochs (their owners' acks then reach nothing, and what they left
+ * unacknowledged is delivered again), and refuses with `BUS_FENCED` when one of a newer epoch exists.
+ * @returns how many consumers were removed.
+ */
+export async function takeOverPartition(
+  jsm: JetStreamManager,
+  stream: string,
+  opts: MailboxOptions,
+  name: string,
+): Promise<number> {
+  const subject = subjects.of(opts.topic, opts.partition);
+  const mine = opts.epoch ?? 0;
+  const older: string[] = [];
+  try {
+    for await (const info of jsm.consumers.list(stream)) {
+      if (info.config.filter_subject !== subject || info.name === name) continue;
+      const epoch = consumerEpoch(info.name, opts);
+      if (epoch === undefined) continue;
+      if (epoch > mine)
+        throw new BusError(
+          BusErrorCode.fenced,
+          `${subject} is consumed under lease epoch ${epoch}, newer than ${mine}`,
+        );
+      older.push(info.name);
+    }
+    for (const old of older) {
+      await jsm.consumers.delete(stream, old).catch((err: unknown) => {
+        if (!isConsumerNotFound(err)) throw err;
+      });
+    }
+  } catch (err) {
+    throw toBusError(err, BusErrorCode.requestFailed, `take over ${subject}`);
+  }
+  return older.length;
+}
+
+/** The consumer of the group currently on a partition (any epoch), if any. */
+export async function currentConsumer(
+  jsm: JetStreamManager,
+  stream: string,
+  opts: MailboxOptions,
+): Promise<ConsumerInfo | undefined> {
+  const subject = subjects.of(opts.topic, opts.partition);
+  let found: ConsumerInfo | undefined;
+  for await (const info of jsm.consumers.list(stream)) {
+    if (info.config.filter_subject !== subject || consumerEpoch(info.name, opts) === undefined) continue;
+    if (found === undefined || consumerEpoch(info.name, opts)! > consumerEpoch(found.name, opts)!)
+      found = info;
+  }
+  return found;
 }

@@ -3,7 +3,7 @@ import type { Topic } from '@throughline/contracts';
 import { BusError, BusErrorCode } from '../errors.js';
 import { checkNextOptions } from '../next-options.js';
 import type { BusMessage, Mailbox } from '../types.js';
-import type { PartitionListener, PartitionLog, StoredRecord } from './partition-log.js';
+import type { ConsumerState, PartitionListener, PartitionLog, StoredRecord } from './partition-log.js';
 
 /** What mailboxes and messages need from their bus. */
 export interface MemoryBusContext {
@@ -20,6 +20,8 @@ class MemoryMessage implements BusMessage {
     private readonly record: StoredRecord,
     private readonly log: PartitionLog,
     private readonly bus: MemoryBusContext,
+    /** The consumer this delivery was made for. */
+    private readonly consumer: ConsumerState | undefined,
   ) {
     this.deliveryCount = record.deliveryCount;
   }
@@ -50,16 +52,16 @@ class MemoryMessage implements BusMessage {
   ack(): Promise<void> {
     if (this.bus.closed)
       return Promise.reject(new BusError(BusErrorCode.closed, 'cannot ack: the bus is closed'));
-    this.log.ack(this.record);
+    this.log.ack(this.record, this.consumer);
     return Promise.resolve();
   }
 
   nak(delayMs = 0): void {
-    if (!this.bus.closed) this.log.nak(this.record, delayMs, this.bus.now());
+    if (!this.bus.closed) this.log.nak(this.record, this.consumer, delayMs, this.bus.now());
   }
 
   working(): void {
-    if (!this.bus.closed) this.log.working(this.record, this.bus.now());
+    if (!this.bus.closed) this.log.working(this.record, this.consumer, this.bus.now());
   }
 }
 
@@ -116,8 +118,10 @@ export class MemoryMailbox implements Mailbox, PartitionListener {
 
   private take(max: number): BusMessage[] {
     const records = this.log.take(max, this.bus.now());
+    const consumer = this.log.currentConsumer;
     const batch = new Array<BusMessage>(records.length);
-    for (let i = 0; i < records.length; i++) batch[i] = new MemoryMessage(records[i]!, this.log, this.bus);
+    for (let i = 0; i < records.length; i++)
+      batch[i] = new MemoryMessage(records[i]!, this.log, this.bus, consumer);
     return batch;
   }
 

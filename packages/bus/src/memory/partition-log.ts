@@ -33,8 +33,11 @@ export interface PartitionListener {
   detach(): void;
 }
 
-interface ConsumerState {
+/** The durable consumer of a partition; a new one (a newer lease epoch) makes every earlier delivery's ack void. */
+export interface ConsumerState {
   readonly group: string;
+  /** The lease epoch it was opened under (0 when none was given). */
+  readonly epoch: number;
   /** Index (in `records`) of the first record never delivered. */
   cursor: number;
   readonly outstanding: Set<StoredRecord>;
@@ -61,6 +64,11 @@ export class PartitionLog {
     return this.consumer?.group;
   }
 
+  /** The consumer deliveries are made for now (acks of deliveries made for an earlier one are ignored). */
+  get currentConsumer(): ConsumerState | undefined {
+    return this.consumer;
+  }
+
   append(record: StoredRecord): void {
     this.records.push(record);
     this.unacked++;
@@ -70,32 +78,37 @@ export class PartitionLog {
   /**
    * Attaches a mailbox to the durable consumer, creating it if needed. If the consumer has delivered messages that
    * are still unacknowledged (their owner died or closed), it starts over at the first unacknowledged message —
-   * as deleting and recreating a JetStream consumer on a work-queue stream does.
-   * @returns whether the consumer was reset.
+   * as deleting and recreating a JetStream consumer on a work-queue stream does. A newer `epoch` replaces the
+   * consumer (as a new durable name does in JetStream): acks of earlier deliveries no longer count.
+   * @returns whether the consumer was reset, or 'fenced' when a consumer of a newer epoch exists.
    */
-  attach(group: string, listener: PartitionListener): boolean {
-    let reset = false;
-    if (this.consumer === undefined) {
+  attach(group: string, epoch: number, listener: PartitionListener): boolean | 'fenced' {
+    const current = this.consumer;
+    if (current !== undefined && current.epoch > epoch) return 'fenced';
+    if (current === undefined || current.epoch < epoch) {
+      if (current !== undefined) this.rewind(current);
       this.consumer = {
         group,
+        epoch,
         cursor: this.head,
         outstanding: new Set(),
         exhausted: 0,
         nextDeadlineMs: Infinity,
         listener,
       };
-    } else {
-      const consumer = this.consumer;
-      // Mirrors JetStream, where the bus recreates the consumer when num_ack_pending > 0 (exhausted messages are
-      // not ack-pending there, so alone they do not trigger it; a reset does deliver them again).
-      if (consumer.outstanding.size > 0) {
-        this.rewind(consumer);
-        reset = true;
-      }
-      const previous = consumer.listener;
-      consumer.listener = listener;
-      if (previous !== undefined && previous !== listener) previous.detach();
+      if (current?.listener !== undefined && current.listener !== listener) current.listener.detach();
+      return current !== undefined;
     }
+    let reset = false;
+    // Mirrors JetStream, where the bus recreates the consumer when num_ack_pending > 0 (exhausted messages are
+    // not ack-pending there, so alone they do not trigger it; a reset does deliver them again).
+    if (current.outstanding.size > 0) {
+      this.rewind(current);
+      reset = true;
+    }
+    const previous = current.listener;
+    current.listener = listener;
+    if (previous !== undefined && previous !== listener) previous.detach();
     return reset;
   }
 
@@ -127,8 +140,9 @@ export class PartitionLog {
     return this.consumer?.nextDeadlineMs ?? Infinity;
   }
 
-  ack(record: StoredRecord): void {
-    if (record.state === 'acked') return;
+  /** Acknowledges a delivery made for `by`; ignored when another consumer has replaced it since. */
+  ack(record: StoredRecord, by: ConsumerState | undefined): void {
+    if (record.state === 'acked' || by !== this.consumer) return;
     const consumer = this.consumer;
     if (record.state === 'outstanding') consumer?.outstanding.delete(record);
     else if (record.state === 'exhausted' && consumer !== undefined) consumer.exhausted--;
@@ -138,9 +152,9 @@ export class PartitionLog {
     consumer?.listener?.onPartitionChange();
   }
 
-  nak(record: StoredRecord, delayMs: number, nowMs: number): void {
+  nak(record: StoredRecord, by: ConsumerState | undefined, delayMs: number, nowMs: number): void {
     const consumer = this.consumer;
-    if (record.state !== 'outstanding' || consumer === undefined) return;
+    if (record.state !== 'outstanding' || consumer === undefined || by !== consumer) return;
     if (record.deliveryCount >= this.settings.maxDeliver) {
       this.exhaust(consumer, record);
       return;
@@ -150,15 +164,16 @@ export class PartitionLog {
     consumer.listener?.onPartitionChange();
   }
 
-  working(record: StoredRecord, nowMs: number): void {
-    if (record.state !== 'outstanding') return;
+  working(record: StoredRecord, by: ConsumerState | undefined, nowMs: number): void {
+    if (record.state !== 'outstanding' || by !== this.consumer) return;
     // Moving a deadline later leaves nextDeadlineMs a valid lower bound.
     record.deadlineMs = nowMs + ackWaitForDelivery(this.settings, record.deliveryCount);
   }
 
+  /** Messages not yet acknowledged: not delivered (or past `maxDeliver`) and delivered but unacknowledged. */
   backlog(nowMs: number): ConsumerBacklog {
     const consumer = this.consumer;
-    if (consumer === undefined) return { pending: 0, ackPending: 0 };
+    if (consumer === undefined) return { pending: this.unacked, ackPending: 0 };
     if (nowMs >= consumer.nextDeadlineMs) {
       for (const record of consumer.outstanding) {
         if (record.deadlineMs <= nowMs && record.deliveryCount >= this.settings.maxDeliver)

@@ -1,0 +1,188 @@
+/**
+ * The lease bucket of the JetStream bus: a NATS KV bucket (`KV_tl_leases`) whose stream keeps one value a key and
+ * removes a key `ttlMs` after its last write (`max_age`). Works on nats-server 2.9: compare-and-set is a publish
+ * with the expected last subject sequence.
+ */
+import {
+  DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  jetstream,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+} from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import { nanos, type NatsConnection } from '@nats-io/nats-core';
+import { BusErrorCode, ensureError } from '../errors.js';
+import { toBusError } from '../jetstream/nats-errors.js';
+import type { LeaseBucket, LeaseEntry, LeaseWatch, Logger } from '../types.js';
+import { checkLeaseKey } from './keys.js';
+
+/** The bucket's name; its stream is `KV_tl_leases`. */
+export const LEASE_BUCKET = 'tl_leases';
+const KEY_SUBJECT_PREFIX = `$KV.${LEASE_BUCKET}.`;
+/** The header nats.js and nats-server use to mark a KV delete (`DEL`) or purge (`PURGE`). */
+const KV_OPERATION_HEADER = 'KV-Operation';
+
+/** Creates the bucket, or brings its time to live to `ttlMs` when it exists with another one. */
+export async function ensureLeaseBucket(
+  nc: NatsConnection,
+  jsm: JetStreamManager,
+  ttlMs: number,
+  logger?: Logger,
+): Promise<void> {
+  const stream = `KV_${LEASE_BUCKET}`;
+  try {
+    const info = await jsm.streams.info(stream).catch((err: unknown) => {
+      if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return undefined;
+      throw err;
+    });
+    if (info === undefined) {
+      await new Kvm(nc).create(LEASE_BUCKET, { history: 1, ttl: ttlMs });
+      logger?.info('lease bucket created', { bucket: LEASE_BUCKET, ttlMs });
+    } else if (info.config.max_age !== nanos(ttlMs)) {
+      const maxAge = nanos(ttlMs);
+      // nats-server refuses a duplicate window longer than max_age.
+      const duplicateWindow = Math.min(info.config.duplicate_window ?? maxAge, maxAge);
+      await jsm.streams.update(stream, {
+        ...info.config,
+        max_age: maxAge,
+        duplicate_window: duplicateWindow,
+      });
+      logger?.warn('lease bucket time to live changed', { bucket: LEASE_BUCKET, ttlMs });
+    }
+  } catch (err) {
+    throw toBusError(err, BusErrorCode.requestFailed, `ensure lease bucket ${LEASE_BUCKET}`);
+  }
+}
+
+/** Opens the bucket (which `ensureLeaseBucket` created). */
+export async function openLeaseBucket(
+  nc: NatsConnection,
+  ttlMs: number,
+  requestTimeoutMs: number,
+): Promise<LeaseBucket> {
+  try {
+    const js = jetstream(nc, { timeout: requestTimeoutMs });
+    return new JetStreamLeaseBucket(await new Kvm(js).open(LEASE_BUCKET), js, ttlMs);
+  } catch (err) {
+    throw toBusError(err, BusErrorCode.requestFailed, `open lease bucket ${LEASE_BUCKET}`);
+  }
+}
+
+/** nats-server's answers to a compare-and-set whose expected revision is not the key's last one. */
+function isWrongRevision(err: unknown): boolean {
+  return (
+    err instanceof JetStreamApiError &&
+    (err.code === JetStreamApiCodes.StreamWrongLastSequence ||
+      err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown)
+  );
+}
+
+class JetStreamLeaseBucket implements LeaseBucket {
+  private readonly stream = `KV_${LEASE_BUCKET}`;
+
+  constructor(
+    private readonly kv: KV,
+    private readonly js: JetStreamClient,
+    readonly ttlMs: number,
+  ) {}
+
+  async create(key: string, value: Uint8Array): Promise<number | undefined> {
+    checkLeaseKey(key);
+    return this.compareAndSet(`create ${key}`, () => this.kv.create(key, value));
+  }
+
+  async update(key: string, value: Uint8Array, revision: number): Promise<number | undefined> {
+    checkLeaseKey(key);
+    // nats.js refuses revision 0; a key that is gone cannot match a revision anyway.
+    if (revision <= 0) return undefined;
+    return this.compareAndSet(`update ${key}`, () => this.kv.update(key, value, revision));
+  }
+
+  async put(key: string, value: Uint8Array): Promise<number> {
+    checkLeaseKey(key);
+    try {
+      return await this.kv.put(key, value);
+    } catch (err) {
+      throw toBusError(err, BusErrorCode.requestFailed, `put ${key}`);
+    }
+  }
+
+  async delete(key: string, revision?: number): Promise<boolean> {
+    checkLeaseKey(key);
+    if (revision !== undefined && revision <= 0) return false;
+    const done = await this.compareAndSet(`delete ${key}`, async () => {
+      await this.kv.delete(key, revision === undefined ? {} : { previousSeq: revision });
+      return 1;
+    });
+    return done !== undefined;
+  }
+
+  async entries(prefix: string): Promise<LeaseEntry[]> {
+    const latest = new Map<string, LeaseEntry>();
+    const watch = await this.watch(prefix, (entry) => latest.set(entry.key, entry));
+    await watch.stop();
+    return [...latest.values()]
+      .filter((entry) => entry.value !== undefined)
+      .sort((a, b) => a.revision - b.revision);
+  }
+
+  async watch(prefix: string, onEntry: (entry: LeaseEntry) => void): Promise<LeaseWatch> {
+    checkLeaseKey(prefix);
+    const filter = `${KEY_SUBJECT_PREFIX}${prefix}.>`;
+    let messages: ConsumerMessages;
+    let initial: Promise<void>;
+    try {
+      // An ordered consumer starting at each key's last value: it recreates itself past a gap or a reconnect.
+      const consumer = await this.js.consumers.get(this.stream, {
+        filter_subjects: filter,
+        deliver_policy: DeliverPolicy.LastPerSubject,
+      });
+      const pendingAtStart = (await consumer.info(true)).num_pending;
+      let initialDone!: () => void;
+      initial = new Promise<void>((resolve) => (initialDone = resolve));
+      if (pendingAtStart === 0) initialDone();
+      messages = await consumer.consume({
+        callback: (msg) => {
+          onEntry(toLeaseEntry(msg));
+          // `pending` counts what the consumer still has to deliver: 0 once the last current value arrived.
+          if (msg.info.pending === 0) initialDone();
+        },
+      });
+    } catch (err) {
+      throw toBusError(err, BusErrorCode.requestFailed, `watch ${prefix}.>`);
+    }
+    await initial;
+    return {
+      stop: async () => {
+        await messages.close();
+      },
+    };
+  }
+
+  private async compareAndSet(what: string, write: () => Promise<number>): Promise<number | undefined> {
+    try {
+      return await write();
+    } catch (err) {
+      if (isWrongRevision(err)) return undefined;
+      const cause = ensureError(err);
+      // nats.js's create() rethrows its first error when the key holds a value: that is a wrong revision too.
+      if (isWrongRevision(cause.cause)) return undefined;
+      throw toBusError(cause, BusErrorCode.requestFailed, what);
+    }
+  }
+}
+
+/** A stored KV message as a lease entry: the key is the subject after `$KV.<bucket>.`. */
+function toLeaseEntry(msg: JsMsg): LeaseEntry {
+  const operation = msg.headers?.get(KV_OPERATION_HEADER) ?? '';
+  const deleted = operation === 'DEL' || operation === 'PURGE';
+  return {
+    key: msg.subject.slice(KEY_SUBJECT_PREFIX.length),
+    value: deleted ? undefined : msg.data,
+    revision: msg.info.streamSequence,
+  };
+}
