@@ -1,5 +1,5 @@
 import type { Bus, BusMessage, Mailbox } from '@throughline/bus';
-import { ensureError, isTransientError, RuntimeError, RuntimeErrorCode } from './errors.js';
+import { ensureError, isFencedError, isTransientError, RuntimeError, RuntimeErrorCode } from './errors.js';
 import { silentLogger, sleep, type Logger } from './logger.js';
 import { TurnClock, type TurnContext, type TurnObserver, type TurnStats } from './turn.js';
 
@@ -17,6 +17,11 @@ export interface PartitionActorOptions<T> {
   bus: Bus;
   /** Opens the actor's mailbox (called at every (re)start). */
   openMailbox: () => Promise<Mailbox>;
+  /**
+   * Runs at every (re)start, before the mailbox opens: makes the stores refuse the effects of the partition's
+   * earlier owners (raises the fences to this lease's epoch). A fenced error stops the actor for good.
+   */
+  claim?: () => Promise<void>;
   /** Decodes one message; a throw sends that message to the dead-letter stream at once. */
   decode: (msg: BusMessage) => T;
   /**
@@ -54,8 +59,8 @@ export interface PartitionActorOptions<T> {
 export class PartitionActor<T> {
   readonly name: string;
   readonly partition: number;
-  private readonly opts: Required<Omit<PartitionActorOptions<T>, 'onTurn' | 'observer'>> &
-    Pick<PartitionActorOptions<T>, 'onTurn' | 'observer'>;
+  private readonly opts: Required<Omit<PartitionActorOptions<T>, 'onTurn' | 'observer' | 'claim'>> &
+    Pick<PartitionActorOptions<T>, 'onTurn' | 'observer' | 'claim'>;
   private readonly stopController = new AbortController();
   private mailbox: Mailbox | undefined;
   private lastSeq = 0;
@@ -102,6 +107,8 @@ export class PartitionActor<T> {
   }
 
   private async loop(): Promise<void> {
+    await this.opts.claim?.();
+    if (this.stopping) return;
     this.mailbox = await this.opts.openMailbox();
     try {
       while (!this.stopping) {
@@ -203,6 +210,11 @@ export class PartitionActor<T> {
       } catch (raw) {
         clock.events = eventsBefore;
         const err = ensureError(raw);
+        // Another instance holds a newer lease: nothing this one does for the partition may count any more.
+        if (isFencedError(err))
+          throw new RuntimeError(RuntimeErrorCode.fenced, `${this.name} p${this.partition}: ${err.message}`, {
+            cause: err,
+          });
         if (this.stopping)
           throw new RuntimeError(RuntimeErrorCode.stopped, `${this.name}: stopped during a retry`, {
             cause: err,

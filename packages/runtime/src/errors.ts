@@ -7,6 +7,8 @@ export const RuntimeErrorCode = {
   poison: 'POISON',
   /** The actor was stopped. */
   stopped: 'STOPPED',
+  /** An effect was refused because a newer lease epoch holds the partition: this instance lost it. */
+  fenced: 'FENCED',
 } as const;
 export type RuntimeErrorCode = (typeof RuntimeErrorCode)[keyof typeof RuntimeErrorCode];
 
@@ -69,6 +71,24 @@ const TRANSIENT_MESSAGES = [
   /Client has encountered a connection error/i,
   /unavailable/i,
 ];
+
+/**
+ * True when `err` or one of its causes says an effect was refused because a newer lease epoch holds the partition
+ * (code `FENCED`, or `<PACKAGE>_FENCED` as the bus and the stores name it). Such a turn is neither retried nor
+ * dead-lettered: its actor stops, as its instance no longer owns the partition.
+ */
+export function isFencedError(err: unknown): boolean {
+  for (
+    let current: unknown = err, depth = 0;
+    typeof current === 'object' && current !== null && depth < 8;
+    depth++
+  ) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && (code === 'FENCED' || code.endsWith('_FENCED'))) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
 
 /**
  * True when `err` (or one of its causes) looks like a dependency that is down or slow — a refused or reset

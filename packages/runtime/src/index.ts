@@ -1,24 +1,46 @@
 /**
  * @throughline/runtime — the actor runtime every stage runs on.
  *
- * A process owns a set of partitions (`ownedPartitions`), runs one `PartitionActor` per owned partition under a
- * `Supervisor` (restart with backoff on a crash), and drains on SIGTERM (`onShutdown`).
+ * `hostStage` runs a stage in a process: it takes a share of the partitions under leases (`PartitionOwnership`,
+ * kept in the bus's lease bucket), runs one `PartitionActor` per partition held under a `Supervisor` (restart
+ * with backoff on a crash), hands partitions over when instances come and go, and stops an actor whose effects
+ * are refused as stale (fenced). `onShutdown` drains on SIGTERM.
  *
  * ```ts
- * const supervisor = new Supervisor({ logger });
- * for (const partition of ownedPartitions(16, index, count)) {
- *   supervisor.start(() => new PartitionActor({ name: 'writer', partition, bus, decode, handle,
- *     openMailbox: () => bus.openMailbox({ group: 'writer', topic: 'applied', partition }) }));
- * }
- * onShutdown(async () => { await supervisor.stop(); await bus.close(); });
+ * const host = await hostStage({ bus, stage: 'writer', topic: 'applied', partitionCount: 16, memberId: 'writer-a1',
+ *   decode: decodeResultBatch, processorFor: (lease) => ({ handle: (turn, ctx) => commit(lease, turn, ctx) }) });
+ * onShutdown(async () => { await host.stop(); await bus.close(); });
  * ```
  */
 export { PartitionActor, type Envelope, type PartitionActorOptions } from './actor.js';
 export { TurnClock, type TurnContext, type TurnObserver, type TurnScope, type TurnStats } from './turn.js';
-export { Supervisor, type Supervised, type SupervisorOptions } from './supervisor.js';
+export { Supervisor, type Supervised, type SupervisedHandle, type SupervisorOptions } from './supervisor.js';
+export { assignPartitions } from './ownership/assignment.js';
+export {
+  PartitionOwnership,
+  type Lease,
+  type OwnershipObserver,
+  type PartitionOwnershipOptions,
+  type RevokeReason,
+} from './ownership/partition-ownership.js';
+export {
+  decodeLease,
+  decodeMember,
+  leaseKeys,
+  type LeaseRecord,
+  type MemberRecord,
+} from './ownership/lease-records.js';
+export { hostStage, type PartitionProcessor, type StageHost, type StageHostOptions } from './stage-host.js';
 export { onShutdown, type ShutdownOptions } from './shutdown.js';
 export { ownedPartitions, ownedPartitionsFromEnv } from './partitioning.js';
-export { ensureError, isRuntimeError, isTransientError, RuntimeError, RuntimeErrorCode } from './errors.js';
+export {
+  ensureError,
+  isFencedError,
+  isRuntimeError,
+  isTransientError,
+  RuntimeError,
+  RuntimeErrorCode,
+} from './errors.js';
 export { silentLogger, sleep, type Logger } from './logger.js';
 export { SERVICE_NODE_FLAGS } from './node-flags.js';
 export { startPartitionActors, type PartitionActorsOptions } from './partition-actors.js';

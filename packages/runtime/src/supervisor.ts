@@ -17,11 +17,22 @@ export interface SupervisorOptions {
   restartMaxMs?: number;
   /** A child that ran this long before crashing restarts after `restartInitialMs` again. Default 60000 ms. */
   resetAfterMs?: number;
+  /** Errors after which a child is not restarted (its slot ends with the error). Default: none. */
+  isFinal?: (err: Error) => boolean;
+}
+
+/** One supervised child slot. */
+export interface SupervisedHandle {
+  /** Stops the child (it finishes its turn in progress) and ends the slot. */
+  stop(): Promise<void>;
+  /** Resolves when the slot ends: undefined once stopped, the error when the child failed with a final one. */
+  readonly done: Promise<Error | undefined>;
 }
 
 interface Slot {
   current: Supervised | undefined;
-  done: Promise<void>;
+  stopped: boolean;
+  done: Promise<Error | undefined>;
 }
 
 /**
@@ -40,6 +51,7 @@ export class Supervisor {
       restartInitialMs: 500,
       restartMaxMs: 30_000,
       resetAfterMs: 60_000,
+      isFinal: () => false,
       ...options,
     };
   }
@@ -54,31 +66,55 @@ export class Supervisor {
   }
 
   /** Starts a child made by `make`, and makes a fresh one each time it crashes. */
-  start(make: () => Supervised): void {
-    const slot: Slot = { current: undefined, done: Promise.resolve() };
-    slot.done = this.keepRunning(slot, make);
+  start(make: () => Supervised): SupervisedHandle {
+    const slot: Slot = { current: undefined, stopped: false, done: Promise.resolve(undefined) };
+    const pause = new AbortController();
+    slot.done = this.keepRunning(slot, make, pause.signal).finally(() => {
+      const i = this.slots.indexOf(slot);
+      if (i >= 0) this.slots.splice(i, 1);
+    });
     this.slots.push(slot);
+    return {
+      done: slot.done,
+      stop: async () => {
+        slot.stopped = true;
+        pause.abort();
+        await slot.current?.stop();
+        await slot.done;
+      },
+    };
   }
 
   /** Stops every child and waits for them. */
   async stop(): Promise<void> {
     this.stopController.abort();
-    await Promise.all(this.slots.map((s) => s.current?.stop() ?? Promise.resolve()));
-    await Promise.all(this.slots.map((s) => s.done));
+    const slots = [...this.slots];
+    await Promise.all(slots.map((s) => s.current?.stop() ?? Promise.resolve()));
+    await Promise.all(slots.map((s) => s.done));
   }
 
-  private async keepRunning(slot: Slot, make: () => Supervised): Promise<void> {
+  private async keepRunning(
+    slot: Slot,
+    make: () => Supervised,
+    pause: AbortSignal,
+  ): Promise<Error | undefined> {
     let delay = this.opts.restartInitialMs;
-    while (!this.stopping) {
+    const ended = (): boolean => this.stopping || slot.stopped;
+    while (!ended()) {
       const child = make();
       slot.current = child;
       const startedAt = Date.now();
       try {
         await child.run();
-        return;
+        return undefined;
       } catch (raw) {
-        if (this.stopping) return;
+        if (ended()) return undefined;
         const err = ensureError(raw);
+        if (this.opts.isFinal(err)) {
+          this.opts.logger.warn(`${child.name} p${child.partition} stopped for good`, { error: err.message });
+          await child.stop().catch(() => undefined);
+          return err;
+        }
         this.crashes++;
         if (Date.now() - startedAt > this.opts.resetAfterMs) delay = this.opts.restartInitialMs;
         this.opts.logger.error(`${child.name} p${child.partition} crashed; restarting`, {
@@ -86,9 +122,10 @@ export class Supervisor {
           restartInMs: delay,
         });
         await child.stop().catch(() => undefined);
-        await sleep(delay, this.stopController.signal);
+        await sleep(delay, AbortSignal.any([this.stopController.signal, pause]));
         delay = Math.min(delay * 2, this.opts.restartMaxMs);
       }
     }
+    return undefined;
   }
 }

@@ -1,0 +1,430 @@
+/**
+ * Which partitions of a stage this instance processes, decided live with the other instances through leases in a
+ * lease bucket (NATS KV), so that a stage can be scaled up or down while it runs without two instances ever
+ * applying the same partition.
+ *
+ * Rules:
+ * - Every instance registers under `<stage>.member.<id>` and renews it every `renewIntervalMs`; members not heard
+ *   from for the bucket's time to live are dead. The target partitions of each live member follow from the member
+ *   list alone (`assignPartitions`), or from a static list.
+ * - An instance processes a partition only while it holds its lease `<stage>.lease.<p>`. It acquires a free lease
+ *   by compare-and-set (`create`, or `update` of a released one); the revision of that write is the lease's
+ *   **epoch**, larger than any epoch of the partition before. It renews the lease by compare-and-set on its last
+ *   revision; a failed renewal means another instance took it (the lease expired meanwhile): processing stops at
+ *   once, and what it still attempts is refused downstream by the epoch (fencing, in the stores and the stages).
+ * - Hand-over is cooperative: the owner of a partition that is no longer in its target stops processing (the
+ *   turn in flight finishes and acks), then marks the lease released; the next owner, watching the bucket, takes
+ *   it at once. A crashed owner's lease expires after the time to live.
+ * - An instance that could not renew a lease for half its time to live (the lease bucket unreachable) stops
+ *   processing it, so it has stopped before the lease expires and another instance can take it.
+ *
+ * Error behaviour: errors of the lease bucket are logged and retried at the next heartbeat; they never throw out
+ * of the ownership. `start` and `stop` of the options are called once per acquisition; `stop` may be called while
+ * an earlier `stop` of the same lease is still running (a release overtaken by a loss), and must be idempotent.
+ */
+import type { LeaseBucket, LeaseEntry, LeaseWatch } from '@throughline/bus';
+import { ensureError } from '../errors.js';
+import { silentLogger, type Logger } from '../logger.js';
+import { assignPartitions } from './assignment.js';
+import {
+  decodeLease,
+  decodeMember,
+  encodeRecord,
+  leaseKeys,
+  memberOfKey,
+  partitionOfLeaseKey,
+  type LeaseRecord,
+  type MemberRecord,
+} from './lease-records.js';
+
+/** A partition held under a lease, and the lease's epoch (every effect of processing it carries the epoch). */
+export interface Lease {
+  readonly partition: number;
+  readonly epoch: number;
+}
+
+/** Why processing of a partition stops: it moves to another instance, the lease was lost, or the process ends. */
+export type RevokeReason = 'handover' | 'lost' | 'shutdown';
+
+/** Told of every change of ownership (metrics, spans). */
+export interface OwnershipObserver {
+  /** `pauseMs`: how long the partition went unprocessed before this acquisition, when its previous owner released it. */
+  acquired?(lease: Lease, info: { previousOwner: string; pauseMs: number | null }): void;
+  /** `drainMs`: how long stopping took (the turn in flight finishing). */
+  released?(lease: Lease, info: { reason: RevokeReason; drainMs: number }): void;
+  lost?(lease: Lease, info: { why: string }): void;
+}
+
+export interface PartitionOwnershipOptions {
+  bucket: LeaseBucket;
+  /** The stage (`enrich`, `state`, `writer`); its instances share the partitions. */
+  stage: string;
+  /** This instance's id, unique among the live instances of the stage (`[A-Za-z0-9_-]`). */
+  memberId: string;
+  partitionCount: number;
+  /** Ask for exactly these partitions (still under leases) instead of a share of the live members. Default: none. */
+  staticPartitions?: readonly number[];
+  /** Heartbeat: registration and lease renewals. Default a quarter of the bucket's time to live. */
+  renewIntervalMs?: number;
+  /** Starts processing a partition whose lease was just acquired. */
+  start(lease: Lease): void;
+  /** Stops processing a partition; resolves once the turn in flight is finished and acknowledged. */
+  stop(lease: Lease, reason: RevokeReason): Promise<void>;
+  observer?: OwnershipObserver;
+  logger?: Logger;
+  /** Default `Date.now`. */
+  now?: () => number;
+}
+
+interface Held {
+  readonly lease: Lease;
+  record: LeaseRecord;
+  revision: number;
+  phase: 'active' | 'releasing' | 'gone';
+  /** Local time at which the last successful write of the lease was sent. */
+  renewedAtMs: number;
+  /** Writes of this lease, one after the other (a renewal must not race a release). */
+  writes: Promise<void>;
+}
+
+interface Observed<T> {
+  record: T | undefined;
+  revision: number;
+  /** Local time of the last write seen: a live holder writes every heartbeat. */
+  seenAtMs: number;
+}
+
+const MEMBER_ID = /^[A-Za-z0-9_-]+$/;
+
+export class PartitionOwnership {
+  private readonly opts: Required<Omit<PartitionOwnershipOptions, 'staticPartitions' | 'observer'>> &
+    Pick<PartitionOwnershipOptions, 'staticPartitions' | 'observer'>;
+  private readonly ttlMs: number;
+  private readonly members = new Map<string, Observed<MemberRecord>>();
+  private readonly leases = new Map<number, Observed<LeaseRecord>>();
+  private readonly held = new Map<number, Held>();
+  private readonly acquiring = new Set<number>();
+  private readonly releases = new Set<Promise<void>>();
+  private readonly memberRecord: MemberRecord;
+  private watches: LeaseWatch[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private reconciling: Promise<void> | undefined;
+  private reconcileAgain = false;
+  private stopping = false;
+
+  constructor(options: PartitionOwnershipOptions) {
+    if (!MEMBER_ID.test(options.memberId))
+      throw new RangeError(`member id must match ${String(MEMBER_ID)}, got '${options.memberId}'`);
+    for (const p of options.staticPartitions ?? []) {
+      if (!Number.isInteger(p) || p < 0 || p >= options.partitionCount)
+        throw new RangeError(`static partition ${p} is outside [0, ${options.partitionCount})`);
+    }
+    this.ttlMs = options.bucket.ttlMs;
+    this.opts = {
+      renewIntervalMs: Math.max(50, Math.floor(options.bucket.ttlMs / 4)),
+      logger: silentLogger,
+      now: Date.now,
+      ...options,
+    };
+    this.memberRecord = {
+      member: options.memberId,
+      startedAtMs: this.opts.now(),
+      static: options.staticPartitions !== undefined,
+    };
+  }
+
+  /** Leases held and being processed now. */
+  owned(): Lease[] {
+    return [...this.held.values()]
+      .filter((h) => h.phase === 'active')
+      .map((h) => h.lease)
+      .sort((a, b) => a.partition - b.partition);
+  }
+
+  /** The partitions this instance should own according to the members it sees. */
+  target(): number[] {
+    return [...this.computeTarget()].sort((a, b) => a - b);
+  }
+
+  /** The live members it sees (itself included). */
+  liveMembers(): string[] {
+    return [...this.members.keys()].sort();
+  }
+
+  /** Registers, learns the members and leases, takes its share, and keeps doing so every heartbeat. */
+  async start(): Promise<void> {
+    const { bucket, stage } = this.opts;
+    await bucket.put(leaseKeys.member(stage, this.opts.memberId), encodeRecord(this.memberRecord));
+    this.members.set(this.opts.memberId, this.observed(this.memberRecord, 0));
+    this.watches.push(await bucket.watch(leaseKeys.memberPrefix(stage), (e) => this.onMember(e)));
+    this.watches.push(await bucket.watch(leaseKeys.leasePrefix(stage), (e) => this.onLease(e)));
+    this.timer = setInterval(() => this.heartbeat(), this.opts.renewIntervalMs);
+    await this.reconcileNow();
+  }
+
+  /** Stops processing every partition (each finishing its turn), releases the leases and deregisters. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    clearInterval(this.timer);
+    await this.reconciling;
+    await Promise.all([...this.held.values()].map((h) => this.release(h, 'shutdown')));
+    await Promise.all(this.releases);
+    await Promise.all(this.watches.map((w) => w.stop().catch(() => undefined)));
+    await this.opts.bucket
+      .delete(leaseKeys.member(this.opts.stage, this.opts.memberId))
+      .catch((err: unknown) => this.warn('could not deregister', err));
+  }
+
+  /** Gives up a partition whose effects were refused as stale: another instance holds a newer lease. */
+  lose(partition: number, why: string): void {
+    const held = this.held.get(partition);
+    if (held !== undefined) this.lost(held, why);
+  }
+
+  private computeTarget(): Set<number> {
+    if (this.opts.staticPartitions !== undefined) return new Set(this.opts.staticPartitions);
+    const dynamic = [...this.members.entries()]
+      .filter(([, m]) => m.record?.static !== true)
+      .map(([id]) => id);
+    return new Set(assignPartitions(dynamic, this.opts.partitionCount).get(this.opts.memberId) ?? []);
+  }
+
+  private observed<T>(record: T | undefined, revision: number): Observed<T> {
+    return { record, revision, seenAtMs: this.opts.now() };
+  }
+
+  private onMember(entry: LeaseEntry): void {
+    const id = memberOfKey(this.opts.stage, entry.key);
+    if (id === undefined) return;
+    const record = decodeMember(entry.value);
+    const known = this.members.has(id);
+    if (record === undefined && id !== this.opts.memberId) this.members.delete(id);
+    else if (record !== undefined) this.members.set(id, this.observed(record, entry.revision));
+    if (known !== (record !== undefined)) this.schedule();
+  }
+
+  private onLease(entry: LeaseEntry): void {
+    const partition = partitionOfLeaseKey(this.opts.stage, entry.key);
+    if (partition === undefined || partition >= this.opts.partitionCount) return;
+    const record = decodeLease(entry.value);
+    this.leases.set(partition, this.observed(record, entry.revision));
+    const held = this.held.get(partition);
+    // While releasing, the next owner taking over is the point; only an active lease can be taken from us.
+    if (held?.phase === 'active' && entry.revision > held.revision && record?.owner !== this.opts.memberId) {
+      this.lost(held, `lease taken over by ${record?.owner || 'nobody (released or expired)'}`);
+    }
+    if (record === undefined || record.owner === '') this.schedule();
+  }
+
+  private heartbeat(): void {
+    if (this.stopping) return;
+    const { bucket, stage, memberId } = this.opts;
+    bucket.put(leaseKeys.member(stage, memberId), encodeRecord(this.memberRecord)).then(
+      (revision) => this.members.set(memberId, this.observed(this.memberRecord, revision)),
+      (err: unknown) => this.warn('could not renew the registration', err),
+    );
+    const now = this.opts.now();
+    for (const held of this.held.values()) {
+      if (held.phase === 'gone') continue;
+      // Give up well before the bucket expires the lease (a renewal can hang past it), so the next owner never
+      // starts while this one still believes it holds the partition (fencing covers a paused process).
+      if (held.phase === 'active' && now - held.renewedAtMs > this.ttlMs / 2)
+        this.lost(held, `lease not renewed for ${now - held.renewedAtMs} ms (time to live ${this.ttlMs} ms)`);
+      else this.renew(held);
+    }
+    this.schedule();
+  }
+
+  private renew(held: Held): void {
+    this.write(held, async () => {
+      if (held.phase === 'gone') return;
+      const sentAt = this.opts.now();
+      try {
+        const revision = await this.opts.bucket.update(
+          leaseKeys.lease(this.opts.stage, held.lease.partition),
+          encodeRecord(held.record),
+          held.revision,
+        );
+        if (revision === undefined) this.lost(held, 'lease taken over (it expired before it was renewed)');
+        else {
+          held.revision = revision;
+          held.renewedAtMs = sentAt;
+        }
+      } catch (err) {
+        this.warn(`could not renew the lease of partition ${held.lease.partition}`, err);
+      }
+    });
+  }
+
+  /** Runs reconcile now, or once more after the one in progress. */
+  private schedule(): void {
+    if (this.stopping) return;
+    if (this.reconciling !== undefined) {
+      this.reconcileAgain = true;
+      return;
+    }
+    void this.reconcileNow();
+  }
+
+  private async reconcileNow(): Promise<void> {
+    if (this.reconciling !== undefined) return this.reconciling;
+    this.reconciling = (async () => {
+      do {
+        this.reconcileAgain = false;
+        await this.reconcile().catch((err: unknown) => this.warn('reconcile failed', err));
+      } while (this.reconcileAgain && !this.stopping);
+    })();
+    try {
+      await this.reconciling;
+    } finally {
+      this.reconciling = undefined;
+    }
+  }
+
+  private async reconcile(): Promise<void> {
+    if (this.stopping) return;
+    const now = this.opts.now();
+    for (const [id, member] of this.members) {
+      if (id !== this.opts.memberId && now - member.seenAtMs > this.ttlMs) this.members.delete(id);
+    }
+    const target = this.computeTarget();
+    for (const held of this.held.values()) {
+      if (held.phase === 'active' && !target.has(held.lease.partition))
+        this.track(this.release(held, 'handover'));
+    }
+    const attempts: Promise<void>[] = [];
+    for (const partition of target) {
+      if (this.held.has(partition) || this.acquiring.has(partition)) continue;
+      const seen = this.leases.get(partition);
+      const taken = seen?.record !== undefined && seen.record.owner !== '';
+      // A holder renews every heartbeat; one not heard from for the time to live has let its lease expire.
+      if (taken && now - seen.seenAtMs <= this.ttlMs) continue;
+      attempts.push(this.acquire(partition, seen));
+    }
+    await Promise.all(attempts);
+  }
+
+  /**
+   * Takes a free lease: by compare-and-set on the released record when its owner released it, else by creating
+   * the key (never taken, or expired with its owner).
+   */
+  private async acquire(partition: number, seen: Observed<LeaseRecord> | undefined): Promise<void> {
+    const { bucket, stage, memberId } = this.opts;
+    const key = leaseKeys.lease(stage, partition);
+    this.acquiring.add(partition);
+    try {
+      const now = this.opts.now();
+      const previous = seen?.record;
+      const released = previous !== undefined && previous.owner === '';
+      const record: LeaseRecord = {
+        owner: memberId,
+        epoch: 0,
+        acquiredAtMs: now,
+        previousOwner: (released ? previous.previousOwner : previous?.owner) ?? '',
+        pauseMs: released && previous.releasedAtMs !== null ? Math.max(0, now - previous.releasedAtMs) : null,
+        releasedAtMs: null,
+      };
+      const sentAt = now;
+      const epoch = released
+        ? await bucket.update(key, encodeRecord(record), seen!.revision)
+        : await bucket.create(key, encodeRecord(record));
+      if (epoch === undefined) return; // another instance was quicker; its writes will show in the watch
+      record.epoch = epoch;
+      const revision = await bucket.update(key, encodeRecord(record), epoch);
+      if (revision === undefined) return;
+      const lease: Lease = { partition, epoch };
+      const held: Held = {
+        lease,
+        record,
+        revision,
+        phase: 'active',
+        renewedAtMs: sentAt,
+        writes: Promise.resolve(),
+      };
+      this.held.set(partition, held);
+      this.opts.logger.info(`${stage}: acquired partition ${partition}`, {
+        partition,
+        epoch,
+        previousOwner: record.previousOwner,
+        pauseMs: record.pauseMs,
+      });
+      this.opts.observer?.acquired?.(lease, { previousOwner: record.previousOwner, pauseMs: record.pauseMs });
+      this.opts.start(lease);
+      if (this.stopping) this.track(this.release(held, 'shutdown'));
+    } catch (err) {
+      this.warn(`could not acquire partition ${partition}`, err);
+    } finally {
+      this.acquiring.delete(partition);
+    }
+  }
+
+  /** Stops processing, then marks the lease released so the next owner can take it without waiting. */
+  private async release(held: Held, reason: RevokeReason): Promise<void> {
+    if (held.phase !== 'active') return;
+    held.phase = 'releasing';
+    const { partition } = held.lease;
+    const started = this.opts.now();
+    try {
+      await this.opts.stop(held.lease, reason);
+    } catch (err) {
+      this.warn(`stopping partition ${partition} failed`, err);
+    }
+    const drainMs = this.opts.now() - started;
+    this.write(held, async () => {
+      if (held.phase === 'gone') return;
+      const record: LeaseRecord = {
+        ...held.record,
+        owner: '',
+        previousOwner: this.opts.memberId,
+        releasedAtMs: this.opts.now(),
+      };
+      await this.opts.bucket
+        .update(leaseKeys.lease(this.opts.stage, partition), encodeRecord(record), held.revision)
+        .catch((err: unknown) => this.warn(`could not release partition ${partition}`, err));
+    });
+    await held.writes;
+    // A loss may have overtaken the release meanwhile.
+    if ((held.phase as Held['phase']) === 'gone') return;
+    held.phase = 'gone';
+    this.held.delete(partition);
+    this.opts.logger.info(`${this.opts.stage}: released partition ${partition}`, {
+      partition,
+      epoch: held.lease.epoch,
+      reason,
+      drainMs,
+    });
+    this.opts.observer?.released?.(held.lease, { reason, drainMs });
+  }
+
+  private lost(held: Held, why: string): void {
+    if (held.phase === 'gone') return;
+    held.phase = 'gone';
+    this.held.delete(held.lease.partition);
+    this.opts.logger.warn(`${this.opts.stage}: lost partition ${held.lease.partition}`, {
+      partition: held.lease.partition,
+      epoch: held.lease.epoch,
+      why,
+    });
+    this.opts.observer?.lost?.(held.lease, { why });
+    this.track(
+      this.opts
+        .stop(held.lease, 'lost')
+        .catch((err: unknown) => this.warn(`stopping partition ${held.lease.partition} failed`, err)),
+    );
+    this.schedule();
+  }
+
+  private write(held: Held, work: () => Promise<void>): void {
+    held.writes = held.writes.then(work, work);
+  }
+
+  private track(work: Promise<void>): void {
+    this.releases.add(work);
+    void work.finally(() => this.releases.delete(work));
+  }
+
+  private warn(message: string, err: unknown): void {
+    this.opts.logger.warn(`${this.opts.stage}: ${message}`, { error: ensureError(err).message });
+  }
+}

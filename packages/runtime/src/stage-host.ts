@@ -1,0 +1,148 @@
+/**
+ * Runs one stage in this process: takes its share of the partitions under leases (`PartitionOwnership`), runs a
+ * supervised `PartitionActor` per partition held, each on the mailbox of its lease's epoch, and hands partitions
+ * over cooperatively when the members change. The services and the embedded pipeline both run their stages here.
+ *
+ * ```ts
+ * const host = await hostStage({ bus, stage: 'writer', topic: 'applied', partitionCount: 16, memberId,
+ *   decode: decodeResultBatch, processorFor: (lease) => writerProcessor(lease) });
+ * // … later
+ * await host.stop(); // every partition finishes its turn, acks, and is released to the other instances
+ * ```
+ */
+import type { Bus, BusMessage } from '@throughline/bus';
+import type { Topic } from '@throughline/contracts';
+import { PartitionActor, type Envelope, type PartitionActorOptions } from './actor.js';
+import { isFencedError } from './errors.js';
+import { silentLogger, type Logger } from './logger.js';
+import {
+  PartitionOwnership,
+  type Lease,
+  type OwnershipObserver,
+  type RevokeReason,
+} from './ownership/partition-ownership.js';
+import { Supervisor, type SupervisedHandle, type SupervisorOptions } from './supervisor.js';
+import type { TurnContext } from './turn.js';
+
+/** What a stage does with one partition under one lease. */
+export interface PartitionProcessor<T> {
+  /**
+   * Runs before the partition's mailbox opens, at every start of its actor: makes the stores refuse the effects
+   * of earlier owners from now on. Throws a fenced error when a newer owner already raised them.
+   */
+  claim?(): Promise<void>;
+  /** Processes one turn; its output is durable when it resolves (the actor acks afterwards). */
+  handle(turn: Envelope<T>[], ctx: TurnContext): Promise<void>;
+}
+
+export interface StageHostOptions<T> {
+  bus: Bus;
+  /** The stage (`enrich`, `state`, `writer`): the actors' name and consumer group. */
+  stage: string;
+  /** The topic it consumes. */
+  topic: Topic;
+  partitionCount: number;
+  /** This instance's id among the stage's live instances (`[A-Za-z0-9_-]`). */
+  memberId: string;
+  /** Ask for exactly these partitions (still under leases) instead of a share. Default: a share. */
+  staticPartitions?: readonly number[];
+  decode: (msg: BusMessage) => T;
+  /** Makes the processor of a partition held under `lease` (again at every restart of its actor). */
+  processorFor: (lease: Lease) => PartitionProcessor<T>;
+  /** Further actor options (turn size, retries, tracing, metrics hook). */
+  actor?: Partial<
+    Omit<
+      PartitionActorOptions<T>,
+      'name' | 'partition' | 'bus' | 'openMailbox' | 'decode' | 'handle' | 'claim' | 'logger'
+    >
+  >;
+  supervisor?: Omit<SupervisorOptions, 'logger' | 'isFinal'>;
+  /** Heartbeat of registrations and leases. Default a quarter of the lease time to live. */
+  renewIntervalMs?: number;
+  observer?: OwnershipObserver;
+  logger?: Logger;
+}
+
+export interface StageHost {
+  readonly stage: string;
+  /** Leases held and processed now. */
+  owned(): Lease[];
+  /** The partitions this instance should own according to the members it sees. */
+  target(): number[];
+  /** Partitions given up because their effects were refused as stale (another instance held a newer lease). */
+  readonly fencedPartitions: number;
+  /** Supervisor restarts after crashes. */
+  readonly restarts: number;
+  /** Stops every partition (each finishing its turn and acking), releases the leases, deregisters. */
+  stop(): Promise<void>;
+}
+
+export async function hostStage<T>(opts: StageHostOptions<T>): Promise<StageHost> {
+  const logger = opts.logger ?? silentLogger;
+  const { bus, stage, topic } = opts;
+  const supervisor = new Supervisor({ ...opts.supervisor, logger, isFinal: isFencedError });
+  const running = new Map<number, { lease: Lease; handle: SupervisedHandle }>();
+  let fencedPartitions = 0;
+
+  const start = (lease: Lease): void => {
+    const { partition, epoch } = lease;
+    const handle = supervisor.start(() => {
+      const processor = opts.processorFor(lease);
+      return new PartitionActor<T>({
+        ...opts.actor,
+        logger,
+        name: stage,
+        partition,
+        bus,
+        decode: opts.decode,
+        handle: (turn, ctx) => processor.handle(turn, ctx),
+        ...(processor.claim ? { claim: () => processor.claim!() } : {}),
+        openMailbox: () => bus.openMailbox({ group: stage, topic, partition, epoch }),
+      });
+    });
+    running.set(partition, { lease, handle });
+    void handle.done.then((err) => {
+      if (running.get(partition)?.handle === handle) running.delete(partition);
+      if (err !== undefined && isFencedError(err)) {
+        fencedPartitions++;
+        ownership.lose(partition, err.message);
+      }
+    });
+  };
+
+  const stop = async (lease: Lease, _reason: RevokeReason): Promise<void> => {
+    const current = running.get(lease.partition);
+    if (current === undefined || current.lease.epoch !== lease.epoch) return;
+    await current.handle.stop();
+  };
+
+  const ownership = new PartitionOwnership({
+    bucket: await bus.leases(),
+    stage,
+    memberId: opts.memberId,
+    partitionCount: opts.partitionCount,
+    ...(opts.staticPartitions ? { staticPartitions: opts.staticPartitions } : {}),
+    ...(opts.renewIntervalMs ? { renewIntervalMs: opts.renewIntervalMs } : {}),
+    ...(opts.observer ? { observer: opts.observer } : {}),
+    logger,
+    start,
+    stop,
+  });
+  await ownership.start();
+
+  return {
+    stage,
+    owned: () => ownership.owned(),
+    target: () => ownership.target(),
+    get fencedPartitions() {
+      return fencedPartitions;
+    },
+    get restarts() {
+      return supervisor.restarts;
+    },
+    async stop() {
+      await ownership.stop();
+      await supervisor.stop();
+    },
+  };
+}

@@ -1,0 +1,235 @@
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import { connectJetStreamBus, createMemoryBus, type Bus, type LeaseBucket } from '@throughline/bus';
+import { startNats, waitFor, type NatsHandle } from '@throughline/testkit';
+import { afterAll } from 'vitest';
+import { assignPartitions, PartitionOwnership, type Lease } from '../src/index.js';
+
+const P = 16;
+const TTL_MS = 600;
+
+describe('assignPartitions', () => {
+  it('gives every partition to exactly one member, ⌊P/N⌋ or ⌈P/N⌉ each, whatever the order of the list', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.stringMatching(/^[a-z0-9-]{1,12}$/), { minLength: 1, maxLength: 12 }),
+        fc.integer({ min: 1, max: 64 }),
+        (members, partitions) => {
+          const assigned = assignPartitions(members, partitions);
+          const all = [...assigned.values()].flat().sort((a, b) => a - b);
+          expect(all).toEqual(Array.from({ length: partitions }, (_, p) => p));
+          for (const list of assigned.values()) {
+            expect(list.length).toBeGreaterThanOrEqual(Math.floor(partitions / members.length));
+            expect(list.length).toBeLessThanOrEqual(Math.ceil(partitions / members.length));
+          }
+          expect(assignPartitions([...members].reverse(), partitions)).toEqual(assigned);
+        },
+      ),
+    );
+  });
+
+  it('moves few partitions when a member joins: on average about the newcomer\u2019s share', () => {
+    let moved = 0;
+    let share = 0;
+    for (let trial = 0; trial < 200; trial++) {
+      const ids = Array.from({ length: 6 }, (_, i) => `state-${trial}-${i}`);
+      for (let n = 1; n < ids.length; n++) {
+        const before = ownerOf(assignPartitions(ids.slice(0, n), P));
+        const after = ownerOf(assignPartitions(ids.slice(0, n + 1), P));
+        for (let p = 0; p < P; p++) if (before.get(p) !== after.get(p)) moved++;
+        share += Math.floor(P / (n + 1));
+      }
+    }
+    // Measured: 1.5–1.6× for P = 16 (a full reshuffle would be ~P(n-1)/n, 5–9× here).
+    expect(moved / share).toBeLessThan(1.8);
+  });
+});
+
+function ownerOf(assignment: Map<string, number[]>): Map<number, string> {
+  const owners = new Map<number, string>();
+  for (const [member, partitions] of assignment) for (const p of partitions) owners.set(p, member);
+  return owners;
+}
+
+/** Who processes which partition right now, across every member of a test: catches two owners at once. */
+class Processing {
+  readonly holders = new Map<number, { member: string; epoch: number }>();
+  readonly epochs = new Map<number, number[]>();
+  overlaps = 0;
+  stops: { member: string; partition: number; reason: string }[] = [];
+
+  start(member: string, lease: Lease): void {
+    if (this.holders.has(lease.partition)) this.overlaps++;
+    this.holders.set(lease.partition, { member, epoch: lease.epoch });
+    this.epochs.set(lease.partition, [...(this.epochs.get(lease.partition) ?? []), lease.epoch]);
+  }
+
+  stop(member: string, lease: Lease, reason: string): void {
+    const holder = this.holders.get(lease.partition);
+    if (holder?.member === member && holder.epoch === lease.epoch) this.holders.delete(lease.partition);
+    this.stops.push({ member, partition: lease.partition, reason });
+  }
+
+  countOf(member: string): number {
+    return [...this.holders.values()].filter((h) => h.member === member).length;
+  }
+}
+
+/** A bucket whose calls fail while `cut` is set: a member cut off from NATS, or paused. */
+function severable(bucket: LeaseBucket): LeaseBucket & { cut: boolean } {
+  const guard =
+    <A extends unknown[], R>(f: (...args: A) => Promise<R>) =>
+    (...args: A): Promise<R> =>
+      wrapper.cut ? Promise.reject(new Error('connection lost')) : f(...args);
+  const wrapper = {
+    cut: false,
+    ttlMs: bucket.ttlMs,
+    create: guard((k: string, v: Uint8Array) => bucket.create(k, v)),
+    update: guard((k: string, v: Uint8Array, r: number) => bucket.update(k, v, r)),
+    put: guard((k: string, v: Uint8Array) => bucket.put(k, v)),
+    delete: guard((k: string, r?: number) => bucket.delete(k, r)),
+    entries: guard((prefix: string) => bucket.entries(prefix)),
+    watch: (prefix: string, onEntry: Parameters<LeaseBucket['watch']>[1]) =>
+      bucket.watch(prefix, (e) => {
+        if (!wrapper.cut) onEntry(e);
+      }),
+  };
+  return wrapper;
+}
+
+let nats: NatsHandle | undefined;
+afterAll(async () => {
+  await nats?.stop();
+});
+
+const buses: [string, () => Promise<Bus>][] = [
+  ['in memory', () => Promise.resolve(createMemoryBus({ leaseTtlMs: TTL_MS }))],
+  [
+    'on NATS KV',
+    async () => {
+      nats ??= await startNats();
+      const bus = await connectJetStreamBus({ servers: nats.url, settings: { leaseTtlMs: TTL_MS } });
+      await bus.ensureTopology();
+      // Each test starts from an empty bucket.
+      const bucket = await bus.leases();
+      for (const e of await bucket.entries('state')) await bucket.delete(e.key);
+      return bus;
+    },
+  ],
+];
+
+describe.each(buses)('PartitionOwnership over a lease bucket %s', (_name, makeBus) => {
+  let bus: Bus;
+  const members: PartitionOwnership[] = [];
+  afterEach(async () => {
+    await Promise.all(members.splice(0).map((m) => m.stop()));
+    await bus?.close();
+  });
+
+  async function member(
+    processing: Processing,
+    id: string,
+    opts: { bucket?: LeaseBucket; staticPartitions?: number[]; drainMs?: number } = {},
+  ): Promise<PartitionOwnership> {
+    const m = new PartitionOwnership({
+      bucket: opts.bucket ?? (await bus.leases()),
+      stage: 'state',
+      memberId: id,
+      partitionCount: P,
+      ...(opts.staticPartitions ? { staticPartitions: opts.staticPartitions } : {}),
+      start: (lease) => processing.start(id, lease),
+      stop: async (lease, reason) => {
+        // A turn in flight finishes before the partition is released.
+        if (reason !== 'lost') await new Promise((r) => setTimeout(r, opts.drainMs ?? 20));
+        processing.stop(id, lease, reason);
+      },
+    });
+    members.push(m);
+    await m.start();
+    return m;
+  }
+
+  const balanced = (processing: Processing, ids: string[]) => () =>
+    Promise.resolve(
+      processing.holders.size === P &&
+        ids.every((id) => Math.abs(processing.countOf(id) - P / ids.length) <= 1),
+    );
+
+  it('spreads the partitions over the members as they join and leave, never two owners at once', async () => {
+    bus = await makeBus();
+    const processing = new Processing();
+    const a = await member(processing, 'a');
+    await waitFor(balanced(processing, ['a']), { timeoutMs: 5_000, intervalMs: 10 });
+    const firstEpochs = new Map([...processing.holders].map(([p, h]) => [p, h.epoch]));
+
+    await member(processing, 'b');
+    await waitFor(balanced(processing, ['a', 'b']), { timeoutMs: 5_000, intervalMs: 10 });
+    const c = await member(processing, 'c');
+    await waitFor(balanced(processing, ['a', 'b', 'c']), { timeoutMs: 5_000, intervalMs: 10 });
+    expect(a.owned().length + c.owned().length).toBeGreaterThan(0);
+
+    // A member leaving hands its partitions over cooperatively: the others take them without waiting for expiry.
+    const leftAt = Date.now();
+    await c.stop();
+    await waitFor(balanced(processing, ['a', 'b']), { timeoutMs: TTL_MS / 2, intervalMs: 5 });
+    expect(Date.now() - leftAt).toBeLessThan(TTL_MS);
+
+    expect(processing.overlaps).toBe(0);
+    expect(processing.stops.every((s) => s.reason !== 'lost')).toBe(true);
+    // Every acquisition of a partition has a larger epoch than the one before.
+    for (const [partition, epochs] of processing.epochs) {
+      expect(epochs[0]).toBe(firstEpochs.get(partition));
+      for (let i = 1; i < epochs.length; i++) expect(epochs[i]).toBeGreaterThan(epochs[i - 1]!);
+    }
+  });
+
+  it('moves the partitions of a member that went silent after its leases expire; it stops them itself', async () => {
+    bus = await makeBus();
+    const processing = new Processing();
+    const bucket = severable(await bus.leases());
+    await member(processing, 'a', { bucket });
+    await member(processing, 'b');
+    await waitFor(balanced(processing, ['a', 'b']), { timeoutMs: 5_000, intervalMs: 10 });
+    const aHeld = new Map([...processing.holders].filter(([, h]) => h.member === 'a'));
+
+    bucket.cut = true;
+    const cutAt = Date.now();
+    await waitFor(() => Promise.resolve(processing.countOf('b') === P), {
+      timeoutMs: 5 * TTL_MS,
+      intervalMs: 10,
+    });
+    // Not before a's leases could have expired.
+    expect(Date.now() - cutAt).toBeGreaterThanOrEqual(TTL_MS - 50);
+    for (const [partition, held] of aHeld) {
+      expect(processing.holders.get(partition)!.epoch).toBeGreaterThan(held.epoch);
+      expect(processing.stops).toContainEqual({ member: 'a', partition, reason: 'lost' });
+    }
+    // a noticed on its own, within about a time to live of not being able to renew.
+    const lostByA = processing.stops.filter((s) => s.member === 'a' && s.reason === 'lost');
+    expect(lostByA.map((s) => s.partition).sort((x, y) => x - y)).toEqual(
+      [...aHeld.keys()].sort((x, y) => x - y),
+    );
+
+    bucket.cut = false;
+    await waitFor(balanced(processing, ['a', 'b']), { timeoutMs: 5 * TTL_MS, intervalMs: 10 });
+  });
+
+  it('gives a static member only its partitions, and only once their holder lets them go', async () => {
+    bus = await makeBus();
+    const processing = new Processing();
+    const dynamic = await member(processing, 'dyn');
+    await waitFor(balanced(processing, ['dyn']), { timeoutMs: 5_000, intervalMs: 10 });
+    // Misconfigured as the only instance: it asks for every partition, but every one is held.
+    const all = Array.from({ length: P }, (_, p) => p);
+    const fixed = await member(processing, 'fixed', { staticPartitions: all });
+    await new Promise((r) => setTimeout(r, 3 * TTL_MS));
+    expect(fixed.owned()).toEqual([]);
+    expect(processing.countOf('dyn')).toBe(P);
+    await dynamic.stop();
+    await waitFor(() => Promise.resolve(processing.countOf('fixed') === P), {
+      timeoutMs: 5_000,
+      intervalMs: 10,
+    });
+    expect(processing.overlaps).toBe(0);
+  });
+});
