@@ -31,9 +31,12 @@ export type BusErrorCode = (typeof BusErrorCode)[keyof typeof BusErrorCode];
 export class BusError extends Error {
   override readonly name = 'BusError';
   readonly code: BusErrorCode;
-  constructor(code: BusErrorCode, message: string, options?: { cause?: unknown }) {
+  /** For `BUS_FENCED`: the newer lease epoch that holds the partition. */
+  readonly currentEpoch: number | undefined;
+  constructor(code: BusErrorCode, message: string, options?: { cause?: unknown; currentEpoch?: number }) {
     super(message, options);
     this.code = code;
+    this.currentEpoch = options?.currentEpoch;
   }
 }
 

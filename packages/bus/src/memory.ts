@@ -211,6 +211,7 @@ function fencedMailbox(opts: MailboxOptions, current: number): BusError {
   return new BusError(
     BusErrorCode.fenced,
     `${subjects.of(opts.topic, opts.partition)} is consumed under lease epoch ${current}, newer than ${opts.epoch ?? 0}`,
+    { currentEpoch: current },
   );
 }
 

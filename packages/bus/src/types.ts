@@ -158,6 +158,14 @@ export interface LeaseBucket {
   put(key: string, value: Uint8Array): Promise<number>;
   /** Deletes `key` when its last revision is `revision` (any, when omitted): whether it was deleted. */
   delete(key: string, revision?: number): Promise<boolean>;
+  /** The current value of `key`, or undefined when it holds none (never written, deleted, expired). */
+  get(key: string): Promise<LeaseEntry | undefined>;
+  /**
+   * Makes every later write's revision larger than `floor`. When the bucket's revisions are not already past it
+   * (it was lost and created again, so revisions started over while the stores still hold the old epochs), every
+   * key is removed on the way: every holder loses its leases, and takes them again with new, larger epochs.
+   */
+  advanceRevision(floor: number): Promise<void>;
   /** The value of every key under `prefix` (`state.lease` reads `state.lease.*`), deleted ones left out. */
   entries(prefix: string): Promise<LeaseEntry[]>;
   /**

@@ -48,6 +48,12 @@ export function runLeaseBucketConformance(name: string, make: () => Promise<Leas
       expect(again).toBeGreaterThan(updated!);
     });
 
+    it('starts its revisions at its creation time in microseconds, so a bucket made again never goes back', async () => {
+      const revision = await bucket.put('t.member.z', bytes('0'));
+      expect(revision).toBeGreaterThan(1_700_000_000_000_000);
+      expect(revision).toBeLessThan(Number.MAX_SAFE_INTEGER);
+    });
+
     it('numbers writes across keys in increasing order', async () => {
       const a = await bucket.put('t.member.a', bytes('1'));
       const b = await bucket.create('t.lease.1', bytes('2'));
@@ -98,6 +104,26 @@ export function runLeaseBucketConformance(name: string, make: () => Promise<Leas
       await bucket.put('t.lease.3', bytes('unseen'));
       await under.elapse(200);
       expect(seen).toHaveLength(4);
+    });
+
+    it('reads one key', async () => {
+      expect(await bucket.get('t.lease.5')).toBeUndefined();
+      const revision = await bucket.create('t.lease.5', bytes('mine'));
+      const entry = await bucket.get('t.lease.5');
+      expect(entry && { revision: entry.revision, text: text(entry) }).toEqual({ revision, text: 'mine' });
+      await bucket.delete('t.lease.5');
+      expect(await bucket.get('t.lease.5')).toBeUndefined();
+    });
+
+    it('moves its revisions past a floor (every key goes), and does nothing when already past it', async () => {
+      const first = await bucket.put('t.lease.6', bytes('a'));
+      await bucket.advanceRevision(first - 1);
+      expect(await bucket.get('t.lease.6')).toBeDefined();
+      const floor = first + 1_000;
+      await bucket.advanceRevision(floor);
+      expect(await bucket.get('t.lease.6')).toBeUndefined();
+      expect(await bucket.create('t.lease.6', bytes('b'))).toBe(floor + 1);
+      expect(await bucket.put('t.member.y', bytes('c'))).toBe(floor + 2);
     });
 
     it('resolves a watch of an empty prefix at once', async () => {

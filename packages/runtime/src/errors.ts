@@ -91,6 +91,23 @@ export function isFencedError(err: unknown): boolean {
 }
 
 /**
+ * The lease epoch that refused a fenced effect, when the error (or a cause) tells it (`currentEpoch`): the epoch
+ * a newer owner claimed the partition under.
+ */
+export function fencingEpochOf(err: unknown): number | undefined {
+  for (
+    let current: unknown = err, depth = 0;
+    typeof current === 'object' && current !== null && depth < 8;
+    depth++
+  ) {
+    const epoch = (current as { currentEpoch?: unknown }).currentEpoch;
+    if (typeof epoch === 'number' && Number.isSafeInteger(epoch)) return epoch;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/**
  * True when `err` (or one of its causes) looks like a dependency that is down or slow — a refused or reset
  * connection, a time-out, PostgreSQL's class 08 and 57P0x errors, a closed Redis or NATS connection. Such a
  * turn is retried until the dependency is back, without burning the message's bounded attempts.

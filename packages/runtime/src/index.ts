@@ -30,11 +30,19 @@ export {
   type LeaseRecord,
   type MemberRecord,
 } from './ownership/lease-records.js';
-export { hostStage, type PartitionProcessor, type StageHost, type StageHostOptions } from './stage-host.js';
+export {
+  hostStage,
+  type PartitionProcessor,
+  type StageHost,
+  type StageHostOptions,
+  type StageSpec,
+} from './stage-host.js';
+export { instanceIdOf } from './instance-id.js';
 export { onShutdown, type ShutdownOptions } from './shutdown.js';
-export { ownedPartitions, ownedPartitionsFromEnv } from './partitioning.js';
+export { ownedPartitions } from './partitioning.js';
 export {
   ensureError,
+  fencingEpochOf,
   isFencedError,
   isRuntimeError,
   isTransientError,
@@ -43,4 +51,3 @@ export {
 } from './errors.js';
 export { silentLogger, sleep, type Logger } from './logger.js';
 export { SERVICE_NODE_FLAGS } from './node-flags.js';
-export { startPartitionActors, type PartitionActorsOptions } from './partition-actors.js';

@@ -24,20 +24,3 @@ export function ownedPartitions(
   for (let p = instanceIndex; p < partitionCount; p += instanceCount) owned.push(p);
   return owned;
 }
-
-/**
- * The partitions an instance owns according to `PARTITION_COUNT`, `INSTANCE_INDEX` and `INSTANCE_COUNT` in `env`
- * (defaults 16, 0, 1), or undefined when they are invalid. For labels (such as the telemetry resource) that are
- * needed before the service has validated its settings; the service itself refuses to start with a clear message.
- */
-export function ownedPartitionsFromEnv(env: NodeJS.ProcessEnv): number[] | undefined {
-  try {
-    return ownedPartitions(
-      Number(env.PARTITION_COUNT ?? 16),
-      Number(env.INSTANCE_INDEX ?? 0),
-      Number(env.INSTANCE_COUNT ?? 1),
-    );
-  } catch {
-    return undefined;
-  }
-}

@@ -13,7 +13,7 @@
 import type { Bus, BusMessage } from '@throughline/bus';
 import type { Topic } from '@throughline/contracts';
 import { PartitionActor, type Envelope, type PartitionActorOptions } from './actor.js';
-import { isFencedError } from './errors.js';
+import { fencingEpochOf, isFencedError } from './errors.js';
 import { silentLogger, type Logger } from './logger.js';
 import {
   PartitionOwnership,
@@ -23,6 +23,17 @@ import {
 } from './ownership/partition-ownership.js';
 import { Supervisor, type SupervisedHandle, type SupervisorOptions } from './supervisor.js';
 import type { TurnContext } from './turn.js';
+
+/** A stage as the pipeline's table describes it: its name (also its consumer group), its input topic, its decoder. */
+export interface StageSpec<T> {
+  readonly name: string;
+  /** The topic whose partitions the stage's actors consume. */
+  readonly consumes: Topic;
+  /** The topic it publishes to, if any. */
+  readonly produces: Topic | undefined;
+  /** Decodes one message; a throw is poison (the message is dead-lettered). */
+  readonly decode: (msg: BusMessage) => T;
+}
 
 /** What a stage does with one partition under one lease. */
 export interface PartitionProcessor<T> {
@@ -105,7 +116,7 @@ export async function hostStage<T>(opts: StageHostOptions<T>): Promise<StageHost
       if (running.get(partition)?.handle === handle) running.delete(partition);
       if (err !== undefined && isFencedError(err)) {
         fencedPartitions++;
-        ownership.lose(partition, err.message);
+        ownership.lose(partition, err.message, fencingEpochOf(err));
       }
     });
   };

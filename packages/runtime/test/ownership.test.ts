@@ -88,6 +88,8 @@ function severable(bucket: LeaseBucket): LeaseBucket & { cut: boolean } {
     update: guard((k: string, v: Uint8Array, r: number) => bucket.update(k, v, r)),
     put: guard((k: string, v: Uint8Array) => bucket.put(k, v)),
     delete: guard((k: string, r?: number) => bucket.delete(k, r)),
+    get: guard((k: string) => bucket.get(k)),
+    advanceRevision: guard((floor: number) => bucket.advanceRevision(floor)),
     entries: guard((prefix: string) => bucket.entries(prefix)),
     watch: (prefix: string, onEntry: Parameters<LeaseBucket['watch']>[1]) =>
       bucket.watch(prefix, (e) => {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ownedPartitions, ownedPartitionsFromEnv } from '../src/index.js';
+import { instanceIdOf, ownedPartitions } from '../src/index.js';
 
 describe('ownedPartitions', () => {
   it('gives each partition to exactly one instance', () => {
@@ -23,12 +23,11 @@ describe('ownedPartitions', () => {
   });
 });
 
-describe('ownedPartitionsFromEnv', () => {
-  it('reads the ownership variables with their defaults, and gives up on invalid ones', () => {
-    expect(
-      ownedPartitionsFromEnv({ PARTITION_COUNT: '8', INSTANCE_INDEX: '1', INSTANCE_COUNT: '2' }),
-    ).toEqual([1, 3, 5, 7]);
-    expect(ownedPartitionsFromEnv({})).toHaveLength(16);
-    expect(ownedPartitionsFromEnv({ PARTITION_COUNT: 'x' })).toBeUndefined();
+describe('instanceIdOf', () => {
+  it('names the instance after INSTANCE_ID or its host, keeps it a valid key, and never repeats it', () => {
+    const a = instanceIdOf('state', { HOSTNAME: 'throughline-state-7d9f.local' });
+    expect(a).toMatch(/^state-throughline-state-7d9f-local-[0-9a-f]{6}$/);
+    expect(instanceIdOf('state', { HOSTNAME: 'throughline-state-7d9f.local' })).not.toBe(a);
+    expect(instanceIdOf('writer', { INSTANCE_ID: 'w 1/α' })).toMatch(/^w-1---[0-9a-f]{6}$/);
   });
 });

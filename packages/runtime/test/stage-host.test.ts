@@ -118,4 +118,40 @@ describe('hostStage', () => {
     expect(a.restarts).toBe(0);
     expect(a.fencedPartitions).toBe(1);
   });
+
+  it('takes partitions again under larger epochs when the stores hold epochs the lease bucket never reached', async () => {
+    // A lease bucket that started over (lost and created again), while the stores kept the fences of before.
+    bus = createMemoryBus({ leaseTtlMs: 600 });
+    await bus.ensureTopology();
+    const storesEpoch = 10_000;
+    const processed: Processed[] = [];
+    const h = await hostStage({
+      bus,
+      stage: 'writer',
+      topic: 'applied',
+      partitionCount: P,
+      memberId: 'a',
+      decode,
+      actor: { pollWaitMs: 20 },
+      processorFor: (lease) => ({
+        claim: () =>
+          lease.epoch > storesEpoch
+            ? Promise.resolve()
+            : Promise.reject(
+                Object.assign(new RuntimeError(RuntimeErrorCode.fenced, 'stale'), {
+                  currentEpoch: storesEpoch,
+                }),
+              ),
+        handle: (turn) => {
+          for (const { value } of turn) processed.push({ member: 'a', ...lease, value });
+          return Promise.resolve();
+        },
+      }),
+    });
+    hosts.push(h);
+    await publish(0, 40);
+    await waitFor(() => Promise.resolve(processed.length === 40), { timeoutMs: 5_000, intervalMs: 10 });
+    expect(processed.every((p) => p.epoch > storesEpoch)).toBe(true);
+    expect(h.owned()).toHaveLength(P);
+  });
 });

@@ -211,6 +211,7 @@ export async function takeOverPartition(
         throw new BusError(
           BusErrorCode.fenced,
           `${subject} is consumed under lease epoch ${epoch}, newer than ${mine}`,
+          { currentEpoch: epoch },
         );
       older.push(info.name);
     }

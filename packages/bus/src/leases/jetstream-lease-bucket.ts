@@ -8,6 +8,7 @@ import {
   JetStreamApiCodes,
   JetStreamApiError,
   jetstream,
+  jetstreamManager,
   type ConsumerMessages,
   type JetStreamClient,
   type JetStreamManager,
@@ -41,6 +42,10 @@ export async function ensureLeaseBucket(
     });
     if (info === undefined) {
       await new Kvm(nc).create(LEASE_BUCKET, { history: 1, ttl: ttlMs });
+      // Revisions (so lease epochs) of a new bucket start at the current time in microseconds: a bucket created
+      // again after a loss hands out epochs above every epoch of the one before (its writes never reached a
+      // million a second), so the stores' fences keep working. 2^53 µs is the year 2255.
+      await jsm.streams.purge(stream, { seq: epochFloorNow() + 1 });
       logger?.info('lease bucket created', { bucket: LEASE_BUCKET, ttlMs });
     } else if (info.config.max_age !== nanos(ttlMs)) {
       const maxAge = nanos(ttlMs);
@@ -58,6 +63,11 @@ export async function ensureLeaseBucket(
   }
 }
 
+/** The first revision of a lease bucket created now: the current time in microseconds. */
+export function epochFloorNow(nowMs: number = Date.now()): number {
+  return Math.floor(nowMs) * 1000;
+}
+
 /** Opens the bucket (which `ensureLeaseBucket` created). */
 export async function openLeaseBucket(
   nc: NatsConnection,
@@ -66,7 +76,8 @@ export async function openLeaseBucket(
 ): Promise<LeaseBucket> {
   try {
     const js = jetstream(nc, { timeout: requestTimeoutMs });
-    return new JetStreamLeaseBucket(await new Kvm(js).open(LEASE_BUCKET), js, ttlMs);
+    const jsm = await jetstreamManager(nc, { timeout: requestTimeoutMs });
+    return new JetStreamLeaseBucket(await new Kvm(js).open(LEASE_BUCKET), js, jsm, ttlMs);
   } catch (err) {
     throw toBusError(err, BusErrorCode.requestFailed, `open lease bucket ${LEASE_BUCKET}`);
   }
@@ -87,6 +98,7 @@ class JetStreamLeaseBucket implements LeaseBucket {
   constructor(
     private readonly kv: KV,
     private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
     readonly ttlMs: number,
   ) {}
 
@@ -119,6 +131,28 @@ class JetStreamLeaseBucket implements LeaseBucket {
       return 1;
     });
     return done !== undefined;
+  }
+
+  async get(key: string): Promise<LeaseEntry | undefined> {
+    checkLeaseKey(key);
+    try {
+      const entry = await this.kv.get(key);
+      if (entry === null || entry.operation !== 'PUT') return undefined;
+      return { key, value: entry.value, revision: entry.revision };
+    } catch (err) {
+      throw toBusError(err, BusErrorCode.requestFailed, `get ${key}`);
+    }
+  }
+
+  async advanceRevision(floor: number): Promise<void> {
+    try {
+      const info = await this.jsm.streams.info(this.stream);
+      if (info.state.last_seq >= floor) return;
+      // A purge up to a sequence past the end makes the stream's next sequence that one (nats-server 2.9+).
+      await this.jsm.streams.purge(this.stream, { seq: floor + 1 });
+    } catch (err) {
+      throw toBusError(err, BusErrorCode.requestFailed, `advance ${this.stream} past revision ${floor}`);
+    }
   }
 
   async entries(prefix: string): Promise<LeaseEntry[]> {

@@ -18,14 +18,17 @@ interface Watcher {
 }
 
 export class MemoryLeaseBucket implements LeaseBucket {
-  private revision = 0;
+  /** As for a new NATS bucket (`epochFloorNow`): revisions start at the creation time in microseconds. */
+  private revision: number;
   private readonly keys = new Map<string, Stored>();
   private readonly watchers = new Set<Watcher>();
 
   constructor(
     readonly ttlMs: number,
     private readonly now: () => number,
-  ) {}
+  ) {
+    this.revision = Math.floor(now()) * 1000;
+  }
 
   create(key: string, value: Uint8Array): Promise<number | undefined> {
     return this.run(() => (this.live(key) === undefined ? this.write(key, value) : undefined));
@@ -44,6 +47,25 @@ export class MemoryLeaseBucket implements LeaseBucket {
       if (revision !== undefined && this.lastRevision(key) !== revision) return false;
       this.write(key, undefined);
       return true;
+    });
+  }
+
+  get(key: string): Promise<LeaseEntry | undefined> {
+    return this.run(() => {
+      checkLeaseKey(key);
+      const stored = this.live(key);
+      return stored?.value === undefined
+        ? undefined
+        : { key, value: stored.value.slice(), revision: stored.revision };
+    });
+  }
+
+  advanceRevision(floor: number): Promise<void> {
+    return this.run(() => {
+      if (this.revision >= floor) return;
+      // As a purge past the end of a NATS stream does: every key goes, the next write gets floor + 1.
+      this.keys.clear();
+      this.revision = floor;
     });
   }
 

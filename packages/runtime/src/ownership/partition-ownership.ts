@@ -176,10 +176,17 @@ export class PartitionOwnership {
       .catch((err: unknown) => this.warn('could not deregister', err));
   }
 
-  /** Gives up a partition whose effects were refused as stale: another instance holds a newer lease. */
-  lose(partition: number, why: string): void {
+  /**
+   * Gives up a partition whose effects were refused as stale: another instance holds a newer lease — or, when
+   * `newerEpoch` is given and this instance's lease is still the current one, the lease bucket lost its history
+   * (its revisions started over below the epochs the stores hold). Then its revisions are moved past
+   * `newerEpoch` and the partition is taken again under a larger epoch.
+   */
+  lose(partition: number, why: string, newerEpoch?: number): void {
     const held = this.held.get(partition);
-    if (held !== undefined) this.lost(held, why);
+    if (held === undefined) return;
+    if (newerEpoch === undefined || newerEpoch <= held.lease.epoch) this.lost(held, why);
+    else this.track(this.catchUp(held, newerEpoch, why));
   }
 
   private computeTarget(): Set<number> {
@@ -412,6 +419,29 @@ export class PartitionOwnership {
         .stop(held.lease, 'lost')
         .catch((err: unknown) => this.warn(`stopping partition ${held.lease.partition} failed`, err)),
     );
+    this.schedule();
+  }
+
+  private async catchUp(held: Held, newerEpoch: number, why: string): Promise<void> {
+    const { bucket, stage, memberId } = this.opts;
+    const key = leaseKeys.lease(stage, held.lease.partition);
+    const current = decodeLease((await bucket.get(key).catch(() => undefined))?.value);
+    this.lost(held, why);
+    if (current?.owner !== memberId || current.epoch !== held.lease.epoch) return; // a newer owner: a plain loss
+    this.opts.logger.warn(
+      `${stage}: the lease bucket is behind the stores' fences; moving its revisions on`,
+      {
+        partition: held.lease.partition,
+        epoch: held.lease.epoch,
+        storesEpoch: newerEpoch,
+      },
+    );
+    try {
+      await bucket.advanceRevision(newerEpoch);
+      await bucket.delete(key);
+    } catch (err) {
+      this.warn("could not move the lease bucket past the stores' epochs", err);
+    }
     this.schedule();
   }
 
