@@ -15,15 +15,25 @@ export const StoreErrorCode = {
   invalidInput: 'INVALID_INPUT',
   /** The LISTEN connection for configuration changes failed. */
   listenFailed: 'LISTEN_FAILED',
+  /** An effect was refused because a newer lease epoch owns the partition: the caller lost its lease. */
+  fenced: 'STORE_FENCED',
+  /** The partition's state in Redis has no marker (Redis lost it): rebuild it, then retry. */
+  stateLost: 'STATE_LOST',
 } as const;
 export type StoreErrorCode = (typeof StoreErrorCode)[keyof typeof StoreErrorCode];
 
 export class StoreError extends Error {
   override readonly name = 'StoreError';
   readonly code: StoreErrorCode;
-  constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown }) {
+  /** True when retrying after a while (or after the caller rebuilt what was lost) can succeed. */
+  readonly transient: boolean;
+  /** For `STORE_FENCED`, when known: the newer lease epoch that owns the partition. */
+  readonly currentEpoch: number | undefined;
+  constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown; currentEpoch?: number }) {
     super(message, options);
     this.code = code;
+    this.transient = code === StoreErrorCode.stateLost;
+    this.currentEpoch = options?.currentEpoch;
   }
 }
 

@@ -23,11 +23,14 @@ export { StoreError, StoreErrorCode, ensureError, isStoreError } from './errors.
 export type { AccountState } from './account-state.js';
 export { migrate, MIGRATION_LOCK_KEY, type MigrateOptions, type MigrateOutcome } from './migrate.js';
 export { MIGRATIONS, type Migration } from './migrations/index.js';
+export { FENCED_SQLSTATE } from './migrations/004_partition_epochs.js';
 export {
   COMMIT_SQL,
   commitParameters,
   createPostgresSink,
+  type CommitFence,
   type CommitOutcome,
+  type GroupOutcome,
   type PartitionResults,
   type PostgresSink,
   type PostgresSinkOptions,
@@ -47,8 +50,9 @@ export {
   type RedisStateStore,
   type RedisStateStoreOptions,
   type StateRead,
+  type WriteFence,
 } from './redis-state-store.js';
-export { stateKeys, type Epoch, type StateKeys } from './redis-codec.js';
+export { stateKeys, type StateKeys, type StateMarker } from './redis-codec.js';
 export {
   verifyLedger,
   type Invariant,

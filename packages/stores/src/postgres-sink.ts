@@ -25,37 +25,68 @@ export interface CommitOutcome {
   duplicates: number;
 }
 
-/** The results of one partition's batch. */
-export interface PartitionResults {
+/**
+ * The fences a commit carries: the partition, the lease epoch of the writer instance committing it (refused when
+ * a newer one owns the partition), and the highest lease epoch of the state instances whose results it holds.
+ */
+export interface CommitFence {
   partition: number;
+  epoch: number;
+  upstream: number;
+}
+
+/** The results of one partition's batch, with its fences. */
+export interface PartitionResults {
+  fence: CommitFence;
   results: readonly Result[];
 }
 
+/** What one partition's part of a grouped commit did: written, or refused as stale. */
+export type GroupOutcome = (CommitOutcome & { fenced: false }) | { inserted: 0; duplicates: 0; fenced: true };
+
 export interface PostgresSink {
   /**
-   * Commits one partition's batch: its ledger rows (`ON CONFLICT (event_id) DO NOTHING`) and, for each account, the
-   * state after its last result (only when that is newer than the stored one). All or nothing; ack after it resolves.
+   * Raises the partition's writer fence to `epoch` (commits of older epochs are refused from now on) and returns
+   * the highest state epoch committed for it. `STORE_FENCED` when a newer writer epoch holds it.
    */
-  commitBatch(partition: number, results: readonly Result[]): Promise<CommitOutcome>;
-  /** Commits the batches of several partitions in one transaction. */
-  commitBatches(groups: readonly PartitionResults[]): Promise<CommitOutcome>;
+  claim(partition: number, epoch: number): Promise<{ upstream: number }>;
+  /**
+   * Commits one partition's batch: its ledger rows (`ON CONFLICT (event_id) DO NOTHING`) and, for each account, the
+   * state after its last result (only when that is newer than the stored one), after checking and advancing its
+   * fences in the same statement. All or nothing; ack after it resolves. `STORE_FENCED` when refused as stale.
+   */
+  commitBatch(fence: CommitFence, results: readonly Result[]): Promise<CommitOutcome>;
   /**
    * Commits the batches of several partitions in one statement (one transaction, one round trip) and tells what
-   * each wrote, in the order given: the writer's group commit. The partitions must be distinct.
+   * each did, in the order given: the writer's group commit. The partitions must be distinct; a stale one is
+   * refused alone.
    */
-  commitGroups(groups: readonly PartitionResults[]): Promise<CommitOutcome[]>;
+  commitGroups(groups: readonly PartitionResults[]): Promise<GroupOutcome[]>;
 }
 
 /**
- * The writer's commit statement. Both inserts are data-modifying CTEs of one statement: one snapshot, one implicit
- * transaction, one round trip. Its 23 parameters are column arrays (ledger columns for every result, balance
- * columns for each account's last; see `commitParameters`); an empty `reject_reason` element is NULL. Timestamps
- * arrive as epoch milliseconds; to_timestamp(float8) keeps them exact (rounded to the microsecond). Returns the
- * rows inserted per partition. Exported for the benchmark's floor, which runs the same statement without this
- * package's parameter encoding.
+ * The writer's commit statement. Its inserts are data-modifying CTEs of one statement: one snapshot, one implicit
+ * transaction, one round trip. The first CTE checks and advances each partition's writer fence (a row lock held
+ * to the end of the statement): a partition whose fence holds a newer epoch is left out of every other CTE, so a
+ * stale writer changes nothing. Its 26 parameters are column arrays (ledger columns for every result, balance
+ * columns for each account's last, the fences of each partition; see `commitParameters`); an empty
+ * `reject_reason` element is NULL. Timestamps arrive as epoch milliseconds; to_timestamp(float8) keeps them exact
+ * (rounded to the microsecond). Returns each partition that passed its fence with the rows it inserted. Exported
+ * for the benchmark's floor, which runs the same statement without this package's parameter encoding.
  */
 export const COMMIT_SQL = `
-WITH ins AS (
+WITH f AS (
+  SELECT * FROM unnest($24::int[], $25::int8[], $26::int8[]) AS f(partition, epoch, upstream)
+), fence AS (
+  INSERT INTO tl_partition_epochs AS e (stage, partition, epoch)
+  SELECT 'writer', f.partition, f.epoch FROM f
+  ON CONFLICT (stage, partition) DO UPDATE SET epoch = EXCLUDED.epoch WHERE e.epoch <= EXCLUDED.epoch
+  RETURNING partition
+), up AS (
+  INSERT INTO tl_partition_epochs AS e (stage, partition, epoch)
+  SELECT 'state', f.partition, f.upstream FROM f WHERE f.partition IN (SELECT partition FROM fence)
+  ON CONFLICT (stage, partition) DO UPDATE SET epoch = EXCLUDED.epoch WHERE e.epoch < EXCLUDED.epoch
+), ins AS (
   INSERT INTO ledger (event_id, partition, account_id, tenant_id, position, outcome, reject_reason, direction,
                       amount_minor, currency, delta_minor, fee_minor, balance_after_minor, config_version,
                       occurred_at, accepted_at)
@@ -67,18 +98,33 @@ WITH ins AS (
        AS u(event_id, partition, account_id, tenant_id, position, outcome, reject_reason, direction,
             amount_minor, currency, delta_minor, fee_minor, balance_after_minor, config_version,
             occurred_ms, accepted_ms)
+  WHERE u.partition IN (SELECT partition FROM fence)
   ON CONFLICT (event_id) DO NOTHING
   RETURNING partition
 ), bal AS (
   INSERT INTO balances AS b (account_id, tenant_id, partition, balance_minor, position, debits_day, debits_day_minor)
-  SELECT * FROM unnest($17::text[], $18::text[], $19::int[], $20::int8[], $21::int8[], $22::int[], $23::int8[])
+  SELECT v.* FROM unnest($17::text[], $18::text[], $19::int[], $20::int8[], $21::int8[], $22::int[], $23::int8[])
+       AS v(account_id, tenant_id, partition, balance_minor, position, debits_day, debits_day_minor)
+  WHERE v.partition IN (SELECT partition FROM fence)
   ON CONFLICT (account_id) DO UPDATE
     SET tenant_id = EXCLUDED.tenant_id, partition = EXCLUDED.partition, balance_minor = EXCLUDED.balance_minor,
         position = EXCLUDED.position, debits_day = EXCLUDED.debits_day,
         debits_day_minor = EXCLUDED.debits_day_minor, updated_at = now()
     WHERE b.position < EXCLUDED.position
 )
-SELECT partition, count(*)::int AS inserted FROM ins GROUP BY partition`;
+SELECT fence.partition, (SELECT count(*)::int FROM ins WHERE ins.partition = fence.partition) AS inserted
+FROM fence`;
+
+/** Raises the writer fence of a partition, and reads its state fence, in one statement. */
+const CLAIM_SQL = `
+WITH fence AS (
+  INSERT INTO tl_partition_epochs AS e (stage, partition, epoch) VALUES ('writer', $1, $2)
+  ON CONFLICT (stage, partition) DO UPDATE SET epoch = EXCLUDED.epoch WHERE e.epoch <= EXCLUDED.epoch
+  RETURNING epoch
+)
+SELECT (SELECT count(*)::int FROM fence) AS claimed,
+       (SELECT epoch::text FROM tl_partition_epochs WHERE stage = 'writer' AND partition = $1) AS writer,
+       (SELECT epoch::text FROM tl_partition_epochs WHERE stage = 'state' AND partition = $1) AS upstream`;
 
 function outcomeName(result: Result): string {
   if (result.outcome === Outcome.OUTCOME_APPLIED) return 'APPLIED';
@@ -103,6 +149,14 @@ function directionName(result: Result): string {
  * each account's last.
  */
 export function commitParameters(groups: readonly PartitionResults[]): Buffer[] {
+  const fencePartitions = new Int4ArrayBuilder(groups.length);
+  const fenceEpochs = new Int8ArrayBuilder(groups.length);
+  const fenceUpstreams = new Int8ArrayBuilder(groups.length);
+  for (const { fence } of groups) {
+    fencePartitions.push(fence.partition);
+    fenceEpochs.push(BigInt(fence.epoch));
+    fenceUpstreams.push(BigInt(fence.upstream));
+  }
   let rows = 0;
   for (const { results } of groups) rows += results.length;
   const eventIds = new TextArrayBuilder(rows, 24);
@@ -122,7 +176,8 @@ export function commitParameters(groups: readonly PartitionResults[]): Buffer[] 
   const occurred = new Int8ArrayBuilder(rows);
   const accepted = new Int8ArrayBuilder(rows);
   const last = new Map<string, { partition: number; result: Result }>();
-  for (const { partition, results } of groups) {
+  for (const { fence, results } of groups) {
+    const partition = fence.partition;
     for (const r of results) {
       eventIds.push(r.eventId);
       partitions.push(partition);
@@ -186,25 +241,28 @@ export function commitParameters(groups: readonly PartitionResults[]): Buffer[] 
     bPositions,
     bDays,
     bDebits,
+    fencePartitions,
+    fenceEpochs,
+    fenceUpstreams,
   ].map((b) => b.finish());
 }
 
 export function createPostgresSink(pool: pg.Pool, opts: PostgresSinkOptions = {}): PostgresSink {
   const name = (opts.preparedStatements ?? true) ? 'tl_commit_results' : undefined;
 
-  async function commitGroups(groups: readonly PartitionResults[]): Promise<CommitOutcome[]> {
+  async function commitGroups(groups: readonly PartitionResults[]): Promise<GroupOutcome[]> {
     const seen = new Set<number>();
     let total = 0;
-    for (const group of groups) {
-      if (seen.has(group.partition))
+    for (const { fence, results } of groups) {
+      if (seen.has(fence.partition))
         throw new StoreError(
           StoreErrorCode.invalidInput,
-          `partition ${group.partition} appears twice in one commit; its rows could not be told apart`,
+          `partition ${fence.partition} appears twice in one commit; its rows could not be told apart`,
         );
-      seen.add(group.partition);
-      total += group.results.length;
+      seen.add(fence.partition);
+      total += results.length;
     }
-    if (total === 0) return groups.map(() => ({ inserted: 0, duplicates: 0 }));
+    if (groups.length === 0) return [];
     const values = commitParameters(groups);
     const insertedBy = new Map<number, number>();
     try {
@@ -217,24 +275,45 @@ export function createPostgresSink(pool: pg.Pool, opts: PostgresSinkOptions = {}
     } catch (err) {
       throw toStoreError(StoreErrorCode.commitFailed, `cannot commit ${total} results`, err);
     }
-    return groups.map(({ partition, results }) => {
-      const inserted = insertedBy.get(partition) ?? 0;
-      return { inserted, duplicates: results.length - inserted };
+    return groups.map(({ fence, results }): GroupOutcome => {
+      const inserted = insertedBy.get(fence.partition);
+      if (inserted === undefined) return { inserted: 0, duplicates: 0, fenced: true };
+      return { inserted, duplicates: results.length - inserted, fenced: false };
     });
   }
 
-  async function commitBatches(groups: readonly PartitionResults[]): Promise<CommitOutcome> {
-    const outcome = { inserted: 0, duplicates: 0 };
-    for (const o of await commitGroups(groups)) {
-      outcome.inserted += o.inserted;
-      outcome.duplicates += o.duplicates;
-    }
-    return outcome;
+  async function commitBatch(fence: CommitFence, results: readonly Result[]): Promise<CommitOutcome> {
+    const [outcome] = await commitGroups([{ fence, results }]);
+    if (outcome!.fenced) throw fencedError(fence);
+    return { inserted: outcome!.inserted, duplicates: outcome!.duplicates };
   }
 
-  return {
-    commitBatch: async (partition, results) => (await commitGroups([{ partition, results }]))[0]!,
-    commitBatches,
-    commitGroups,
-  };
+  async function claim(partition: number, epoch: number): Promise<{ upstream: number }> {
+    let row: { claimed: number; writer: string | null; upstream: string | null } | undefined;
+    try {
+      const res = await pool.query<{ claimed: number; writer: string | null; upstream: string | null }>(
+        CLAIM_SQL,
+        [partition, epoch],
+      );
+      row = res.rows[0];
+    } catch (err) {
+      throw toStoreError(StoreErrorCode.queryFailed, `cannot claim partition ${partition}`, err);
+    }
+    if (row === undefined || row.claimed === 0)
+      throw new StoreError(
+        StoreErrorCode.fenced,
+        `partition ${partition} is owned under writer lease epoch ${row?.writer ?? '?'}, newer than ${epoch}`,
+        row?.writer ? { currentEpoch: Number(row.writer) } : {},
+      );
+    return { upstream: Number(row.upstream ?? 0) };
+  }
+
+  return { claim, commitBatch, commitGroups };
+}
+
+function fencedError(fence: CommitFence): StoreError {
+  return new StoreError(
+    StoreErrorCode.fenced,
+    `commit of partition ${fence.partition} refused: a writer of a newer lease epoch than ${fence.epoch} owns it`,
+  );
 }

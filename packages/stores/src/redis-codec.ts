@@ -2,12 +2,20 @@
 import type { AccountState } from './account-state.js';
 import { StoreError, StoreErrorCode } from './errors.js';
 
-/** When a partition's Redis state began, and whether it was rebuilt from PostgreSQL. */
-export interface Epoch {
-  /** When this epoch's key was written, milliseconds since the Unix epoch. */
+/**
+ * The marker of a partition's state in Redis: when that state began, whether it was rebuilt from PostgreSQL, and
+ * the fences of the partition (the lease epoch of its owner, the highest epoch of the enrich instances whose output
+ * it applied). Accounts without a marker beside them are not trusted: the state is rebuilt first.
+ */
+export interface StateMarker {
+  /** When this state was begun, milliseconds since the Unix epoch. */
   createdAtMs: number;
   /** When state was rebuilt from PostgreSQL after Redis lost it; null for a partition that started empty. */
   recoveredAtMs: number | null;
+  /** The lease epoch of the state instance that last claimed the partition: writes of older epochs are refused. */
+  owner: number;
+  /** The highest lease epoch of the enrich instances whose output was applied: older output is stale. */
+  upstream: number;
 }
 
 /**
@@ -17,14 +25,15 @@ export interface Epoch {
 export interface StateKeys {
   account(partition: number, accountId: string): string;
   seen(partition: number, bucket: number): string;
-  epoch(partition: number): string;
+  marker(partition: number): string;
 }
 
 export function stateKeys(keyPrefix: string): StateKeys {
   return {
     account: (partition, accountId) => `${keyPrefix}:{p${partition}}:a:${accountId}`,
     seen: (partition, bucket) => `${keyPrefix}:{p${partition}}:seen:${bucket}`,
-    epoch: (partition) => `${keyPrefix}:{p${partition}}:epoch`,
+    // A hash (the former `epoch` key held JSON; a deployment that still has one rebuilds once from PostgreSQL).
+    marker: (partition) => `${keyPrefix}:{p${partition}}:marker`,
   };
 }
 
@@ -50,27 +59,20 @@ export function decodeAccount(key: string, value: string): AccountState {
   }
 }
 
-export function encodeEpoch(epoch: Epoch): string {
-  return JSON.stringify(epoch);
-}
-
-export function decodeEpoch(key: string, value: string): Epoch {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch (err) {
-    throw corrupt(key, value, err);
-  }
-  const e = parsed as Partial<Epoch> | null;
-  if (
-    e === null ||
-    typeof e !== 'object' ||
-    typeof e.createdAtMs !== 'number' ||
-    (e.recoveredAtMs !== null && typeof e.recoveredAtMs !== 'number')
-  ) {
-    throw corrupt(key, value);
-  }
-  return { createdAtMs: e.createdAtMs, recoveredAtMs: e.recoveredAtMs };
+/** Decodes the marker hash's fields as HMGET returns them (`created`, `recovered`, `owner`, `upstream`). */
+export function decodeMarker(key: string, fields: readonly (string | null)[]): StateMarker | undefined {
+  const [created, recovered, owner, upstream] = fields;
+  if (created === null || created === undefined) return undefined;
+  const numbers = [created, owner ?? '0', upstream ?? '0', recovered === '' ? '0' : (recovered ?? '0')].map(
+    Number,
+  );
+  if (!numbers.every(Number.isSafeInteger)) throw corrupt(key, JSON.stringify(fields));
+  return {
+    createdAtMs: numbers[0]!,
+    recoveredAtMs: recovered === null || recovered === undefined || recovered === '' ? null : numbers[3]!,
+    owner: numbers[1]!,
+    upstream: numbers[2]!,
+  };
 }
 
 function corrupt(key: string, value: string, cause?: unknown): StoreError {

@@ -1,21 +1,30 @@
 /**
  * Per-key state of the state stage, kept in Redis: account states, recently applied event ids (for
- * de-duplication), and an epoch marker that tells whether Redis still holds what was written.
+ * de-duplication), and the partition's marker, which tells whether Redis still holds what was written and carries
+ * the partition's fences.
  *
- * Every call is one round trip for the whole batch (MGET/MSET, multi-member SMISMEMBER/SADD), never one per key.
+ * Every call is one round trip for the whole batch (a pipeline of MGET/SMISMEMBER, one script), never one per
+ * key. Writes are fenced: the write script refuses, atomically, a write under an older lease epoch than the one
+ * that last claimed the partition, and any write to a partition whose marker is gone (Redis lost it).
  */
 import type { Cluster, Redis } from 'ioredis';
 import type { AccountState } from './account-state.js';
 import { StoreError, StoreErrorCode, toStoreError } from './errors.js';
 import {
   decodeAccount,
-  decodeEpoch,
+  decodeMarker,
   encodeAccount,
-  encodeEpoch,
   stateKeys,
-  type Epoch,
   type StateKeys,
+  type StateMarker,
 } from './redis-codec.js';
+import {
+  CLAIM_SCRIPT,
+  FENCED_REPLY,
+  INIT_MARKER_SCRIPT,
+  LOST_REPLY,
+  WRITE_SCRIPT,
+} from './redis-fence-scripts.js';
 
 export interface RedisStateStoreOptions {
   /**
@@ -30,34 +39,52 @@ export interface RedisStateStoreOptions {
 
 /** What one read returns for a batch. */
 export interface StateRead {
-  /** The partition's epoch marker; undefined when Redis has none (empty or lost): rebuild before trusting state. */
-  epoch: Epoch | undefined;
+  /** The partition's marker; undefined when Redis has none (empty or lost): rebuild before trusting state. */
+  marker: StateMarker | undefined;
   /** The stored state of the requested accounts that have one. */
   accounts: Map<string, AccountState>;
   /** The requested event ids that were applied within the de-duplication horizon. */
   seen: Set<string>;
 }
 
+/** The fences a write carries: its owner's lease epoch, and the newest enrich epoch its input came from. */
+export interface WriteFence {
+  epoch: number;
+  upstream: number;
+}
+
 export interface RedisStateStore {
   readonly keys: StateKeys;
-  /** Epoch, account states and seen event ids of a batch, in one pipelined round trip. */
+  /** Marker, account states and seen event ids of a batch, in one pipelined round trip. */
   read(
     partition: number,
     accountIds: readonly string[],
     eventIds: readonly string[],
     nowMs: number,
   ): Promise<StateRead>;
-  /** Stores account states and remembers applied event ids, atomically (MULTI/EXEC), in one round trip. */
+  /**
+   * Stores account states and remembers applied event ids, atomically, in one round trip. Refused with
+   * `STORE_FENCED` when a newer owner claimed the partition, with `STATE_LOST` (retry after rebuilding) when the
+   * partition's marker is gone.
+   */
   write(
     partition: number,
+    fence: WriteFence,
     accounts: ReadonlyMap<string, AccountState>,
     appliedEventIds: readonly string[],
     nowMs: number,
   ): Promise<void>;
-  /** Writes the epoch marker unless one exists (SET NX) and returns the one now stored. */
-  initEpoch(partition: number, recoveredAtMs: number | null, nowMs: number): Promise<Epoch>;
-  /** Removes the epoch marker, as a loss of Redis would (for tests and drills). */
-  deleteEpoch(partition: number): Promise<void>;
+  /** Refuses writes of older lease epochs from now on; `STORE_FENCED` when a newer one already claimed it. */
+  claim(partition: number, epoch: number): Promise<void>;
+  /** Writes the marker unless one exists (then raises its owner to `owner`) and returns the one now stored. */
+  initMarker(
+    partition: number,
+    recoveredAtMs: number | null,
+    nowMs: number,
+    owner: number,
+  ): Promise<StateMarker>;
+  /** Removes the marker, as a loss of Redis would (for tests and drills). */
+  deleteMarker(partition: number): Promise<void>;
 }
 
 type PipelineReplies = [error: Error | null, result: unknown][] | null;
@@ -71,6 +98,27 @@ function repliesOf(replies: PipelineReplies, what: string): unknown[] {
   });
 }
 
+/** A script's refusal as the store's typed error; any other failure as `REDIS_FAILED`. */
+function scriptError(err: unknown, what: string): StoreError {
+  const message = err instanceof Error ? err.message : String(err);
+  if (message.startsWith(FENCED_REPLY)) {
+    const current = /lease epoch (\d+),/.exec(message)?.[1];
+    return new StoreError(StoreErrorCode.fenced, `${what}: ${message}`, {
+      cause: err,
+      ...(current === undefined ? {} : { currentEpoch: Number(current) }),
+    });
+  }
+  if (message.startsWith(LOST_REPLY))
+    return new StoreError(StoreErrorCode.stateLost, `${what}: ${message}`, { cause: err });
+  return toStoreError(StoreErrorCode.redisFailed, what, err);
+}
+
+interface FenceCommands {
+  tlWrite(...args: (string | number)[]): Promise<number>;
+  tlClaim(key: string, epoch: string): Promise<number>;
+  tlInitMarker(key: string, created: string, recovered: string, owner: string): Promise<(string | null)[]>;
+}
+
 export function createRedisStateStore(
   redis: Redis | Cluster,
   opts: RedisStateStoreOptions = {},
@@ -80,6 +128,13 @@ export function createRedisStateStore(
     throw new StoreError(StoreErrorCode.invalidInput, `dedupHorizonMs ${horizonMs} must be > 0`);
   const keys = stateKeys(opts.keyPrefix ?? 'tl');
   const bucketOf = (nowMs: number): number => Math.floor(nowMs / horizonMs);
+  // EVALSHA with a fallback to EVAL: the scripts are sent once per connection, not per call.
+  if (!('tlWrite' in redis)) {
+    redis.defineCommand('tlWrite', { lua: WRITE_SCRIPT });
+    redis.defineCommand('tlClaim', { lua: CLAIM_SCRIPT, numberOfKeys: 1 });
+    redis.defineCommand('tlInitMarker', { lua: INIT_MARKER_SCRIPT, numberOfKeys: 1 });
+  }
+  const commands = redis as unknown as FenceCommands;
 
   async function read(
     partition: number,
@@ -88,7 +143,7 @@ export function createRedisStateStore(
     nowMs: number,
   ): Promise<StateRead> {
     const pipeline = redis.pipeline();
-    pipeline.get(keys.epoch(partition));
+    pipeline.hmget(keys.marker(partition), 'created', 'recovered', 'owner', 'upstream');
     const accountKeys = accountIds.map((id) => keys.account(partition, id));
     if (accountKeys.length > 0) pipeline.mget(accountKeys);
     if (eventIds.length > 0) {
@@ -103,8 +158,7 @@ export function createRedisStateStore(
       throw toStoreError(StoreErrorCode.redisFailed, `read of partition ${partition}`, err);
     }
 
-    const epochValue = replies[0] as string | null;
-    const epoch = epochValue === null ? undefined : decodeEpoch(keys.epoch(partition), epochValue);
+    const marker = decodeMarker(keys.marker(partition), replies[0] as (string | null)[]);
     const accounts = new Map<string, AccountState>();
     let next = 1;
     if (accountKeys.length > 0) {
@@ -124,60 +178,85 @@ export function createRedisStateStore(
         if (current[i] === 1 || previous[i] === 1) seen.add(eventIds[i] as string);
       }
     }
-    return { epoch, accounts, seen };
+    return { marker, accounts, seen };
   }
 
   async function write(
     partition: number,
+    fence: WriteFence,
     accounts: ReadonlyMap<string, AccountState>,
     appliedEventIds: readonly string[],
     nowMs: number,
   ): Promise<void> {
     if (accounts.size === 0 && appliedEventIds.length === 0) return;
-    const multi = redis.multi();
-    if (accounts.size > 0) {
-      const keyValues: string[] = [];
-      for (const [accountId, state] of accounts)
-        keyValues.push(keys.account(partition, accountId), encodeAccount(state));
-      multi.mset(...keyValues);
+    const accountKeys: string[] = [];
+    const values: string[] = [];
+    for (const [accountId, state] of accounts) {
+      accountKeys.push(keys.account(partition, accountId));
+      values.push(encodeAccount(state));
     }
-    if (appliedEventIds.length > 0) {
-      const seenKey = keys.seen(partition, bucketOf(nowMs));
-      multi.sadd(seenKey, appliedEventIds as string[]);
-      // Twice the horizon from the last write: the bucket outlives the time it is still read as "previous".
-      multi.pexpire(seenKey, 2 * horizonMs);
-    }
+    const what = `write of partition ${partition}`;
     try {
-      repliesOf(await multi.exec(), `write of partition ${partition}`);
-    } catch (err) {
-      throw toStoreError(StoreErrorCode.redisFailed, `write of partition ${partition}`, err);
-    }
-  }
-
-  async function initEpoch(partition: number, recoveredAtMs: number | null, nowMs: number): Promise<Epoch> {
-    const key = keys.epoch(partition);
-    const mine: Epoch = { createdAtMs: nowMs, recoveredAtMs };
-    let replies: unknown[];
-    try {
-      replies = repliesOf(
-        await redis.pipeline().set(key, encodeEpoch(mine), 'NX').get(key).exec(),
-        'initEpoch',
+      await commands.tlWrite(
+        2 + accountKeys.length,
+        keys.marker(partition),
+        keys.seen(partition, bucketOf(nowMs)),
+        ...accountKeys,
+        String(fence.epoch),
+        String(fence.upstream),
+        // Twice the horizon from the last write: the bucket outlives the time it is still read as "previous".
+        String(2 * horizonMs),
+        String(accountKeys.length),
+        ...values,
+        ...appliedEventIds,
       );
     } catch (err) {
-      throw toStoreError(StoreErrorCode.redisFailed, `initEpoch of partition ${partition}`, err);
+      throw scriptError(err, what);
     }
-    const stored = replies[1] as string | null;
-    // The key vanishing between SET and GET of one pipeline would need a concurrent DEL; report ours then.
-    return stored === null ? mine : decodeEpoch(key, stored);
   }
 
-  async function deleteEpoch(partition: number): Promise<void> {
+  async function claim(partition: number, epoch: number): Promise<void> {
     try {
-      await redis.del(keys.epoch(partition));
+      await commands.tlClaim(keys.marker(partition), String(epoch));
     } catch (err) {
-      throw toStoreError(StoreErrorCode.redisFailed, `deleteEpoch of partition ${partition}`, err);
+      throw scriptError(err, `claim of partition ${partition} under epoch ${epoch}`);
     }
   }
 
-  return { keys, read, write, initEpoch, deleteEpoch };
+  async function initMarker(
+    partition: number,
+    recoveredAtMs: number | null,
+    nowMs: number,
+    owner: number,
+  ): Promise<StateMarker> {
+    const key = keys.marker(partition);
+    let fields: (string | null)[];
+    try {
+      fields = await commands.tlInitMarker(
+        key,
+        String(nowMs),
+        recoveredAtMs === null ? '' : String(recoveredAtMs),
+        String(owner),
+      );
+    } catch (err) {
+      throw scriptError(err, `initMarker of partition ${partition}`);
+    }
+    const marker = decodeMarker(key, fields);
+    if (marker === undefined)
+      throw new StoreError(
+        StoreErrorCode.redisFailed,
+        `initMarker of partition ${partition}: no marker after writing it`,
+      );
+    return marker;
+  }
+
+  async function deleteMarker(partition: number): Promise<void> {
+    try {
+      await redis.del(keys.marker(partition));
+    } catch (err) {
+      throw toStoreError(StoreErrorCode.redisFailed, `deleteMarker of partition ${partition}`, err);
+    }
+  }
+
+  return { keys, read, write, claim, initMarker, deleteMarker };
 }

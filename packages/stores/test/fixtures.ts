@@ -1,5 +1,6 @@
 /** Results for the tests: single ones, and consistent histories whose running balances add up. */
 import { Direction, Outcome, type Result } from '@throughline/contracts';
+import type { CommitFence } from '../src/index.js';
 
 export function result(over: Partial<Result> = {}): Result {
   return {
@@ -70,4 +71,9 @@ export function history(opts: HistoryOptions): Result[] {
     );
   }
   return out;
+}
+
+/** The fences of a commit to `partition` by a writer of lease epoch `epoch` (1 unless a test is about fencing). */
+export function at(partition: number, epoch = 1, upstream = 0): CommitFence {
+  return { partition, epoch, upstream };
 }

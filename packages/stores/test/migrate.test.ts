@@ -30,6 +30,7 @@ describe('migrate', () => {
       'tenant_config_history',
       'tenant_configs',
       'tl_deployment',
+      'tl_partition_epochs',
       'tl_schema_migrations',
     ]);
     const second = await migrate(pool);

@@ -9,7 +9,7 @@ import {
   StoreErrorCode,
   type StoreError,
 } from '../src/index.js';
-import { history } from './fixtures.js';
+import { at, history } from './fixtures.js';
 import { usePostgres, useRedis } from './support.js';
 
 const db = usePostgres();
@@ -35,7 +35,7 @@ describe('outages', () => {
       await pool.query('CHECKPOINT');
       await db.server.kill();
       const err: unknown = await sink
-        .commitBatch(0, history({ events: 3, accounts: 1, prefix: 'o1-' }))
+        .commitBatch(at(0), history({ events: 3, accounts: 1, prefix: 'o1-' }))
         .catch((e: unknown) => e);
       expect(isStoreError(err, StoreErrorCode.commitFailed)).toBe(true);
       expect((err as Error).cause).toBeInstanceOf(Error);
@@ -46,7 +46,7 @@ describe('outages', () => {
       const next = new Promise<string>((resolve) => (heard = resolve));
       await repo.seedDemoTenants();
       expect(await next).toMatch(/^tenant-\d$/);
-      expect(await sink.commitBatch(0, history({ events: 3, accounts: 1, prefix: 'o1-' }))).toEqual({
+      expect(await sink.commitBatch(at(0), history({ events: 3, accounts: 1, prefix: 'o1-' }))).toEqual({
         inserted: 3,
         duplicates: 0,
       });
@@ -55,11 +55,12 @@ describe('outages', () => {
     }
   });
 
-  it('Redis restart: calls fail typed while it is down; afterwards the missing epoch tells that state was lost', async () => {
+  it('Redis restart: calls fail typed while it is down; afterwards the missing marker tells that state was lost', async () => {
     const store = createRedisStateStore(rd.redis, { keyPrefix: 'outage' });
-    await store.initEpoch(0, null, 1);
+    await store.initMarker(0, null, 1, 1);
     await store.write(
       0,
+      { epoch: 1, upstream: 0 },
       new Map([['a', { balanceMinor: 5n, position: 1n, debitsDay: 0, debitsDayMinor: 0n }]]),
       ['e'],
       1,
@@ -70,6 +71,12 @@ describe('outages', () => {
 
     await rd.server.restart();
     const after = await store.read(0, ['a'], ['e'], 1);
-    expect(after).toEqual({ epoch: undefined, accounts: new Map(), seen: new Set() });
+    expect(after).toEqual({ marker: undefined, accounts: new Map(), seen: new Set() });
+    // Nothing is written into a partition whose state is gone until it is rebuilt.
+    const lost: unknown = await store
+      .write(0, { epoch: 1, upstream: 0 }, new Map(), ['f'], 1)
+      .catch((e: unknown) => e);
+    expect(isStoreError(lost, StoreErrorCode.stateLost)).toBe(true);
+    expect(await rd.redis.keys('outage:*')).toEqual([]);
   });
 });

@@ -8,7 +8,7 @@ import {
   StoreErrorCode,
   type PostgresSink,
 } from '../src/index.js';
-import { history, result } from './fixtures.js';
+import { at, history, result } from './fixtures.js';
 import { usePostgres } from './support.js';
 
 const db = usePostgres();
@@ -38,7 +38,7 @@ async function snapshot(accountPrefix: string) {
 describe('PostgresSink', () => {
   it('commits ledger rows and the last state of each account', async () => {
     const batch = history({ events: 30, accounts: 4, prefix: 'c1-' });
-    expect(await sink.commitBatch(2, batch)).toEqual({ inserted: 30, duplicates: 0 });
+    expect(await sink.commitBatch(at(2), batch)).toEqual({ inserted: 30, duplicates: 0 });
     const { ledger, balances } = await snapshot('c1-');
     expect(ledger).toHaveLength(30);
     expect(balances).toHaveLength(4);
@@ -67,9 +67,9 @@ describe('PostgresSink', () => {
 
   it('is idempotent: the same batch twice leaves rows and balances as they were', async () => {
     const batch = history({ events: 20, accounts: 3, prefix: 'c2-' });
-    await sink.commitBatch(1, batch);
+    await sink.commitBatch(at(1), batch);
     const before = await snapshot('c2-');
-    expect(await sink.commitBatch(1, batch)).toEqual({ inserted: 0, duplicates: 20 });
+    expect(await sink.commitBatch(at(1), batch)).toEqual({ inserted: 0, duplicates: 20 });
     expect(await snapshot('c2-')).toEqual(before);
   });
 
@@ -77,19 +77,19 @@ describe('PostgresSink', () => {
     const balances = new Map<string, bigint>();
     const older = history({ events: 10, accounts: 2, prefix: 'c3-', balances });
     const newer = history({ events: 10, accounts: 2, prefix: 'c3-', balances, firstPosition: 11n });
-    await sink.commitBatch(0, newer);
+    await sink.commitBatch(at(0), newer);
     const afterNewer = await snapshot('c3-');
-    expect(await sink.commitBatch(0, older)).toEqual({ inserted: 10, duplicates: 0 });
+    expect(await sink.commitBatch(at(0), older)).toEqual({ inserted: 10, duplicates: 0 });
     const afterOlder = await snapshot('c3-');
     expect(afterOlder.balances).toEqual(afterNewer.balances);
     expect(afterOlder.ledger).toHaveLength(20);
   });
 
   it('moves the position on a rejected result and keeps the balance', async () => {
-    await sink.commitBatch(0, [
+    await sink.commitBatch(at(0), [
       result({ eventId: 'c4-1', accountId: 'c4-a', position: 5n, balanceAfterMinor: 700n }),
     ]);
-    await sink.commitBatch(0, [
+    await sink.commitBatch(at(0), [
       result({
         eventId: 'c4-2',
         accountId: 'c4-a',
@@ -107,7 +107,7 @@ describe('PostgresSink', () => {
   it('keeps bigint extremes exact', async () => {
     const max = 2n ** 63n - 1n;
     const min = -(2n ** 63n);
-    await sink.commitBatch(7, [
+    await sink.commitBatch(at(7), [
       result({
         eventId: 'c5-1',
         accountId: 'c5-a',
@@ -143,7 +143,7 @@ describe('PostgresSink', () => {
     const batch = ids.map((id, i) =>
       result({ eventId: id, accountId: id, tenantId: id, position: BigInt(i + 1), rejectReason: '' }),
     );
-    await sink.commitBatch(3, batch);
+    await sink.commitBatch(at(3), batch);
     const rows = await pool.query<{ event_id: string; account_id: string }>(
       `SELECT event_id, account_id FROM ledger WHERE event_id LIKE 'c6-%' ORDER BY position`,
     );
@@ -153,17 +153,20 @@ describe('PostgresSink', () => {
 
   it('counts a repeat inside one batch as a duplicate', async () => {
     const one = result({ eventId: 'c7-1', accountId: 'c7-a' });
-    expect(await sink.commitBatch(0, [one, one])).toEqual({ inserted: 1, duplicates: 1 });
+    expect(await sink.commitBatch(at(0), [one, one])).toEqual({ inserted: 1, duplicates: 1 });
   });
 
   it('commits several partitions in one transaction', async () => {
     const a = history({ events: 5, accounts: 1, prefix: 'c8a-' });
     const b = history({ events: 5, accounts: 1, prefix: 'c8b-' });
-    const outcome = await sink.commitBatches([
-      { partition: 4, results: a },
-      { partition: 5, results: b },
+    const outcome = await sink.commitGroups([
+      { fence: at(4), results: a },
+      { fence: at(5), results: b },
     ]);
-    expect(outcome).toEqual({ inserted: 10, duplicates: 0 });
+    expect(outcome).toEqual([
+      { inserted: 5, duplicates: 0, fenced: false },
+      { inserted: 5, duplicates: 0, fenced: false },
+    ]);
     const parts = await pool.query(
       `SELECT account_id, partition FROM balances WHERE account_id LIKE 'c8%' ORDER BY account_id`,
     );
@@ -171,27 +174,93 @@ describe('PostgresSink', () => {
       { account_id: 'c8a-acc-0', partition: 4 },
       { account_id: 'c8b-acc-0', partition: 5 },
     ]);
-    expect(await sink.commitBatches([])).toEqual({ inserted: 0, duplicates: 0 });
+    expect(await sink.commitGroups([])).toEqual([]);
+  });
+
+  it("refuses the commit of a writer older than the partition's owner, and writes nothing of it", async () => {
+    const batch = history({ events: 4, accounts: 1, prefix: 'f1-' });
+    // A new owner (epoch 20) acquired partition 9; the old one (epoch 12) resumes after a pause and commits.
+    expect(await sink.claim(9, 20)).toEqual({ upstream: 0 });
+    const err: unknown = await sink.commitBatch(at(9, 12), batch).catch((e: unknown) => e);
+    expect(isStoreError(err, StoreErrorCode.fenced)).toBe(true);
+    expect(await snapshot('f1-')).toEqual({ ledger: [], balances: [] });
+    // Claims of older epochs are refused; the owner's commits go through and carry the state fence forward.
+    expect(isStoreError(await sink.claim(9, 19).catch((e: unknown) => e), StoreErrorCode.fenced)).toBe(true);
+    expect(await sink.commitBatch(at(9, 20, 7), batch)).toEqual({ inserted: 4, duplicates: 0 });
+    expect(await sink.commitBatch(at(9, 20, 5), [])).toEqual({ inserted: 0, duplicates: 0 });
+    expect(await sink.claim(9, 21)).toEqual({ upstream: 7 });
+    const fences = await pool.query(
+      `SELECT stage, epoch::int FROM tl_partition_epochs WHERE partition = 9 ORDER BY stage`,
+    );
+    expect(fences.rows).toEqual([
+      { stage: 'state', epoch: 7 },
+      { stage: 'writer', epoch: 21 },
+    ]);
+  });
+
+  it('refuses only the stale partition of a group commit', async () => {
+    await sink.claim(11, 30);
+    const stale = history({ events: 3, accounts: 1, prefix: 'f2a-' });
+    const fresh = history({ events: 3, accounts: 1, prefix: 'f2b-' });
+    expect(
+      await sink.commitGroups([
+        { fence: at(11, 29), results: stale },
+        { fence: at(12, 3), results: fresh },
+      ]),
+    ).toEqual([
+      { inserted: 0, duplicates: 0, fenced: true },
+      { inserted: 3, duplicates: 0, fenced: false },
+    ]);
+    expect((await snapshot('f2a-')).ledger).toEqual([]);
+    expect((await snapshot('f2b-')).ledger).toHaveLength(3);
+  });
+
+  it('makes a claim wait for a commit in flight, so no stale commit lands after it', async () => {
+    await sink.claim(13, 40);
+    const client = await pool.connect();
+    try {
+      // The old owner's commit holds the partition's fence row…
+      await client.query('BEGIN');
+      await client.query(
+        `UPDATE tl_partition_epochs SET epoch = 40 WHERE stage = 'writer' AND partition = 13`,
+      );
+      // …so the new owner's claim waits for it, and wins after it.
+      const claimed = sink.claim(13, 41);
+      const early = await Promise.race([
+        claimed.then(() => 'claimed'),
+        new Promise((r) => setTimeout(() => r('waiting'), 200)),
+      ]);
+      expect(early).toBe('waiting');
+      await client.query('COMMIT');
+      await claimed;
+    } finally {
+      client.release();
+    }
+    expect(
+      isStoreError(await sink.commitBatch(at(13, 40), []).catch((e: unknown) => e), StoreErrorCode.fenced),
+    ).toBe(true);
   });
 
   it('tells each partition of a group commit what it wrote, replays included', async () => {
     const a = history({ events: 4, accounts: 1, prefix: 'g1a-' });
     const b = history({ events: 6, accounts: 2, prefix: 'g1b-' });
     const c = history({ events: 3, accounts: 1, prefix: 'g1c-' });
-    expect(await sink.commitGroups([{ partition: 1, results: a }])).toEqual([{ inserted: 4, duplicates: 0 }]);
+    expect(await sink.commitGroups([{ fence: at(1), results: a }])).toEqual([
+      { inserted: 4, duplicates: 0, fenced: false },
+    ]);
     // Partition 1 replays its batch (all duplicates), 2 commits new rows, 3 has nothing.
     expect(
       await sink.commitGroups([
-        { partition: 2, results: b },
-        { partition: 1, results: a },
-        { partition: 3, results: [] },
-        { partition: 6, results: c },
+        { fence: at(2), results: b },
+        { fence: at(1), results: a },
+        { fence: at(3), results: [] },
+        { fence: at(6), results: c },
       ]),
     ).toEqual([
-      { inserted: 6, duplicates: 0 },
-      { inserted: 0, duplicates: 4 },
-      { inserted: 0, duplicates: 0 },
-      { inserted: 3, duplicates: 0 },
+      { inserted: 6, duplicates: 0, fenced: false },
+      { inserted: 0, duplicates: 4, fenced: false },
+      { inserted: 0, duplicates: 0, fenced: false },
+      { inserted: 3, duplicates: 0, fenced: false },
     ]);
     expect((await snapshot('g1')).ledger).toHaveLength(13);
   });
@@ -201,8 +270,8 @@ describe('PostgresSink', () => {
     const b = history({ events: 2, accounts: 1, prefix: 'g2b-' });
     const err: unknown = await sink
       .commitGroups([
-        { partition: 1, results: a },
-        { partition: 1, results: b },
+        { fence: at(1), results: a },
+        { fence: at(1), results: b },
       ])
       .catch((e: unknown) => e);
     expect(isStoreError(err, StoreErrorCode.invalidInput)).toBe(true);
@@ -212,7 +281,7 @@ describe('PostgresSink', () => {
   it('rejects a result without outcome before writing anything', async () => {
     const bad = result({ eventId: 'c9-2', accountId: 'c9-a', outcome: Outcome.OUTCOME_UNSPECIFIED });
     const err: unknown = await sink
-      .commitBatch(0, [result({ eventId: 'c9-1', accountId: 'c9-a' }), bad])
+      .commitBatch(at(0), [result({ eventId: 'c9-1', accountId: 'c9-a' }), bad])
       .catch((e: unknown) => e);
     expect(isStoreError(err, StoreErrorCode.invalidInput)).toBe(true);
     expect((await snapshot('c9-')).ledger).toHaveLength(0);
@@ -221,7 +290,7 @@ describe('PostgresSink', () => {
   it('writes nothing of a batch whose statement fails', async () => {
     const bad = result({ eventId: 'c10-2', accountId: 'c10-a', position: 2n, currency: 'EURO' });
     const err: unknown = await sink
-      .commitBatch(0, [result({ eventId: 'c10-1', accountId: 'c10-a' }), bad])
+      .commitBatch(at(0), [result({ eventId: 'c10-1', accountId: 'c10-a' }), bad])
       .catch((e: unknown) => e);
     expect(isStoreError(err, StoreErrorCode.commitFailed)).toBe(true);
     expect((err as Error).cause).toBeInstanceOf(Error);
@@ -231,7 +300,7 @@ describe('PostgresSink', () => {
 
   it('works without prepared statements', async () => {
     const plain = createPostgresSink(pool, { preparedStatements: false });
-    expect(await plain.commitBatch(0, history({ events: 3, accounts: 1, prefix: 'c11-' }))).toEqual({
+    expect(await plain.commitBatch(at(0), history({ events: 3, accounts: 1, prefix: 'c11-' }))).toEqual({
       inserted: 3,
       duplicates: 0,
     });

@@ -6,7 +6,7 @@ import {
   migrate,
   type PostgresStateSource,
 } from '../src/index.js';
-import { history, result } from './fixtures.js';
+import { at, history, result } from './fixtures.js';
 import { usePostgres } from './support.js';
 
 const db = usePostgres();
@@ -18,8 +18,8 @@ beforeAll(async () => {
   await migrate(pool);
   source = createPostgresStateSource(pool);
   const sink = createPostgresSink(pool);
-  await sink.commitBatch(3, history({ events: 12, accounts: 3, prefix: 's-' }));
-  await sink.commitBatch(4, [
+  await sink.commitBatch(at(3), history({ events: 12, accounts: 3, prefix: 's-' }));
+  await sink.commitBatch(at(4), [
     result({
       eventId: 'big',
       accountId: 'big-acc',

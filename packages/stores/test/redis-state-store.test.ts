@@ -26,6 +26,14 @@ afterEach(async () => {
   }
 });
 
+const FENCE = { epoch: 10, upstream: 0 };
+
+/** A store whose partitions already have a marker owned under `FENCE.epoch`. */
+async function ready(s: RedisStateStore, ...partitions: number[]): Promise<RedisStateStore> {
+  for (const p of partitions) await s.initMarker(p, null, 1, FENCE.epoch);
+  return s;
+}
+
 const state = (balance: bigint, position: bigint, day = 19_000, debits = 0n): AccountState => ({
   balanceMinor: balance,
   position,
@@ -35,33 +43,33 @@ const state = (balance: bigint, position: bigint, day = 19_000, debits = 0n): Ac
 
 describe('RedisStateStore', () => {
   it('round-trips account states, bigint extremes included', async () => {
-    const s = store();
+    const s = await ready(store(), 5);
     const accounts = new Map([
       ['a', state(-(2n ** 63n), 2n ** 63n - 1n, 20_000, 2n ** 63n - 1n)],
       ['b|with|bars', state(42n, 7n)],
       ['c', state(0n, 1n)],
     ]);
-    await s.write(5, accounts, [], 0);
+    await s.write(5, FENCE, accounts, [], 0);
     const read = await s.read(5, ['a', 'b|with|bars', 'missing'], [], 0);
     expect(read.accounts).toEqual(new Map([...accounts].filter(([k]) => k !== 'c')));
     expect(read.seen.size).toBe(0);
-    expect(read.epoch).toBeUndefined();
+    expect(read.marker).toEqual({ createdAtMs: 1, recoveredAtMs: null, owner: 10, upstream: 0 });
     expect(await servers.redis.get(s.keys.account(5, 'b|with|bars'))).toBe('42|7|19000|0');
   });
 
   it('keeps every key of a partition under one hash tag', () => {
     const s = store();
     const tag = (key: string) => /\{[^}]*\}/.exec(key)?.[0];
-    expect(new Set([tag(s.keys.account(3, 'x')), tag(s.keys.seen(3, 9)), tag(s.keys.epoch(3))])).toEqual(
+    expect(new Set([tag(s.keys.account(3, 'x')), tag(s.keys.seen(3, 9)), tag(s.keys.marker(3))])).toEqual(
       new Set(['{p3}']),
     );
-    expect(tag(s.keys.epoch(4))).toBe('{p4}');
+    expect(tag(s.keys.marker(4))).toBe('{p4}');
   });
 
   it('remembers applied event ids for at least the horizon and at most twice it', async () => {
-    const s = store({ dedupHorizonMs: HOUR });
+    const s = await ready(store({ dedupHorizonMs: HOUR }), 1);
     const t0 = 100 * HOUR + 10; // just after a bucket starts
-    await s.write(1, new Map(), ['e1', 'e2'], t0);
+    await s.write(1, FENCE, new Map(), ['e1', 'e2'], t0);
     expect((await s.read(1, [], ['e1', 'e2', 'e3'], t0)).seen).toEqual(new Set(['e1', 'e2']));
     // next bucket: still recognised through the "previous" bucket
     expect((await s.read(1, [], ['e1', 'e3'], t0 + HOUR)).seen).toEqual(new Set(['e1']));
@@ -74,30 +82,78 @@ describe('RedisStateStore', () => {
     expect(ttl).toBeLessThanOrEqual(2 * HOUR);
   });
 
-  it('writes in one MULTI and throws on an error reply, so the caller retries', async () => {
-    const s = store({ dedupHorizonMs: HOUR });
-    await servers.redis.set(s.keys.seen(0, 0), 'not a set'); // SADD on it fails inside MULTI
+  it('writes atomically and throws on an error reply, so the caller retries', async () => {
+    const s = await ready(store({ dedupHorizonMs: HOUR }), 0);
+    await servers.redis.set(s.keys.seen(0, 0), 'not a set'); // SADD on it fails inside the script
     const err: unknown = await s
-      .write(0, new Map([['a', state(1n, 1n)]]), ['e1'], 10)
+      .write(0, FENCE, new Map([['a', state(1n, 1n)]]), ['e1'], 10)
       .catch((e: unknown) => e);
     expect(isStoreError(err, StoreErrorCode.redisFailed)).toBe(true);
-    // MULTI does not roll back commands that ran, but the error is reported so the caller retries the turn
+    // A script does not roll back the commands that ran, but the error is reported so the caller retries the turn.
     await servers.redis.del(s.keys.seen(0, 0));
-    await s.write(0, new Map([['a', state(2n, 2n)]]), ['e1'], 10);
+    await s.write(0, FENCE, new Map([['a', state(2n, 2n)]]), ['e1'], 10);
     const read = await s.read(0, ['a'], ['e1'], 10);
     expect(read.accounts.get('a')).toEqual(state(2n, 2n));
     expect(read.seen).toEqual(new Set(['e1']));
   });
 
-  it('sets the epoch only once and reads it back', async () => {
+  it('writes thousands of accounts and ids in one call', async () => {
+    const s = await ready(store(), 7);
+    const accounts = new Map(
+      Array.from({ length: 9_000 }, (_, i) => [`acc-${i}`, state(BigInt(i), 1n)] as const),
+    );
+    const ids = Array.from({ length: 12_000 }, (_, i) => `ev-${i}`);
+    await s.write(7, FENCE, accounts, ids, 0);
+    const read = await s.read(7, ['acc-0', 'acc-8999'], ['ev-0', 'ev-11999', 'ev-x'], 0);
+    expect(read.accounts).toEqual(
+      new Map([
+        ['acc-0', state(0n, 1n)],
+        ['acc-8999', state(8999n, 1n)],
+      ]),
+    );
+    expect(read.seen).toEqual(new Set(['ev-0', 'ev-11999']));
+  });
+
+  it('refuses, atomically, every write of an owner older than the one that claimed the partition', async () => {
+    const s = await ready(store(), 3);
+    await s.write(3, { epoch: 10, upstream: 4 }, new Map([['a', state(1n, 1n)]]), ['e1'], 0);
+    // A newer owner claims the partition; the old one (paused meanwhile) resumes and writes.
+    await s.claim(3, 12);
+    const stale: unknown = await s
+      .write(3, { epoch: 10, upstream: 4 }, new Map([['a', state(99n, 2n)]]), ['e2'], 0)
+      .catch((e: unknown) => e);
+    expect(isStoreError(stale, StoreErrorCode.fenced)).toBe(true);
+    expect((stale as Error).message).toMatch(/lease epoch 12, newer than 10/);
+    const read = await s.read(3, ['a'], ['e1', 'e2'], 0);
+    expect(read.accounts.get('a')).toEqual(state(1n, 1n));
+    expect(read.seen).toEqual(new Set(['e1']));
+    // Claims of older epochs are refused too; the owner's own writes go on and keep the highest upstream epoch.
+    expect(isStoreError(await s.claim(3, 11).catch((e: unknown) => e), StoreErrorCode.fenced)).toBe(true);
+    await s.write(3, { epoch: 12, upstream: 2 }, new Map([['a', state(5n, 3n)]]), [], 0);
+    expect((await s.read(3, [], [], 0)).marker).toMatchObject({ owner: 12, upstream: 4 });
+    await s.write(3, { epoch: 12, upstream: 6 }, new Map(), ['e3'], 0);
+    expect((await s.read(3, [], [], 0)).marker).toMatchObject({ owner: 12, upstream: 6 });
+  });
+
+  it('sets the marker only once, raises its owner, and reads it back', async () => {
     const s = store();
-    const first = await s.initEpoch(2, null, 1000);
-    expect(first).toEqual({ createdAtMs: 1000, recoveredAtMs: null });
-    expect(await s.initEpoch(2, 5000, 5000)).toEqual(first);
-    expect((await s.read(2, [], [], 0)).epoch).toEqual(first);
-    await s.deleteEpoch(2);
-    expect((await s.read(2, [], [], 0)).epoch).toBeUndefined();
-    expect(await s.initEpoch(2, 7000, 8000)).toEqual({ createdAtMs: 8000, recoveredAtMs: 7000 });
+    const first = await s.initMarker(2, null, 1000, 5);
+    expect(first).toEqual({ createdAtMs: 1000, recoveredAtMs: null, owner: 5, upstream: 0 });
+    expect(await s.initMarker(2, 5000, 5000, 6)).toEqual({ ...first, owner: 6 });
+    expect((await s.read(2, [], [], 0)).marker).toEqual({ ...first, owner: 6 });
+    expect(
+      isStoreError(await s.initMarker(2, null, 1, 4).catch((e: unknown) => e), StoreErrorCode.fenced),
+    ).toBe(true);
+    await s.deleteMarker(2);
+    expect((await s.read(2, [], [], 0)).marker).toBeUndefined();
+    // A claim without a marker has nothing to fence; the next initMarker records the owner.
+    await s.claim(2, 3);
+    expect(await s.initMarker(2, 7000, 8000, 7)).toEqual({
+      createdAtMs: 8000,
+      recoveredAtMs: 7000,
+      owner: 7,
+      upstream: 0,
+    });
   });
 
   it('reports a value it cannot decode', async () => {
@@ -109,7 +165,7 @@ describe('RedisStateStore', () => {
 
   it('does nothing for an empty write', async () => {
     const s = store();
-    await s.write(0, new Map(), [], 0);
-    expect(await servers.redis.keys(`${s.keys.epoch(0).split(':')[0]}:*`)).toEqual([]);
+    await s.write(0, FENCE, new Map(), [], 0);
+    expect(await servers.redis.keys(`${s.keys.marker(0).split(':')[0]}:*`)).toEqual([]);
   });
 });

@@ -7,7 +7,7 @@ import {
   verifyLedger,
   type Invariant,
 } from '../src/index.js';
-import { history } from './fixtures.js';
+import { at, history } from './fixtures.js';
 import { usePostgres } from './support.js';
 
 const db = usePostgres();
@@ -39,7 +39,7 @@ beforeEach(async () => {
       balances,
       configVersion,
     });
-    await sink.commitBatch(0, batch);
+    await sink.commitBatch(at(0), batch);
   }
 });
 

@@ -1,0 +1,80 @@
+/**
+ * The Lua scripts that make the state store's writes fenced: Redis runs each atomically, so checking the
+ * partition's marker and writing happen as one step. A script refuses with an error reply whose first word is
+ * the reason (`TLFENCED`, `TLLOST`), recognised by its prefix as Redis' own errors are.
+ *
+ * Every key of one call has the partition's hash tag, so the scripts run on Redis Cluster too.
+ */
+
+/** Reply prefix of a write or claim refused because a newer owner claimed the partition. */
+export const FENCED_REPLY = 'TLFENCED';
+/** Reply prefix of a write refused because the partition has no marker (Redis lost it): rebuild first. */
+export const LOST_REPLY = 'TLLOST';
+
+/**
+ * KEYS[1] marker hash, KEYS[2] applied-id bucket, KEYS[3..] account keys.
+ * ARGV[1] owner epoch, ARGV[2] upstream epoch, ARGV[3] bucket time to live ms, ARGV[4] account count n,
+ * ARGV[5 .. 4+n] account values (in KEYS order), ARGV[5+n ..] applied event ids.
+ */
+export const WRITE_SCRIPT = `
+local marker = redis.call('HMGET', KEYS[1], 'created', 'owner', 'upstream')
+if not marker[1] then
+  return redis.error_reply('${LOST_REPLY} partition state has no marker; rebuild it first')
+end
+local owner = tonumber(marker[2] or '0')
+local epoch = tonumber(ARGV[1])
+if owner > epoch then
+  return redis.error_reply('${FENCED_REPLY} partition owned under lease epoch ' .. marker[2] .. ', newer than ' .. ARGV[1])
+end
+local n = tonumber(ARGV[4])
+local kv = {}
+for i = 1, n do
+  kv[#kv + 1] = KEYS[2 + i]
+  kv[#kv + 1] = ARGV[4 + i]
+  if #kv >= 4000 then
+    redis.call('MSET', unpack(kv))
+    kv = {}
+  end
+end
+if #kv > 0 then redis.call('MSET', unpack(kv)) end
+local ids = #ARGV - 4 - n
+if ids > 0 then
+  for first = 5 + n, #ARGV, 5000 do
+    redis.call('SADD', KEYS[2], unpack(ARGV, first, math.min(first + 4999, #ARGV)))
+  end
+  redis.call('PEXPIRE', KEYS[2], ARGV[3])
+end
+local upstream = tonumber(ARGV[2])
+if upstream < tonumber(marker[3] or '0') then upstream = tonumber(marker[3]) end
+redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'upstream', tostring(upstream))
+return n
+`;
+
+/** KEYS[1] marker hash. ARGV[1] owner epoch. Raises the owner of an existing marker (no marker: nothing to fence). */
+export const CLAIM_SCRIPT = `
+local owner = redis.call('HGET', KEYS[1], 'owner')
+if owner and tonumber(owner) > tonumber(ARGV[1]) then
+  return redis.error_reply('${FENCED_REPLY} partition owned under lease epoch ' .. owner .. ', newer than ' .. ARGV[1])
+end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('HSET', KEYS[1], 'owner', ARGV[1])
+end
+return 1
+`;
+
+/**
+ * KEYS[1] marker hash. ARGV[1] created ms, ARGV[2] recovered ms ('' for none), ARGV[3] owner epoch.
+ * Creates the marker unless one exists (then only raises its owner); returns the stored fields.
+ */
+export const INIT_MARKER_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('HSET', KEYS[1], 'created', ARGV[1], 'recovered', ARGV[2], 'owner', ARGV[3], 'upstream', '0')
+else
+  local owner = redis.call('HGET', KEYS[1], 'owner')
+  if owner and tonumber(owner) > tonumber(ARGV[3]) then
+    return redis.error_reply('${FENCED_REPLY} partition owned under lease epoch ' .. owner .. ', newer than ' .. ARGV[3])
+  end
+  redis.call('HSET', KEYS[1], 'owner', ARGV[3])
+end
+return redis.call('HMGET', KEYS[1], 'created', 'recovered', 'owner', 'upstream')
+`;
