@@ -84,8 +84,9 @@ export class CommitStats {
 /** A sink that records what `sink` committed into `stats`. */
 export function observedSink(sink: ResultSink, stats: CommitStats, now: () => number = Date.now): ResultSink {
   return {
-    async commitBatch(partition, results) {
-      const outcome = await sink.commitBatch(partition, results);
+    claim: (partition, epoch) => sink.claim(partition, epoch),
+    async commitBatch(fence, results) {
+      const outcome = await sink.commitBatch(fence, results);
       stats.record(results, outcome.inserted, now());
       return outcome;
     },

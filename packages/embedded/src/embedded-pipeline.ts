@@ -10,25 +10,18 @@ import type { Event, TenantConfig } from '@throughline/contracts';
 import {
   ConfigCache,
   ConfigSnapshot,
-  createEnrichHandler,
-  createWriterHandler,
-  decodeEnrichedBatch,
-  decodeEventBatch,
-  decodeResultBatch,
+  createMemoryStateStore,
+  hostPipeline,
   IngestPublisher,
   newStateCounters,
   newWriterCounters,
-  StateStage,
+  STAGE_NAMES,
+  STAGES,
+  stageProcessors,
   type StateCounters,
   type WriterCounters,
 } from '@throughline/pipeline';
-import {
-  silentLogger,
-  startPartitionActors,
-  Supervisor,
-  type Logger,
-  type TurnStats,
-} from '@throughline/runtime';
+import { silentLogger, type Logger, type TurnStats } from '@throughline/runtime';
 import { createTenantConfigRepository, migrate, type TenantConfigInput } from '@throughline/stores';
 import { CommitStats, observedSink } from './commit-stats.js';
 import { EmbeddedDatabase } from './database/embedded-database.js';
@@ -36,7 +29,6 @@ import { EmbeddedError, EmbeddedErrorCode } from './errors.js';
 import { createEmbeddedCommittedState } from './stores/committed-state.js';
 import { deferSecondaryIndexes, ensureSecondaryIndexes } from './stores/bulk-load.js';
 import { createCopySink } from './stores/copy-sink.js';
-import { createMemoryStateStore } from './stores/memory-state-store.js';
 import { sequenceBaseAfter, withSequenceBase } from './sequence-base.js';
 import { ensureTenants } from './tenants.js';
 import { TurnAccounting, type StageName } from './turn-accounting.js';
@@ -168,7 +160,6 @@ async function start(
     },
   });
   const partitions = Array.from({ length: partitionCount }, (_, p) => p);
-  const supervisor = new Supervisor({ logger });
   const stateCounters = newStateCounters();
   const writerCounters = newWriterCounters();
   const commits = new CommitStats();
@@ -178,44 +169,27 @@ async function start(
   const committed = await createEmbeddedCommittedState(pool);
   const sink = observedSink(createCopySink(database), commits);
 
-  startPartitionActors({
-    supervisor,
+  // The same stages and stage host as the services: each stage holds every partition under a lease.
+  const hosts = await hostPipeline({
     bus,
-    stage: 'enrich',
-    topic: 'ingested',
-    partitions,
-    decode: decodeEventBatch,
-    handlerFor: (partition) => createEnrichHandler({ bus, partition, snapshot: () => cache.current }),
-    actor: actorOptions('enrich', options.maxTurnMessages ?? 32),
-  });
-  startPartitionActors({
-    supervisor,
-    bus,
-    stage: 'state',
-    topic: 'enriched',
-    partitions,
-    decode: decodeEnrichedBatch,
-    handlerFor: (partition) =>
-      new StateStage({
-        bus,
-        partition,
-        store,
-        committed,
-        counters: stateCounters,
-        logger,
-        ...(options.dedupHorizonMs ? { dedupHorizonMs: options.dedupHorizonMs } : {}),
-      }).handle,
-    actor: actorOptions('state', options.maxTurnMessages ?? 32),
-  });
-  startPartitionActors({
-    supervisor,
-    bus,
-    stage: 'writer',
-    topic: 'applied',
-    partitions,
-    decode: decodeResultBatch,
-    handlerFor: (partition) => createWriterHandler({ partition, sink, counters: writerCounters }),
-    actor: actorOptions('writer', options.writerMaxTurnMessages ?? 16),
+    partitionCount,
+    processors: stageProcessors({
+      bus,
+      snapshot: () => cache.current,
+      stateStore: store,
+      committed,
+      sink,
+      stateCounters,
+      writerCounters,
+      logger,
+      ...(options.dedupHorizonMs ? { dedupHorizonMs: options.dedupHorizonMs } : {}),
+    }),
+    actor: (name) =>
+      actorOptions(
+        name,
+        name === 'writer' ? (options.writerMaxTurnMessages ?? 16) : (options.maxTurnMessages ?? 32),
+      ),
+    logger,
   });
 
   let published = 0;
@@ -239,14 +213,9 @@ async function start(
 
   const idle = async (): Promise<boolean> => {
     if (publisher.inFlightEvents > 0) return false;
-    const groups: [StageName, 'ingested' | 'enriched' | 'applied'][] = [
-      ['enrich', 'ingested'],
-      ['state', 'enriched'],
-      ['writer', 'applied'],
-    ];
-    for (const [group, topic] of groups) {
+    for (const name of STAGE_NAMES) {
       for (const partition of partitions) {
-        const b = await bus.backlog({ group, topic, partition });
+        const b = await bus.backlog({ group: name, topic: STAGES[name].consumes, partition });
         if (b.pending > 0 || b.ackPending > 0) return false;
       }
     }
@@ -287,7 +256,7 @@ async function start(
       if (stopped) return;
       stopped = true;
       await publisher.close();
-      await supervisor.stop();
+      await Promise.all(Object.values(hosts).map((host) => host.stop()));
       await bus.close();
       if (indexesDeferred) await ensureSecondaryIndexes(database);
       if (options.database === undefined) await database.close();

@@ -26,11 +26,6 @@ export {
 } from './database/embedded-database.js';
 export type { SqlStep, StepResult } from './database/protocol.js';
 export { createCopySink, stagingText, type StatementRunner } from './stores/copy-sink.js';
-export {
-  createMemoryStateStore,
-  type MemoryStateStore,
-  type MemoryStateStoreOptions,
-} from './stores/memory-state-store.js';
 export { CommitStats, LatencyHistogram, observedSink, type OutcomeCounts } from './commit-stats.js';
 export { STAGE_NAMES, TurnAccounting, type StageName, type StageTime } from './turn-accounting.js';
 export { demoTenants, ensureTenants } from './tenants.js';

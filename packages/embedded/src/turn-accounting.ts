@@ -1,8 +1,8 @@
 /** Where each stage's time went, summed over its turns (from the runtime's `TurnStats`). */
+import { STAGE_NAMES, type StageName } from '@throughline/pipeline';
 import type { TurnStats } from '@throughline/runtime';
 
-export const STAGE_NAMES = ['enrich', 'state', 'writer'] as const;
-export type StageName = (typeof STAGE_NAMES)[number];
+export { STAGE_NAMES, type StageName };
 
 /**
  * A stage's `TurnStats` summed over its turns (queue wait: the oldest message's wait of each turn; dependency

@@ -1,5 +1,6 @@
 /** The stores' own code on the embedded database, and the COPY sink against the stores' sink. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isFencedError } from '@throughline/runtime';
 import {
   createPostgresSink,
   createPostgresStateSource,
@@ -60,8 +61,13 @@ describe('the stores on the embedded database', () => {
   it("commits with the COPY sink exactly what the stores' sink commits", async () => {
     const viaCopy = history({ events: 300, accounts: 7, prefix: 'a-' });
     const viaUnnest = history({ events: 300, accounts: 7, prefix: 'b-' });
-    expect(await createCopySink(db).commitBatch(3, viaCopy)).toEqual({ inserted: 300, duplicates: 0 });
-    expect(await createPostgresSink(db.pool).commitBatch(3, viaUnnest)).toEqual({
+    expect(await createCopySink(db).commitBatch({ partition: 3, epoch: 1, upstream: 0 }, viaCopy)).toEqual({
+      inserted: 300,
+      duplicates: 0,
+    });
+    expect(
+      await createPostgresSink(db.pool).commitBatch({ partition: 3, epoch: 1, upstream: 0 }, viaUnnest),
+    ).toEqual({
       inserted: 300,
       duplicates: 0,
     });
@@ -82,29 +88,55 @@ describe('the stores on the embedded database', () => {
     const balances = new Map<string, bigint>();
     const older = history({ events: 20, accounts: 2, prefix: 'c-', balances });
     const newer = history({ events: 20, accounts: 2, prefix: 'c-', balances, firstPosition: 21n });
-    await sink.commitBatch(0, newer);
+    await sink.commitBatch({ partition: 0, epoch: 1, upstream: 0 }, newer);
     const after = await rows('c-');
-    expect(await sink.commitBatch(0, older)).toEqual({ inserted: 20, duplicates: 0 });
-    expect(await sink.commitBatch(0, newer)).toEqual({ inserted: 0, duplicates: 20 });
+    expect(await sink.commitBatch({ partition: 0, epoch: 1, upstream: 0 }, older)).toEqual({
+      inserted: 20,
+      duplicates: 0,
+    });
+    expect(await sink.commitBatch({ partition: 0, epoch: 1, upstream: 0 }, newer)).toEqual({
+      inserted: 0,
+      duplicates: 20,
+    });
     expect((await rows('c-')).balances).toEqual(after.balances);
   });
 
   it('escapes text that COPY would take for delimiters', async () => {
     const [odd] = history({ events: 1, accounts: 1, prefix: 'd-' });
     odd!.eventId = 'd-tab\there\\back\nline';
-    await createCopySink(db).commitBatch(1, [odd!]);
+    await createCopySink(db).commitBatch({ partition: 1, epoch: 1, upstream: 0 }, [odd!]);
     const { rows: found } = await db.pool.query('SELECT event_id FROM ledger WHERE event_id LIKE $1', [
       'd-tab%',
     ]);
     expect(found).toEqual([{ event_id: 'd-tab\there\\back\nline' }]);
   });
 
+  it("refuses, whole, the commit of a writer older than the partition's owner, as the stores' sink does", async () => {
+    const copy = createCopySink(db);
+    const unnest = createPostgresSink(db.pool);
+    expect(await copy.claim(6, 50)).toEqual({ upstream: 0 });
+    const batch = history({ events: 5, accounts: 1, prefix: 'f-' });
+    for (const sink of [copy, unnest]) {
+      const err: unknown = await sink
+        .commitBatch({ partition: 6, epoch: 49, upstream: 0 }, batch)
+        .catch((e: unknown) => e);
+      expect(isFencedError(err)).toBe(true);
+    }
+    expect((await rows('f-')).ledger).toHaveLength(0);
+    expect(isFencedError(await copy.claim(6, 48).catch((e: unknown) => e))).toBe(true);
+    expect(await copy.commitBatch({ partition: 6, epoch: 50, upstream: 3 }, batch)).toEqual({
+      inserted: 5,
+      duplicates: 0,
+    });
+    expect(await unnest.claim(6, 51)).toEqual({ upstream: 3 });
+  });
+
   it('rolls a failed batch back whole', async () => {
     const batch = history({ events: 5, accounts: 1, prefix: 'e-' });
     batch[4]!.currency = 'TOOLONG'; // char(3)
-    await expect(createCopySink(db).commitBatch(0, batch)).rejects.toSatisfy((err) =>
-      isEmbeddedError(err, 'EMBEDDED_QUERY_FAILED'),
-    );
+    await expect(
+      createCopySink(db).commitBatch({ partition: 0, epoch: 1, upstream: 0 }, batch),
+    ).rejects.toSatisfy((err) => isEmbeddedError(err, 'EMBEDDED_QUERY_FAILED'));
     expect((await rows('e-')).ledger).toHaveLength(0);
   });
 

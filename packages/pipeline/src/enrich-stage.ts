@@ -33,6 +33,11 @@ export function decodeEventBatch(msg: BusMessage): EventBatch {
 export interface EnrichStageOptions {
   bus: Bus;
   partition: number;
+  /**
+   * The lease epoch of this instance for the partition: it goes on every published batch (and into its id), so
+   * the state stage can drop what an instance that lost its lease still publishes.
+   */
+  epoch: number;
   /** The current configuration snapshot; read once per turn. */
   snapshot: () => ConfigSnapshot;
   /** Events per published message. Default 2000. */
@@ -46,7 +51,7 @@ export interface EnrichStageOptions {
 export function createEnrichHandler(
   options: EnrichStageOptions,
 ): (turn: Envelope<EventBatch>[], ctx?: TurnContext) => Promise<void> {
-  const { bus, partition } = options;
+  const { bus, partition, epoch } = options;
   const maxOutputEvents = options.maxOutputEvents ?? DEFAULT_MAX_OUTPUT_EVENTS;
   const subject = subjects.of('enriched', partition);
   return async (turn, ctx) => {
@@ -75,7 +80,7 @@ export function createEnrichHandler(
       ctx,
       bus,
       subject,
-      idPrefix: `enr-${partition}`,
+      idPrefix: `enr-${partition}-e${epoch}`,
       firstSeq: turn[0]!.msg.seq,
       lastSeq: turn[turn.length - 1]!.msg.seq,
       items: out,

@@ -9,15 +9,24 @@ export const PipelineErrorCode = {
   unavailable: 'UNAVAILABLE',
   /** A message on the bus can never be processed. */
   poison: 'POISON',
+  /** An effect was refused because a newer lease epoch owns the partition: this instance lost it. */
+  fenced: 'PIPELINE_FENCED',
 } as const;
 export type PipelineErrorCode = (typeof PipelineErrorCode)[keyof typeof PipelineErrorCode];
 
 export class PipelineError extends Error {
   override readonly name: string = 'PipelineError';
   readonly code: PipelineErrorCode;
-  constructor(code: PipelineErrorCode, message: string, options?: { cause?: unknown }) {
+  /** For `PIPELINE_FENCED`, when known: the newer lease epoch that owns the partition. */
+  readonly currentEpoch: number | undefined;
+  constructor(
+    code: PipelineErrorCode,
+    message: string,
+    options?: { cause?: unknown; currentEpoch?: number },
+  ) {
     super(message, options);
     this.code = code;
+    this.currentEpoch = options?.currentEpoch;
   }
 }
 

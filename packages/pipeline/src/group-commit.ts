@@ -9,13 +9,18 @@
  * one statement holding several partitions takes no lock another would wait for.
  */
 import type { Result } from '@throughline/contracts';
-import type { ResultSink } from './ports.js';
+import { PipelineError, PipelineErrorCode } from './errors.js';
+import type { CommitFence, ResultSink } from './ports.js';
 
-/** What the group commit sends: several partitions' results in one statement, an outcome for each (same order). */
+/**
+ * What the group commit sends: several partitions' results in one statement, an outcome for each (same order); a
+ * partition whose writer fence holds a newer epoch is refused alone (`fenced`).
+ */
 export interface GroupCommitTarget {
+  claim(partition: number, epoch: number): Promise<{ upstream: number }>;
   commitGroups(
-    groups: readonly { partition: number; results: readonly Result[] }[],
-  ): Promise<{ inserted: number; duplicates: number }[]>;
+    groups: readonly { fence: CommitFence; results: readonly Result[] }[],
+  ): Promise<{ inserted: number; duplicates: number; fenced: boolean }[]>;
 }
 
 export interface GroupCommitOptions {
@@ -26,7 +31,7 @@ export interface GroupCommitOptions {
 }
 
 interface Request {
-  partition: number;
+  fence: CommitFence;
   results: Result[];
   resolve: (outcome: { inserted: number; duplicates: number }) => void;
   reject: (err: unknown) => void;
@@ -61,11 +66,11 @@ export function createGroupCommitSink(
     for (let i = 0; i < queue.length;) {
       const request = queue[i]!;
       if (group.length > 0 && rows + request.results.length > maxRows) break;
-      if (partitions.has(request.partition)) {
+      if (partitions.has(request.fence.partition)) {
         i++;
         continue;
       }
-      partitions.add(request.partition);
+      partitions.add(request.fence.partition);
       rows += request.results.length;
       group.push(request);
       queue.splice(i, 1);
@@ -77,10 +82,18 @@ export function createGroupCommitSink(
     stats.statements++;
     stats.batches += group.length;
     try {
-      const outcomes = await target.commitGroups(
-        group.map(({ partition, results }) => ({ partition, results })),
-      );
-      group.forEach((request, i) => request.resolve(outcomes[i]!));
+      const outcomes = await target.commitGroups(group.map(({ fence, results }) => ({ fence, results })));
+      group.forEach((request, i) => {
+        const { inserted, duplicates, fenced } = outcomes[i]!;
+        if (!fenced) request.resolve({ inserted, duplicates });
+        else
+          request.reject(
+            new PipelineError(
+              PipelineErrorCode.fenced,
+              `commit of partition ${request.fence.partition} refused: a writer of a newer lease epoch than ${request.fence.epoch} owns it`,
+            ),
+          );
+      });
     } catch (err) {
       if (group.length === 1) {
         group[0]!.reject(err);
@@ -105,9 +118,10 @@ export function createGroupCommitSink(
 
   return {
     stats,
-    commitBatch(partition, results) {
+    claim: (partition, epoch) => target.claim(partition, epoch),
+    commitBatch(fence, results) {
       return new Promise((resolve, reject) => {
-        queue.push({ partition, results, resolve, reject });
+        queue.push({ fence, results, resolve, reject });
         pump();
       });
     },

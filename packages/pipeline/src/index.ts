@@ -51,18 +51,34 @@ export {
   type StateStageOptions,
 } from './state-stage.js';
 export {
-  createWriterHandler,
+  createWriterProcessor,
   decodeResultBatch,
   newWriterCounters,
   type WriterCounters,
+  type WriterProcessor,
 } from './writer-stage.js';
+export { STAGE_NAMES, STAGES, type StageName } from './stages.js';
+export {
+  hostPipeline,
+  stageProcessors,
+  type InProcessPipelineOptions,
+  type StageDependencies,
+  type StageProcessors,
+} from './in-process.js';
+export {
+  createMemoryStateStore,
+  type MemoryStateStore,
+  type MemoryStateStoreOptions,
+} from './memory-state-store.js';
 export { DEFAULT_MAX_MESSAGE_BYTES, encodeChunks, publishChunks } from './publish-chunks.js';
 export type {
   AccountTransactions,
   CommittedState,
   LockedAccount,
+  CommitFence,
   ResultSink,
-  StateEpoch,
+  StateFence,
+  StateMarker,
   StateReadResult,
   StateStore,
 } from './ports.js';

@@ -1,12 +1,14 @@
 /**
- * The state stage's fast store in embedded mode: what Redis holds in distributed mode (account states, recently
- * applied event ids, the partition's epoch), in this process's memory. It lives as long as the process; a new
- * process starts without an epoch, so the state stage rebuilds from the embedded database what it needs, exactly
- * as it does after a loss of Redis.
+ * The state stage's fast store in one process: what Redis holds in distributed mode (account states, recently
+ * applied event ids, the partition's marker and fences), in memory, with the same rules — a write under an older
+ * epoch than the partition's last claim is refused as fenced, a write to a partition without a marker is refused
+ * until the state is rebuilt. The embedded mode runs on it, and so do the stages' unit tests. It lives as long as
+ * the process; a new process starts without markers, so the state stage rebuilds what it needs from the committed
+ * results, exactly as after a loss of Redis.
  */
 import type { AccountState } from '@throughline/ledger';
-import type { StateEpoch, StateReadResult, StateStore } from '@throughline/pipeline';
-import { EmbeddedError, EmbeddedErrorCode } from '../errors.js';
+import { PipelineError, PipelineErrorCode } from './errors.js';
+import type { StateMarker, StateReadResult, StateStore } from './ports.js';
 
 export interface MemoryStateStoreOptions {
   /**
@@ -18,7 +20,7 @@ export interface MemoryStateStoreOptions {
 }
 
 interface PartitionState {
-  epoch: StateEpoch | undefined;
+  marker: StateMarker | undefined;
   accounts: Map<string, AccountState>;
   /** Applied event ids by bucket (`floor(now / horizon)`); only the current and the previous bucket are kept. */
   seen: Map<number, Set<string>>;
@@ -29,16 +31,21 @@ export interface MemoryStateStore extends StateStore {
   forget(partition: number): void;
 }
 
+/** A write refused because the partition's state is gone: like Redis' `TLLOST`, retried after a rebuild. */
+class StateLostError extends Error {
+  override readonly name = 'StateLostError';
+  readonly transient = true;
+}
+
 export function createMemoryStateStore(opts: MemoryStateStoreOptions = {}): MemoryStateStore {
   const horizonMs = opts.dedupHorizonMs ?? 86_400_000;
-  if (!(horizonMs > 0))
-    throw new EmbeddedError(EmbeddedErrorCode.invalidArgument, `dedupHorizonMs ${horizonMs} must be > 0`);
+  if (!(horizonMs > 0)) throw new RangeError(`dedupHorizonMs ${horizonMs} must be > 0`);
   const partitions = new Map<number, PartitionState>();
 
   const partitionOf = (p: number): PartitionState => {
     let state = partitions.get(p);
     if (state === undefined) {
-      state = { epoch: undefined, accounts: new Map(), seen: new Map() };
+      state = { marker: undefined, accounts: new Map(), seen: new Map() };
       partitions.set(p, state);
     }
     return state;
@@ -56,6 +63,21 @@ export function createMemoryStateStore(opts: MemoryStateStoreOptions = {}): Memo
     return out;
   };
 
+  const fenced = (partition: number, owner: number, epoch: number): PipelineError =>
+    new PipelineError(
+      PipelineErrorCode.fenced,
+      `partition ${partition} is owned under lease epoch ${owner}, newer than ${epoch}`,
+      { currentEpoch: owner },
+    );
+
+  const run = <T>(work: () => T): Promise<T> => {
+    try {
+      return Promise.resolve(work());
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+  };
+
   return {
     read(partition, accountIds, eventIds, nowMs): Promise<StateReadResult> {
       const state = partitionOf(partition);
@@ -69,26 +91,50 @@ export function createMemoryStateStore(opts: MemoryStateStoreOptions = {}): Memo
       if (buckets.length > 0) {
         for (const id of eventIds) if (buckets.some((b) => b.has(id))) seen.add(id);
       }
-      return Promise.resolve({ epoch: state.epoch, accounts, seen });
+      return Promise.resolve({ marker: state.marker && { ...state.marker }, accounts, seen });
     },
 
-    write(partition, accounts, appliedEventIds, nowMs) {
-      const state = partitionOf(partition);
-      for (const [id, account] of accounts) state.accounts.set(id, account);
-      const bucket = Math.floor(nowMs / horizonMs);
-      let ids = state.seen.get(bucket);
-      if (ids === undefined) {
-        ids = new Set();
-        state.seen.set(bucket, ids);
-      }
-      for (const id of appliedEventIds) ids.add(id);
-      return Promise.resolve();
+    write(partition, fence, accounts, appliedEventIds, nowMs) {
+      return run(() => {
+        if (accounts.size === 0 && appliedEventIds.length === 0) return;
+        const state = partitionOf(partition);
+        const marker = state.marker;
+        if (marker === undefined)
+          throw new StateLostError(`partition ${partition} has no marker; rebuild it first`);
+        if (marker.owner > fence.epoch) throw fenced(partition, marker.owner, fence.epoch);
+        for (const [id, account] of accounts) state.accounts.set(id, account);
+        const bucket = Math.floor(nowMs / horizonMs);
+        let ids = state.seen.get(bucket);
+        if (ids === undefined) {
+          ids = new Set();
+          state.seen.set(bucket, ids);
+        }
+        for (const id of appliedEventIds) ids.add(id);
+        marker.owner = fence.epoch;
+        marker.upstream = Math.max(marker.upstream, fence.upstream);
+      });
     },
 
-    initEpoch(partition, recoveredAtMs, nowMs) {
-      const state = partitionOf(partition);
-      state.epoch ??= { createdAtMs: nowMs, recoveredAtMs };
-      return Promise.resolve(state.epoch);
+    claim(partition, epoch) {
+      return run(() => {
+        const marker = partitionOf(partition).marker;
+        if (marker === undefined) return;
+        if (marker.owner > epoch) throw fenced(partition, marker.owner, epoch);
+        marker.owner = epoch;
+      });
+    },
+
+    initMarker(partition, recoveredAtMs, nowMs, owner) {
+      return run(() => {
+        const state = partitionOf(partition);
+        if (state.marker === undefined) {
+          state.marker = { createdAtMs: nowMs, recoveredAtMs, owner, upstream: 0 };
+        } else {
+          if (state.marker.owner > owner) throw fenced(partition, state.marker.owner, owner);
+          state.marker.owner = owner;
+        }
+        return { ...state.marker };
+      });
     },
 
     forget(partition) {

@@ -17,6 +17,8 @@ import { publishChunks } from './publish-chunks.js';
 export interface NaiveEnrichOptions {
   bus: Bus;
   partition: number;
+  /** The lease epoch of this instance for the partition. */
+  epoch: number;
   mode: PipelineMode;
   /** Shared by every partition of the process: the events in flight. */
   limit: InFlightLimit;
@@ -43,7 +45,7 @@ interface Item {
 export function createNaiveEnrichHandler(
   options: NaiveEnrichOptions,
 ): (turn: Envelope<EventBatch>[], ctx?: TurnContext) => Promise<void> {
-  const { bus, partition, mode, limit } = options;
+  const { bus, partition, mode, limit, epoch } = options;
   const subject = subjects.of('enriched', partition);
   const useSnapshot = mode.features.has('snapshot');
   const batching = mode.features.has('batching');
@@ -98,7 +100,13 @@ export function createNaiveEnrichHandler(
         items: out,
         maxItems: options.maxOutputEvents ?? DEFAULT_MAX_OUTPUT_EVENTS,
         encode: (events, batchId) =>
-          EnrichedBatch.encode({ batchId, partition, configVersion: 0n, events, producerEpoch: 0n }).finish(),
+          EnrichedBatch.encode({
+            batchId,
+            partition,
+            configVersion: 0n,
+            events,
+            producerEpoch: BigInt(epoch),
+          }).finish(),
       });
       return;
     }
@@ -110,7 +118,7 @@ export function createNaiveEnrichHandler(
         batchId,
         partition,
         configVersion: enriched.config?.version ?? 0n,
-        producerEpoch: 0n,
+        producerEpoch: BigInt(epoch),
         events: [enriched],
       }).finish();
       const headers = ctx?.outgoingHeaders ? { headers: ctx.outgoingHeaders } : {};

@@ -23,7 +23,9 @@ export interface NaiveStateOptions {
   /** Per-event account transactions in PostgreSQL, used when the `cache` lesson is off. */
   accounts: AccountTransactions;
   /** Everything the optimized stage needs, used when `cache` is on. */
-  stage: Omit<StateStageOptions, 'bus' | 'partition'>;
+  stage: Omit<StateStageOptions, 'bus' | 'partition' | 'epoch'>;
+  /** The lease epoch of this instance for the partition. */
+  epoch: number;
   now?: () => number;
 }
 
@@ -46,10 +48,10 @@ type Wait = <R>(dependency: string, work: () => Promise<R>, calls?: number) => P
 export function createNaiveStateHandler(
   options: NaiveStateOptions,
 ): (turn: Envelope<EnrichedBatch>[], ctx?: TurnContext) => Promise<void> {
-  const { mode, bus, partition } = options;
+  const { mode, bus, partition, epoch } = options;
   const features = mode.features;
   if (features.has('cache') && features.has('batching')) {
-    const make = () => new StateStage({ ...options.stage, bus, partition });
+    const make = () => new StateStage({ ...options.stage, bus, partition, epoch });
     if (features.has('partitioned')) return make().handle;
     return (turn, ctx) => make().handle(turn, ctx);
   }
@@ -58,11 +60,16 @@ export function createNaiveStateHandler(
   const memory = features.has('partitioned')
     ? new LRUCache<string, AccountState>({ max: options.stage.maxCachedAccounts ?? 50_000 })
     : undefined;
-  let epochKnown = false;
+  let markerKnown = false;
 
   const publish = async (item: Item, result: Result, wait: Wait, ctx: TurnContext | undefined) => {
     const batchId = `stn-${partition}:${item.seq}:${item.index}`;
-    const data = ResultBatch.encode({ batchId, partition, results: [result], producerEpoch: 0n }).finish();
+    const data = ResultBatch.encode({
+      batchId,
+      partition,
+      results: [result],
+      producerEpoch: BigInt(epoch),
+    }).finish();
     const headers = ctx?.outgoingHeaders ? { headers: ctx.outgoingHeaders } : {};
     await wait('nats', () => bus.publish(subject, data, { msgId: batchId, ...headers }));
   };
@@ -92,15 +99,18 @@ export function createNaiveStateHandler(
     if (state === undefined) {
       const read = await wait('redis', () => store.read(partition, [accountId], [eventId], at));
       if (read.seen.has(eventId)) return;
-      if (read.epoch === undefined && !epochKnown)
-        await wait('redis', () => store.initEpoch(partition, null, at));
-      epochKnown = true;
+      if (read.marker === undefined && !markerKnown)
+        await wait('redis', () => store.initMarker(partition, null, at, epoch));
+      markerKnown = true;
       state = read.accounts.get(accountId) ?? EMPTY_ACCOUNT;
     }
     if (item.event.position <= state.position) return;
     const decision = applyEvent(state, item.event);
     await publish(item, decision.result, wait, ctx);
-    await wait('redis', () => store.write(partition, new Map([[accountId, decision.state]]), [eventId], at));
+    const fence = { epoch, upstream: 0 };
+    await wait('redis', () =>
+      store.write(partition, fence, new Map([[accountId, decision.state]]), [eventId], at),
+    );
     memory?.set(accountId, decision.state);
   };
 

@@ -10,6 +10,7 @@ import { newWriterCounters, type WriterCounters } from './writer-stage.js';
  */
 export function createNaiveWriterHandler(opts: {
   partition: number;
+  epoch: number;
   sink: ResultSink;
   limit: InFlightLimit;
   counters?: WriterCounters;
@@ -24,7 +25,8 @@ export function createNaiveWriterHandler(opts: {
       (r) => r.accountId,
       opts.limit,
       async (result) => {
-        const commit = () => opts.sink.commitBatch(opts.partition, [result]);
+        const fence = { partition: opts.partition, epoch: opts.epoch, upstream: 0 };
+        const commit = () => opts.sink.commitBatch(fence, [result]);
         const { inserted, duplicates } = await (ctx ? ctx.wait('postgres', commit) : commit());
         counters.committedRows += inserted;
         counters.duplicateRows += duplicates;

@@ -5,30 +5,56 @@
 import type { Result } from '@throughline/contracts';
 import type { AccountState } from '@throughline/ledger';
 
-/** Marks the life of a partition's data in the state cache: a missing epoch means the cache lost its data. */
-export interface StateEpoch {
+/**
+ * Marks the life of a partition's data in the state cache (a missing marker means the cache lost its data) and
+ * carries the partition's fences.
+ */
+export interface StateMarker {
   createdAtMs: number;
   /** When the partition's state was last rebuilt after a loss; null when it never was. */
   recoveredAtMs: number | null;
+  /** The lease epoch of the state instance that last claimed the partition. */
+  owner: number;
+  /** The highest lease epoch of the enrich instances whose output was applied. */
+  upstream: number;
 }
 
 export interface StateReadResult {
-  epoch: StateEpoch | undefined;
+  marker: StateMarker | undefined;
   accounts: Map<string, AccountState>;
   /** The event ids among those asked for that were already applied within the de-duplication horizon. */
   seen: Set<string>;
 }
 
-/** The fast store behind the in-memory state (Redis): one round trip per turn to read, one to write. */
+/** The fences of a state write: the writer's lease epoch, and the newest enrich epoch its input came from. */
+export interface StateFence {
+  epoch: number;
+  upstream: number;
+}
+
+/**
+ * The fast store behind the in-memory state (Redis): one round trip per turn to read, one to write. Writes are
+ * fenced: refused (a fenced error) under an older epoch than the partition's last claim, and refused (a transient
+ * error, retried after a rebuild) while the partition has no marker.
+ */
 export interface StateStore {
   read(partition: number, accountIds: string[], eventIds: string[], nowMs: number): Promise<StateReadResult>;
   write(
     partition: number,
+    fence: StateFence,
     accounts: Map<string, AccountState>,
     appliedEventIds: string[],
     nowMs: number,
   ): Promise<void>;
-  initEpoch(partition: number, recoveredAtMs: number | null, nowMs: number): Promise<StateEpoch>;
+  /** Refuses the writes of older epochs from now on (when the partition has a marker); fenced if a newer one claimed it. */
+  claim(partition: number, epoch: number): Promise<void>;
+  /** Writes the marker unless one exists (then raises its owner) and returns the one stored. */
+  initMarker(
+    partition: number,
+    recoveredAtMs: number | null,
+    nowMs: number,
+    owner: number,
+  ): Promise<StateMarker>;
 }
 
 /** The committed truth (PostgreSQL), read only to rebuild what the state store lost. */
@@ -38,9 +64,19 @@ export interface CommittedState {
   hasCommittedRows(partition: number): Promise<boolean>;
 }
 
-/** Where results are committed: one transaction per call. */
+/** The fences of a commit: partition, the writer's lease epoch, the newest state epoch of its results. */
+export interface CommitFence {
+  partition: number;
+  epoch: number;
+  upstream: number;
+}
+
+/** Where results are committed: one transaction per call, fenced. */
 export interface ResultSink {
-  commitBatch(partition: number, results: Result[]): Promise<{ inserted: number; duplicates: number }>;
+  /** Refuses commits of older writer epochs from now on; returns the newest state epoch committed. */
+  claim(partition: number, epoch: number): Promise<{ upstream: number }>;
+  /** Commits, or refuses with a fenced error when a newer writer epoch owns the partition. */
+  commitBatch(fence: CommitFence, results: Result[]): Promise<{ inserted: number; duplicates: number }>;
 }
 
 /**

@@ -9,7 +9,8 @@ import {
 import { applyEvent, EMPTY_ACCOUNT, type AccountState } from '@throughline/ledger';
 import { silentLogger, sleep, type Envelope, type Logger, type TurnContext } from '@throughline/runtime';
 import { LRUCache } from 'lru-cache';
-import type { CommittedState, StateEpoch, StateStore } from './ports.js';
+import { PipelineError, PipelineErrorCode } from './errors.js';
+import type { CommittedState, StateMarker, StateStore } from './ports.js';
 import { DEFAULT_MAX_OUTPUT_EVENTS } from './enrich-stage.js';
 import { publishChunks } from './publish-chunks.js';
 
@@ -20,6 +21,11 @@ export function decodeEnrichedBatch(msg: BusMessage): EnrichedBatch {
 export interface StateStageOptions {
   bus: Bus;
   partition: number;
+  /**
+   * The lease epoch this stage processes the partition under: its store writes and published results carry it,
+   * and both are refused downstream once a newer epoch owns the partition.
+   */
+  epoch: number;
   store: StateStore;
   committed: CommittedState;
   /** Accounts kept in memory for this partition (least recently used are dropped). Default 50000. */
@@ -41,6 +47,8 @@ export interface StateCounters {
   rejected: number;
   /** Events skipped because they were applied before (redelivery or client retry). */
   duplicates: number;
+  /** Batches dropped unapplied because an enrich instance of a newer epoch had already published to the partition. */
+  staleBatches: number;
   memoryHits: number;
   storeHits: number;
   rebuiltFromDatabase: number;
@@ -52,6 +60,7 @@ export function newStateCounters(): StateCounters {
     applied: 0,
     rejected: 0,
     duplicates: 0,
+    staleBatches: 0,
     memoryHits: 0,
     storeHits: 0,
     rebuiltFromDatabase: 0,
@@ -66,11 +75,37 @@ export function newStateCounters(): StateCounters {
  * store in one atomic round trip. Output is published before the store write, so a crash in between replays the
  * turn to the same (de-duplicated) output; a crash after it finds the events already applied.
  */
+/**
+ * The events of a turn's batches, in order, leaving out every batch older than the newest enrich epoch seen so far
+ * (`floor`, then the turn's own): an enrich instance that had lost its lease published it, and a newer one
+ * publishes the same events again.
+ */
+function freshBatches(
+  turn: Envelope<EnrichedBatch>[],
+  floor: number,
+): { events: EnrichedEvent[]; upstream: number; stale: number } {
+  const events: EnrichedEvent[] = [];
+  let upstream = floor;
+  let stale = 0;
+  for (const { value } of turn) {
+    const producer = Number(value.producerEpoch);
+    if (producer < upstream) {
+      stale++;
+      continue;
+    }
+    upstream = producer;
+    for (const e of value.events) events.push(e);
+  }
+  return { events, upstream, stale };
+}
+
 export class StateStage {
   private readonly opts: Required<Omit<StateStageOptions, 'counters'>>;
   readonly counters: StateCounters;
   private readonly memory: LRUCache<string, AccountState>;
-  private epoch: StateEpoch | undefined;
+  private marker: StateMarker | undefined;
+  /** The newest enrich epoch applied so far (from the marker, then from the batches this stage applied). */
+  private upstream = 0;
 
   constructor(options: StateStageOptions) {
     this.opts = {
@@ -86,21 +121,25 @@ export class StateStage {
     this.memory = new LRUCache({ max: this.opts.maxCachedAccounts });
   }
 
+  /** Raises the partition's fence in the store to this stage's epoch: older owners' writes are refused from now on. */
+  readonly claim = (): Promise<void> => this.opts.store.claim(this.opts.partition, this.opts.epoch);
+
   readonly handle = async (turn: Envelope<EnrichedBatch>[], ctx?: TurnContext): Promise<void> => {
-    const { partition, store } = this.opts;
-    const events: EnrichedEvent[] = [];
-    for (const { value } of turn) for (const e of value.events) events.push(e);
-    ctx?.addEvents(events.length);
-    if (events.length === 0) return;
+    const { partition, store, epoch } = this.opts;
     const wait = <R>(dependency: string, work: () => Promise<R>): Promise<R> =>
       ctx ? ctx.wait(dependency, work) : work();
     const now = this.opts.now();
+    let input = freshBatches(turn, this.upstream);
+    if (input.events.length === 0) {
+      this.counters.staleBatches += input.stale;
+      return;
+    }
 
     // One LRU lookup per account per turn (it also marks the account recently used), not one per event.
     const inMemory = new Map<string, AccountState>();
     const misses = new Set<string>();
     const eventIds: string[] = [];
-    for (const e of events) {
+    for (const e of input.events) {
       const accountId = e.event!.accountId;
       if (inMemory.has(accountId)) this.counters.memoryHits++;
       else if (!misses.has(accountId)) {
@@ -114,21 +153,32 @@ export class StateStage {
       eventIds.push(e.event!.eventId);
     }
     const read = await wait('redis', () => store.read(partition, [...misses], eventIds, now));
+    if (read.marker !== undefined && read.marker.owner > epoch) {
+      // A newer owner claimed the partition: publish nothing that could race its output.
+      throw new PipelineError(
+        PipelineErrorCode.fenced,
+        `state p${partition}: owned under lease epoch ${read.marker.owner}, newer than ${epoch}`,
+        { currentEpoch: read.marker.owner },
+      );
+    }
     if (
-      read.epoch === undefined ||
-      (this.epoch !== undefined && read.epoch.createdAtMs !== this.epoch.createdAtMs)
+      read.marker === undefined ||
+      (this.marker !== undefined && read.marker.createdAtMs !== this.marker.createdAtMs)
     ) {
       await wait('recovery', () => this.recover(now));
     } else {
-      this.epoch = read.epoch;
+      this.marker = read.marker;
     }
+    if (this.marker!.upstream > this.upstream) input = freshBatches(turn, this.marker!.upstream);
+    this.counters.staleBatches += input.stale;
+    ctx?.addEvents(input.events.length);
     const loaded = await this.loadMissing(misses, read.accounts, wait);
     const seen = await this.seenIds(read.seen, eventIds, now, wait);
 
     const changed = new Map<string, AccountState>();
     const results: Result[] = [];
     const appliedIds: string[] = [];
-    for (const e of events) {
+    for (const e of input.events) {
       const { accountId, eventId } = e.event!;
       if (seen.has(eventId)) {
         this.counters.duplicates++;
@@ -149,22 +199,29 @@ export class StateStage {
       else this.counters.rejected++;
     }
     for (const [id, state] of loaded) if (!changed.has(id)) this.memory.set(id, state);
-    if (results.length === 0) return;
-
-    await publishChunks({
-      ctx,
-      bus: this.opts.bus,
-      subject: subjects.of('applied', partition),
-      idPrefix: `st-${partition}`,
-      firstSeq: turn[0]!.msg.seq,
-      lastSeq: turn[turn.length - 1]!.msg.seq,
-      items: results,
-      maxItems: this.opts.maxOutputEvents,
-      encode: (items, batchId) =>
-        ResultBatch.encode({ batchId, partition, results: items, producerEpoch: 0n }).finish(),
-    });
-    await wait('redis', () => store.write(partition, changed, appliedIds, now));
+    if (results.length > 0) {
+      await publishChunks({
+        ctx,
+        bus: this.opts.bus,
+        subject: subjects.of('applied', partition),
+        // The epoch is part of the id: a stale owner's output can never take the id of the true owner's (a stream
+        // keeps the first publish of an id within its duplicate window).
+        idPrefix: `st-${partition}-e${epoch}`,
+        firstSeq: turn[0]!.msg.seq,
+        lastSeq: turn[turn.length - 1]!.msg.seq,
+        items: results,
+        maxItems: this.opts.maxOutputEvents,
+        encode: (items, batchId) =>
+          ResultBatch.encode({ batchId, partition, results: items, producerEpoch: BigInt(epoch) }).finish(),
+      });
+    }
+    if (results.length > 0 || input.upstream > this.marker!.upstream) {
+      const fence = { epoch, upstream: input.upstream };
+      await wait('redis', () => store.write(partition, fence, changed, appliedIds, now));
+      this.marker = { ...this.marker!, owner: epoch, upstream: input.upstream };
+    }
     for (const [id, state] of changed) this.memory.set(id, state);
+    this.upstream = input.upstream;
   };
 
   /** Accounts not in memory: from the store, else from PostgreSQL (what the store never had or lost). */
@@ -192,7 +249,7 @@ export class StateStage {
     wait: <R>(dependency: string, work: () => Promise<R>) => Promise<R>,
   ): Promise<Set<string>> {
     const seen = new Set(fromStore);
-    const recoveredAt = this.epoch?.recoveredAtMs;
+    const recoveredAt = this.marker?.recoveredAtMs;
     if (recoveredAt !== null && recoveredAt !== undefined && now < recoveredAt + this.opts.dedupHorizonMs) {
       const unknown = eventIds.filter((id) => !seen.has(id));
       if (unknown.length > 0) {
@@ -204,7 +261,7 @@ export class StateStage {
   }
 
   /**
-   * The state store has no epoch for this partition: it is new, or it lost its data. Wait until the writer has
+   * The state store has no marker for this partition: it is new, or it lost its data. Wait until the writer has
    * committed everything this partition already published (so PostgreSQL is the whole truth), then mark the epoch;
    * if PostgreSQL already holds rows of the partition, it was a loss and PostgreSQL answers for a horizon.
    */
@@ -216,7 +273,7 @@ export class StateStage {
       if (backlog.pending === 0 && backlog.ackPending === 0) break;
       if (waitedMs % 5000 === 0) {
         logger.info(
-          'state store has no epoch; waiting for the writer to commit the partition before rebuilding',
+          'state store has no marker; waiting for the writer to commit the partition before rebuilding',
           {
             partition,
             pending: backlog.pending + backlog.ackPending,
@@ -227,7 +284,7 @@ export class StateStage {
       waitedMs += 100;
     }
     const lost = await this.opts.committed.hasCommittedRows(partition);
-    this.epoch = await this.opts.store.initEpoch(partition, lost ? now : null, now);
+    this.marker = await this.opts.store.initMarker(partition, lost ? now : null, now, this.opts.epoch);
     if (lost) {
       this.counters.recoveries++;
       logger.warn('state store lost this partition; rebuilding from PostgreSQL', { partition });

@@ -11,31 +11,64 @@ export interface WriterCounters {
   committedRows: number;
   duplicateRows: number;
   transactions: number;
+  /** Batches dropped uncommitted because a state instance of a newer epoch had already published to the partition. */
+  staleBatches: number;
 }
 
 export function newWriterCounters(): WriterCounters {
-  return { committedRows: 0, duplicateRows: 0, transactions: 0 };
+  return { committedRows: 0, duplicateRows: 0, transactions: 0, staleBatches: 0 };
+}
+
+/** The writer's work on one partition under one lease. */
+export interface WriterProcessor {
+  /** Raises the partition's writer fence to this lease's epoch and learns the newest state epoch committed. */
+  claim(): Promise<void>;
+  handle(turn: Envelope<ResultBatch>[], ctx?: TurnContext): Promise<void>;
 }
 
 /**
  * The writer's turn: every result of the turn in one transaction (ledger rows inserted once by `event_id`,
- * balances moved only forward by position). The actor acks after this resolves, that is after COMMIT.
+ * balances moved only forward by position), refused as a whole when a writer of a newer epoch owns the partition.
+ * Batches published by a state instance older than one already committed are dropped: that instance had lost its
+ * lease, and the newer one publishes the same events again. The actor acks after this resolves, that is after
+ * COMMIT.
  */
-export function createWriterHandler(opts: {
+export function createWriterProcessor(opts: {
   partition: number;
+  /** The lease epoch this instance holds the partition under. */
+  epoch: number;
   sink: ResultSink;
   counters?: WriterCounters;
-}): (turn: Envelope<ResultBatch>[], ctx?: TurnContext) => Promise<void> {
+}): WriterProcessor {
   const counters = opts.counters ?? newWriterCounters();
-  return async (turn, ctx) => {
-    const results: Result[] = [];
-    for (const { value } of turn) for (const r of value.results) results.push(r);
-    ctx?.addEvents(results.length);
-    if (results.length === 0) return;
-    const commit = () => opts.sink.commitBatch(opts.partition, results);
-    const { inserted, duplicates } = await (ctx ? ctx.wait('postgres', commit) : commit());
-    counters.committedRows += inserted;
-    counters.duplicateRows += duplicates;
-    counters.transactions++;
+  const { partition, epoch, sink } = opts;
+  let upstream: number | undefined;
+  const claim = async (): Promise<void> => {
+    upstream = (await sink.claim(partition, epoch)).upstream;
+  };
+  return {
+    claim,
+    async handle(turn, ctx) {
+      if (upstream === undefined) await claim();
+      let newest = upstream!;
+      const results: Result[] = [];
+      for (const { value } of turn) {
+        const producer = Number(value.producerEpoch);
+        if (producer < newest) {
+          counters.staleBatches++;
+          continue;
+        }
+        newest = producer;
+        for (const r of value.results) results.push(r);
+      }
+      ctx?.addEvents(results.length);
+      if (results.length === 0 && newest === upstream) return;
+      const commit = () => sink.commitBatch({ partition, epoch, upstream: newest }, results);
+      const { inserted, duplicates } = await (ctx ? ctx.wait('postgres', commit) : commit());
+      upstream = newest;
+      counters.committedRows += inserted;
+      counters.duplicateRows += duplicates;
+      counters.transactions++;
+    },
   };
 }

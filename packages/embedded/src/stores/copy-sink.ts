@@ -6,7 +6,8 @@
  * session-local staging table, then `INSERT … SELECT`, moves the same rows for less (see the package README).
  */
 import { Direction, Outcome, type Result } from '@throughline/contracts';
-import type { ResultSink } from '@throughline/pipeline';
+import { PipelineError, PipelineErrorCode, type ResultSink } from '@throughline/pipeline';
+import { FENCED_SQLSTATE } from '@throughline/stores';
 import { EmbeddedError, EmbeddedErrorCode } from '../errors.js';
 import type { SqlStep, StepResult } from '../database/protocol.js';
 
@@ -43,6 +44,13 @@ ON CONFLICT (account_id) DO UPDATE
       position = EXCLUDED.position, debits_day = EXCLUDED.debits_day,
       debits_day_minor = EXCLUDED.debits_day_minor, updated_at = now()
   WHERE b.position < EXCLUDED.position`;
+
+/** Checks and advances the writer fence first: a stale writer's transaction fails before it writes anything. */
+const ADVANCE_FENCE_SQL = `SELECT tl_advance_writer_fence($1, $2)`;
+const ADVANCE_UPSTREAM_SQL = `
+INSERT INTO tl_partition_epochs AS e (stage, partition, epoch) VALUES ('state', $1, $2)
+ON CONFLICT (stage, partition) DO UPDATE SET epoch = EXCLUDED.epoch WHERE e.epoch < EXCLUDED.epoch`;
+const READ_UPSTREAM_SQL = `SELECT epoch::text FROM tl_partition_epochs WHERE stage = 'state' AND partition = $1`;
 
 /** What the sink needs of the database: one round trip for a list of statements, optionally as one transaction. */
 export interface StatementRunner {
@@ -105,28 +113,66 @@ export function stagingText(
   return { results: out, balances };
 }
 
-/** A `ResultSink` committing each batch with COPY into a staging table and two `INSERT … SELECT`s, in one transaction. */
+/** The database's refusal of a stale writer (SQLSTATE TLF01) as the pipeline's fenced error. */
+function fencedOr(err: unknown): unknown {
+  if (err instanceof EmbeddedError && err.sqlState === FENCED_SQLSTATE) {
+    const current = /lease epoch (\d+),/.exec(err.message)?.[1];
+    return new PipelineError(PipelineErrorCode.fenced, err.message, {
+      cause: err,
+      ...(current === undefined ? {} : { currentEpoch: Number(current) }),
+    });
+  }
+  return err;
+}
+
+/**
+ * A `ResultSink` committing each batch with COPY into a staging table and two `INSERT … SELECT`s, in one
+ * transaction that first checks and advances the partition's writer fence (and then its state fence).
+ */
 export function createCopySink(db: StatementRunner): ResultSink {
   let staged: Promise<unknown> | undefined;
   return {
-    async commitBatch(partition, results) {
-      if (results.length === 0) return { inserted: 0, duplicates: 0 };
+    async claim(partition, epoch) {
+      try {
+        const [, upstream] = await db.run(
+          [
+            { sql: ADVANCE_FENCE_SQL, params: [partition, epoch] },
+            { sql: READ_UPSTREAM_SQL, params: [partition] },
+          ],
+          { transaction: true },
+        );
+        const row = upstream?.rows[0] as { epoch?: string } | undefined;
+        return { upstream: Number(row?.epoch ?? 0) };
+      } catch (err) {
+        throw fencedOr(err);
+      }
+    },
+    async commitBatch(fence, results) {
+      const { partition } = fence;
       const staging = stagingText(partition, results);
       staged ??= db.run([{ sql: CREATE_STAGE_SQL }]).catch((err: unknown) => {
         staged = undefined;
         throw err;
       });
       await staged;
-      const [, ledger] = await db.run(
-        [
+      const steps: SqlStep[] = [
+        { sql: ADVANCE_FENCE_SQL, params: [partition, fence.epoch] },
+        { sql: ADVANCE_UPSTREAM_SQL, params: [partition, fence.upstream] },
+      ];
+      if (results.length > 0)
+        steps.push(
           { sql: COPY_RESULTS_SQL, params: [], blob: staging.results },
           { sql: INSERT_LEDGER_SQL, params: [] },
           { sql: COPY_BALANCES_SQL, params: [], blob: staging.balances },
           { sql: UPSERT_BALANCES_SQL, params: [] },
-        ],
-        { transaction: true },
-      );
-      const inserted = ledger?.rowCount ?? 0;
+        );
+      let done: StepResult[];
+      try {
+        done = await db.run(steps, { transaction: true });
+      } catch (err) {
+        throw fencedOr(err);
+      }
+      const inserted = done[3]?.rowCount ?? 0;
       return { inserted, duplicates: results.length - inserted };
     },
   };
