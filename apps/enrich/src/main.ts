@@ -2,15 +2,10 @@
  * Entry of the enrich service. Telemetry starts first, so that the libraries it instruments (@grpc/grpc-js,
  * ioredis, pg) are loaded after its hooks; then the service itself is imported and run.
  */
+import { instanceIdOf } from '@throughline/runtime';
 import { startTelemetry } from '@throughline/telemetry-sdk';
-import { ownedPartitionsFromEnv } from '@throughline/runtime';
 
-const instanceIndex = process.env.INSTANCE_INDEX ?? '0';
-const telemetry = startTelemetry({
-  serviceName: 'throughline-enrich',
-  instanceId: `enrich-${instanceIndex}`,
-  partitions: ownedPartitionsFromEnv(process.env),
-  env: process.env,
-});
+const instanceId = instanceIdOf('enrich', process.env);
+const telemetry = startTelemetry({ serviceName: 'throughline-enrich', instanceId, env: process.env });
 const { run } = await import('./service.js');
-await run(telemetry);
+await run(telemetry, instanceId);

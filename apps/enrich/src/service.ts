@@ -5,102 +5,60 @@ import {
   ConfigFeed,
   createEnrichHandler,
   createNaiveEnrichHandler,
-  decodeEventBatch,
   InFlightLimit,
   injectDelay,
   isOptimized,
+  STAGES,
 } from '@throughline/pipeline';
-import { getTenantConfig } from './get-config.js';
-import { onShutdown, startPartitionActors, Supervisor } from '@throughline/runtime';
-import {
-  startGrpcServer,
-  startHttpServer,
-  connectServiceBus,
-  ownedPartitionsOrExit,
-  createLogger,
-  pipelineModeOf,
-} from '@throughline/service';
-import { loadSettings } from './config.js';
-import { instrumentStage } from '@throughline/telemetry';
+import { pipelineModeOf, runStageService } from '@throughline/service';
 import type { Telemetry } from '@throughline/telemetry-sdk';
+import { loadSettings } from './config.js';
+import { getTenantConfig } from './get-config.js';
 
 /** Runs the enrich service until SIGTERM; telemetry was started by `main.ts` before anything else loaded. */
-export async function run(telemetry: Telemetry): Promise<void> {
+export async function run(telemetry: Telemetry, instanceId: string): Promise<void> {
   const settings = loadSettings();
-  const logger = createLogger('enrich', settings.LOG_LEVEL, { instance: settings.INSTANCE_INDEX });
-  const partitions = ownedPartitionsOrExit(settings, logger);
-  const http = await startHttpServer({ address: settings.HTTP_ADDRESS, metrics: telemetry.metricsHandler });
-
-  const configClient = new ConfigServiceClient(settings.CONFIG_ADDRESS, grpc.credentials.createInsecure());
   const cache = new ConfigCache();
-  const feed = new ConfigFeed({ client: configClient, cache, logger });
-  await feed.start();
-
-  const bus = await connectServiceBus('enrich', settings, logger);
-  const { observer } = instrumentStage({
-    tracer: telemetry.tracer,
-    meter: telemetry.meter,
-    bus,
-    stage: 'enrich',
-    topic: 'ingested',
-    partitions,
-  });
-  const mode = pipelineModeOf(settings);
-  const limit = new InFlightLimit(mode.concurrency);
-  const getConfig = async (tenantId: string) => {
-    await injectDelay(settings.INJECT_LATENCY, 'config');
-    return getTenantConfig(configClient, tenantId);
-  };
-  const supervisor = new Supervisor({ logger });
-  startPartitionActors({
-    supervisor,
-    bus,
-    stage: 'enrich',
-    topic: 'ingested',
-    partitions,
-    decode: decodeEventBatch,
-    handlerFor: (partition) =>
-      isOptimized(mode)
-        ? createEnrichHandler({
-            bus,
-            partition,
-            snapshot: () => cache.current,
-            maxOutputEvents: settings.ENRICH_MAX_OUTPUT_EVENTS,
-          })
-        : createNaiveEnrichHandler({
-            bus,
-            partition,
-            mode,
-            limit,
-            snapshot: () => cache.current,
-            getConfig,
-            maxOutputEvents: settings.ENRICH_MAX_OUTPUT_EVENTS,
-          }),
-    actor: { logger, observer, maxTurnMessages: settings.ENRICH_MAX_TURN_MESSAGES },
-  });
-  // The standard gRPC health service, for probes and meshes that speak gRPC (this service has no other API).
-  const grpcServer = await startGrpcServer({ address: settings.GRPC_ADDRESS, services: [] });
-  grpcServer.setServing(true);
-  http.setReady(true);
-  logger.info('ready', {
-    httpPort: http.port,
-    partitions,
-    configVersion: String(cache.current.version),
-    features: [...mode.features].join(','),
-  });
-
-  onShutdown(
-    async () => {
-      http.setReady(false);
-      grpcServer.setServing(false);
-      await supervisor.stop();
-      await feed.stop();
-      configClient.close();
-      await bus.close();
-      await grpcServer.shutdown(1000);
-      await http.close();
-      await telemetry.shutdown();
+  await runStageService({
+    spec: STAGES.enrich,
+    settings,
+    telemetry,
+    instanceId,
+    async start({ bus, logger }) {
+      const configClient = new ConfigServiceClient(
+        settings.CONFIG_ADDRESS,
+        grpc.credentials.createInsecure(),
+      );
+      const feed = new ConfigFeed({ client: configClient, cache, logger });
+      await feed.start();
+      const mode = pipelineModeOf(settings);
+      const limit = new InFlightLimit(mode.concurrency);
+      const getConfig = async (tenantId: string) => {
+        await injectDelay(settings.INJECT_LATENCY, 'config');
+        return getTenantConfig(configClient, tenantId);
+      };
+      const common = {
+        bus,
+        snapshot: () => cache.current,
+        maxOutputEvents: settings.ENRICH_MAX_OUTPUT_EVENTS,
+      };
+      return {
+        maxTurnMessages: settings.ENRICH_MAX_TURN_MESSAGES,
+        processorFor: ({ partition, epoch }) => ({
+          handle: isOptimized(mode)
+            ? createEnrichHandler({ ...common, partition, epoch })
+            : createNaiveEnrichHandler({ ...common, partition, epoch, mode, limit, getConfig }),
+        }),
+        report: () => ({ configVersion: String(cache.current.version) }),
+        async close() {
+          await feed.stop();
+          configClient.close();
+        },
+      };
     },
-    { logger, timeoutMs: settings.SHUTDOWN_TIMEOUT_MS },
-  );
+    readyFields: () => ({
+      configVersion: String(cache.current.version),
+      features: [...pipelineModeOf(settings).features].join(','),
+    }),
+  });
 }

@@ -2,15 +2,10 @@
  * Entry of the writer service. Telemetry starts first, so that the libraries it instruments (@grpc/grpc-js,
  * ioredis, pg) are loaded after its hooks; then the service itself is imported and run.
  */
+import { instanceIdOf } from '@throughline/runtime';
 import { startTelemetry } from '@throughline/telemetry-sdk';
-import { ownedPartitionsFromEnv } from '@throughline/runtime';
 
-const instanceIndex = process.env.INSTANCE_INDEX ?? '0';
-const telemetry = startTelemetry({
-  serviceName: 'throughline-writer',
-  instanceId: `writer-${instanceIndex}`,
-  partitions: ownedPartitionsFromEnv(process.env),
-  env: process.env,
-});
+const instanceId = instanceIdOf('writer', process.env);
+const telemetry = startTelemetry({ serviceName: 'throughline-writer', instanceId, env: process.env });
 const { run } = await import('./service.js');
-await run(telemetry);
+await run(telemetry, instanceId);

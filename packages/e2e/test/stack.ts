@@ -30,6 +30,7 @@ function mainOf(app: string): string {
 
 export interface StackOptions {
   partitions?: number;
+  enrichInstances?: number;
   stateInstances?: number;
   writerInstances?: number;
   /** Extra environment for every service. */
@@ -53,6 +54,10 @@ export interface Stack {
   /** Port of each service's /healthz, /readyz and /metrics, by service name (as of its first start). */
   httpPorts: Map<string, number>;
   partitions: number;
+  /** Starts one more instance of a stage (`enrich`, `state`, `writer`) and waits until it is ready. */
+  addInstance(app: string, env?: Record<string, string>): Promise<ServiceProcess>;
+  /** The running instances of a stage, oldest first. */
+  instances(app: string): ServiceProcess[];
   stop(): Promise<void>;
 }
 
@@ -95,21 +100,28 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const config = start('config', 'config', { SEED_DEMO_TENANTS: 'true' });
   const configPort = (await ready(config)).grpcPort();
   env.CONFIG_ADDRESS = `127.0.0.1:${configPort}`;
-  const stateCount = opts.stateInstances ?? 2;
-  const writerCount = opts.writerInstances ?? 2;
+  // Instances of a stage are named `<app>-<n>` (`enrich` alone when it is the only one ever started).
+  const started = new Map<string, number>();
+  const startInstance = (app: string, extra: Record<string, string> = {}): ServiceProcess => {
+    const n = started.get(app) ?? 0;
+    started.set(app, n + 1);
+    return start(
+      app === 'enrich' && n === 0 && (opts.enrichInstances ?? 1) === 1 ? 'enrich' : `${app}-${n}`,
+      app,
+      {
+        INSTANCE_ID: `${app}-${n}`,
+        ...extra,
+      },
+    );
+  };
   const ingestService = start('ingest', 'ingest', {});
   const starting: ServiceProcess[] = [];
-  starting.push(start('enrich', 'enrich', {}));
-  for (let i = 0; i < stateCount; i++) {
-    starting.push(
-      start(`state-${i}`, 'state', { INSTANCE_INDEX: String(i), INSTANCE_COUNT: String(stateCount) }),
-    );
-  }
-  for (let i = 0; i < writerCount; i++) {
-    starting.push(
-      start(`writer-${i}`, 'writer', { INSTANCE_INDEX: String(i), INSTANCE_COUNT: String(writerCount) }),
-    );
-  }
+  const counts: [string, number][] = [
+    ['enrich', opts.enrichInstances ?? 1],
+    ['state', opts.stateInstances ?? 2],
+    ['writer', opts.writerInstances ?? 2],
+  ];
+  for (const [app, count] of counts) for (let i = 0; i < count; i++) starting.push(startInstance(app));
   const [ingestReady] = await Promise.all([ready(ingestService), ...starting.map(ready)]);
   const ingestPort = ingestReady.grpcPort();
 
@@ -135,6 +147,15 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     httpPorts,
     configAddress: `127.0.0.1:${configPort}`,
     partitions,
+    async addInstance(app, extra = {}) {
+      const service = startInstance(app, extra);
+      await ready(service);
+      return service;
+    },
+    instances: (app) =>
+      [...services.values()].filter(
+        (s) => (s.name === app || s.name.startsWith(`${app}-`)) && s.pid !== undefined,
+      ),
     async stop() {
       ingest.close();
       configClient.close();

@@ -8,15 +8,12 @@ import { LedgerWorkload } from '@throughline/ledger';
 import {
   ConfigCache,
   ConfigSnapshot,
-  createEnrichHandler,
-  createWriterHandler,
-  decodeEnrichedBatch,
-  decodeEventBatch,
-  decodeResultBatch,
+  hostPipeline,
   IngestPublisher,
-  StateStage,
+  STAGES,
+  stageProcessors,
 } from '@throughline/pipeline';
-import { startPartitionActors, Supervisor } from '@throughline/runtime';
+import type { StageHost } from '@throughline/runtime';
 import {
   createPostgresSink,
   createPostgresStateSource,
@@ -46,7 +43,7 @@ describe('tracing one batch from ingest to commit', () => {
   let pool: pg.Pool;
   let redis: Redis;
   let bus: Bus;
-  const supervisor = new Supervisor();
+  let hosts: StageHost[] = [];
 
   beforeAll(async () => {
     [redisServer, postgres] = await Promise.all([startRedis(), startPostgres()]);
@@ -67,50 +64,33 @@ describe('tracing one batch from ingest to commit', () => {
     await bus.ensureTopology();
     const cache = new ConfigCache(new ConfigSnapshot((await repo.list()).configs));
     const { tracer, meter } = telemetry;
-    const partitions = [0];
-    const instrument = (group: string, topic: 'ingested' | 'enriched' | 'applied') =>
-      instrumentStage({ tracer, meter, bus, stage: group, topic, partitions }).observer;
-    const state = new StateStage({
+    const running = await hostPipeline({
       bus,
-      partition: 0,
-      store: createRedisStateStore(redis),
-      committed: createPostgresStateSource(pool),
+      partitionCount: 1,
+      processors: stageProcessors({
+        bus,
+        snapshot: () => cache.current,
+        stateStore: createRedisStateStore(redis),
+        committed: createPostgresStateSource(pool),
+        sink: createPostgresSink(pool),
+      }),
+      actor: (name) => ({
+        pollWaitMs: 20,
+        observer: instrumentStage({
+          tracer,
+          meter,
+          bus,
+          stage: name,
+          topic: STAGES[name].consumes,
+          partitions: () => [0],
+        }).observer,
+      }),
     });
-    const actor = { pollWaitMs: 20 };
-    startPartitionActors({
-      supervisor,
-      bus,
-      stage: 'enrich',
-      topic: 'ingested',
-      partitions,
-      decode: decodeEventBatch,
-      handlerFor: (partition) => createEnrichHandler({ bus, partition, snapshot: () => cache.current }),
-      actor: { ...actor, observer: instrument('enrich', 'ingested') },
-    });
-    startPartitionActors({
-      supervisor,
-      bus,
-      stage: 'state',
-      topic: 'enriched',
-      partitions,
-      decode: decodeEnrichedBatch,
-      handlerFor: () => state.handle,
-      actor: { ...actor, observer: instrument('state', 'enriched') },
-    });
-    startPartitionActors({
-      supervisor,
-      bus,
-      stage: 'writer',
-      topic: 'applied',
-      partitions,
-      decode: decodeResultBatch,
-      handlerFor: (partition) => createWriterHandler({ partition, sink: createPostgresSink(pool) }),
-      actor: { ...actor, observer: instrument('writer', 'applied') },
-    });
+    hosts = Object.values(running);
   });
 
   afterAll(async () => {
-    await supervisor.stop();
+    await Promise.all(hosts.map((host) => host.stop()));
     await bus?.close();
     redis?.disconnect();
     await pool?.end();

@@ -21,4 +21,10 @@ export {
 } from './settings.js';
 export { startGrpcServer, type GrpcServerOptions, type RunningGrpcServer } from './grpc-server.js';
 export { startHttpServer, type HttpServerOptions, type RunningHttpServer } from './http-server.js';
-export { connectServiceBus, ownedPartitionsOrExit } from './stage.js';
+export { connectServiceBus, staticPartitionsOrExit } from './stage.js';
+export {
+  runStageService,
+  type ServiceTelemetry,
+  type StageRuntime,
+  type StageServiceOptions,
+} from './stage-service.js';

@@ -10,9 +10,22 @@ import {
 export const commonSettings = z.object({
   /** Partitions of the deployment (`P`); the same in every service. */
   PARTITION_COUNT: z.coerce.number().int().min(1).max(4096).default(16),
-  /** This instance's index (a StatefulSet ordinal); it owns partitions `p % INSTANCE_COUNT == INSTANCE_INDEX`. */
+  /**
+   * How a stage instance chooses the partitions it asks leases for: `balanced` (a share of the live instances,
+   * moving as they come and go) or `static` (`p % INSTANCE_COUNT == INSTANCE_INDEX`, fixed). Either way it
+   * processes a partition only while it holds the partition's lease.
+   */
+  PARTITION_ASSIGNMENT: z.enum(['balanced', 'static']).default('balanced'),
+  /** With `static` assignment: this instance's index and the instance count. */
   INSTANCE_INDEX: z.coerce.number().int().min(0).default(0),
   INSTANCE_COUNT: z.coerce.number().int().min(1).default(1),
+  /** Names the instance among the live instances of its stage (a random suffix is added). Default: the host name. */
+  INSTANCE_ID: z.string().optional(),
+  /**
+   * How long a registration or partition lease lives without renewal, ms: a crashed instance's partitions move
+   * after this long. The same in every service of a deployment (it is the lease bucket's time to live).
+   */
+  LEASE_TTL_MS: z.coerce.number().int().min(500).max(600_000).default(5_000),
   NATS_URL: z.string().default('nats://127.0.0.1:4222'),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   /** Address of the operational HTTP server: /healthz, /readyz, /metrics. */
@@ -60,6 +73,7 @@ export function parseSettings<S extends z.ZodType>(
 
 /** Checks the partition ownership settings against each other. */
 export function checkOwnership(s: CommonSettings): string | undefined {
+  if (s.PARTITION_ASSIGNMENT !== 'static') return undefined;
   if (s.INSTANCE_COUNT > s.PARTITION_COUNT)
     return `INSTANCE_COUNT (${s.INSTANCE_COUNT}) exceeds PARTITION_COUNT (${s.PARTITION_COUNT})`;
   if (s.INSTANCE_INDEX >= s.INSTANCE_COUNT)
@@ -74,6 +88,7 @@ export function busSettingsOf(s: CommonSettings) {
     ackWaitMs: s.BUS_ACK_WAIT_MS,
     maxDeliver: s.BUS_MAX_DELIVER,
     maxAckPending: s.BUS_MAX_ACK_PENDING,
+    leaseTtlMs: s.LEASE_TTL_MS,
   };
 }
 

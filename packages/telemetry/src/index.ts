@@ -7,7 +7,7 @@
  * ```ts
  * const metrics = new PipelineMetrics(metricsApi.getMeter('throughline'));
  * const observer = createTurnObserver({ tracer: trace.getTracer('throughline'), metrics });
- * startPartitionActors({ ..., actor: { observer } });
+ * await hostStage({ ..., actor: { observer } });
  * console.log(formatExplanation(explainSpans(parseOtlpJsonFile(text))));
  * ```
  */
@@ -27,3 +27,4 @@ export {
   type SpanRecord,
 } from './span-records.js';
 export { instrumentStage, type StageInstrumentationOptions } from './stage-instrumentation.js';
+export { instrumentOwnership, type OwnershipInstrumentationOptions } from './ownership-instrumentation.js';

@@ -14,7 +14,8 @@ export interface StageInstrumentationOptions {
   stage: string;
   /** The topic it consumes. */
   topic: Topic;
-  partitions: readonly number[];
+  /** The partitions this instance processes now, read at each metrics collection. */
+  partitions: () => readonly number[];
 }
 
 /**
@@ -31,7 +32,7 @@ export function instrumentStage(opts: StageInstrumentationOptions): {
     'Messages of a partition not yet processed (pending + unacknowledged)',
     async () => {
       const readings = await Promise.all(
-        opts.partitions.map(async (partition) => {
+        opts.partitions().map(async (partition) => {
           const b = await opts.bus
             .backlog({ group: opts.stage, topic: opts.topic, partition })
             .catch(() => undefined);

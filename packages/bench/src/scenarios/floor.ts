@@ -132,7 +132,9 @@ export async function runFloor(events: Event[]): Promise<FloorRow> {
           await pool.query({
             name: 'floor_commit',
             text: COMMIT_SQL,
-            values: commitParameters([{ partition: batch.partition, results: batch.results }]),
+            values: commitParameters([
+              { fence: { partition: batch.partition, epoch: 1, upstream: 1 }, results: batch.results },
+            ]),
           });
           m.ack();
         };
