@@ -18,6 +18,11 @@ export interface ServiceProcess {
   waitForOutput(pattern: RegExp, opts?: { timeoutMs?: number }): Promise<RegExpMatchArray>;
   /** Sends `signal` (default SIGTERM) to the process group; resolves when it has exited. */
   kill(signal?: NodeJS.Signals): Promise<ExitStatus>;
+  /**
+   * Sends `signal` to the process group and returns at once: for signals that do not end it, such as `SIGSTOP`
+   * (pause) and `SIGCONT` (resume). Does nothing once the process has exited.
+   */
+  signal(signal: NodeJS.Signals): void;
   /** Resolves when the current run has exited (anything it started is SIGKILLed then). */
   readonly exited: Promise<ExitStatus>;
   /** Spawns again with the same command, args and env; stops the current run first (SIGTERM) if it is running. */
@@ -115,6 +120,10 @@ class Service implements ServiceProcess {
         );
       });
     });
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    if (!this.group.hasExited) this.group.signalGroup(signal);
   }
 
   kill(signal: NodeJS.Signals = 'SIGTERM'): Promise<ExitStatus> {

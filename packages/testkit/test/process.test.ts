@@ -28,6 +28,24 @@ describe('spawnService', () => {
     expect(await svc.exited).toEqual({ code: 3, signal: null });
   });
 
+  it('pauses and resumes a service with signals that do not end it', async () => {
+    const TICKER = `let n = 0; setInterval(() => console.log('tick ' + ++n), 20);`;
+    const svc = spawnService({ name: 'ticker', command: node, args: ['-e', TICKER] });
+    await svc.waitForOutput(/tick 2/);
+    svc.signal('SIGSTOP');
+    // Stopped: nothing more is written (a tick already on its way may still arrive).
+    await new Promise((r) => setTimeout(r, 100));
+    const frozen = svc.output().length;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(svc.output().length).toBe(frozen);
+    expect(svc.pid).toBeDefined();
+    svc.signal('SIGCONT');
+    const mark = (svc.output().match(/tick/g) ?? []).length;
+    await svc.waitForOutput(new RegExp(`tick ${mark + 2}\\b`));
+    await svc.kill('SIGKILL');
+    svc.signal('SIGCONT'); // exited: nothing to do, no throw
+  });
+
   it('restarts with the same command and matches only the new run', async () => {
     const svc = spawnService({ name: 'svc', command: node, args: ['-e', SERVICE], env: { RUN: 'x' } });
     const first = await svc.waitForOutput(/pid=(\d+)/);
