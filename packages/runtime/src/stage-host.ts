@@ -82,6 +82,8 @@ export interface StageHost {
   target(): number[];
   /** Partitions given up because their effects were refused as stale (another instance held a newer lease). */
   readonly fencedPartitions: number;
+  /** Effects refused as stale: every claim or turn of this instance that failed with a fenced error. */
+  readonly refusedEffects: number;
   /** Supervisor restarts after crashes. */
   readonly restarts: number;
   /** Stops every partition (each finishing its turn and acking), releases the leases, deregisters. */
@@ -94,6 +96,24 @@ export async function hostStage<T>(opts: StageHostOptions<T>): Promise<StageHost
   const supervisor = new Supervisor({ ...opts.supervisor, logger, isFinal: isFencedError });
   const running = new Map<number, { lease: Lease; handle: SupervisedHandle }>();
   let fencedPartitions = 0;
+  let refusedEffects = 0;
+  /** Counts (and logs) every attempt of this instance that a store or the bus refused as stale. */
+  const counted = async <R>(lease: Lease, work: () => Promise<R>): Promise<R> => {
+    try {
+      return await work();
+    } catch (err) {
+      if (isFencedError(err)) {
+        refusedEffects++;
+        logger.warn(`${stage}: effect refused, a newer lease epoch owns partition ${lease.partition}`, {
+          partition: lease.partition,
+          epoch: lease.epoch,
+          newerEpoch: fencingEpochOf(err),
+          error: err instanceof Error ? err.message : String(err),
+        });
+      }
+      throw err;
+    }
+  };
 
   const start = (lease: Lease): void => {
     const { partition, epoch } = lease;
@@ -106,8 +126,8 @@ export async function hostStage<T>(opts: StageHostOptions<T>): Promise<StageHost
         partition,
         bus,
         decode: opts.decode,
-        handle: (turn, ctx) => processor.handle(turn, ctx),
-        ...(processor.claim ? { claim: () => processor.claim!() } : {}),
+        handle: (turn, ctx) => counted(lease, () => processor.handle(turn, ctx)),
+        ...(processor.claim ? { claim: () => counted(lease, () => processor.claim!()) } : {}),
         openMailbox: () => bus.openMailbox({ group: stage, topic, partition, epoch }),
       });
     });
@@ -147,6 +167,9 @@ export async function hostStage<T>(opts: StageHostOptions<T>): Promise<StageHost
     target: () => ownership.target(),
     get fencedPartitions() {
       return fencedPartitions;
+    },
+    get refusedEffects() {
+      return refusedEffects;
     },
     get restarts() {
       return supervisor.restarts;

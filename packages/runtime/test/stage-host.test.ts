@@ -117,6 +117,7 @@ describe('hostStage', () => {
     expect(three.every((p) => p.epoch > firstEpoch!)).toBe(true);
     expect(a.restarts).toBe(0);
     expect(a.fencedPartitions).toBe(1);
+    expect(a.refusedEffects).toBe(1);
   });
 
   it('takes partitions again under larger epochs when the stores hold epochs the lease bucket never reached', async () => {

@@ -103,7 +103,7 @@ export async function runStageService<T>(opts: StageServiceOptions<T>): Promise<
       owned,
       fenced: () => ({
         staleInput: stage.staleBatches?.() ?? 0,
-        refused: started.host?.fencedPartitions ?? 0,
+        refused: started.host?.refusedEffects ?? 0,
       }),
     }),
     logger,
@@ -126,6 +126,7 @@ export async function runStageService<T>(opts: StageServiceOptions<T>): Promise<
       partitions: running.owned().map((l) => l.partition),
       restarts: running.restarts,
       fencedPartitions: running.fencedPartitions,
+      refusedEffects: running.refusedEffects,
       ...stage.report?.(),
     });
   const reporting = setInterval(report, 10_000);

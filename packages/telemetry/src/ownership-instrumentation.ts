@@ -25,8 +25,8 @@ export interface OwnershipInstrumentationOptions {
   owned: () => readonly Lease[];
   /**
    * Effects refused as stale, read at each collection: `stale_input` (batches of a producer older than one
-   * already processed, dropped), `refused` (partitions given up because this instance's own effects were
-   * refused).
+   * already processed, dropped), `refused` (this instance's own claims and turns refused because a newer
+   * epoch owns the partition).
    */
   fenced: () => { staleInput: number; refused: number };
 }
