@@ -1,0 +1,50 @@
+/**
+ * The accounting every fault test ends with: each acknowledged event has exactly one ledger row, `verify` finds
+ * nothing wrong, and the state stage's Redis state agrees with PostgreSQL account by account.
+ *
+ * `ledger.event_id` is the primary key, so counting rows can only find losses, never doubles: a double effect
+ * shows as a balance that is not the sum of its applied deltas (verify), or as Redis state ahead of PostgreSQL.
+ */
+import { Redis } from 'ioredis';
+import { expect } from 'vitest';
+import { readDeploymentId, stateKeyPrefixFor, stateKeys, verifyLedger } from '@throughline/stores';
+import { partitionOf } from '@throughline/contracts';
+import { ledgerCount, waitForIdle, waitForLedger, type Stack } from './stack.js';
+
+export async function expectExactlyOnce(stack: Stack, acknowledgedIds: readonly string[]): Promise<void> {
+  await waitForLedger(stack.pool, acknowledgedIds.length);
+  await waitForIdle(stack);
+  expect(await ledgerCount(stack.pool)).toBe(acknowledgedIds.length);
+  const report = await verifyLedger(stack.pool, { expectedEventIds: [...acknowledgedIds] });
+  expect(report.violations).toEqual([]);
+  await expectRedisMatchesPostgres(stack);
+}
+
+/** Every account's state in Redis (balance and last position) equals its committed balance row. */
+export async function expectRedisMatchesPostgres(stack: Stack): Promise<void> {
+  const keys = stateKeys(stateKeyPrefixFor(await readDeploymentId(stack.pool)));
+  const { rows } = await stack.pool.query<{ account_id: string; balance_minor: string; position: string }>(
+    'SELECT account_id, balance_minor::text, position::text FROM balances ORDER BY account_id',
+  );
+  const redis = new Redis(stack.redis.url);
+  try {
+    const mismatches: string[] = [];
+    for (let i = 0; i < rows.length; i += 1000) {
+      const chunk = rows.slice(i, i + 1000);
+      const values = await redis.mget(
+        chunk.map((r) => keys.account(partitionOf(r.account_id, stack.partitions), r.account_id)),
+      );
+      chunk.forEach((r, j) => {
+        const [balance, position] = (values[j] ?? '').split('|');
+        if (balance !== r.balance_minor || position !== r.position)
+          mismatches.push(
+            `${r.account_id}: redis ${values[j] ?? 'none'}, postgres ${r.balance_minor}|${r.position}`,
+          );
+      });
+    }
+    expect(mismatches.slice(0, 5)).toEqual([]);
+    expect(rows.length).toBeGreaterThan(0);
+  } finally {
+    redis.disconnect();
+  }
+}
