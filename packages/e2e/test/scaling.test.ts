@@ -177,7 +177,7 @@ describe('an owner that lost its partitions without knowing it is fenced', () =>
       timeoutMs: 4 * LEASE_TTL_MS,
       intervalMs: 100,
       message: `${other.name} did not take over`,
-    }).catch(async (err: unknown) => {
+    }).catch((err: unknown) => {
       paused.signal('SIGCONT');
       throw err;
     });
