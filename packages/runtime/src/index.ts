@@ -24,6 +24,12 @@ export {
   type RevokeReason,
 } from './ownership/partition-ownership.js';
 export {
+  readOwnership,
+  type MemberView,
+  type OwnershipView,
+  type PartitionView,
+} from './ownership/ownership-view.js';
+export {
   decodeLease,
   decodeMember,
   leaseKeys,

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { connectJetStreamBus, createMemoryBus, type Bus, type LeaseBucket } from '@throughline/bus';
 import { startNats, waitFor, type NatsHandle } from '@throughline/testkit';
 import { afterAll } from 'vitest';
-import { assignPartitions, PartitionOwnership, type Lease } from '../src/index.js';
+import { assignPartitions, PartitionOwnership, readOwnership, type Lease } from '../src/index.js';
 
 const P = 16;
 const TTL_MS = 600;
@@ -178,6 +178,14 @@ describe.each(buses)('PartitionOwnership over a lease bucket %s', (_name, makeBu
 
     expect(processing.overlaps).toBe(0);
     expect(processing.stops.every((s) => s.reason !== 'lost')).toBe(true);
+    // What `throughline status` shows: every partition with its owner and epoch, and the last hand-over.
+    const view = await readOwnership(await bus.leases(), 'state', P);
+    expect(view.members.map((m) => m.member)).toEqual(['a', 'b']);
+    for (const p of view.partitions) {
+      const holder = processing.holders.get(p.partition)!;
+      expect(p).toMatchObject({ owner: holder.member, epoch: holder.epoch });
+    }
+    expect(view.partitions.some((p) => p.previousOwner === 'c' && p.pauseMs !== null)).toBe(true);
     // Every acquisition of a partition has a larger epoch than the one before.
     for (const [partition, epochs] of processing.epochs) {
       expect(epochs[0]).toBe(firstEpochs.get(partition));

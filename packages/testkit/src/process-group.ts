@@ -18,6 +18,8 @@ export interface SpawnSpec {
   /** Run as this OS user/group (needs root); PostgreSQL refuses to run as root. */
   uid?: number;
   gid?: number;
+  /** Give the child a stdin pipe (`write`); otherwise its stdin is /dev/null. */
+  input?: boolean;
 }
 
 /** How long to wait for the rest of a group to disappear after its leader exited. */
@@ -41,7 +43,7 @@ export class ProcessGroup {
   private constructor(spec: SpawnSpec, onOutput: (text: string, stream: 'stdout' | 'stderr') => void) {
     this.child = spawn(spec.command, [...spec.args], {
       detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [spec.input ? 'pipe' : 'ignore', 'pipe', 'pipe'],
       env: spec.env ?? process.env,
       cwd: spec.cwd,
       uid: spec.uid,
@@ -74,6 +76,11 @@ export class ProcessGroup {
 
   static spawn(spec: SpawnSpec, onOutput: (text: string, stream: 'stdout' | 'stderr') => void): ProcessGroup {
     return new ProcessGroup(spec, onOutput);
+  }
+
+  /** Writes to the child's stdin (spawned with `input`); ignored once it exited. */
+  write(text: string): void {
+    if (!this.leaderExited) this.child.stdin?.write(text);
   }
 
   get pid(): number | undefined {

@@ -23,6 +23,8 @@ export interface ServiceProcess {
    * (pause) and `SIGCONT` (resume). Does nothing once the process has exited.
    */
   signal(signal: NodeJS.Signals): void;
+  /** Writes `text` to its stdin (spawned with `input: true`). */
+  write(text: string): void;
   /** Resolves when the current run has exited (anything it started is SIGKILLed then). */
   readonly exited: Promise<ExitStatus>;
   /** Spawns again with the same command, args and env; stops the current run first (SIGTERM) if it is running. */
@@ -43,6 +45,8 @@ export interface SpawnServiceOptions {
   echo?: boolean;
   /** Told when the service starts and exits. Default: silent. */
   logger?: Logger;
+  /** Give it a stdin to `write` to. Default false (its stdin is /dev/null). */
+  input?: boolean;
 }
 
 const ERROR_TAIL_LINES = 40;
@@ -126,6 +130,10 @@ class Service implements ServiceProcess {
     if (!this.group.hasExited) this.group.signalGroup(signal);
   }
 
+  write(text: string): void {
+    this.group.write(text);
+  }
+
   kill(signal: NodeJS.Signals = 'SIGTERM'): Promise<ExitStatus> {
     if (!this.group.hasExited) this.group.signalGroup(signal);
     return this.group.exited;
@@ -145,6 +153,7 @@ class Service implements ServiceProcess {
         args: this.opts.args ?? [],
         env: { ...process.env, ...this.opts.env },
         cwd: this.opts.cwd,
+        input: this.opts.input === true,
       },
       (text, stream) => this.onOutput(text, stream),
     );

@@ -46,6 +46,14 @@ describe('spawnService', () => {
     svc.signal('SIGCONT'); // exited: nothing to do, no throw
   });
 
+  it('writes to the stdin of a service spawned with input', async () => {
+    const ECHO = `process.stdin.on('data', (d) => console.log('got ' + String(d).trim()));`;
+    const svc = spawnService({ name: 'echo', command: node, args: ['-e', ECHO], input: true });
+    svc.write('hello\n');
+    await svc.waitForOutput(/got hello/);
+    await svc.kill('SIGKILL');
+  });
+
   it('restarts with the same command and matches only the new run', async () => {
     const svc = spawnService({ name: 'svc', command: node, args: ['-e', SERVICE], env: { RUN: 'x' } });
     const first = await svc.waitForOutput(/pid=(\d+)/);
