@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `throughline` — the command line of throughline: `demo` (embedded mode, nothing to install), `up` (the
- * distributed stack as local processes), `load`, `verify`, `config`, `explain` and `bench`.
+ * distributed stack as local processes), `load`, `status`, `verify`, `config`, `explain` and `bench`.
  *
  * Exit codes: 0 success, 1 failure (a server unreachable, an invariant violated), 2 usage error, 130 interrupted.
  * Errors are one line saying what to do; `--verbose` adds the stack trace and causes.
@@ -12,6 +12,7 @@ import { configCommand } from './commands/config.js';
 import { demoCommand } from './commands/demo.js';
 import { explainCommand } from './commands/explain.js';
 import { loadCommand } from './commands/load.js';
+import { statusCommand } from './commands/status.js';
 import { upCommand } from './commands/up.js';
 import { verifyCommand } from './commands/verify.js';
 import { ExitCode, isCliError, oneLine } from './errors.js';
@@ -43,6 +44,7 @@ function createProgram(): Command {
     .addCommand(demoCommand())
     .addCommand(upCommand())
     .addCommand(loadCommand())
+    .addCommand(statusCommand())
     .addCommand(verifyCommand())
     .addCommand(configCommand())
     .addCommand(explainCommand())

@@ -56,6 +56,8 @@ beforeAll(async () => {
       '0',
     ],
     env: { NO_COLOR: '1' },
+    // Scale commands go to its stdin, as a user types them.
+    input: true,
   });
   const [, ingest, config] = await up.waitForOutput(
     /throughline is up.*: ingest on (127\.0\.0\.1:\d+), config on (127\.0\.0\.1:\d+),/,
@@ -195,6 +197,69 @@ describe('throughline up, load, verify and config', () => {
       fresh,
     );
     expect(await ledgerRows()).toBe(200_000 + fresh);
+    expect((await runCli(['verify', '--database-url', databaseUrl])).code).toBe(0);
+  });
+
+  it('shows, per stage and partition, the owner, epoch and lag; scales a stage while it runs', async () => {
+    interface Status {
+      stage: string;
+      members: { member: string }[];
+      partitions: { partition: number; owner: string; epoch: number }[];
+      lag: Record<string, number>;
+    }
+    const status = async (): Promise<Status[]> => {
+      const run = await runCli(['status', '--nats-url', nats.url, '--partitions', '8', '--json']);
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      return JSON.parse(run.stdout) as Status[];
+    };
+    const owners = (s: Status[], stage: string) =>
+      new Set(s.find((x) => x.stage === stage)!.partitions.map((p) => p.owner));
+    const before = await status();
+    expect(before.map((s) => s.stage)).toEqual(['enrich', 'state', 'writer']);
+    for (const s of before) {
+      expect(s.partitions.every((p) => p.owner !== '' && p.epoch > 0)).toBe(true);
+      expect(Object.values(s.lag)).toEqual(Array.from({ length: 8 }, () => 0));
+    }
+    expect([...owners(before, 'state')].sort()).toEqual([
+      expect.stringMatching(/^state-0-/),
+      expect.stringMatching(/^state-1-/),
+    ]);
+    const table = await runCli(['status', '--nats-url', nats.url, '--partitions', '8']);
+    expect(table.stdout).toMatch(/^state {2}instances: state-0-\w+, state-1-\w+$/m);
+    expect(table.stdout).toMatch(/^\s+partition\s+owner\s+epoch\s+lag\s+since\s+last hand-over$/m);
+
+    // A user types a scale command into `up`: a third state instance starts and takes its share.
+    up.write('scale state 3\n');
+    await up.waitForOutput(/state: 3 instances \(state-0, state-1, state-2\)/, { timeoutMs: 60_000 });
+    await waitFor(async () => owners(await status(), 'state').size === 3, {
+      timeoutMs: 30_000,
+      intervalMs: 250,
+    });
+    up.write('scale state 1\n');
+    await up.waitForOutput(/state: 1 instances \(state-0\)/, { timeoutMs: 60_000 });
+    await waitFor(async () => owners(await status(), 'state').size === 1, {
+      timeoutMs: 30_000,
+      intervalMs: 250,
+    });
+    const after = (await status()).find((s) => s.stage === 'state')!;
+    expect(after.partitions.some((p) => p.epoch > 0)).toBe(true);
+    up.write('scale state 99\n');
+    await up.waitForOutput(/commands: scale <enrich\|state\|writer> <instances> \(1 to 8 instances\)/);
+    // Still exactly once, after the partitions moved twice.
+    const run = await runCli([
+      'load',
+      '--events',
+      '20000',
+      '--target',
+      ingestAddress,
+      '--seed',
+      '5',
+      '--json',
+    ]);
+    expect(run.code).toBe(0);
+    const total = 200_000 + 20_000 + ((await ledgerRows()) - 200_000 - 20_000);
+    await waitFor(async () => (await ledgerRows()) >= total, { timeoutMs: 60_000, intervalMs: 250 });
     expect((await runCli(['verify', '--database-url', databaseUrl])).code).toBe(0);
   });
 

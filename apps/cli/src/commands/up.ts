@@ -120,6 +120,7 @@ export function upCommand(): Command {
         stopTimeoutMs: stopTimeout,
         pretty: !raw,
         out: process.stdout,
+        control: process.stdin,
       });
     });
 }

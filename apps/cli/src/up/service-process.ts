@@ -44,6 +44,8 @@ function readyPorts(line: string): ReadyPorts | undefined {
 
 export class ServiceProcess {
   readonly name: string;
+  /** The app it runs (`state`). */
+  readonly app: string;
   readonly exited: Promise<ExitStatus>;
   /** The port of /readyz, once the service said it is ready. */
   httpPort: number | undefined;
@@ -60,6 +62,7 @@ export class ServiceProcess {
     write: (name: string, line: string, stream: 'stdout' | 'stderr') => void,
   ) {
     this.name = spec.name;
+    this.app = spec.app;
     // Its own process group: Ctrl-C in the terminal reaches `up` only, which then stops each service once.
     this.child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, main], {
       env: { ...process.env, ...spec.env },

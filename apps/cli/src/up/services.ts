@@ -45,39 +45,76 @@ export function mainOf(app: string): string {
   return main;
 }
 
-/** The config service first (it migrates the schema and seeds the demo tenants), then the pipeline. */
-export function stackServices(s: StackSettings): { first: ServiceSpec; rest: ServiceSpec[] } {
-  let next = 0;
-  const httpAddress = (): string => `127.0.0.1:${s.httpPortBase === 0 ? 0 : s.httpPortBase + next++}`;
-  const common = {
-    NATS_URL: s.natsUrl,
-    PARTITION_COUNT: String(s.partitions),
-    LOG_LEVEL: s.logLevel,
-  };
-  // Services without a public API still serve gRPC health checks: on any free port, so they never collide.
-  const spec = (name: string, app: string, env: Record<string, string>): ServiceSpec => ({
-    name,
-    app,
-    env: { ...common, HTTP_ADDRESS: httpAddress(), GRPC_ADDRESS: '127.0.0.1:0', ...env },
-  });
-  const instances = (app: string, count: number, env: Record<string, string>): ServiceSpec[] =>
-    Array.from({ length: count }, (_, i) =>
-      spec(count === 1 ? app : `${app}-${i}`, app, {
+/** The stages whose instances `up` can add and remove while it runs. */
+export const STAGE_APPS = ['enrich', 'state', 'writer'] as const;
+export type StageApp = (typeof STAGE_APPS)[number];
+
+/**
+ * Which processes `up` starts, with which environment: the config service first (it migrates the schema and
+ * seeds the demo tenants), then ingest and the stages' instances; and the specs of further instances of a stage
+ * while the stack runs. Addresses asked for with port 0 are filled in (`settings`) once the service reported them.
+ */
+export class StackPlan {
+  private nextHttp = 0;
+  private readonly started = new Map<StageApp, number>();
+
+  constructor(public settings: StackSettings) {}
+
+  config(): ServiceSpec {
+    const s = this.settings;
+    return this.spec('config', 'config', {
+      DATABASE_URL: s.databaseUrl,
+      GRPC_ADDRESS: s.configAddress,
+      SEED_DEMO_TENANTS: 'true',
+    });
+  }
+
+  ingest(): ServiceSpec {
+    return this.spec('ingest', 'ingest', { GRPC_ADDRESS: this.settings.ingestAddress });
+  }
+
+  /** The initial instances of every stage. */
+  stages(): ServiceSpec[] {
+    const s = this.settings;
+    const counts: Record<StageApp, number> = {
+      enrich: s.enrichInstances,
+      state: s.stateInstances,
+      writer: s.writerInstances,
+    };
+    return STAGE_APPS.flatMap((app) => Array.from({ length: counts[app] }, () => this.instance(app)));
+  }
+
+  /** One more instance of `app`: `state-0`, `state-1`, … (just `state` when it starts alone). */
+  instance(app: StageApp): ServiceSpec {
+    const s = this.settings;
+    const n = this.started.get(app) ?? 0;
+    this.started.set(app, n + 1);
+    const initial = { enrich: s.enrichInstances, state: s.stateInstances, writer: s.writerInstances }[app];
+    const name = initial === 1 && n === 0 ? app : `${app}-${n}`;
+    const env: Record<string, Record<string, string>> = {
+      enrich: { CONFIG_ADDRESS: s.configAddress },
+      state: { REDIS_URL: s.redisUrl, DATABASE_URL: s.databaseUrl },
+      writer: { DATABASE_URL: s.databaseUrl },
+    };
+    // Instances share the partitions under leases: each takes a balanced share, which moves as they come and go.
+    return this.spec(name, app, { ...env[app], INSTANCE_ID: name });
+  }
+
+  private spec(name: string, app: string, env: Record<string, string>): ServiceSpec {
+    const s = this.settings;
+    const http = s.httpPortBase === 0 ? 0 : s.httpPortBase + this.nextHttp++;
+    return {
+      name,
+      app,
+      env: {
+        NATS_URL: s.natsUrl,
+        PARTITION_COUNT: String(s.partitions),
+        LOG_LEVEL: s.logLevel,
+        HTTP_ADDRESS: `127.0.0.1:${http}`,
+        // Services without a public API still serve gRPC health checks: on any free port, so they never collide.
+        GRPC_ADDRESS: '127.0.0.1:0',
         ...env,
-        INSTANCE_INDEX: String(i),
-        INSTANCE_COUNT: String(count),
-      }),
-    );
-  const first = spec('config', 'config', {
-    DATABASE_URL: s.databaseUrl,
-    GRPC_ADDRESS: s.configAddress,
-    SEED_DEMO_TENANTS: 'true',
-  });
-  const rest = [
-    spec('ingest', 'ingest', { GRPC_ADDRESS: s.ingestAddress }),
-    ...instances('enrich', s.enrichInstances, { CONFIG_ADDRESS: s.configAddress }),
-    ...instances('state', s.stateInstances, { REDIS_URL: s.redisUrl, DATABASE_URL: s.databaseUrl }),
-    ...instances('writer', s.writerInstances, { DATABASE_URL: s.databaseUrl }),
-  ];
-  return { first, rest };
+      },
+    };
+  }
 }
