@@ -78,9 +78,9 @@ for (const name of runtime) {
 }
 EOF
 
-# The StatefulSet entrypoint (instance index from the pod name) and the `helm test` script.
+# The `helm test` script.
 mkdir -p "$out/deploy"
-cp "$root/deploy/docker/partition-owner.mjs" "$root/deploy/docker/smoke-test.mjs" "$out/deploy/"
+cp "$root/deploy/docker/smoke-test.mjs" "$out/deploy/"
 
 # Production dependencies of the services only (no dev dependencies, no test packages), from the lockfile and
 # the store the build's install filled (no network needed here when the build ran on this machine). A flat

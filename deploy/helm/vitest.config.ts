@@ -5,7 +5,7 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 30_000,
-    // The first run builds helm-render (Go) and the runtime tree (pnpm install --prod).
+    // The first run unpacks Helm (a 34 MB zip) and lays out the runtime tree (pnpm install --prod).
     hookTimeout: 180_000,
   },
 });

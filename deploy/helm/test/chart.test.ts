@@ -1,20 +1,22 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { at, chartDir, helmTemplate, renderer, type K8sObject } from './helm.js';
-import { checkAll, componentOf, envOf, PARTITION_OWNERS, podSpecOf, SERVICES } from './invariants.js';
+import { describe, expect, it } from 'vitest';
+import { at, chartDir, helmLint, helmTemplate, type Rendered } from './helm.js';
+import { checkAll, componentOf, envOf, podSpecOf, SERVICES, STAGES, workloads } from './invariants.js';
 import { validateObject } from './kube-schemas.js';
 
 const ciFiles = readdirSync(path.join(chartDir, 'ci'))
   .filter((f) => f.endsWith('-values.yaml'))
   .sort();
 
-beforeAll(() => {
-  renderer();
-}, 180_000);
+describe.each(ciFiles)('the chart with ci/%s', (file) => {
+  const rendered = () => helmTemplate({ valueFiles: [`ci/${file}`], kubeVersion: 'v1.30.0' });
 
-describe.each(ciFiles)('helm template -f ci/%s', (file) => {
-  const rendered = () => helmTemplate({ valueFiles: [`ci/${file}`] });
+  it('passes helm lint --strict', () => {
+    const lint = helmLint(chartDir, [`ci/${file}`]);
+    expect(lint.report).toContain('1 chart(s) linted, 0 chart(s) failed');
+    expect(lint.ok).toBe(true);
+  });
 
   it('renders objects that validate against the Kubernetes schemas', () => {
     const r = rendered();
@@ -23,50 +25,80 @@ describe.each(ciFiles)('helm template -f ci/%s', (file) => {
     expect(new Set(r.objects.map((o) => `${o.kind}/${o.metadata.name}`)).size).toBe(r.objects.length);
   });
 
-  it('keeps the invariants: selectors, probes, resources, secrets, partition ownership', () => {
+  it('keeps the invariants: selectors, probes, resources, secrets, partition ownership by leases', () => {
     expect(checkAll(rendered())).toEqual([]);
   });
 
-  it('has one workload per service: Deployments for ingest and config, StatefulSets for the partition owners', () => {
+  it('runs every service as a Deployment, none with access to the Kubernetes API', () => {
     const r = rendered();
-    const kinds = Object.fromEntries(
-      r.objects
-        .filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet')
-        .map((o) => [componentOf(o), o.kind]),
-    );
-    expect(kinds).toEqual({
-      ingest: 'Deployment',
-      config: 'Deployment',
-      enrich: 'StatefulSet',
-      state: 'StatefulSet',
-      writer: 'StatefulSet',
-    });
-    expect(r.notes).toContain('helm test');
+    expect(workloads(r).map(componentOf).sort()).toEqual([...SERVICES].sort());
+    expect(r.objects.filter((o) => /Role|StatefulSet/.test(o.kind))).toEqual([]);
+    for (const w of workloads(r)) expect(podSpecOf(w).automountServiceAccountToken).toBe(false);
   });
 });
+
+const deployment = (r: Rendered, name: string) => r.byName.get(`Deployment/tl-throughline-${name}`)!;
 
 describe('values.yaml', () => {
   it('renders with only the connections Secret added', () => {
     const r = helmTemplate({ set: at('connections.existingSecret', 'conn') });
     expect(r.objects.flatMap(validateObject)).toEqual([]);
+    expect(checkAll(r)).toEqual([]);
   });
 
-  it('scaling one service changes only that service workload', () => {
+  it('scaling one service changes only that Deployment, and not its pod template (no pod restarts)', () => {
     const base = helmTemplate({ valueFiles: ['ci/default-values.yaml'] });
     for (const name of SERVICES) {
       const scaled = helmTemplate({ valueFiles: ['ci/default-values.yaml'], set: at(`${name}.replicas`, 5) });
       const changed = scaled.objects.filter(
         (o) => JSON.stringify(o) !== JSON.stringify(base.byName.get(`${o.kind}/${o.metadata.name}`)),
       );
-      expect(changed.map((o) => `${o.kind}/${componentOf(o)}`)).toEqual([
-        `${name === 'ingest' || name === 'config' ? 'Deployment' : 'StatefulSet'}/${name}`,
-      ]);
+      expect(changed.map((o) => `${o.kind}/${componentOf(o)}`)).toEqual([`Deployment/${name}`]);
       expect(changed[0]!.spec.replicas).toBe(5);
+      expect(changed[0]!.spec.template).toEqual(deployment(base, name).spec.template);
       expect(scaled.objects.length).toBe(base.objects.length);
     }
   });
 
-  it('maps each partition owner to its stream and per-partition consumers in KEDA triggers', () => {
+  it('gives each stage its instance id from the pod name and the lease settings every service shares', () => {
+    const r = helmTemplate({ valueFiles: ['ci/default-values.yaml'], set: { leaseTtlMs: 8000 } });
+    for (const name of STAGES) {
+      const env = envOf(podSpecOf(deployment(r, name)).containers[0]!);
+      expect(env.get('INSTANCE_ID')?.valueFrom?.fieldRef).toEqual({ fieldPath: 'metadata.name' });
+      expect(env.get('PARTITION_ASSIGNMENT')?.value).toBe('balanced');
+      expect(env.has('INSTANCE_INDEX') || env.has('INSTANCE_COUNT')).toBe(false);
+    }
+    // ingest creates the lease bucket as readily as a stage does, so it carries the same time to live.
+    for (const name of ['ingest', ...STAGES])
+      expect(envOf(podSpecOf(deployment(r, name)).containers[0]!).get('LEASE_TTL_MS')?.value).toBe('8000');
+  });
+
+  it('rolls a stage one pod at a time, never below its count, draining within the grace period', () => {
+    const r = helmTemplate({ valueFiles: ['ci/default-values.yaml'] });
+    for (const name of STAGES) {
+      const w = deployment(r, name);
+      expect(w.spec.strategy).toEqual({
+        type: 'RollingUpdate',
+        rollingUpdate: { maxSurge: 1, maxUnavailable: 0 },
+      });
+      expect(podSpecOf(w).terminationGracePeriodSeconds).toBe(25 + 15);
+    }
+  });
+
+  it('leaves the replicas of an autoscaled stage to HPA or KEDA, which scale its Deployment', () => {
+    const r = helmTemplate({
+      valueFiles: ['ci/keda-values.yaml'],
+      set: { state: { autoscaling: { mode: 'hpa', minReplicas: 1, maxReplicas: 16 } } },
+    });
+    expect(deployment(r, 'state').spec.replicas).toBeUndefined();
+    expect(r.byName.get('HorizontalPodAutoscaler/tl-throughline-state')?.spec.scaleTargetRef).toEqual({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      name: 'tl-throughline-state',
+    });
+  });
+
+  it('maps each stage to its stream and per-partition consumers in KEDA triggers', () => {
     const r = helmTemplate({
       valueFiles: ['ci/keda-values.yaml'],
       set: {
@@ -76,7 +108,7 @@ describe('values.yaml', () => {
       },
     });
     const stages = { enrich: 'ingested', state: 'enriched', writer: 'applied' } as const;
-    for (const name of PARTITION_OWNERS) {
+    for (const name of STAGES) {
       const so = r.objects.find((o) => o.kind === 'ScaledObject' && componentOf(o) === name)!;
       const triggers = so.spec.triggers as { name: string; metadata: Record<string, string> }[];
       expect(triggers.map((t) => t.metadata.consumer)).toEqual(
@@ -87,12 +119,24 @@ describe('values.yaml', () => {
       );
       expect(so.spec.advanced.scalingModifiers.formula).toBe(triggers.map((t) => t.name).join(' + '));
       expect(so.spec.maxReplicaCount).toBeLessThanOrEqual(8);
-      expect(so.spec.scaleTargetRef).toMatchObject({ kind: 'StatefulSet', name: `tl-throughline-${name}` });
+      expect(so.spec.scaleTargetRef).toMatchObject({ kind: 'Deployment', name: `tl-throughline-${name}` });
+      expect(deployment(r, name).spec.replicas).toBeUndefined();
     }
   });
 
-  it('runs migrations as a hook before install and upgrade, after install when PostgreSQL is part of the release', () => {
-    const job = (r: ReturnType<typeof helmTemplate>) => r.objects.find((o) => o.kind === 'Job')!;
+  it('gives each stage a headless Service of every pod for its metrics, and nothing else', () => {
+    const r = helmTemplate({ valueFiles: ['ci/scaled-values.yaml'] });
+    for (const name of STAGES) {
+      const svc = r.byName.get(`Service/tl-throughline-${name}-metrics`)!;
+      expect(svc.spec).toMatchObject({ clusterIP: 'None', ports: [{ name: 'http', targetPort: 'http' }] });
+      const monitor = r.byName.get(`ServiceMonitor/tl-throughline-${name}`)!;
+      expect(monitor.spec.selector.matchLabels).toEqual(svc.spec.selector);
+    }
+    expect(r.objects.filter((o) => o.kind === 'Service').length).toBe(5);
+  });
+
+  it('runs migrations as a hook before install and upgrade, in a hook Secret of their own for a URL value', () => {
+    const job = (r: Rendered) => r.objects.find((o) => o.kind === 'Job')!;
     const plain = helmTemplate({ valueFiles: ['ci/default-values.yaml'] });
     expect(job(plain).metadata.annotations).toMatchObject({ 'helm.sh/hook': 'pre-install,pre-upgrade' });
     expect(envOf(podSpecOf(job(plain)).containers[0]!).get('MIGRATE_ONLY')?.value).toBe('true');
@@ -108,8 +152,7 @@ describe('values.yaml', () => {
 
   it('takes each connection from its own existing Secret and key', () => {
     const r = helmTemplate({ valueFiles: ['ci/existing-secrets-values.yaml'] });
-    const state = r.byName.get('StatefulSet/tl-throughline-state') as K8sObject;
-    const env = envOf(podSpecOf(state).containers[0]!);
+    const env = envOf(podSpecOf(deployment(r, 'state')).containers[0]!);
     expect(env.get('NATS_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'nats-client', key: 'url' });
     expect(env.get('REDIS_URL')?.valueFrom?.secretKeyRef).toEqual({
       name: 'redis-credentials',
@@ -121,24 +164,61 @@ describe('values.yaml', () => {
     });
     expect(r.objects.some((o) => o.kind === 'Secret')).toBe(false);
   });
+
+  it('builds a URL from a value and a password Secret, with names rendered against the release', () => {
+    const r = helmTemplate({
+      release: 'demo',
+      valueFiles: ['ci/default-values.yaml'],
+      set: {
+        connections: {
+          existingSecret: '',
+          nats: { url: 'nats://nats.messaging:4222' },
+          redis: {
+            url: 'redis://:$(TL_REDIS_PASSWORD)@{{ .Release.Name }}-redis-master:6379',
+            passwordSecret: { name: '{{ .Release.Name }}-redis', key: 'redis-password' },
+          },
+          database: { url: 'postgres://tl:pw@pg:5432/tl' },
+        },
+      },
+    });
+    const env = envOf(podSpecOf(r.byName.get('Deployment/demo-throughline-state')!).containers[0]!);
+    expect(env.get('TL_REDIS_PASSWORD')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'demo-redis',
+      key: 'redis-password',
+    });
+    expect(env.get('REDIS_URL')?.value).toBe('redis://:$(TL_REDIS_PASSWORD)@demo-redis-master:6379');
+    // Kubernetes expands $(VAR) only from variables defined before.
+    expect([...env.keys()].indexOf('TL_REDIS_PASSWORD')).toBeLessThan([...env.keys()].indexOf('REDIS_URL'));
+    expect(r.byName.get('Secret/demo-throughline-connections')?.stringData).toEqual({
+      NATS_URL: 'nats://nats.messaging:4222',
+      DATABASE_URL: 'postgres://tl:pw@pg:5432/tl',
+    });
+    expect(checkAll(r)).toEqual([]);
+  });
 });
 
 describe('the invariant checks', () => {
   it('report what a broken chart would render', () => {
     const r = helmTemplate({ valueFiles: ['ci/scaled-values.yaml'] });
-    const writer = r.byName.get('StatefulSet/tl-throughline-writer')!;
+    const writer = deployment(r, 'writer');
     const container = podSpecOf(writer).containers[0]!;
     delete (container as { readinessProbe?: unknown }).readinessProbe;
-    container.env!.find((e) => e.name === 'INSTANCE_COUNT')!.value = '3';
+    container.env!.find((e) => e.name === 'LEASE_TTL_MS')!.value = '3000';
+    container.env!.push({ name: 'INSTANCE_COUNT', value: '6' });
     container.env!.push({ name: 'DATABASE_URL', value: r.values.connections.database.url });
+    container.args = ['deploy/partition-owner.mjs', 'apps/writer/dist/main.js'];
+    podSpecOf(writer).automountServiceAccountToken = true;
     writer.spec.selector.matchLabels['app.kubernetes.io/component'] = 'writers';
     expect(checkAll(r)).toEqual(
       expect.arrayContaining([
-        'StatefulSet/tl-throughline-writer: selector does not match its pod labels',
-        'StatefulSet/tl-throughline-writer/writer: readinessProbe missing or not /readyz on a named port',
-        'StatefulSet/tl-throughline-writer: contains a secret value',
+        'Deployment/tl-throughline-writer: selector does not match its pod labels',
+        'Deployment/tl-throughline-writer/writer: readinessProbe missing or not /readyz on a named port',
+        'Deployment/tl-throughline-writer: mounts a service account token',
+        'Deployment/tl-throughline-writer: contains a secret value',
         'tl-throughline-writer/writer: DATABASE_URL is a plain value',
-        'writer: INSTANCE_COUNT 3 != replicas 6',
+        'writer: LEASE_TTL_MS 3000 is not leaseTtlMs 5000',
+        'writer: not started as apps/writer/dist/main.js',
+        'writer: has an instance index or count',
       ]),
     );
   });

@@ -23,7 +23,15 @@ describe('deploy/compose/compose.yaml', () => {
     expect(services.nats?.command).toEqual(expect.arrayContaining(['-js']));
     expect(services.redis?.command).toEqual(expect.arrayContaining(['--maxmemory-policy', 'noeviction']));
     expect(services.postgres?.image).toMatch(/^postgres:/);
-    expect(services.jaeger?.ports).toEqual(expect.arrayContaining(['16686:16686', '4317:4317', '4318:4318']));
+    expect(services.jaeger?.ports).toEqual(
+      expect.arrayContaining(['127.0.0.1:16686:16686', '127.0.0.1:4317:4317', '127.0.0.1:4318:4318']),
+    );
+  });
+
+  it('publishes every port on the loopback interface only (its servers have no or well-known passwords)', () => {
+    const ports = Object.values(services).flatMap((s) => s.ports ?? []);
+    expect(ports.length).toBeGreaterThan(10);
+    expect(ports.filter((p) => !p.startsWith('127.0.0.1:'))).toEqual([]);
   });
 
   it.each(['config', 'ingest', 'enrich', 'state', 'writer'])(
@@ -42,6 +50,10 @@ describe('deploy/compose/compose.yaml', () => {
       expect(Object.keys(service.depends_on ?? {})).toEqual(
         expect.arrayContaining(['nats', 'redis', 'postgres']),
       );
+      // Every service on NATS gets the same lease time to live; the stages need no instance index or count.
+      if (name !== 'config') expect(service.environment?.LEASE_TTL_MS).toBe('5000');
+      expect(service.environment).not.toHaveProperty('INSTANCE_INDEX');
+      expect(service.environment).not.toHaveProperty('INSTANCE_COUNT');
     },
   );
 });

@@ -1,15 +1,16 @@
 /** Checks every rendering of the chart must pass, whatever the values. Each returns a list of problems. */
 import type { K8sObject, Rendered } from './helm.js';
 
-export const PARTITION_OWNERS = ['enrich', 'state', 'writer'] as const;
+/** The stages: partition owners, sharing their partitions through leases. */
+export const STAGES = ['enrich', 'state', 'writer'] as const;
 export const SERVICES = ['ingest', 'enrich', 'state', 'writer', 'config'] as const;
 
-interface EnvVar {
+export interface EnvVar {
   name: string;
   value?: string;
-  valueFrom?: { secretKeyRef?: { name: string; key: string }; fieldRef?: unknown };
+  valueFrom?: { secretKeyRef?: { name: string; key: string }; fieldRef?: { fieldPath: string } };
 }
-interface Container {
+export interface Container {
   name: string;
   args?: string[];
   env?: EnvVar[];
@@ -22,8 +23,7 @@ interface Container {
   volumeMounts?: { name: string; mountPath: string }[];
 }
 
-export const workloads = (r: Rendered): K8sObject[] =>
-  r.objects.filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet');
+export const workloads = (r: Rendered): K8sObject[] => r.objects.filter((o) => o.kind === 'Deployment');
 
 export function podSpecOf(o: K8sObject): { containers: Container[]; [key: string]: any } {
   return o.kind === 'Pod' ? o.spec : o.spec.template.spec;
@@ -49,8 +49,6 @@ export function checkSelectors(r: Rendered): string[] {
   for (const { w, labels } of pods) {
     if (!matches(w.spec.selector.matchLabels, labels))
       problems.push(`${w.kind}/${w.metadata.name}: selector does not match its pod labels`);
-    if (w.kind === 'StatefulSet' && !r.byName.has(`Service/${w.spec.serviceName}`))
-      problems.push(`${w.metadata.name}: serviceName ${w.spec.serviceName} does not exist`);
   }
   const selecting = (selector: Record<string, string>) => pods.filter((p) => matches(selector, p.labels));
   for (const o of r.objects) {
@@ -80,8 +78,10 @@ export function checkSelectors(r: Rendered): string[] {
 /** Every container: resources, hardened securityContext, /tmp mounted; service containers: the three probes. */
 export function checkContainers(r: Rendered): string[] {
   const problems: string[] = [];
-  for (const o of r.objects.filter((x) => ['Deployment', 'StatefulSet', 'Job', 'Pod'].includes(x.kind))) {
+  for (const o of r.objects.filter((x) => ['Deployment', 'Job', 'Pod'].includes(x.kind))) {
     const spec = podSpecOf(o);
+    if (spec.automountServiceAccountToken !== false)
+      problems.push(`${o.kind}/${o.metadata.name}: mounts a service account token`);
     if (spec.securityContext?.runAsNonRoot !== true)
       problems.push(`${o.metadata.name}: pod runAsNonRoot is not set`);
     for (const c of spec.containers) {
@@ -98,7 +98,7 @@ export function checkContainers(r: Rendered): string[] {
       )
         problems.push(`${id}: securityContext not hardened`);
       if (!c.volumeMounts?.some((m) => m.mountPath === '/tmp')) problems.push(`${id}: /tmp is not writable`);
-      if (o.kind !== 'Deployment' && o.kind !== 'StatefulSet') continue;
+      if (o.kind !== 'Deployment') continue;
       const ports = new Set((c.ports ?? []).map((p) => p.name));
       for (const [probe, path] of [
         ['livenessProbe', '/healthz'],
@@ -121,8 +121,9 @@ export function checkContainers(r: Rendered): string[] {
 export function checkSecretsStayInSecrets(r: Rendered): string[] {
   const secrets = new Set<string>();
   for (const conn of ['nats', 'redis', 'database']) {
-    const url = r.values.connections?.[conn]?.url as string | undefined;
-    if (url) secrets.add(url);
+    const c = r.values.connections?.[conn];
+    // A URL beside a passwordSecret holds a $(TL_..._PASSWORD) reference, not the password: it is a plain value.
+    if (c?.url && !c.passwordSecret?.name) secrets.add(c.url as string);
   }
   for (const s of r.objects.filter((o) => o.kind === 'Secret')) {
     for (const v of Object.values<string>(s.stringData ?? {})) secrets.add(v);
@@ -134,7 +135,7 @@ export function checkSecretsStayInSecrets(r: Rendered): string[] {
     for (const secret of secrets)
       if (text.includes(secret)) problems.push(`${o.kind}/${o.metadata.name}: contains a secret value`);
   }
-  for (const o of r.objects.filter((x) => ['Deployment', 'StatefulSet', 'Job', 'Pod'].includes(x.kind))) {
+  for (const o of r.objects.filter((x) => ['Deployment', 'Job', 'Pod'].includes(x.kind))) {
     for (const c of podSpecOf(o).containers) {
       for (const name of ['NATS_URL', 'REDIS_URL', 'DATABASE_URL']) {
         const e = envOf(c).get(name);
@@ -151,41 +152,39 @@ export function checkSecretsStayInSecrets(r: Rendered): string[] {
   return problems;
 }
 
-/** Partition ownership: PARTITION_COUNT everywhere, INSTANCE_COUNT = replicas (or read live when autoscaled). */
+/**
+ * Partition ownership by leases: every service on NATS has PARTITION_COUNT and the same LEASE_TTL_MS (the lease
+ * bucket's time to live); a stage shares its partitions (balanced assignment, no index or count), names its
+ * instance after the pod, runs plain `node apps/<stage>/dist/main.js`, and never more replicas than partitions.
+ * Nothing reads the Kubernetes API, so there is no Role.
+ */
 export function checkPartitionOwnership(r: Rendered): string[] {
   const problems: string[] = [];
   const p = String(r.values.partitionCount);
+  const ttl = String(r.values.leaseTtlMs);
   for (const w of workloads(r)) {
     const name = componentOf(w)!;
-    const env = envOf(podSpecOf(w).containers[0]!);
+    const container = podSpecOf(w).containers[0]!;
+    const env = envOf(container);
     if (name !== 'config' && env.get('PARTITION_COUNT')?.value !== p)
       problems.push(`${name}: PARTITION_COUNT is not ${p}`);
-    if (w.kind !== 'StatefulSet') continue;
-    const auto = r.values[name].autoscaling.mode !== 'none';
-    if (
-      !auto &&
-      (env.get('INSTANCE_COUNT')?.value !== String(w.spec.replicas) ||
-        env.get('INSTANCE_COUNT_SOURCE')?.value !== 'env')
-    )
-      problems.push(
-        `${name}: INSTANCE_COUNT ${env.get('INSTANCE_COUNT')?.value} != replicas ${w.spec.replicas}`,
-      );
-    if (auto) {
-      const role = r.objects.find((o) => o.kind === 'Role');
-      if (
-        env.get('INSTANCE_COUNT_SOURCE')?.value !== 'statefulset' ||
-        env.get('STATEFULSET_NAME')?.value !== w.metadata.name
-      )
-        problems.push(`${name}: autoscaled but INSTANCE_COUNT is not read from the StatefulSet`);
-      if (!role?.rules?.[0]?.resourceNames?.includes(w.metadata.name))
-        problems.push(`${name}: no Role lets it read its StatefulSet`);
-      if (podSpecOf(w).automountServiceAccountToken !== true)
-        problems.push(`${name}: no service account token to read the API`);
-    }
+    if (name !== 'config' && env.get('LEASE_TTL_MS')?.value !== ttl)
+      problems.push(`${name}: LEASE_TTL_MS ${env.get('LEASE_TTL_MS')?.value} is not leaseTtlMs ${ttl}`);
+    if (JSON.stringify(container.args) !== JSON.stringify([`apps/${name}/dist/main.js`]))
+      problems.push(`${name}: not started as apps/${name}/dist/main.js`);
+    if (!(STAGES as readonly string[]).includes(name)) continue;
+    if (env.get('PARTITION_ASSIGNMENT')?.value !== 'balanced')
+      problems.push(`${name}: PARTITION_ASSIGNMENT is not balanced`);
+    if (env.has('INSTANCE_INDEX') || env.has('INSTANCE_COUNT'))
+      problems.push(`${name}: has an instance index or count`);
+    if (env.get('INSTANCE_ID')?.valueFrom?.fieldRef?.fieldPath !== 'metadata.name')
+      problems.push(`${name}: INSTANCE_ID is not the pod name`);
     if ((w.spec.replicas ?? 0) > Number(p)) problems.push(`${name}: more replicas than partitions`);
-    if (!String(podSpecOf(w).containers[0]!.args).includes('partition-owner.mjs'))
-      problems.push(`${name}: not started by partition-owner.mjs`);
   }
+  for (const o of r.objects.filter((x) =>
+    ['Role', 'ClusterRole', 'RoleBinding', 'StatefulSet'].includes(x.kind),
+  ))
+    problems.push(`${o.kind}/${o.metadata.name}: not needed by lease-based ownership`);
   return problems;
 }
 

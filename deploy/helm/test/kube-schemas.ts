@@ -4,11 +4,10 @@
  */
 import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1';
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
-import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1';
+import { Deployment } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { Job } from 'kubernetes-models/batch/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
-import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { ConfigMap, Pod, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
 import type { K8sObject } from './helm.js';
 
@@ -23,12 +22,9 @@ const models: Record<string, new (data: any) => Model> = {
   'v1/Service': Service,
   'v1/ServiceAccount': ServiceAccount,
   'apps/v1/Deployment': Deployment,
-  'apps/v1/StatefulSet': StatefulSet,
   'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler,
   'batch/v1/Job': Job,
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
-  'rbac.authorization.k8s.io/v1/Role': Role,
-  'rbac.authorization.k8s.io/v1/RoleBinding': RoleBinding,
   'keda.sh/v1alpha1/ScaledObject': ScaledObject,
   'monitoring.coreos.com/v1/ServiceMonitor': ServiceMonitor,
 };
@@ -48,10 +44,9 @@ export function validateObject(obj: K8sObject): string[] {
     problems.push(`${id}: ${(err as Error).message}`);
   }
   const name = obj.metadata?.name ?? '';
-  // Services and the pods of StatefulSets need DNS labels; StatefulSet names leave room for "-<ordinal>" and the
-  // controller-revision-hash label (63 characters).
-  const maxLength = obj.kind === 'StatefulSet' ? 52 : 63;
-  const pattern = obj.kind === 'Service' || obj.kind === 'StatefulSet' ? DNS_LABEL : DNS_SUBDOMAIN;
+  // Services need DNS labels; Deployment names leave room for their ReplicaSets' "-<pod-template-hash>" (63).
+  const maxLength = obj.kind === 'Deployment' ? 52 : 63;
+  const pattern = obj.kind === 'Service' || obj.kind === 'Deployment' ? DNS_LABEL : DNS_SUBDOMAIN;
   if (!pattern.test(name) || name.length > maxLength)
     problems.push(`${id}: invalid name (${name.length} characters)`);
   return problems;

@@ -1,97 +1,119 @@
 /**
- * The chart's `helm test` script against the runtime tree of the image: the five services started the way the
- * chart starts them (partition owners through partition-owner.mjs with a StatefulSet pod name), on real NATS,
- * Redis and PostgreSQL, then deploy/smoke-test.mjs sends events through ingest and waits for their ledger rows.
+ * The chart's pods, run from the runtime tree of the image on real NATS, Redis and PostgreSQL: each Deployment's
+ * replicas started with the command and environment the chart renders for it (`node <image flags> <args>`, Secret
+ * keys and downward-API fields resolved as the kubelet would, a pod-like name per instance), then the `helm test`
+ * pod as rendered (deploy/smoke-test.mjs) sends events through ingest and waits for their ledger rows. Only what
+ * a cluster gives differently is replaced: listen addresses (one host here, so port 0) and config's address.
  */
 import { spawnSync } from 'node:child_process';
+import { SERVICE_NODE_FLAGS } from '@throughline/runtime';
+import { OutputService, type App, type ReadyPorts } from '@throughline/stack';
 import {
   spawnService,
   startNats,
   startPostgres,
   startRedis,
-  waitForReady,
   type NatsHandle,
   type PostgresHandle,
-  type ReadyPorts,
   type RedisHandle,
   type ServiceProcess,
 } from '@throughline/testkit';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { helmTemplate, type Rendered } from './helm.js';
+import { podSpecOf } from './invariants.js';
+import { containerOf, podEnv } from './pod-env.js';
 
 const out = inject('runtimeDir');
 let nats: NatsHandle;
 let redis: RedisHandle;
 let postgres: PostgresHandle;
-const services: ServiceProcess[] = [];
+let rendered: Rendered;
+const instances: { pod: string; service: ServiceProcess }[] = [];
 let ingestAddress: string;
 
-async function start(name: string, args: string[], env: Record<string, string>): Promise<ReadyPorts> {
-  const service = spawnService({
-    name,
-    command: process.execPath,
-    args,
-    cwd: out,
-    env: {
-      LOG_LEVEL: 'info',
-      PARTITION_COUNT: '4',
-      // Any free port; ingest and config report theirs in their ready line.
-      HTTP_ADDRESS: '127.0.0.1:0',
-      GRPC_ADDRESS: '127.0.0.1:0',
-      ...env,
-    },
-  });
-  services.push(service);
-  return waitForReady(service, { timeoutMs: 30_000 });
+/** Starts every replica of one Deployment as the chart renders it; resolves with their ready lines' ports. */
+function startDeployment(name: App, overrides: Record<string, string> = {}): Promise<ReadyPorts[]> {
+  const deployment = rendered.byName.get(`Deployment/tl-throughline-${name}`)!;
+  const container = containerOf(deployment);
+  const replicas = deployment.spec.replicas as number;
+  return Promise.all(
+    Array.from({ length: replicas }, (_, i) => {
+      const pod = `${deployment.metadata.name}-7c9d8f6b5d-x${i}q4z`;
+      const service = spawnService({
+        name: `${name}-${i}`,
+        command: process.execPath,
+        args: [...SERVICE_NODE_FLAGS, ...(container.args ?? [])],
+        cwd: out,
+        env: {
+          ...podEnv(rendered, container, { name: pod, namespace: 'pipeline', nodeName: 'node-1' }),
+          HTTP_ADDRESS: '127.0.0.1:0',
+          GRPC_ADDRESS: '127.0.0.1:0',
+          ...overrides,
+        },
+      });
+      instances.push({ pod, service });
+      // The ready line of a service, read as the stack launcher reads it.
+      return new OutputService({ name: pod, app: name, env: {} }, service).ready(30_000);
+    }),
+  );
 }
 
 beforeAll(async () => {
   [nats, redis, postgres] = await Promise.all([startNats(), startRedis(), startPostgres()]);
-  const bus = { NATS_URL: nats.url };
-  const config = await start('config', ['apps/config/dist/main.js'], {
-    DATABASE_URL: postgres.url,
-    SEED_DEMO_TENANTS: 'true',
+  rendered = helmTemplate({
+    set: {
+      partitionCount: 4,
+      connections: { nats: { url: nats.url }, redis: { url: redis.url }, database: { url: postgres.url } },
+      // Two instances of state and writer share their partitions; one of the others keeps the CPU use down.
+      ingest: { replicas: 1 },
+      enrich: { replicas: 1 },
+      state: { replicas: 2 },
+      writer: { replicas: 2 },
+      config: { replicas: 1, seedDemoTenants: true },
+      tests: { events: 6, timeoutMs: 20_000 },
+    },
   });
-  const configAddress = `127.0.0.1:${config.grpcPort()}`;
-  const [ingest] = await Promise.all([
-    start('ingest', ['apps/ingest/dist/main.js'], bus),
-    start('enrich', ['deploy/partition-owner.mjs', 'apps/enrich/dist/main.js'], {
-      ...bus,
-      POD_NAME: 'tl-throughline-enrich-0',
-      INSTANCE_COUNT: '1',
-      CONFIG_ADDRESS: configAddress,
-    }),
-    start('state', ['deploy/partition-owner.mjs', 'apps/state/dist/main.js'], {
-      ...bus,
-      POD_NAME: 'tl-throughline-state-0',
-      INSTANCE_COUNT: '1',
-      REDIS_URL: redis.url,
-      DATABASE_URL: postgres.url,
-    }),
-    start('writer', ['deploy/partition-owner.mjs', 'apps/writer/dist/main.js'], {
-      ...bus,
-      POD_NAME: 'tl-throughline-writer-0',
-      INSTANCE_COUNT: '1',
-      DATABASE_URL: postgres.url,
-    }),
+  const [config] = await startDeployment('config');
+  const configAddress = `127.0.0.1:${config!.grpcPort!}`;
+  const [[ingest]] = await Promise.all([
+    startDeployment('ingest'),
+    startDeployment('enrich', { CONFIG_ADDRESS: configAddress }),
+    startDeployment('state'),
+    startDeployment('writer'),
   ]);
-  ingestAddress = `127.0.0.1:${ingest.grpcPort()}`;
+  ingestAddress = `127.0.0.1:${ingest!.grpcPort!}`;
 }, 120_000);
 
 afterAll(async () => {
-  await Promise.all(services.map((s) => s.kill('SIGKILL')));
+  await Promise.all(instances.map(({ service }) => service.kill('SIGKILL')));
   await Promise.all([nats?.stop(), redis?.stop(), postgres?.stop()]);
 }, 60_000);
 
-describe('helm test (deploy/smoke-test.mjs)', () => {
-  it('sends events through ingest and finds them committed by the writer', () => {
-    const run = spawnSync(process.execPath, ['deploy/smoke-test.mjs'], {
+describe('the chart’s pods on real NATS, Redis and PostgreSQL', () => {
+  it('names each stage instance after its pod (INSTANCE_ID from the downward API, plus a random suffix)', async () => {
+    const stages = instances.filter(({ pod }) => /-(enrich|state|writer)-/.test(pod));
+    expect(stages.length).toBe(5);
+    for (const { pod, service } of stages) {
+      const [line] = await service.waitForOutput(/^\{.*"msg":"ready".*\}$/m);
+      expect((JSON.parse(line) as { instance: string }).instance).toMatch(new RegExp(`^${pod}-[0-9a-f]{6}$`));
+    }
+  });
+
+  it('passes the helm test pod: events through ingest, committed by the writer', () => {
+    const pod = rendered.objects.find(
+      (o) => o.kind === 'Pod' && o.metadata.annotations?.['helm.sh/hook'] === 'test',
+    )!;
+    const container = podSpecOf(pod).containers[0]!;
+    const run = spawnSync(process.execPath, [...SERVICE_NODE_FLAGS, ...(container.args ?? [])], {
       cwd: out,
       env: {
         PATH: process.env.PATH ?? '',
+        ...podEnv(rendered, container, {
+          name: pod.metadata.name,
+          namespace: 'pipeline',
+          nodeName: 'node-1',
+        }),
         INGEST_ADDRESS: ingestAddress,
-        DATABASE_URL: postgres.url,
-        SMOKE_EVENTS: '6',
-        SMOKE_TIMEOUT_MS: '20000',
       },
       encoding: 'utf8',
       timeout: 30_000,
@@ -102,8 +124,8 @@ describe('helm test (deploy/smoke-test.mjs)', () => {
     expect(run.status).toBe(0);
   });
 
-  it('drains every service on SIGTERM, as the pods are stopped', async () => {
-    const exits = await Promise.all(services.map((s) => s.kill('SIGTERM')));
-    expect(exits.map((e) => `${e.code}`)).toEqual(services.map(() => '0'));
+  it('drains every instance on SIGTERM, as a Deployment stops its pods', async () => {
+    const exits = await Promise.all(instances.map(({ service }) => service.kill('SIGTERM')));
+    expect(exits.map((e) => `${e.code}`)).toEqual(instances.map(() => '0'));
   });
 });

@@ -1,65 +1,68 @@
 {{/*
-Connection settings. Each of nats, redis and database resolves, in order, to: its own existingSecret, the shared
-connections.existingSecret, the Secret this chart makes from its `url`, or the enabled subchart. Otherwise the
-render fails and says what to set. Call with (dict "root" $ "conn" "nats" "env" "NATS_URL").
+Connection settings. Each of nats, redis and database resolves, in order, to: its own existingSecret, the
+shared connections.existingSecret, its `url` with the password from `passwordSecret`, or its `url` kept in the
+Secret this chart makes. Otherwise the render fails and says what to set. Secret names and URLs are rendered
+with tpl, so an umbrella chart can name the services of its own release (throughline-stack does).
+Call with (dict "root" $ "conn" "nats" "env" "NATS_URL").
 */}}
 {{- define "throughline.connectionEnv" -}}
 {{- $root := .root }}
 {{- $c := index $root.Values.connections .conn }}
 {{- $secret := coalesce $c.existingSecret $root.Values.connections.existingSecret }}
-{{- if and (not $secret) $c.url }}
-{{- $secret = printf "%s-connections" (include "throughline.fullname" $root) }}
-{{- end }}
+{{- $password := include "throughline.passwordEnv" (dict "conn" .conn) }}
+{{- $passwordSecret := $c.passwordSecret | default dict }}
 {{- if $secret }}
 - name: {{ .env }}
   valueFrom:
     secretKeyRef:
-      name: {{ $secret }}
+      name: {{ tpl $secret $root }}
       key: {{ $c.key }}
-{{- else if and (eq .conn "nats") $root.Values.nats.enabled }}
-- name: {{ .env }}
-  value: {{ printf "nats://%s:4222" (include "throughline.subchartFullname" (dict "root" $root "chart" "nats")) | quote }}
-{{- else if and (eq .conn "redis") $root.Values.redis.enabled }}
-{{- $name := include "throughline.subchartFullname" (dict "root" $root "chart" "redis") }}
-- name: TL_REDIS_PASSWORD
+{{- else if and $c.url $passwordSecret.name }}
+{{- /* Kubernetes expands $(VAR) only in plain values: the URL names the variable, the password stays a Secret's. */}}
+{{- if not (contains (printf "$(%s)" $password) $c.url) }}
+{{- fail (printf "connections.%s.url must refer to the password as $(%s) when connections.%s.passwordSecret is set" .conn $password .conn) }}
+{{- end }}
+- name: {{ $password }}
   valueFrom:
     secretKeyRef:
-      name: {{ $name }}
-      key: redis-password
+      name: {{ tpl $passwordSecret.name $root }}
+      key: {{ required (printf "connections.%s.passwordSecret.key: the key of the password in that Secret" .conn) $passwordSecret.key }}
 - name: {{ .env }}
-  value: {{ printf "redis://:$(TL_REDIS_PASSWORD)@%s-master:6379" $name | quote }}
-{{- else if and (eq .conn "database") $root.Values.postgresql.enabled }}
-{{- $name := include "throughline.subchartFullname" (dict "root" $root "chart" "postgresql") }}
-{{- $auth := $root.Values.postgresql.auth }}
-- name: TL_DATABASE_PASSWORD
+  value: {{ tpl $c.url $root | quote }}
+{{- else if $c.url }}
+- name: {{ .env }}
   valueFrom:
     secretKeyRef:
-      name: {{ $name }}
-      key: password
-- name: {{ .env }}
-  value: {{ printf "postgres://%s:$(TL_DATABASE_PASSWORD)@%s:5432/%s" $auth.username $name $auth.database | quote }}
+      name: {{ printf "%s-connections" (include "throughline.fullname" $root) }}
+      key: {{ $c.key }}
 {{- else }}
-{{- $subchart := dict "nats" "nats" "redis" "redis" "database" "postgresql" }}
-{{- required (printf "connections.%s: set url (stored in a Secret by this chart), existingSecret (a Secret with key %s), connections.existingSecret, or %s.enabled=true" .conn $c.key (index $subchart .conn)) "" }}
+{{- required (printf "connections.%s: set url (stored in a Secret by this chart), existingSecret (a Secret with key %s) or connections.existingSecret" .conn $c.key) "" }}
 {{- end }}
 {{- end }}
 
-{{/* The OTLP endpoint: telemetry.otlpEndpoint, else the Jaeger subchart's collector, else none. */}}
+{{/* The variable a connection URL refers to for its password: TL_NATS_PASSWORD, ... (dict "conn" "redis") */}}
+{{- define "throughline.passwordEnv" -}}
+{{- printf "TL_%s_PASSWORD" (upper .conn) }}
+{{- end }}
+
+{{/* Whether the chart keeps this connection's URL in its own Secret (a url, no existingSecret, no passwordSecret). */}}
+{{- define "throughline.urlInChartSecret" -}}
+{{- $c := index .root.Values.connections .conn }}
+{{- if and $c.url (not (coalesce $c.existingSecret .root.Values.connections.existingSecret)) (not (dig "passwordSecret" "name" "" $c)) }}true{{ end }}
+{{- end }}
+
+{{/* The OTLP endpoint: telemetry.otlpEndpoint (rendered with tpl), or none. */}}
 {{- define "throughline.otlpEndpoint" -}}
-{{- if .Values.telemetry.otlpEndpoint }}
-{{- .Values.telemetry.otlpEndpoint }}
-{{- else if .Values.jaeger.enabled }}
-{{- printf "http://%s-collector:4318" (include "throughline.subchartFullname" (dict "root" . "chart" "jaeger")) }}
+{{- with .Values.telemetry.otlpEndpoint }}
+{{- tpl . $ }}
 {{- end }}
 {{- end }}
 
-{{/* host:port of NATS monitoring for KEDA: keda.natsServerMonitoringEndpoint, else the NATS subchart's. */}}
+{{/* host:port of NATS monitoring for KEDA: keda.natsServerMonitoringEndpoint (rendered with tpl). */}}
 {{- define "throughline.natsMonitoringEndpoint" -}}
-{{- if .Values.keda.natsServerMonitoringEndpoint }}
-{{- .Values.keda.natsServerMonitoringEndpoint }}
-{{- else if .Values.nats.enabled }}
-{{- printf "%s-headless.%s.svc:8222" (include "throughline.subchartFullname" (dict "root" . "chart" "nats")) .Release.Namespace }}
+{{- with .Values.keda.natsServerMonitoringEndpoint }}
+{{- tpl . $ }}
 {{- else }}
-{{- required "keda.natsServerMonitoringEndpoint: set the host:port of the NATS monitoring endpoint (or nats.enabled=true) when a service uses autoscaling.mode=keda" "" }}
+{{- required "keda.natsServerMonitoringEndpoint: set the host:port of the NATS monitoring endpoint when a service uses autoscaling.mode=keda" "" }}
 {{- end }}
 {{- end }}

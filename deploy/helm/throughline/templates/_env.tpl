@@ -37,20 +37,18 @@
   value: {{ $root.Values.bus.maxDeliver | int | quote }}
 - name: BUS_MAX_ACK_PENDING
   value: {{ $root.Values.bus.maxAckPending | int | quote }}
+{{- /* Every service that connects to NATS may create the lease bucket, whose time to live this is. */}}
+- name: LEASE_TTL_MS
+  value: {{ $root.Values.leaseTtlMs | int | quote }}
 {{- end }}
-{{- if eq $spec.kind "StatefulSet" }}
-{{- /* INSTANCE_INDEX comes from the pod name (deploy/partition-owner.mjs). */}}
-{{- if eq $svc.autoscaling.mode "none" }}
-- name: INSTANCE_COUNT_SOURCE
-  value: env
-- name: INSTANCE_COUNT
-  value: {{ $svc.replicas | int | quote }}
-{{- else }}
-- name: INSTANCE_COUNT_SOURCE
-  value: statefulset
-- name: STATEFULSET_NAME
-  value: {{ include "throughline.componentName" (dict "root" $root "name" .name) | quote }}
-{{- end }}
+{{- if $spec.stage }}
+{{- /* A stage shares its partitions among the live instances through leases: no index, no count. */}}
+- name: PARTITION_ASSIGNMENT
+  value: balanced
+- name: INSTANCE_ID
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
 {{- end }}
 {{- if $spec.configClient }}
 - name: CONFIG_ADDRESS

@@ -48,7 +48,7 @@ app.kubernetes.io/component: {{ .name }}
 app.kubernetes.io/component: {{ .name }}
 {{- end }}
 
-{{/* Name of one service's objects; at most 52 characters, so StatefulSet pod labels stay within 63. */}}
+{{/* Name of one service's objects; at most 52 characters, so its ReplicaSets' names ("-<hash>") stay within 63. */}}
 {{- define "throughline.componentName" -}}
 {{- printf "%s-%s" (include "throughline.fullname" .root) .name | trunc 52 | trimSuffix "-" }}
 {{- end }}
@@ -66,19 +66,24 @@ app.kubernetes.io/component: {{ .name }}
 {{- end }}
 
 {{/*
-What each service is: its workload kind, what it connects to, and (for partition owners) the stream and consumer
-group it reads. The durable consumer of partition p is "<group>-<stage>-<p>" on stream TL_<STAGE>.
+What each service is: what it connects to, and for a stage (enrich, state, writer: the partition owners) the
+stream and consumer group it reads. The durable consumer of partition p is "<group>-<stage>-<p>" on stream
+TL_<STAGE>. Every service is a Deployment: a stage's instances share its partitions through leases in NATS.
 */}}
 {{- define "throughline.services" -}}
-ingest: { kind: Deployment, grpc: true, nats: true }
-enrich: { kind: StatefulSet, nats: true, configClient: true, group: enrich, stage: ingested }
-state: { kind: StatefulSet, nats: true, redis: true, database: true, group: state, stage: enriched }
-writer: { kind: StatefulSet, nats: true, database: true, group: writer, stage: applied }
-config: { kind: Deployment, grpc: true, database: true }
+ingest: { grpc: true, nats: true }
+enrich: { nats: true, configClient: true, group: enrich, stage: ingested }
+state: { nats: true, redis: true, database: true, group: state, stage: enriched }
+writer: { nats: true, database: true, group: writer, stage: applied }
+config: { grpc: true, database: true }
 {{- end }}
 
-{{/* Fullname of an enabled subchart, by the convention every one of them follows. (dict "root" $ "chart" "redis") */}}
-{{- define "throughline.subchartFullname" -}}
+{{/*
+Fullname of another chart of the same release, by the convention every common chart follows (<release>-<chart>,
+or the release name when it contains the chart's name). For values rendered with tpl, such as an umbrella chart's
+connection URLs: {{ include "throughline.siblingFullname" (dict "root" . "chart" "redis") }}.
+*/}}
+{{- define "throughline.siblingFullname" -}}
 {{- if contains .chart .root.Release.Name }}
 {{- .root.Release.Name | trunc 63 | trimSuffix "-" }}
 {{- else }}

@@ -1,11 +1,10 @@
 {{/*
-The pod template of one service (Deployment or StatefulSet). (dict "root" $ "name" "writer" "spec" $spec "svc" $svc)
+The pod template of one service's Deployment. (dict "root" $ "name" "writer" "spec" $spec "svc" $svc)
 */}}
 {{- define "throughline.podTemplate" -}}
 {{- $root := .root }}
 {{- $svc := .svc }}
-{{- $spec := .spec }}
-{{- $liveCount := and (eq $spec.kind "StatefulSet") (ne $svc.autoscaling.mode "none") -}}
+{{- $spec := .spec -}}
 metadata:
   labels:
     {{- include "throughline.componentSelectorLabels" . | nindent 4 }}
@@ -23,8 +22,8 @@ spec:
     {{- toYaml . | nindent 4 }}
   {{- end }}
   serviceAccountName: {{ include "throughline.serviceAccountName" $root }}
-  # Only a partition owner under HPA/KEDA reads the API (its StatefulSet's replica count).
-  automountServiceAccountToken: {{ $liveCount }}
+  # No service calls the Kubernetes API: partitions are shared through leases in NATS, not by pod ordinals.
+  automountServiceAccountToken: false
   securityContext:
     {{- toYaml $root.Values.podSecurityContext | nindent 4 }}
   terminationGracePeriodSeconds: {{ include "throughline.terminationGracePeriodSeconds" (dict "svc" $svc) }}
@@ -32,11 +31,7 @@ spec:
     - name: {{ .name }}
       image: {{ include "throughline.image" $root | quote }}
       imagePullPolicy: {{ $root.Values.image.pullPolicy }}
-      {{- if eq $spec.kind "StatefulSet" }}
-      args: ["deploy/partition-owner.mjs", {{ printf "apps/%s/dist/main.js" .name | quote }}]
-      {{- else }}
       args: [{{ printf "apps/%s/dist/main.js" .name | quote }}]
-      {{- end }}
       securityContext:
         {{- toYaml $root.Values.securityContext | nindent 8 }}
       ports:

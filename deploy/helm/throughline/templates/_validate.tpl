@@ -10,17 +10,20 @@ value fails the render with a message naming the value to change.
 {{- range $name, $spec := include "throughline.services" . | fromYaml }}
 {{- $svc := index $.Values $name }}
 {{- $a := $svc.autoscaling }}
-{{- if eq $spec.kind "StatefulSet" }}
+{{- if $spec.stage }}
 {{- if gt (int $svc.replicas) $p }}
-{{- fail (printf "%s.replicas (%d) exceeds partitionCount (%d): each partition has one owner, so no partition-owning service runs more replicas than partitions" $name (int $svc.replicas) $p) }}
+{{- fail (printf "%s.replicas (%d) exceeds partitionCount (%d): each partition has one owner at a time, so an instance beyond the partition count would own nothing" $name (int $svc.replicas) $p) }}
 {{- end }}
 {{- if and (ne $a.mode "none") (gt (int $a.maxReplicas) $p) }}
-{{- fail (printf "%s.autoscaling.maxReplicas (%d) exceeds partitionCount (%d): autoscaling never goes past the partition count" $name (int $a.maxReplicas) $p) }}
+{{- fail (printf "%s.autoscaling.maxReplicas (%d) exceeds partitionCount (%d): an instance beyond the partition count would own nothing" $name (int $a.maxReplicas) $p) }}
 {{- end }}
 {{- end }}
 {{- range $key, $_ := $svc.env }}
-{{- if has $key (list "POD_NAME" "POD_NAMESPACE" "NODE_NAME" "HTTP_ADDRESS" "LOG_LEVEL" "SHUTDOWN_TIMEOUT_MS" "GRPC_ADDRESS" "NATS_URL" "REDIS_URL" "DATABASE_URL" "PARTITION_COUNT" "INSTANCE_INDEX" "INSTANCE_COUNT" "INSTANCE_COUNT_SOURCE" "STATEFULSET_NAME" "CONFIG_ADDRESS" "SEED_DEMO_TENANTS" "BUS_DUPLICATE_WINDOW_MS" "BUS_ACK_WAIT_MS" "BUS_MAX_DELIVER" "BUS_MAX_ACK_PENDING" "OTEL_SERVICE_NAME" "OTEL_RESOURCE_ATTRIBUTES" "OTEL_EXPORTER_OTLP_ENDPOINT") }}
-{{- fail (printf "%s.env.%s is set by the chart from its own values (partitionCount, connections, bus, telemetry, logLevel, %s.shutdownTimeoutMs, ...): set it there" $name $key $name) }}
+{{- if has $key (list "POD_NAME" "POD_NAMESPACE" "NODE_NAME" "HTTP_ADDRESS" "LOG_LEVEL" "SHUTDOWN_TIMEOUT_MS" "GRPC_ADDRESS" "NATS_URL" "REDIS_URL" "DATABASE_URL" "TL_NATS_PASSWORD" "TL_REDIS_PASSWORD" "TL_DATABASE_PASSWORD" "PARTITION_COUNT" "LEASE_TTL_MS" "INSTANCE_ID" "CONFIG_ADDRESS" "SEED_DEMO_TENANTS" "BUS_DUPLICATE_WINDOW_MS" "BUS_ACK_WAIT_MS" "BUS_MAX_DELIVER" "BUS_MAX_ACK_PENDING" "OTEL_SERVICE_NAME" "OTEL_RESOURCE_ATTRIBUTES" "OTEL_EXPORTER_OTLP_ENDPOINT") }}
+{{- fail (printf "%s.env.%s is set by the chart from its own values (partitionCount, leaseTtlMs, connections, bus, telemetry, logLevel, %s.shutdownTimeoutMs, ...): set it there" $name $key $name) }}
+{{- end }}
+{{- if has $key (list "PARTITION_ASSIGNMENT" "INSTANCE_INDEX" "INSTANCE_COUNT") }}
+{{- fail (printf "%s.env.%s: the instances of a Deployment have no index, so the chart always shares partitions through leases (PARTITION_ASSIGNMENT=balanced); scale with replicas or autoscaling instead" $name $key) }}
 {{- end }}
 {{- end }}
 {{- if and (ne $a.mode "none") (gt (int $a.minReplicas) (int $a.maxReplicas)) }}
