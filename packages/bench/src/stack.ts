@@ -1,28 +1,19 @@
 /**
- * The pipeline under test: nats-server, redis-server and PostgreSQL from the test kit (or given by URL), and the
- * five services as separate processes, the way packages/e2e starts them.
+ * The pipeline under test: nats-server, redis-server and PostgreSQL from the test kit, and the five services as
+ * separate processes, started by the one stack launcher (@throughline/stack) as packages/e2e and `up` start them.
  */
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import pg from 'pg';
 import { IngestServiceClient } from '@throughline/contracts';
 import { SERVICE_NODE_FLAGS } from '@throughline/runtime';
+import { mainOf, OutputService, Stack as Launcher, type StageApp } from '@throughline/stack';
 import {
   spawnService,
   startNats,
   startPostgres,
   startRedis,
-  waitForReady,
-  type ReadyPorts,
   type ServiceProcess,
 } from '@throughline/testkit';
-
-const require = createRequire(import.meta.url);
-
-function mainOf(app: string): string {
-  return join(dirname(require.resolve(`@throughline/${app}/package.json`)), 'dist', 'main.js');
-}
 
 /** The servers a run uses: started by the test kit, with their pids for CPU accounting. */
 export interface Servers {
@@ -65,75 +56,64 @@ export interface PipelineStackOptions {
   env: Record<string, string>;
   /** Node.js flags for every service besides SERVICE_NODE_FLAGS (`--cpu-prof --cpu-prof-dir=…` to profile a run). */
   nodeArgs?: readonly string[];
+  /** Instances each stage starts with. Default one each. */
+  instances?: Partial<Record<StageApp, number>>;
+  /** Run the services built in another checkout (`<root>/apps/<app>/dist/main.js`): a baseline to compare with. */
+  appsRoot?: string;
 }
 
 export interface PipelineStack {
   ingest: IngestServiceClient;
   pool: pg.Pool;
+  /** Every service started, by name (`writer`, or `state-0`, `state-1`, … with several instances). */
   services: Map<string, ServiceProcess>;
-  /** /metrics port of each stage service. */
+  /** /metrics port of each service. */
   httpPorts: Map<string, number>;
+  /** Brings a stage to `instances` while it runs (new instances take a share of the partitions). */
+  scale(app: StageApp, instances: number): Promise<void>;
   pids(): number[];
   stop(): Promise<void>;
 }
 
 export async function startPipeline(opts: PipelineStackOptions): Promise<PipelineStack> {
-  const env: Record<string, string> = {
-    NATS_URL: opts.servers.natsUrl,
-    REDIS_URL: opts.servers.redisUrl,
-    DATABASE_URL: opts.servers.databaseUrl,
-    PARTITION_COUNT: String(opts.partitions),
-    LOG_LEVEL: 'info',
-    SHUTDOWN_TIMEOUT_MS: '5000',
-    HTTP_ADDRESS: '127.0.0.1:0',
-    GRPC_ADDRESS: '127.0.0.1:0',
-    ...opts.env,
-  };
   const services = new Map<string, ServiceProcess>();
-  const start = (app: string, extra: Record<string, string> = {}): ServiceProcess => {
-    const service = spawnService({
-      name: app,
-      command: process.execPath,
-      args: [...SERVICE_NODE_FLAGS, ...(opts.nodeArgs ?? []), mainOf(app)],
-      env: { ...env, ...extra },
-    });
-    services.set(app, service);
-    return service;
-  };
-  const httpPorts = new Map<string, number>();
-  const ready = async (s: ServiceProcess): Promise<ReadyPorts> => {
-    const ports = await waitForReady(s, { timeoutMs: 60_000 });
-    httpPorts.set(s.name, ports.httpPort);
-    return ports;
-  };
-  const grpcPort = async (s: ServiceProcess): Promise<number> => (await ready(s)).grpcPort();
   // Ingest and config bind port 0 and report the port they got: a port picked in advance can be taken meanwhile.
-  let ingestPort: number;
-  try {
-    // The config service seeds the demo tenants; the writer migrates the schema under the same lock.
-    const configPort = await grpcPort(start('config', { SEED_DEMO_TENANTS: 'true' }));
-    env.CONFIG_ADDRESS = `127.0.0.1:${configPort}`;
-    await ready(start('writer'));
-    [ingestPort] = await Promise.all([
-      grpcPort(start('ingest')),
-      ready(start('enrich')),
-      ready(start('state')),
-    ]);
-  } catch (err) {
-    await Promise.allSettled([...services.values()].map((s) => s.kill('SIGKILL')));
-    throw err;
-  }
+  const launcher = await Launcher.start({
+    settings: {
+      natsUrl: opts.servers.natsUrl,
+      redisUrl: opts.servers.redisUrl,
+      databaseUrl: opts.servers.databaseUrl,
+      partitions: opts.partitions,
+      instances: { enrich: 1, state: 1, writer: 1, ...opts.instances },
+      ingestAddress: '127.0.0.1:0',
+      configAddress: '127.0.0.1:0',
+      httpPortBase: 0,
+      logLevel: 'info',
+      env: { SHUTDOWN_TIMEOUT_MS: '5000', ...opts.env },
+    },
+    spawn: (spec) => {
+      const process = spawnService({
+        name: spec.name,
+        command: globalThis.process.execPath,
+        args: [...SERVICE_NODE_FLAGS, ...(opts.nodeArgs ?? []), mainOf(spec.app, opts.appsRoot)],
+        env: spec.env,
+      });
+      services.set(spec.name, process);
+      return new OutputService(spec, process);
+    },
+  });
   const pool = new pg.Pool({ connectionString: opts.servers.databaseUrl, max: 2 });
   // An idle connection dies when the run stops its PostgreSQL: expected, not a failure.
   pool.on('error', () => undefined);
-  const ingest = new IngestServiceClient(`127.0.0.1:${ingestPort}`, grpc.credentials.createInsecure(), {
+  const ingest = new IngestServiceClient(launcher.settings.ingestAddress, grpc.credentials.createInsecure(), {
     'grpc.max_send_message_length': 64 * 1024 * 1024,
   });
   return {
     ingest,
     pool,
     services,
-    httpPorts,
+    httpPorts: launcher.httpPorts,
+    scale: (app, instances) => launcher.scale(app, instances, 10_000),
     pids: () => [...services.values()].map((s) => s.pid).filter((p): p is number => p !== undefined),
     async stop() {
       ingest.close();

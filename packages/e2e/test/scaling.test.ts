@@ -7,6 +7,7 @@ import { LedgerWorkload } from '@throughline/ledger';
 import { waitFor, type ServiceProcess } from '@throughline/testkit';
 import { expectExactlyOnce } from './exactly-once.js';
 import { acquisitions, metricSum, scrapeMetrics, sendPaced, type PacedLoad } from './load.js';
+import type { StageApp } from '@throughline/stack';
 import { ledgerCount, startStack, type Stack } from './stack.js';
 
 const PARTITIONS = 8;
@@ -27,7 +28,7 @@ async function ownedBy(stack: Stack, name: string): Promise<number> {
 }
 
 /** How many partitions each running instance of `app` holds. */
-async function owned(stack: Stack, app: string): Promise<Map<string, number>> {
+async function owned(stack: Stack, app: StageApp): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   for (const s of stack.instances(app)) out.set(s.name, await ownedBy(stack, s.name));
   return out;
@@ -44,7 +45,7 @@ async function nextOutput(service: ServiceProcess, pattern: RegExp, timeoutMs: n
 }
 
 /** Waits until the running instances of `app` hold every partition between them, balanced. */
-async function balanced(stack: Stack, app: string): Promise<void> {
+async function balanced(stack: Stack, app: StageApp): Promise<void> {
   await waitFor(
     async () => {
       const counts = [...(await owned(stack, app)).values()];
@@ -90,7 +91,7 @@ describe('scaling each stage while it runs', () => {
       steps.push({ step: name, committed: rows, acknowledged: load.acknowledged, sent: load.sent });
       acting.push(act());
     };
-    const stopOldest = async (app: string): Promise<ServiceProcess> => {
+    const stopOldest = async (app: StageApp): Promise<ServiceProcess> => {
       const oldest = s.instances(app)[0]!;
       expect((await oldest.kill('SIGTERM')).code).toBe(0);
       return oldest;

@@ -1,32 +1,24 @@
 /**
- * Starts the five services as separate processes against test-kit servers, and the clients a test needs.
+ * Starts the five services as separate processes against test-kit servers (with the one stack launcher), and the
+ * clients a test needs.
  */
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import pg from 'pg';
 import { connectJetStreamBus, type Bus } from '@throughline/bus';
 import { SERVICE_NODE_FLAGS } from '@throughline/runtime';
 import { ConfigServiceClient, IngestServiceClient, type Event, type Topic } from '@throughline/contracts';
+import { mainOf, OutputService, Stack as Launcher, type StageApp } from '@throughline/stack';
 import {
   spawnService,
   startNats,
   startPostgres,
   startRedis,
   waitFor,
-  waitForReady,
   type NatsHandle,
   type PostgresHandle,
-  type ReadyPorts,
   type RedisHandle,
   type ServiceProcess,
 } from '@throughline/testkit';
-
-const require = createRequire(import.meta.url);
-
-function mainOf(app: string): string {
-  return join(dirname(require.resolve(`@throughline/${app}/package.json`)), 'dist', 'main.js');
-}
 
 export interface StackOptions {
   partitions?: number;
@@ -46,6 +38,7 @@ export interface Stack {
   databaseUrl: string;
   pool: pg.Pool;
   bus: Bus;
+  /** Every service started, by name (`config`, `ingest`, `enrich`, `state-0`, …). */
   services: Map<string, ServiceProcess>;
   ingest: IngestServiceClient;
   config: ConfigServiceClient;
@@ -55,9 +48,9 @@ export interface Stack {
   httpPorts: Map<string, number>;
   partitions: number;
   /** Starts one more instance of a stage (`enrich`, `state`, `writer`) and waits until it is ready. */
-  addInstance(app: string, env?: Record<string, string>): Promise<ServiceProcess>;
+  addInstance(app: StageApp, env?: Record<string, string>): Promise<ServiceProcess>;
   /** The running instances of a stage, oldest first. */
-  instances(app: string): ServiceProcess[];
+  instances(app: StageApp): ServiceProcess[];
   stop(): Promise<void>;
 }
 
@@ -65,74 +58,47 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const partitions = opts.partitions ?? 8;
   const [nats, redis, postgres] = await Promise.all([startNats(), startRedis(), startPostgres()]);
   const databaseUrl = await postgres.createDatabase('throughline');
-  const env: Record<string, string> = {
-    NATS_URL: nats.url,
-    REDIS_URL: redis.url,
-    DATABASE_URL: databaseUrl,
-    PARTITION_COUNT: String(partitions),
-    LOG_LEVEL: 'info',
-    BUS_ACK_WAIT_MS: '4000',
-    SHUTDOWN_TIMEOUT_MS: '10000',
-    HTTP_ADDRESS: '127.0.0.1:0',
-    GRPC_ADDRESS: '127.0.0.1:0',
-    ...opts.env,
-  };
   const services = new Map<string, ServiceProcess>();
-  const start = (name: string, app: string, extra: Record<string, string>): ServiceProcess => {
-    const service = spawnService({
-      name,
-      command: process.execPath,
-      args: [...SERVICE_NODE_FLAGS, mainOf(app)],
-      env: { ...env, ...opts.serviceEnv?.[app], ...extra },
-    });
-    services.set(name, service);
-    return service;
-  };
-
-  // Ingest and config bind port 0 and report the port they got: a port picked in advance can be taken meanwhile.
-  // The writer migrates the schema; the config service does too, under the same advisory lock.
-  const httpPorts = new Map<string, number>();
-  const ready = async (s: ServiceProcess): Promise<ReadyPorts> => {
-    const ports = await waitForReady(s, { timeoutMs: 30_000 });
-    httpPorts.set(s.name, ports.httpPort);
-    return ports;
-  };
-  const config = start('config', 'config', { SEED_DEMO_TENANTS: 'true' });
-  const configPort = (await ready(config)).grpcPort();
-  env.CONFIG_ADDRESS = `127.0.0.1:${configPort}`;
-  // Instances of a stage are named `<app>-<n>` (`enrich` alone when it is the only one ever started).
-  const started = new Map<string, number>();
-  const startInstance = (app: string, extra: Record<string, string> = {}): ServiceProcess => {
-    const n = started.get(app) ?? 0;
-    started.set(app, n + 1);
-    return start(
-      app === 'enrich' && n === 0 && (opts.enrichInstances ?? 1) === 1 ? 'enrich' : `${app}-${n}`,
-      app,
-      {
-        INSTANCE_ID: `${app}-${n}`,
-        ...extra,
+  const launcher = await Launcher.start({
+    settings: {
+      natsUrl: nats.url,
+      redisUrl: redis.url,
+      databaseUrl,
+      partitions,
+      instances: {
+        enrich: opts.enrichInstances ?? 1,
+        state: opts.stateInstances ?? 2,
+        writer: opts.writerInstances ?? 2,
       },
-    );
-  };
-  const ingestService = start('ingest', 'ingest', {});
-  const starting: ServiceProcess[] = [];
-  const counts: [string, number][] = [
-    ['enrich', opts.enrichInstances ?? 1],
-    ['state', opts.stateInstances ?? 2],
-    ['writer', opts.writerInstances ?? 2],
-  ];
-  for (const [app, count] of counts) for (let i = 0; i < count; i++) starting.push(startInstance(app));
-  const [ingestReady] = await Promise.all([ready(ingestService), ...starting.map(ready)]);
-  const ingestPort = ingestReady.grpcPort();
+      ingestAddress: '127.0.0.1:0',
+      configAddress: '127.0.0.1:0',
+      httpPortBase: 0,
+      logLevel: 'info',
+      env: { BUS_ACK_WAIT_MS: '4000', SHUTDOWN_TIMEOUT_MS: '10000', ...opts.env },
+      appEnv: opts.serviceEnv,
+    },
+    readyTimeoutMs: 30_000,
+    spawn: (spec) => {
+      const process = spawnService({
+        name: spec.name,
+        command: globalThis.process.execPath,
+        args: [...SERVICE_NODE_FLAGS, mainOf(spec.app)],
+        env: spec.env,
+      });
+      services.set(spec.name, process);
+      return new OutputService(spec, process);
+    },
+  });
+  const { ingestAddress, configAddress } = launcher.settings;
 
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
   // Idle connections die when a test stops PostgreSQL; that is expected, not a failure of the test.
   pool.on('error', () => undefined);
   const bus = await connectJetStreamBus({ servers: nats.url, name: 'e2e-test' });
-  const ingest = new IngestServiceClient(`127.0.0.1:${ingestPort}`, grpc.credentials.createInsecure(), {
+  const ingest = new IngestServiceClient(ingestAddress, grpc.credentials.createInsecure(), {
     'grpc.max_send_message_length': 64 * 1024 * 1024,
   });
-  const configClient = new ConfigServiceClient(`127.0.0.1:${configPort}`, grpc.credentials.createInsecure());
+  const configClient = new ConfigServiceClient(configAddress, grpc.credentials.createInsecure());
   return {
     nats,
     redis,
@@ -143,23 +109,16 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     services,
     ingest,
     config: configClient,
-    ingestAddress: `127.0.0.1:${ingestPort}`,
-    httpPorts,
-    configAddress: `127.0.0.1:${configPort}`,
+    ingestAddress,
+    configAddress,
+    httpPorts: launcher.httpPorts,
     partitions,
-    async addInstance(app, extra = {}) {
-      const service = startInstance(app, extra);
-      await ready(service);
-      return service;
-    },
-    instances: (app) =>
-      [...services.values()].filter(
-        (s) => (s.name === app || s.name.startsWith(`${app}-`)) && s.pid !== undefined,
-      ),
+    addInstance: async (app, env) => (await launcher.add(app, env)).process,
+    instances: (app) => launcher.running(app).map((s) => s.process),
     async stop() {
       ingest.close();
       configClient.close();
-      await Promise.allSettled([...services.values()].map((s) => s.kill('SIGTERM')));
+      await launcher.stop(10_000);
       await bus.close().catch(() => undefined);
       await pool.end().catch(() => undefined);
       await Promise.allSettled([nats.stop(), redis.stop(), postgres.stop()]);

@@ -44,7 +44,6 @@ export {
 export type { BinaryLookupOptions } from './binaries.js';
 export type { Logger } from './logger.js';
 export { freePort } from './ports.js';
-export { waitForReady, type ReadyPorts } from './ready.js';
 export { waitFor, type WaitForOptions } from './wait.js';
 export type { ServerHandle, ServerStartOptions } from './server-handle.js';
 export { startNats, type NatsHandle, type NatsStartOptions } from './nats.js';

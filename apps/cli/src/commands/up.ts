@@ -1,13 +1,16 @@
 /** `throughline up`: the five services as local processes over NATS, Redis and PostgreSQL. */
 import { Command, Option } from 'commander';
-import type { StackSettings } from '../up/services.js';
+import type { StackSettings } from '@throughline/stack';
 import { runStack } from '../up/stack.js';
 import { checkReachable } from '../up/preflight.js';
 import { duration, listenHostPort, nonNegativeInt, positiveInt, url } from '../options.js';
 import { usageError } from '../errors.js';
 
-/** The stack's settings as flags, and how `up` itself runs. */
-interface UpFlags extends StackSettings {
+/** The stack's settings as flags (instances one flag per stage), and how `up` itself runs. */
+interface UpFlags extends Omit<StackSettings, 'instances' | 'env' | 'appEnv'> {
+  enrichInstances: number;
+  stateInstances: number;
+  writerInstances: number;
   readyTimeout: number;
   stopTimeout: number;
   raw?: boolean;
@@ -113,9 +116,20 @@ export function upCommand(): Command {
           hint: 'start PostgreSQL',
         },
       ]);
-      const { readyTimeout, stopTimeout, raw, ...settings } = flags;
+      const {
+        readyTimeout,
+        stopTimeout,
+        raw,
+        enrichInstances,
+        stateInstances,
+        writerInstances,
+        ...settings
+      } = flags;
       process.exitCode = await runStack({
-        settings,
+        settings: {
+          ...settings,
+          instances: { enrich: enrichInstances, state: stateInstances, writer: writerInstances },
+        },
         readyTimeoutMs: readyTimeout,
         stopTimeoutMs: stopTimeout,
         pretty: !raw,

@@ -4,14 +4,18 @@ import { get } from 'node:http';
 import { createInterface } from 'node:readline';
 import { SERVICE_NODE_FLAGS } from '@throughline/runtime';
 import { CliError } from '../errors.js';
-import type { ServiceSpec } from './services.js';
+import {
+  readyPortsOf,
+  type App,
+  type ExitStatus,
+  type LaunchedService,
+  type ReadyPorts,
+  type ServiceSpec,
+} from '@throughline/stack';
 
 const TAIL_LINES = 8;
 
-export interface ExitStatus {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
+export type { ExitStatus };
 
 function describe(status: ExitStatus): string {
   return status.signal ? `was killed by ${status.signal}` : `exited with code ${status.code}`;
@@ -28,24 +32,11 @@ function readyz(port: number): Promise<boolean> {
   });
 }
 
-interface ReadyPorts {
-  httpPort: number;
-  grpcPort: number | undefined;
-}
-
-/** The ports in a service's JSON "ready" log line (`httpPort`, and `port` for a gRPC API); undefined for other lines. */
-function readyPorts(line: string): ReadyPorts | undefined {
-  if (!line.includes('"msg":"ready"')) return undefined;
-  const http = /"httpPort":(\d+)/.exec(line);
-  if (!http) return undefined;
-  const grpc = /"port":(\d+)/.exec(line);
-  return { httpPort: Number(http[1]), grpcPort: grpc ? Number(grpc[1]) : undefined };
-}
-
-export class ServiceProcess {
+/** One service of `up`: a child process whose log lines go to the shared stream. */
+export class ServiceProcess implements LaunchedService {
   readonly name: string;
   /** The app it runs (`state`). */
-  readonly app: string;
+  readonly app: App;
   readonly exited: Promise<ExitStatus>;
   /** The port of /readyz, once the service said it is ready. */
   httpPort: number | undefined;
@@ -73,7 +64,7 @@ export class ServiceProcess {
       createInterface({ input: this.child[stream]! }).on('line', (line) => {
         this.tail.push(line);
         if (this.tail.length > TAIL_LINES) this.tail.shift();
-        const ready = stream === 'stdout' ? readyPorts(line) : undefined;
+        const ready = stream === 'stdout' ? readyPortsOf(line) : undefined;
         if (ready) this.onReadyLine?.(ready);
         write(this.name, line, stream);
       });
@@ -95,7 +86,7 @@ export class ServiceProcess {
   }
 
   /** Resolves once the service logged "ready" and its /readyz answers 200; rejects if it exits or times out first. */
-  async waitUntilReady(timeoutMs: number): Promise<void> {
+  async ready(timeoutMs: number): Promise<ReadyPorts> {
     const deadline = Date.now() + timeoutMs;
     const logged = new Promise<ReadyPorts>((resolve) => (this.onReadyLine = resolve));
     let timer: NodeJS.Timeout | undefined;
@@ -117,6 +108,7 @@ export class ServiceProcess {
         throw this.failure(`did not report ready on /readyz within ${timeoutMs / 1000} s`);
       await new Promise((r) => setTimeout(r, 100));
     }
+    return outcome.ports;
   }
 
   /** SIGTERM (the service drains), then SIGKILL after `timeoutMs`. */

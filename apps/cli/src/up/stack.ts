@@ -1,21 +1,22 @@
 /**
- * Runs the distributed stack as local processes: start in order, wait for readiness, add or remove instances of
- * a stage on request while it runs, stop on a signal.
+ * Runs the distributed stack as local processes with the one stack launcher (@throughline/stack): start in order,
+ * wait for readiness, add or remove instances of a stage on request while it runs, stop on a signal.
  */
 import { createInterface } from 'node:readline';
 import pc from 'picocolors';
+import {
+  APPS,
+  mainOf,
+  MissingServiceError,
+  Stack,
+  STAGE_APPS,
+  type StackSettings,
+  type StageApp,
+} from '@throughline/stack';
 import { redactUrl } from '../database.js';
 import { CliError, ExitCode } from '../errors.js';
 import { prefixer, prettyLine } from './log-lines.js';
 import { ServiceProcess } from './service-process.js';
-import {
-  mainOf,
-  STAGE_APPS,
-  StackPlan,
-  type ServiceSpec,
-  type StackSettings,
-  type StageApp,
-} from './services.js';
 
 export interface RunStackOptions {
   settings: StackSettings;
@@ -31,10 +32,19 @@ export interface RunStackOptions {
 
 const CONTROL_HELP = 'scale <enrich|state|writer> <instances>';
 
+/** The built entry point of every app, or a one-line error saying how to build it. */
+function mains(): Map<string, string> {
+  try {
+    return new Map(APPS.map((app) => [app, mainOf(app)]));
+  } catch (err) {
+    if (err instanceof MissingServiceError) throw new CliError(err.message, { cause: err });
+    throw err;
+  }
+}
+
 /** Resolves with the exit code once the stack has stopped (Ctrl-C: 0 after a clean drain; a crash: 1). */
 export async function runStack(o: RunStackOptions): Promise<ExitCode> {
-  const plan = new StackPlan({ ...o.settings });
-  const mains = new Map(['config', 'ingest', ...STAGE_APPS].map((app) => [app, mainOf(app)]));
+  const main = mains();
   const names = [
     'config',
     'ingest',
@@ -45,21 +55,18 @@ export async function runStack(o: RunStackOptions): Promise<ExitCode> {
     const text = o.pretty ? prettyLine(line) : line;
     o.out.write(`${prefix(name)}${stream === 'stderr' ? pc.red(text) : text}\n`);
   };
-  const services: ServiceProcess[] = [];
-  /** Services stopped on purpose (scaled down or at the end): their exit is no crash. */
-  const retiring = new Set<ServiceProcess>();
+  const launched: ServiceProcess[] = [];
+  let stack: Stack<ServiceProcess> | undefined;
   let crashed: (service: ServiceProcess) => void = () => undefined;
   const crash = new Promise<ServiceProcess>((resolve) => (crashed = resolve));
-  const launch = (spec: ServiceSpec): ServiceProcess => {
-    const service = new ServiceProcess(spec, mains.get(spec.app)!, write);
-    services.push(service);
+  const watch = (service: ServiceProcess): void => {
+    launched.push(service);
     void service.exited.then(() => {
-      if (!retiring.has(service)) crashed(service);
+      if (stack === undefined || !stack.isRetired(service)) crashed(service);
     });
-    return service;
   };
   // Should `up` itself die, its services (in their own process groups) must not live on.
-  const killAll = (): void => services.forEach((s) => s.signal('SIGKILL'));
+  const killAll = (): void => launched.forEach((s) => s.signal('SIGKILL'));
   process.once('exit', killAll);
 
   let stopping: Promise<ExitCode> | undefined;
@@ -67,9 +74,9 @@ export async function runStack(o: RunStackOptions): Promise<ExitCode> {
   const stop = (code: ExitCode): Promise<ExitCode> => {
     stopping ??= (async () => {
       o.out.write(pc.bold('stopping the stack (SIGTERM to each service; they drain first)\n'));
-      const running = services.filter((s) => s.running);
-      for (const s of running) retiring.add(s);
-      const statuses = await Promise.all(running.map((s) => s.stop(o.stopTimeoutMs)));
+      const statuses = stack
+        ? await stack.stop(o.stopTimeoutMs)
+        : await Promise.all(launched.filter((s) => s.running).map((s) => s.stop(o.stopTimeoutMs)));
       const unclean = statuses.filter((s) => s.code !== 0 && s.code !== null).length;
       o.out.write(pc.bold(`stopped${unclean ? ` (${unclean} services exited with an error)` : ''}\n`));
       onStopped(code);
@@ -88,26 +95,25 @@ export async function runStack(o: RunStackOptions): Promise<ExitCode> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  // Addresses with port 0 are what the service bound, read from its ready line: the config service's before the
-  // services that call it start.
   try {
-    const config = launch(plan.config());
-    await config.waitUntilReady(o.readyTimeoutMs);
-    plan.settings.configAddress = boundAddress(plan.settings.configAddress, config);
-    const ingest = launch(plan.ingest());
-    const started = [ingest, ...plan.stages().map(launch)];
-    await Promise.all(started.map((service) => service.waitUntilReady(o.readyTimeoutMs)));
-    plan.settings.ingestAddress = boundAddress(plan.settings.ingestAddress, ingest);
+    stack = await Stack.start({
+      settings: o.settings,
+      readyTimeoutMs: o.readyTimeoutMs,
+      stopTimeoutMs: o.stopTimeoutMs,
+      spawn: (spec) => new ServiceProcess(spec, main.get(spec.app)!, write),
+      onLaunch: watch,
+    });
   } catch (err) {
     if (stopping) return stopping;
     await stop(ExitCode.failure);
     throw err;
   }
   if (stopping) return stopping;
-  const s = plan.settings;
+  const running = stack;
+  const s = running.settings;
   o.out.write(
     pc.bold(pc.green('throughline is up')) +
-      `: ingest on ${s.ingestAddress}, config on ${s.configAddress}, ${s.partitions} partitions, ${services.length} processes\n` +
+      `: ingest on ${s.ingestAddress}, config on ${s.configAddress}, ${s.partitions} partitions, ${launched.length} processes\n` +
       pc.dim(
         `  try: throughline load --target ${s.ingestAddress} --events 200000, then throughline verify --database-url ${redactUrl(s.databaseUrl)}; ` +
           `throughline status shows who owns which partition${o.control ? `; type \`${CONTROL_HELP}\` to scale a stage while it runs` : ''}; Ctrl-C stops\n`,
@@ -115,17 +121,9 @@ export async function runStack(o: RunStackOptions): Promise<ExitCode> {
   );
 
   const scale = async (app: StageApp, instances: number): Promise<void> => {
-    const current = services.filter((x) => x.app === app && x.running && !retiring.has(x));
-    if (instances > current.length) {
-      const added = Array.from({ length: instances - current.length }, () => launch(plan.instance(app)));
-      await Promise.all(added.map((x) => x.waitUntilReady(o.readyTimeoutMs)));
-    } else {
-      // The newest go first; each drains (finishes its turns, releases its partitions) before it exits.
-      const leaving = current.slice(instances);
-      for (const x of leaving) retiring.add(x);
-      await Promise.all(leaving.map((x) => x.stop(o.stopTimeoutMs)));
-    }
-    const now = services.filter((x) => x.app === app && x.running).map((x) => x.name);
+    // New instances take a share of the partitions; the newest go first when fewer, each draining before it exits.
+    await running.scale(app, instances, o.stopTimeoutMs);
+    const now = running.running(app).map((x) => x.name);
     o.out.write(
       pc.bold(`${app}: ${now.length} instances (${now.join(', ')}); its partitions move to them\n`),
     );
@@ -167,12 +165,4 @@ function controlLines(
       .catch((err: unknown) => void out.write(pc.red(`scale ${app} ${n} failed: ${String(err)}\n`)));
   });
   return { close: () => lines.close() };
-}
-
-/** `address` with the port the service reported in place of a requested port 0. */
-function boundAddress(address: string, service: ServiceProcess | undefined): string {
-  if (!address.endsWith(':0')) return address;
-  if (service?.grpcPort === undefined)
-    throw new CliError(`${service?.name ?? 'a service'} did not report the port it bound for ${address}`);
-  return `${address.slice(0, -1)}${service.grpcPort}`;
 }
