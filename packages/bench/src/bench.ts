@@ -9,10 +9,11 @@ import type { BenchReport } from './report/types.js';
 import { runAblation, runCapacity } from './scenarios/ablation.js';
 import { runFloor } from './scenarios/floor.js';
 import { runPeer } from './scenarios/peer.js';
+import { runScaling } from './scenarios/scaling.js';
 import { runSweep } from './scenarios/sweep.js';
 import { SIZES, type Size } from './sizes.js';
 
-export const SCENARIOS = ['ablation', 'sweep', 'floor', 'peer', 'all'] as const;
+export const SCENARIOS = ['ablation', 'sweep', 'floor', 'peer', 'scaling', 'all'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface RunBenchOptions {
@@ -25,6 +26,11 @@ export interface RunBenchOptions {
   verify?: boolean;
   /** Called with a line of progress (a finished row). */
   progress?: (line: string) => void;
+  /**
+   * With the scaling scenario: another checkout of throughline, built (`pnpm build`), to run side by side with
+   * this build (for example one from before partition leases and fencing).
+   */
+  baselineRoot?: string;
 }
 
 export async function runBench(opts: RunBenchOptions): Promise<BenchReport> {
@@ -54,6 +60,12 @@ export async function runBench(opts: RunBenchOptions): Promise<BenchReport> {
   if (all || opts.scenario === 'floor') {
     report.floor = await runFloor(workload(sizes.floorEvents));
     opts.progress?.(`floor: ${Math.round(report.floor.eventsPerSecond)} events/s`);
+  }
+  if (all || opts.scenario === 'scaling') {
+    report.scaling = await runScaling(sizes, workload(sizes.scalingEvents), {
+      onRow,
+      ...(opts.baselineRoot === undefined ? {} : { baselineRoot: opts.baselineRoot }),
+    });
   }
   if (all || opts.scenario === 'peer') {
     report.peer = await runPeer(workload(sizes.peerEvents), {

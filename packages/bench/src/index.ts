@@ -17,4 +17,5 @@ export { ABLATION_STEPS } from './scenarios/ablation.js';
 export type { PipelineRow } from './pipeline-run.js';
 export type { FloorRow } from './scenarios/floor.js';
 export type { PeerRow } from './scenarios/peer.js';
+export { SCALE_STEPS, type ScalingReport } from './scenarios/scaling.js';
 export { SIZES, INJECTED_LATENCY, type Size, type Sizes } from './sizes.js';

@@ -9,7 +9,8 @@ import { LedgerWorkload } from '@throughline/ledger';
 import { verifyLedger } from '@throughline/stores';
 import { selfCpuSeconds, treeCpuSeconds } from './cpu.js';
 import { emptyStageMetrics, scrapeStage, type StageMetrics } from './metrics.js';
-import { startPipeline, startServers } from './stack.js';
+import type { StageApp } from '@throughline/stack';
+import { startPipeline, startServers, type PipelineStack } from './stack.js';
 
 export interface PipelineRunOptions {
   label: string;
@@ -33,6 +34,27 @@ export interface PipelineRunOptions {
   warmupMs?: number;
   /** Node.js flags for every service (`--cpu-prof --cpu-prof-dir=…` to profile a run). */
   nodeArgs?: readonly string[];
+  /** Instances each stage starts with. Default one each. */
+  instances?: Partial<Record<StageApp, number>>;
+  /** Run the services of another checkout (`<root>/apps/<app>/dist/main.js`), built with `pnpm build`. */
+  appsRoot?: string;
+  /**
+   * Runs beside the load (scale events, faults), given the stack and how many events were sent so far; the run
+   * waits for it before it ends.
+   */
+  during?: (stack: PipelineStack, sent: () => number) => Promise<void>;
+}
+
+/** The partitions that changed hands in a run, from the services' `acquired partition` log lines. */
+export interface Handovers {
+  /** Partitions taken (the first acquisitions at start included). */
+  acquisitions: number;
+  /** Of those, taken from an owner that released it cooperatively: the pause is known. */
+  cooperative: number;
+  /** How long a cooperatively moved partition went unprocessed. */
+  pauseP50Ms: number;
+  pauseP99Ms: number;
+  pauseMaxMs: number;
 }
 
 export interface PipelineRow {
@@ -62,6 +84,8 @@ export interface PipelineRow {
   stages: Record<string, StageMetrics>;
   verified?: boolean;
   timedOut: boolean;
+  /** With `during`: the hand-overs of the run. */
+  handovers?: Handovers;
 }
 
 /** The workload every pipeline scenario uses: the same events for every row. */
@@ -95,6 +119,7 @@ export async function sendEvents(
   events: Event[],
   stop: () => boolean,
   pace?: number,
+  onSent: (events: number) => void = () => undefined,
 ): Promise<void> {
   if (pace === undefined) {
     let next = 0;
@@ -102,6 +127,7 @@ export async function sendEvents(
       while (next < events.length && !stop()) {
         const chunk = events.slice(next, next + 1000);
         next += 1000;
+        onSent(chunk.length);
         await publishBatch(client, chunk);
       }
     };
@@ -116,9 +142,9 @@ export async function sendEvents(
     const wait = due - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
     if (inFlight.size >= 64) await Promise.race(inFlight);
-    const sending = publishBatch(client, events.slice(k * size, (k + 1) * size)).finally(() =>
-      inFlight.delete(sending),
-    );
+    const chunk = events.slice(k * size, (k + 1) * size);
+    onSent(chunk.length);
+    const sending = publishBatch(client, chunk).finally(() => inFlight.delete(sending));
     inFlight.add(sending);
   }
   await Promise.all(inFlight);
@@ -174,6 +200,36 @@ async function latencyPercentiles(
   };
 }
 
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? 0;
+}
+
+/** The hand-overs in the services' JSON logs (`acquired partition` lines, with the pause when it is known). */
+export function handoversOf(outputs: readonly string[]): Handovers {
+  let acquisitions = 0;
+  const pauses: number[] = [];
+  for (const output of outputs) {
+    for (const line of output.split('\n')) {
+      if (!line.includes('acquired partition')) continue;
+      try {
+        const { pauseMs } = JSON.parse(line) as { pauseMs?: number | null };
+        acquisitions++;
+        if (typeof pauseMs === 'number') pauses.push(pauseMs);
+      } catch {
+        // not a log line of ours
+      }
+    }
+  }
+  pauses.sort((a, b) => a - b);
+  return {
+    acquisitions,
+    cooperative: pauses.length,
+    pauseP50Ms: percentile(pauses, 0.5),
+    pauseP99Ms: percentile(pauses, 0.99),
+    pauseMaxMs: pauses.at(-1) ?? 0,
+  };
+}
+
 export async function runPipeline(opts: PipelineRunOptions, events: Event[]): Promise<PipelineRow> {
   const servers = await startServers();
   try {
@@ -182,6 +238,8 @@ export async function runPipeline(opts: PipelineRunOptions, events: Event[]): Pr
       partitions: opts.partitions ?? 8,
       env: opts.env,
       ...(opts.nodeArgs ? { nodeArgs: opts.nodeArgs } : {}),
+      ...(opts.instances ? { instances: opts.instances } : {}),
+      ...(opts.appsRoot ? { appsRoot: opts.appsRoot } : {}),
     });
     try {
       const roots = () => [...servers.pids, ...stack.pids()];
@@ -196,7 +254,15 @@ export async function runPipeline(opts: PipelineRunOptions, events: Event[]): Pr
       const started = performance.now();
       const startedAtMs = Date.now();
       let stopSending = false;
-      const sending = sendEvents(stack.ingest, events, () => stopSending, opts.paceEventsPerSecond);
+      let sent = 0;
+      const sending = sendEvents(
+        stack.ingest,
+        events,
+        () => stopSending,
+        opts.paceEventsPerSecond,
+        (n) => (sent += n),
+      );
+      const beside = opts.during?.(stack, () => sent);
       const { committed, timedOut } = await waitForCommitted(
         stack.pool,
         stack.httpPorts.get('writer'),
@@ -211,6 +277,7 @@ export async function runPipeline(opts: PipelineRunOptions, events: Event[]): Pr
       cpuSeconds.load = load;
       stopSending = true;
       await sending.catch(() => undefined);
+      await beside;
       const stages: Record<string, StageMetrics> = {};
       for (const name of ['enrich', 'state', 'writer']) {
         const port = stack.httpPorts.get(name);
@@ -229,6 +296,9 @@ export async function runPipeline(opts: PipelineRunOptions, events: Event[]): Pr
       }
       let verified: boolean | undefined;
       if (opts.verify) verified = (await verifyLedger(stack.pool)).ok;
+      const handovers = opts.during
+        ? handoversOf([...stack.services.values()].map((p) => p.output()))
+        : undefined;
       return {
         label: opts.label,
         env: opts.env,
@@ -250,6 +320,7 @@ export async function runPipeline(opts: PipelineRunOptions, events: Event[]): Pr
         stages,
         ...(verified === undefined ? {} : { verified }),
         timedOut,
+        ...(handovers ? { handovers } : {}),
       };
     } finally {
       await stack.stop();

@@ -13,6 +13,7 @@ const { positionals, values } = parseArgs({
     size: { type: 'string', default: 'default' },
     out: { type: 'string', default: 'bench-results' },
     verify: { type: 'boolean', default: false },
+    baseline: { type: 'string' },
   },
 });
 const scenario = positionals[0] as Scenario | undefined;
@@ -22,7 +23,7 @@ if (
   (values.size !== 'small' && values.size !== 'default')
 ) {
   process.stderr.write(
-    `usage: bench <${SCENARIOS.join('|')}> [--size small|default] [--out dir] [--verify]\n`,
+    `usage: bench <${SCENARIOS.join('|')}> [--size small|default] [--out dir] [--verify] [--baseline <checkout>]\n`,
   );
   process.exit(2);
 }
@@ -30,7 +31,8 @@ const report = await runBench({
   scenario,
   size: values.size,
   verify: values.verify,
-  command: `pnpm --filter @throughline/bench bench ${scenario} --size ${values.size}`,
+  ...(values.baseline === undefined ? {} : { baselineRoot: values.baseline }),
+  command: `pnpm --filter @throughline/bench bench ${scenario} --size ${values.size}${values.baseline ? ` --baseline ${values.baseline}` : ''}`,
   progress: (line) => process.stderr.write(`  ${line}\n`),
 });
 process.stdout.write(renderTables(report));

@@ -19,6 +19,8 @@ export interface Sizes {
   withLatency: boolean;
   floorEvents: number;
   peerEvents: number;
+  /** Events of each run of the scaling scenario (long enough for every scale step to land mid-run). */
+  scalingEvents: number;
 }
 
 export const SIZES: Record<Size, Sizes> = {
@@ -33,6 +35,7 @@ export const SIZES: Record<Size, Sizes> = {
     withLatency: true,
     floorEvents: 500_000,
     peerEvents: 30_000,
+    scalingEvents: 600_000,
   },
   small: {
     events: 2_000,
@@ -45,6 +48,7 @@ export const SIZES: Record<Size, Sizes> = {
     withLatency: false,
     floorEvents: 20_000,
     peerEvents: 2_000,
+    scalingEvents: 40_000,
   },
 };
 

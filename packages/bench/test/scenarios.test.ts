@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { runBench, SIZES } from '../src/index.js';
+import { renderTables, runBench, SIZES } from '../src/index.js';
 
 // The harness at its small size: every scenario runs and reports sane figures (speed is not checked).
 it('ablation reports one row per lesson', async () => {
@@ -42,4 +42,20 @@ it('floor moves every event over three hops and commits each of its rows once', 
 it('peer commits the workload through BullMQ', async () => {
   const report = await runBench({ scenario: 'peer', size: 'small' });
   expect(report.peer!.committed).toBe(SIZES.small.peerEvents);
+});
+
+it('scaling scales every stage mid-run, moves partitions cooperatively, and loses nothing', async () => {
+  const report = await runBench({ scenario: 'scaling', size: 'small' });
+  const { steady, scaling } = report.scaling!;
+  for (const row of [steady, scaling]) {
+    expect(row.committed).toBe(SIZES.small.scalingEvents);
+    expect(row.verified).toBe(true);
+  }
+  const h = scaling.handovers!;
+  // Every partition taken at start, then the partitions each step moved, handed over without waiting for expiry.
+  expect(h.acquisitions).toBeGreaterThan(3 * 8);
+  expect(h.cooperative).toBeGreaterThan(0);
+  expect(h.pauseMaxMs).toBeLessThan(5_000);
+  expect(report.scaling!.ratio).toBeCloseTo(scaling.eventsPerSecond / steady.eventsPerSecond, 6);
+  expect(renderTables(report)).toMatch(/while scaling: \d+\.\d% of steady throughput; \d+ partitions moved/);
 });

@@ -7,6 +7,7 @@ interface BenchFlags {
   size: 'default' | 'small';
   out: string;
   verify?: boolean;
+  baseline?: string;
 }
 
 export function benchCommand(): Command {
@@ -22,6 +23,10 @@ export function benchCommand(): Command {
     )
     .option('--out <dir>', 'where the JSON and HTML reports are written', 'bench-results')
     .option('--verify', 'check the ledger invariants after every pipeline row')
+    .option(
+      '--baseline <checkout>',
+      'scaling: also run another checkout of throughline (built with pnpm build) side by side with this build',
+    )
     .addHelpText(
       'after',
       '\nSee BENCHMARKS.md for what each scenario measures and the figures of a full run.\n',
@@ -34,7 +39,8 @@ export function benchCommand(): Command {
         scenario: scenario as Scenario,
         size: flags.size,
         verify: flags.verify ?? false,
-        command: `throughline bench ${scenario} --size ${flags.size}`,
+        ...(flags.baseline === undefined ? {} : { baselineRoot: flags.baseline }),
+        command: `throughline bench ${scenario} --size ${flags.size}${flags.baseline ? ` --baseline ${flags.baseline}` : ''}`,
         progress: (line) => process.stderr.write(`  ${line}\n`),
       });
       process.stdout.write(renderTables(report));

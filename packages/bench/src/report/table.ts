@@ -95,5 +95,32 @@ export function renderTables(report: BenchReport): string {
       `peer: ${p.label}: ${n0(p.eventsPerSecond)} events/s, ${n2(p.cpuSecondsPer1k)} CPU s/1k events (${n0(p.committed)}/${n0(p.events)} committed${p.timedOut ? ', time box' : ''})`,
     );
   }
+  if (report.scaling) {
+    const sc = report.scaling;
+    const h = sc.scaling.handovers;
+    out.push(
+      '',
+      'scaling (same events; the second run scales every stage while it runs)',
+      table(
+        ['row', 'events/s', 'p99 ms', 'committed', 'verified'],
+        [sc.steady, sc.scaling, ...(sc.baseline?.rounds.flatMap((r) => [r.baseline, r.current]) ?? [])].map(
+          (r) => [
+            r.label,
+            n0(r.eventsPerSecond),
+            n0(r.p99Ms),
+            `${n0(r.committed)}/${n0(r.sent)}`,
+            String(r.verified),
+          ],
+        ),
+      ),
+      `while scaling: ${(100 * sc.ratio).toFixed(1)}% of steady throughput; ` +
+        `${h?.cooperative ?? 0} partitions moved cooperatively, pause p50 ${n0(h?.pauseP50Ms ?? 0)} ms, ` +
+        `p99 ${n0(h?.pauseP99Ms ?? 0)} ms, max ${n0(h?.pauseMaxMs ?? 0)} ms`,
+    );
+    if (sc.baseline)
+      out.push(
+        `leases and fencing: this build at ${(100 * sc.baseline.ratio).toFixed(1)}% of the baseline's throughput (median of ${sc.baseline.rounds.length} alternating rounds; baseline ${sc.baseline.root})`,
+      );
+  }
   return out.join('\n') + '\n';
 }

@@ -2,6 +2,7 @@ import type { PipelineRow } from '../pipeline-run.js';
 import type { FloorRow } from '../scenarios/floor.js';
 import type { Capacity } from '../scenarios/ablation.js';
 import type { PeerRow } from '../scenarios/peer.js';
+import type { ScalingReport } from '../scenarios/scaling.js';
 import type { SweepCurve } from '../scenarios/sweep.js';
 
 /** Everything one benchmark invocation measured; the JSON file is this object. */
@@ -16,4 +17,5 @@ export interface BenchReport {
   sweep?: SweepCurve[];
   floor?: FloorRow;
   peer?: PeerRow;
+  scaling?: ScalingReport;
 }

@@ -1,0 +1,111 @@
+/**
+ * Scaling: what partition leases and fencing cost, and what a scale event costs.
+ *
+ * - Steady and scaling: the same events as fast as the pipeline takes them, on the same starting topology (state
+ *   and writer with two instances each), once untouched and once while instances of every stage are added and
+ *   removed; the scaling run's throughput against the steady one, and the pause of each partition that moved.
+ * - With a baseline (`--baseline <checkout>`, another checkout of throughline built with `pnpm build`, for example
+ *   one from before leases): the steady run of that build and of this one, alternating, side by side.
+ */
+import type { Event } from '@throughline/contracts';
+import type { StageApp } from '@throughline/stack';
+import { runPipeline, type PipelineRow } from '../pipeline-run.js';
+import type { PipelineStack } from '../stack.js';
+import type { Sizes } from '../sizes.js';
+
+export interface ScalingReport {
+  /** This build, no scale event. */
+  steady: PipelineRow;
+  /** This build, the same events while the stages scale (`steps`). */
+  scaling: PipelineRow;
+  /** The scale steps, at which share of the events sent. */
+  steps: { atShare: number; app: StageApp; instances: number }[];
+  /** `scaling` over `steady` events/s. */
+  ratio: number;
+  /** With a baseline: rounds of this build and the baseline, alternating, the same steady run. */
+  baseline?: { root: string; rounds: { current: PipelineRow; baseline: PipelineRow }[]; ratio: number };
+}
+
+/** Every stage grows and shrinks: state 2→3→4→2, writer 2→3→1, enrich 1→2. */
+export const SCALE_STEPS: ScalingReport['steps'] = [
+  { atShare: 0.15, app: 'state', instances: 3 },
+  { atShare: 0.25, app: 'writer', instances: 3 },
+  { atShare: 0.35, app: 'enrich', instances: 2 },
+  { atShare: 0.45, app: 'state', instances: 4 },
+  { atShare: 0.6, app: 'writer', instances: 1 },
+  { atShare: 0.7, app: 'state', instances: 2 },
+];
+
+const START = { enrich: 1, state: 2, writer: 2 } as const;
+/**
+ * The baseline comparison runs one instance of each stage: a build from before leases assigns partitions by
+ * INSTANCE_INDEX/INSTANCE_COUNT, which the launcher no longer sets, so one instance (owning every partition) is
+ * the topology both builds run alike.
+ */
+const SINGLE = { enrich: 1, state: 1, writer: 1 } as const;
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Runs the scale steps as the load's sent count passes each share, one after another. */
+function scaleDuring(total: number) {
+  return async (stack: PipelineStack, sent: () => number): Promise<void> => {
+    for (const step of SCALE_STEPS) {
+      while (sent() < step.atShare * total) await new Promise((r) => setTimeout(r, 20));
+      await stack.scale(step.app, step.instances);
+    }
+  };
+}
+
+export async function runScaling(
+  sizes: Sizes,
+  events: Event[],
+  opts: { baselineRoot?: string; rounds?: number; onRow?: (row: PipelineRow) => void } = {},
+): Promise<ScalingReport> {
+  const run = async (label: string, extra: Partial<Parameters<typeof runPipeline>[0]>) => {
+    const row = await runPipeline(
+      {
+        label,
+        env: { PIPELINE_MODE: 'optimized' },
+        events: events.length,
+        timeBoxMs: sizes.timeBoxMs * 3,
+        instances: START,
+        verify: true,
+        ...extra,
+      },
+      events,
+    );
+    opts.onRow?.(row);
+    return row;
+  };
+  const steady = await run('steady (state 2, writer 2, enrich 1)', {});
+  const scaling = await run('while scaling every stage', { during: scaleDuring(events.length) });
+  const report: ScalingReport = {
+    steady,
+    scaling,
+    steps: SCALE_STEPS,
+    ratio: scaling.eventsPerSecond / steady.eventsPerSecond,
+  };
+  if (opts.baselineRoot !== undefined) {
+    const rounds: { current: PipelineRow; baseline: PipelineRow }[] = [];
+    for (let i = 0; i < (opts.rounds ?? 2); i++) {
+      const baseline = await run(`baseline build, round ${i + 1}`, {
+        appsRoot: opts.baselineRoot,
+        instances: SINGLE,
+      });
+      const current = await run(`this build, round ${i + 1}`, { instances: SINGLE });
+      rounds.push({ current, baseline });
+    }
+    report.baseline = {
+      root: opts.baselineRoot,
+      rounds,
+      ratio:
+        median(rounds.map((r) => r.current.eventsPerSecond)) /
+        median(rounds.map((r) => r.baseline.eventsPerSecond)),
+    };
+  }
+  return report;
+}
