@@ -102,6 +102,8 @@ export interface Mailbox {
   next(opts: { maxMessages: number; maxWaitMs: number }): Promise<BusMessage[]>;
   /** Stops pulling. Messages fetched but not acked are redelivered to the next owner. Idempotent. */
   close(): Promise<void>;
+  /** True once closed (by `close()`, or by another mailbox taking the consumer over). */
+  readonly closed: boolean;
 }
 
 export interface ConsumerBacklog {

@@ -60,6 +60,9 @@ export function withSequenceBase(bus: Bus, base: number): Bus {
       return (await mailbox.next(opts)).map((m) => new OffsetMessage(m, base));
     },
     close: () => mailbox.close(),
+    get closed() {
+      return mailbox.closed;
+    },
   });
   return {
     ensureTopology: () => bus.ensureTopology(),

@@ -116,7 +116,16 @@ export class PartitionActor<T> {
           maxMessages: this.opts.maxTurnMessages,
           maxWaitMs: this.opts.pollWaitMs,
         });
-        if (msgs.length === 0) continue;
+        if (msgs.length === 0) {
+          // A mailbox closed under the actor answers [] at once: stop (the supervisor decides what next) instead
+          // of spinning on it, which would starve timers and I/O of the whole process.
+          if (this.mailbox.closed && !this.stopping)
+            throw new RuntimeError(
+              RuntimeErrorCode.stopped,
+              `${this.name} p${this.partition}: mailbox closed`,
+            );
+          continue;
+        }
         await this.turn(msgs);
       }
     } finally {

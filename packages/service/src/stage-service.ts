@@ -12,6 +12,7 @@
  * ```
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Meter, Tracer } from '@opentelemetry/api';
 import type { Bus } from '@throughline/bus';
 import {
@@ -131,12 +132,14 @@ export async function runStageService<T>(opts: StageServiceOptions<T>): Promise<
     });
   const reporting = setInterval(report, 10_000);
   reporting.unref();
+  const stalls = watchEventLoop(logger, settings.LEASE_TTL_MS);
 
   onShutdown(
     async () => {
       http.setReady(false);
       grpcServer.setServing(false);
       clearInterval(reporting);
+      stalls.stop();
       await running.stop();
       await stage.close();
       await bus.close();
@@ -148,4 +151,27 @@ export async function runStageService<T>(opts: StageServiceOptions<T>): Promise<
     { logger, timeoutMs: settings.SHUTDOWN_TIMEOUT_MS },
   );
   return running;
+}
+
+/**
+ * Warns when the event loop was blocked long enough to matter: a process that cannot run its timers cannot renew
+ * its leases, and loses its partitions after a quarter of the lease time to live without it.
+ */
+function watchEventLoop(logger: Logger, leaseTtlMs: number): { stop(): void } {
+  const delay = monitorEventLoopDelay({ resolution: 20 });
+  delay.enable();
+  const thresholdMs = leaseTtlMs / 4;
+  const timer = setInterval(() => {
+    const maxMs = delay.max / 1e6;
+    if (maxMs > thresholdMs)
+      logger.warn('the event loop was blocked', { maxMs: Math.round(maxMs), leaseTtlMs });
+    delay.reset();
+  }, 5_000);
+  timer.unref();
+  return {
+    stop() {
+      clearInterval(timer);
+      delay.disable();
+    },
+  };
 }

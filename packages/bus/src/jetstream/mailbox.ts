@@ -42,7 +42,11 @@ export class JetStreamMailbox implements Mailbox {
   private readonly buffer = new Fifo<JetStreamMessage>();
   private readonly waiters: Waiter[] = [];
   private messages: ConsumerMessages | undefined;
-  private closed = false;
+  private isClosed = false;
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
   private failure: BusError | undefined;
 
   private constructor(private readonly opts: JetStreamMailboxOptions) {}
@@ -61,7 +65,7 @@ export class JetStreamMailbox implements Mailbox {
 
   next(opts: { maxMessages: number; maxWaitMs: number }): Promise<BusMessage[]> {
     checkNextOptions(opts);
-    if (this.closed) return Promise.resolve([]);
+    if (this.isClosed) return Promise.resolve([]);
     if (this.waiters.length === 0 && this.buffer.length > 0)
       return Promise.resolve(this.buffer.take(opts.maxMessages));
     if (this.failure !== undefined) return Promise.reject(this.failure);
@@ -74,8 +78,8 @@ export class JetStreamMailbox implements Mailbox {
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.isClosed) return;
+    this.isClosed = true;
     this.opts.onClose(this);
     // Fetched but unacknowledged messages are redelivered to the next owner.
     this.buffer.clear();
@@ -89,7 +93,7 @@ export class JetStreamMailbox implements Mailbox {
   }
 
   private onMessage(msg: JsMsg): void {
-    if (this.closed) return;
+    if (this.isClosed) return;
     this.buffer.push(new JetStreamMessage(msg, this.opts.topic, this.opts.partition));
     while (this.waiters.length > 0 && this.buffer.length > 0) {
       const waiter = this.waiters.shift()!;
@@ -122,7 +126,7 @@ export class JetStreamMailbox implements Mailbox {
 
   /** The pull loop ended on its own: fail pending and later `next()` calls (after the buffer drains). */
   private fail(err: Error | undefined): void {
-    if (this.closed) return;
+    if (this.isClosed) return;
     const cause = err ?? new Error('consumer stopped');
     this.failure = new BusError(
       BusErrorCode.mailboxFailed,

@@ -76,7 +76,11 @@ interface Waiter {
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class MemoryMailbox implements Mailbox, PartitionListener {
-  private closed = false;
+  private isClosed = false;
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
   private readonly waiters: Waiter[] = [];
   private timer: NodeJS.Timeout | undefined;
 
@@ -87,7 +91,7 @@ export class MemoryMailbox implements Mailbox, PartitionListener {
 
   next(opts: { maxMessages: number; maxWaitMs: number }): Promise<BusMessage[]> {
     checkNextOptions(opts);
-    if (this.closed) return Promise.resolve([]);
+    if (this.isClosed) return Promise.resolve([]);
     if (this.waiters.length === 0) {
       const batch = this.take(opts.maxMessages);
       if (batch.length > 0 || opts.maxWaitMs <= 0) return Promise.resolve(batch);
@@ -99,8 +103,8 @@ export class MemoryMailbox implements Mailbox, PartitionListener {
   }
 
   close(): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    this.closed = true;
+    if (this.isClosed) return Promise.resolve();
+    this.isClosed = true;
     this.log.detach(this);
     this.bus.forget(this);
     this.disarm();
