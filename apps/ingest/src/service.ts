@@ -1,5 +1,6 @@
 import { IngestServiceService } from '@throughline/contracts';
-import { IngestPublisher } from '@throughline/pipeline';
+import type { Bus } from '@throughline/bus';
+import { IngestPublisher, STAGE_NAMES, STAGES } from '@throughline/pipeline';
 import { onShutdown } from '@throughline/runtime';
 import { connectServiceBus, createLogger, startGrpcServer, startHttpServer } from '@throughline/service';
 import { loadSettings } from './config.js';
@@ -7,13 +8,27 @@ import { createIngestService } from './ingest-service.js';
 import { createPublishObserver, PipelineMetrics } from '@throughline/telemetry';
 import type { Telemetry } from '@throughline/telemetry-sdk';
 
+/**
+ * Messages each stage has not yet acknowledged, over all its partitions (`{"enrich":…,"state":…,"writer":…}`):
+ * KEDA's metrics-api trigger reads it to scale a stage on its lag.
+ */
+async function lagByStage(bus: Bus): Promise<Record<string, number>> {
+  const lag: Record<string, number> = {};
+  for (const name of STAGE_NAMES) lag[name] = await bus.topicBacklog(STAGES[name].consumes);
+  return lag;
+}
+
 /** Runs the ingest service until SIGTERM; telemetry was started by `main.ts` before anything else loaded. */
 export async function run(telemetry: Telemetry): Promise<void> {
   const settings = loadSettings();
   const logger = createLogger('ingest', settings.LOG_LEVEL, { instance: settings.INSTANCE_INDEX });
-  const http = await startHttpServer({ address: settings.HTTP_ADDRESS, metrics: telemetry.metricsHandler });
-
   const bus = await connectServiceBus('ingest', settings, logger);
+  // Ingest always runs, even while a stage is scaled to zero: the place an autoscaler asks for each stage's lag.
+  const http = await startHttpServer({
+    address: settings.HTTP_ADDRESS,
+    metrics: telemetry.metricsHandler,
+    json: { '/lag': () => lagByStage(bus) },
+  });
   const publisher = new IngestPublisher({
     bus,
     partitionCount: settings.PARTITION_COUNT,

@@ -98,7 +98,7 @@ describe('values.yaml', () => {
     });
   });
 
-  it('maps each stage to its stream and per-partition consumers in KEDA triggers', () => {
+  it("scales each stage with KEDA on its lag, read from ingest's /lag", () => {
     const r = helmTemplate({
       valueFiles: ['ci/keda-values.yaml'],
       set: {
@@ -107,21 +107,34 @@ describe('values.yaml', () => {
         writer: { autoscaling: { maxReplicas: 8 } },
       },
     });
-    const stages = { enrich: 'ingested', state: 'enriched', writer: 'applied' } as const;
     for (const name of STAGES) {
       const so = r.objects.find((o) => o.kind === 'ScaledObject' && componentOf(o) === name)!;
-      const triggers = so.spec.triggers as { name: string; metadata: Record<string, string> }[];
-      expect(triggers.map((t) => t.metadata.consumer)).toEqual(
-        [0, 1, 2, 3, 4, 5, 6, 7].map((p) => `${name}-${stages[name]}-${p}`),
-      );
-      expect(new Set(triggers.map((t) => t.metadata.stream))).toEqual(
-        new Set([`TL_${stages[name].toUpperCase()}`]),
-      );
-      expect(so.spec.advanced.scalingModifiers.formula).toBe(triggers.map((t) => t.name).join(' + '));
+      expect(so.spec.triggers).toEqual([
+        {
+          type: 'metrics-api',
+          metricType: 'AverageValue',
+          metadata: {
+            url: 'http://tl-throughline-ingest.pipeline.svc:9464/lag',
+            valueLocation: name,
+            targetValue: String(so.spec.triggers[0].metadata.targetValue),
+            activationTargetValue: String(so.spec.triggers[0].metadata.activationTargetValue),
+          },
+        },
+      ]);
+      expect(Number(so.spec.triggers[0].metadata.targetValue)).toBeGreaterThan(0);
       expect(so.spec.maxReplicaCount).toBeLessThanOrEqual(8);
       expect(so.spec.scaleTargetRef).toMatchObject({ kind: 'Deployment', name: `tl-throughline-${name}` });
       expect(deployment(r, name).spec.replicas).toBeUndefined();
     }
+    // The port is ingest's HTTP port, which its Service exposes.
+    const ingest = r.byName.get('Service/tl-throughline-ingest')!;
+    expect(ingest.spec.ports).toContainEqual(expect.objectContaining({ name: 'http', port: 9464 }));
+    const custom = helmTemplate({
+      valueFiles: ['ci/keda-values.yaml'],
+      set: { keda: { lagUrl: 'http://{{ .Release.Name }}-lag.example:8080/lag' } },
+    });
+    const so = custom.objects.find((o) => o.kind === 'ScaledObject' && componentOf(o) === 'writer')!;
+    expect(so.spec.triggers[0].metadata.url).toBe('http://tl-lag.example:8080/lag');
   });
 
   it('gives each stage a headless Service of every pod for its metrics, and nothing else', () => {

@@ -68,12 +68,6 @@ describe('a broken value fails the render with a message naming it', () => {
       );
   });
 
-  it('KEDA without a NATS monitoring endpoint', () => {
-    expect(() => helmTemplate(withSecret(at('writer.autoscaling.mode', 'keda')))).toThrow(
-      executionError('keda.natsServerMonitoringEndpoint: set the host:port'),
-    );
-  });
-
   it('values that break values.schema.json (Helm checks them before rendering)', () => {
     const schemaError =
       /^Error: values don't meet the specifications of the schema\(s\) in the following chart\(s\):\nthroughline:\n/;

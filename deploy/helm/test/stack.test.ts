@@ -102,14 +102,15 @@ describe('deploy/helm/throughline-stack', () => {
     },
   );
 
-  it('gives KEDA the NATS cluster’s monitoring endpoint', () => {
+  it("points KEDA at the release's own ingest for each stage's lag", () => {
     const keda = { mode: 'keda', minReplicas: 1, maxReplicas: 4 };
     const r = renderStack('tl', {
       throughline: Object.fromEntries(STAGES.map((s) => [s, { autoscaling: keda }])),
     });
     const so = r.byName.get('ScaledObject/tl-throughline-writer')!;
-    expect(so.spec.triggers[0].metadata.natsServerMonitoringEndpoint).toBe(
-      'tl-nats-headless.pipeline.svc:8222',
-    );
+    expect(so.spec.triggers[0].metadata).toMatchObject({
+      url: 'http://tl-throughline-ingest.pipeline.svc:9464/lag',
+      valueLocation: 'writer',
+    });
   });
 });

@@ -215,6 +215,17 @@ class JetStreamBus implements Bus {
     );
   }
 
+  async topicBacklog(topic: Topic): Promise<number> {
+    this.checkOpen();
+    const stream = subjects.stream(topic);
+    try {
+      return (await (await this.jsm()).streams.info(stream)).state.messages;
+    } catch (err) {
+      if (isStreamNotFound(err)) return 0;
+      throw toBusError(err, BusErrorCode.requestFailed, `backlog of ${stream}`);
+    }
+  }
+
   async backlog(opts: MailboxOptions): Promise<ConsumerBacklog> {
     this.checkOpen();
     consumerName(opts); // validates

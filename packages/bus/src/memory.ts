@@ -120,6 +120,10 @@ class MemoryBus implements Bus, MemoryBusContext {
     );
   }
 
+  topicBacklog(topic: Topic): Promise<number> {
+    return Promise.resolve(this.topics.get(topic)?.unacknowledged() ?? 0);
+  }
+
   backlog(opts: MailboxOptions): Promise<ConsumerBacklog> {
     try {
       checkMailboxOptions(opts);

@@ -191,6 +191,11 @@ export interface Bus {
   deadLetter(msg: BusMessage, reason: string): Promise<void>;
   /** Reads dead letters (oldest first), for operators and tests. */
   readDeadLetters(opts?: { topic?: Topic; limit?: number }): Promise<DeadLetter[]>;
+  /**
+   * Messages of a whole topic not yet acknowledged (work-queue retention keeps only those): what its stage still
+   * has to process, over every partition. One request, for autoscalers and dashboards.
+   */
+  topicBacklog(topic: Topic): Promise<number>;
   /** Backlog of a partition: its messages not yet acknowledged (delivered or not). */
   backlog(opts: MailboxOptions): Promise<ConsumerBacklog>;
   /** The bucket of stage membership and partition leases (created by `ensureTopology()`). */

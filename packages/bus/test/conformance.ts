@@ -278,10 +278,14 @@ export function runBusConformance(name: string, makeBus: () => Promise<BusUnderT
       await mailbox.close();
     });
 
-    it('reports the backlog of a partition, with and without a consumer', async () => {
+    it('reports the backlog of a partition, with and without a consumer, and of the whole topic', async () => {
       expect(await bus.backlog(box(10))).toEqual({ pending: 0, ackPending: 0 });
+      expect(await bus.topicBacklog(TOPIC)).toBe(0);
       await publishRange(bus, 10, 0, 6);
+      await publishRange(bus, 15, 0, 2);
       expect(await bus.backlog(box(10))).toEqual({ pending: 6, ackPending: 0 });
+      expect(await bus.topicBacklog(TOPIC)).toBe(8);
+      expect(await bus.topicBacklog('applied')).toBe(0);
       const mailbox = await bus.openMailbox(box(10));
       const opened = await bus.backlog(box(10));
       expect(opened.pending + opened.ackPending).toBe(6);
@@ -289,8 +293,10 @@ export function runBusConformance(name: string, makeBus: () => Promise<BusUnderT
       await received[0]!.ack();
       await received[1]!.ack();
       expect(await bus.backlog(box(10))).toEqual({ pending: 0, ackPending: 4 });
+      expect(await bus.topicBacklog(TOPIC)).toBe(6);
       await Promise.all(received.slice(2).map((msg) => msg.ack()));
       expect(await bus.backlog(box(10))).toEqual({ pending: 0, ackPending: 0 });
+      expect(await bus.topicBacklog(TOPIC)).toBe(2);
       await mailbox.close();
     });
 

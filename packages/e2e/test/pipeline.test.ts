@@ -48,8 +48,23 @@ describe('the pipeline as five services over real NATS JetStream, Redis and Post
 
   it('commits 200,000 events for 2,000 accounts exactly once, and verify finds no violation', async () => {
     const started = performance.now();
+    // What an autoscaler reads: each stage's lag, from ingest, while the events are on their way.
+    const lagUrl = `http://127.0.0.1:${stack.httpPorts.get('ingest')!}/lag`;
+    const lag = async () => (await (await fetch(lagUrl)).json()) as Record<string, number>;
+    let busiest = { enrich: 0, state: 0, writer: 0 };
+    const watching = setInterval(() => {
+      void lag().then((l) => {
+        if (l.enrich! + l.state! + l.writer! > busiest.enrich + busiest.state + busiest.writer)
+          busiest = l as typeof busiest;
+      });
+    }, 50);
     const sendRate = await sendEvents(stack.ingest, events, { batchSize: 1000, concurrency: 8 });
     await waitForLedger(stack.pool, EVENTS);
+    clearInterval(watching);
+    expect(Object.keys(busiest)).toEqual(['enrich', 'state', 'writer']);
+    expect(busiest.enrich + busiest.state + busiest.writer).toBeGreaterThan(0);
+    await waitForIdle(stack);
+    expect(await lag()).toEqual({ enrich: 0, state: 0, writer: 0 });
     const seconds = (performance.now() - started) / 1000;
     const rate = Math.round(EVENTS / seconds);
     process.stdout.write(

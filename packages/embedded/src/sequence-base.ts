@@ -72,6 +72,7 @@ export function withSequenceBase(bus: Bus, base: number): Bus {
     readDeadLetters: (opts) => bus.readDeadLetters(opts),
     backlog: (opts) => bus.backlog(opts),
     leases: () => bus.leases(),
+    topicBacklog: (topic) => bus.topicBacklog(topic),
     close: () => bus.close(),
   };
 }

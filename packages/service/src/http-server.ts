@@ -5,6 +5,8 @@ export interface HttpServerOptions {
   address: string;
   /** Serves `GET /metrics` (Prometheus text), when given. */
   metrics?: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Further `GET` paths answered with the JSON their function resolves to (a rejection answers 503). */
+  json?: Record<string, () => Promise<unknown>>;
 }
 
 export interface RunningHttpServer {
@@ -34,6 +36,14 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
         .end(ready ? 'ready\n' : `not ready: ${reason}\n`);
     } else if (path === '/metrics' && opts.metrics) {
       opts.metrics(req, res);
+    } else if (path !== undefined && opts.json?.[path]) {
+      opts.json[path]().then(
+        (body) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body)),
+        (err: unknown) =>
+          res
+            .writeHead(503, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ error: err instanceof Error ? err.message : String(err) })),
+      );
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
     }

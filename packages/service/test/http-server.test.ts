@@ -3,9 +3,13 @@ import { startHttpServer } from '../src/index.js';
 
 describe('startHttpServer', () => {
   it('reports liveness, readiness as set, and serves metrics', async () => {
+    let broken = false;
     const http = await startHttpServer({
       address: '127.0.0.1:0',
       metrics: (_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('tl_up 1\n'),
+      json: {
+        '/lag': () => (broken ? Promise.reject(new Error('NATS is away')) : Promise.resolve({ writer: 3 })),
+      },
     });
     const get = async (path: string) => {
       const res = await fetch(`http://127.0.0.1:${http.port}${path}`);
@@ -19,6 +23,9 @@ describe('startHttpServer', () => {
     expect(await get('/readyz')).toEqual({ status: 503, body: 'not ready: draining\n' });
     expect(await get('/metrics')).toEqual({ status: 200, body: 'tl_up 1\n' });
     expect((await get('/nope')).status).toBe(404);
+    expect(await get('/lag')).toEqual({ status: 200, body: '{"writer":3}' });
+    broken = true;
+    expect(await get('/lag')).toEqual({ status: 503, body: '{"error":"NATS is away"}' });
     await http.close();
   });
 });

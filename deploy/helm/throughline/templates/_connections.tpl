@@ -58,11 +58,11 @@ Call with (dict "root" $ "conn" "nats" "env" "NATS_URL").
 {{- end }}
 {{- end }}
 
-{{/* host:port of NATS monitoring for KEDA: keda.natsServerMonitoringEndpoint (rendered with tpl). */}}
-{{- define "throughline.natsMonitoringEndpoint" -}}
-{{- with .Values.keda.natsServerMonitoringEndpoint }}
+{{/* The URL KEDA reads each stage's lag from: keda.lagUrl (rendered with tpl), else ingest's /lag in the cluster. */}}
+{{- define "throughline.lagUrl" -}}
+{{- with .Values.keda.lagUrl }}
 {{- tpl . $ }}
 {{- else }}
-{{- required "keda.natsServerMonitoringEndpoint: set the host:port of the NATS monitoring endpoint when a service uses autoscaling.mode=keda" "" }}
+{{- printf "http://%s.%s.svc:%d/lag" (include "throughline.componentName" (dict "root" $ "name" "ingest")) $.Release.Namespace (int $.Values.httpPort) }}
 {{- end }}
 {{- end }}

@@ -191,6 +191,11 @@ function sameUpdatableConfig(current: ConsumerConfig, desired: Partial<ConsumerC
  * Makes way for the consumer `name` of a mailbox opened under a lease epoch: deletes the group's consumers of the
  * same partition opened under older epochs (their owners' acks then reach nothing, and what they left
  * unacknowledged is delivered again), and refuses with `BUS_FENCED` when one of a newer epoch exists.
+ *
+ * Why a name per epoch rather than recreating one durable name: nats-server applies an ack to whatever consumer
+ * bears the name in the ack's reply subject. Measured on 2.9.10: after `c` was deleted and created again, an ack
+ * sent by the old owner for stream sequence 1 removed that message from the work queue while the new owner held
+ * it — had the new owner then died, the message would have been lost.
  * @returns how many consumers were removed.
  */
 export async function takeOverPartition(

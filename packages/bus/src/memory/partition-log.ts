@@ -60,6 +60,11 @@ export class PartitionLog {
     private readonly onExhausted: (record: StoredRecord) => void,
   ) {}
 
+  /** Messages stored and not yet acknowledged. */
+  get unacknowledged(): number {
+    return this.unacked;
+  }
+
   get consumerGroup(): string | undefined {
     return this.consumer?.group;
   }

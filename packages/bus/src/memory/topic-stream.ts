@@ -58,6 +58,13 @@ export class TopicStream {
     return log;
   }
 
+  /** Messages of every partition not yet acknowledged. */
+  unacknowledged(): number {
+    let total = 0;
+    for (const log of this.partitions.values()) total += log.unacknowledged;
+    return total;
+  }
+
   existingPartition(partition: number): PartitionLog | undefined {
     return this.partitions.get(partition);
   }
