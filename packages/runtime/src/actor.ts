@@ -1,7 +1,24 @@
 import type { Bus, BusMessage, Mailbox } from '@throughline/bus';
-import { ensureError, isFencedError, isTransientError, RuntimeError, RuntimeErrorCode } from './errors.js';
+import { ensureError, RuntimeError, RuntimeErrorCode } from './errors.js';
+import { classifyFailure, type FailureClass } from './failure.js';
 import { silentLogger, sleep, type Logger } from './logger.js';
 import { TurnClock, type TurnContext, type TurnObserver, type TurnStats } from './turn.js';
+
+/** A partition waiting for a dependency: its turn fails with a dependency error and is retried until it passes. */
+export interface Stall {
+  readonly stage: string;
+  readonly partition: number;
+  /** The dependency of the latest failure (`redis`, `postgres`, `nats`, `config`, `unknown`). */
+  readonly dependency: string;
+  /** Its short reason (`OOM`, `read_only`, `ECONNREFUSED`, …). */
+  readonly reason: string;
+  /** The latest error's message. */
+  readonly error: string;
+  /** When the partition stalled, ms since the epoch. */
+  readonly sinceMs: number;
+  /** Failed attempts so far. */
+  readonly attempts: number;
+}
 
 /** A decoded message with the bus message it came from. */
 export interface Envelope<T> {
@@ -26,30 +43,45 @@ export interface PartitionActorOptions<T> {
   decode: (msg: BusMessage) => T;
   /**
    * Processes one turn: every decoded message, in stream order. Must make its output durable before it resolves;
-   * the actor acks the messages afterwards. A throw is retried (see `maxAttempts` and `isTransient`).
+   * the actor acks the messages afterwards. A throw is classified (`classify`): a dependency's failure is retried
+   * without limit, the partition paused in order; poison is isolated by bisecting the turn and dead-lettered
+   * message by message; a fenced error stops the actor.
    */
   handle: (batch: Envelope<T>[], ctx: TurnContext) => Promise<void>;
   /** Largest number of messages one turn takes. Default 64. */
   maxTurnMessages?: number;
   /** How long one pull waits for a first message. Default 1000 ms. */
   pollWaitMs?: number;
-  /** Attempts of a turn that fails with a non-transient error before it is split up message by message, and a message that still fails is dead-lettered. Default 3. */
-  maxAttempts?: number;
-  /** First pause between attempts; it doubles up to `retryMaxMs`. Default 100 ms. */
+  /** Times a lone message must fail as poison before it is dead-lettered (poison is deterministic). Default 2. */
+  poisonAttempts?: number;
+  /** First pause between attempts of a turn waiting for a dependency; it doubles up to `retryMaxMs`. Default 100 ms. */
   retryInitialMs?: number;
   /** Longest pause between attempts. Default 5000 ms. */
   retryMaxMs?: number;
-  /** A message delivered more often than this (it took its process down each time) is dead-lettered unprocessed. Default 5. */
+  /**
+   * A message delivered more often than this without being acknowledged (its turns took the process down) is
+   * processed alone, so whatever it does cannot hold back the messages around it. Default 5.
+   */
   maxDeliveries?: number;
   /** How often a long turn tells the server it is still working on its messages. Default 5000 ms. */
   workingIntervalMs?: number;
-  /** Which errors mean a dependency is down (retried without limit). Default `isTransientError`. */
-  isTransient?: (err: unknown) => boolean;
+  /** How often a stalled partition is logged again (it is logged when it stalls and when it resumes). Default 30000 ms. */
+  stallLogIntervalMs?: number;
+  /** What a failed turn's error says about its messages. Default `classifyFailure`. */
+  classify?: (err: unknown) => FailureClass;
+  /** Called at every failed attempt of a turn, with its classification. */
+  onFailure?: (failure: FailureClass) => void;
+  /** Called at every failed attempt of a turn waiting for a dependency, with the stall so far. */
+  onStall?: (stall: Stall) => void;
+  /** Called when a stalled partition goes on (its turn passed, or the actor stopped), with how long it stalled. */
+  onStallEnd?: (stall: Stall, stalledMs: number) => void;
   logger?: Logger;
   onTurn?: (stats: TurnStats) => void;
   /** Traces every turn (see @throughline/telemetry). Default: none. */
   observer?: TurnObserver;
 }
+
+type OptionalHook = 'onTurn' | 'observer' | 'claim' | 'onFailure' | 'onStall' | 'onStallEnd';
 
 /**
  * One partition's actor: pulls its mailbox, processes one turn at a time (so per-key state needs no locks) and
@@ -59,8 +91,8 @@ export interface PartitionActorOptions<T> {
 export class PartitionActor<T> {
   readonly name: string;
   readonly partition: number;
-  private readonly opts: Required<Omit<PartitionActorOptions<T>, 'onTurn' | 'observer' | 'claim'>> &
-    Pick<PartitionActorOptions<T>, 'onTurn' | 'observer' | 'claim'>;
+  private readonly opts: Required<Omit<PartitionActorOptions<T>, OptionalHook>> &
+    Pick<PartitionActorOptions<T>, OptionalHook>;
   private readonly stopController = new AbortController();
   private mailbox: Mailbox | undefined;
   private lastSeq = 0;
@@ -73,12 +105,13 @@ export class PartitionActor<T> {
     this.opts = {
       maxTurnMessages: 64,
       pollWaitMs: 1000,
-      maxAttempts: 3,
+      poisonAttempts: 2,
       retryInitialMs: 100,
       retryMaxMs: 5000,
       maxDeliveries: 5,
       workingIntervalMs: 5000,
-      isTransient: isTransientError,
+      stallLogIntervalMs: 30_000,
+      classify: classifyFailure,
       logger: silentLogger,
       ...options,
     };
@@ -165,29 +198,40 @@ export class PartitionActor<T> {
     try {
       const envelopes: Envelope<T>[] = [];
       const skipped: BusMessage[] = [];
+      let suspect = false;
       for (const msg of msgs) {
         if (msg.seq <= this.lastSeq) {
           skipped.push(msg);
-        } else if (msg.deliveryCount > this.opts.maxDeliveries) {
+          continue;
+        }
+        if (msg.deliveryCount > this.opts.maxDeliveries) suspect = true;
+        let value: T;
+        try {
+          value = this.opts.decode(msg);
+        } catch (err) {
           stats.deadLettered++;
           await clock.wait('nats', () =>
-            this.deadLetter(msg, `delivered ${msg.deliveryCount} times without being acknowledged`),
+            this.deadLetter(msg, `${this.name}: cannot decode message: ${ensureError(err).message}`),
           );
-        } else {
-          let value: T;
-          try {
-            value = this.opts.decode(msg);
-          } catch (err) {
-            stats.deadLettered++;
-            await clock.wait('nats', () =>
-              this.deadLetter(msg, `${this.name}: cannot decode message: ${ensureError(err).message}`),
-            );
-            continue;
-          }
-          envelopes.push({ msg, value });
+          continue;
         }
+        envelopes.push({ msg, value });
       }
-      const done = envelopes.length > 0 ? await this.process(envelopes, stats, clock) : [];
+      let done: BusMessage[] = [];
+      if (suspect) {
+        // Turns holding these messages never finished: take them one at a time, so a message that takes the
+        // process down holds back nothing but itself (and shows in the logs as the turn that did not finish).
+        this.opts.logger.warn(
+          `${this.name}: messages redelivered after unfinished turns; processing them one by one`,
+          {
+            partition: this.partition,
+            seqs: envelopes.map((e) => e.msg.seq),
+          },
+        );
+        for (const envelope of envelopes) done.push(...(await this.process([envelope], stats, clock)));
+      } else if (envelopes.length > 0) {
+        done = await this.process(envelopes, stats, clock);
+      }
       const toAck = [...done, ...skipped];
       if (toAck.length > 0)
         await clock.wait('nats', () => Promise.all(toAck.map((m) => m.ack())), toAck.length);
@@ -207,66 +251,131 @@ export class PartitionActor<T> {
     }
   }
 
-  /** Processes envelopes with retries; returns the messages to ack (dead-lettered ones are already acked). */
+  /**
+   * Processes envelopes until they pass; returns the messages to ack (dead-lettered ones are already acked). A
+   * dependency's failure is waited out (capped exponential backoff, without limit; the partition is reported
+   * stalled meanwhile); poison is bisected until the lone messages that fail are found and dead-lettered, the
+   * others processed in order.
+   */
   private async process(envelopes: Envelope<T>[], stats: TurnStats, clock: TurnClock): Promise<BusMessage[]> {
-    let attempt = 0;
     let delay = this.opts.retryInitialMs;
-    for (;;) {
-      const eventsBefore = clock.events;
-      try {
-        await this.opts.handle(envelopes, clock);
-        return envelopes.map((e) => e.msg);
-      } catch (raw) {
-        clock.events = eventsBefore;
-        const err = ensureError(raw);
-        // Another instance holds a newer lease: nothing this one does for the partition may count any more.
-        if (isFencedError(err))
-          throw new RuntimeError(RuntimeErrorCode.fenced, `${this.name} p${this.partition}: ${err.message}`, {
-            cause: err,
-          });
-        if (this.stopping)
-          throw new RuntimeError(RuntimeErrorCode.stopped, `${this.name}: stopped during a retry`, {
-            cause: err,
-          });
-        stats.retries++;
-        const transient = this.opts.isTransient(err);
-        if (!transient) attempt++;
-        const context = {
-          partition: this.partition,
-          attempt,
-          messages: envelopes.length,
-          error: err.message,
-        };
-        if (!transient && attempt >= this.opts.maxAttempts) {
-          if (envelopes.length > 1) {
-            this.opts.logger.warn(
-              `${this.name}: turn keeps failing; processing its messages one by one`,
-              context,
+    let poisonFailures = 0;
+    let stall: { info: Stall; loggedAt: number } | undefined;
+    try {
+      for (;;) {
+        const eventsBefore = clock.events;
+        try {
+          await this.opts.handle(envelopes, clock);
+          return envelopes.map((e) => e.msg);
+        } catch (raw) {
+          clock.events = eventsBefore;
+          const err = ensureError(raw);
+          const failure = this.opts.classify(err);
+          this.opts.onFailure?.(failure);
+          // Another instance holds a newer lease: nothing this one does for the partition may count any more.
+          if (failure.kind === 'fenced')
+            throw new RuntimeError(
+              RuntimeErrorCode.fenced,
+              `${this.name} p${this.partition}: ${err.message}`,
+              {
+                cause: err,
+              },
             );
-            const acked: BusMessage[] = [];
-            for (const envelope of envelopes) acked.push(...(await this.process([envelope], stats, clock)));
-            return acked;
+          if (this.stopping)
+            throw new RuntimeError(RuntimeErrorCode.stopped, `${this.name}: stopped during a retry`, {
+              cause: err,
+            });
+          stats.retries++;
+          if (failure.kind === 'poison') {
+            poisonFailures++;
+            if (envelopes.length > 1) return await this.bisect(envelopes, stats, clock, err);
+            if (poisonFailures >= this.opts.poisonAttempts) {
+              const [only] = envelopes;
+              stats.deadLettered++;
+              await clock.wait('nats', () =>
+                this.deadLetter(only!.msg, `${this.name}: ${failure.reason}: ${err.message}`),
+              );
+              return [];
+            }
+          } else {
+            stall = this.stalled(stall, failure, err);
           }
-          const [only] = envelopes;
-          if (only !== undefined) {
-            stats.deadLettered++;
-            await clock.wait('nats', () =>
-              this.deadLetter(only.msg, `${this.name}: failed ${attempt} times: ${err.message}`),
-            );
-          }
-          return [];
+          const pauseStart = performance.now();
+          await sleep(delay, this.stopController.signal);
+          clock.book('backoff', performance.now() - pauseStart);
+          delay = Math.min(delay * 2, this.opts.retryMaxMs);
         }
-        this.opts.logger.warn(`${this.name}: turn failed, retrying`, {
-          ...context,
-          transient,
-          retryInMs: delay,
+      }
+    } finally {
+      if (stall !== undefined) {
+        const stalledMs = Date.now() - stall.info.sinceMs;
+        this.opts.logger.info(`${this.name}: partition resumed`, {
+          partition: this.partition,
+          dependency: stall.info.dependency,
+          stalledMs,
+          attempts: stall.info.attempts,
         });
-        const pauseStart = performance.now();
-        await sleep(delay, this.stopController.signal);
-        clock.book('backoff', performance.now() - pauseStart);
-        delay = Math.min(delay * 2, this.opts.retryMaxMs);
+        this.opts.onStallEnd?.(stall.info, stalledMs);
       }
     }
+  }
+
+  /** Splits a turn that failed as poison in two and processes each half in order, each isolating its own poison. */
+  private async bisect(
+    envelopes: Envelope<T>[],
+    stats: TurnStats,
+    clock: TurnClock,
+    err: Error,
+  ): Promise<BusMessage[]> {
+    this.opts.logger.warn(`${this.name}: turn failed on poison; splitting it to find the messages`, {
+      partition: this.partition,
+      messages: envelopes.length,
+      error: err.message,
+    });
+    const middle = Math.ceil(envelopes.length / 2);
+    const first = await this.process(envelopes.slice(0, middle), stats, clock);
+    const second = await this.process(envelopes.slice(middle), stats, clock);
+    return [...first, ...second];
+  }
+
+  /** Records one more failed attempt on a dependency: logs the stall when it starts, changes, or every while. */
+  private stalled(
+    previous: { info: Stall; loggedAt: number } | undefined,
+    failure: FailureClass,
+    err: Error,
+  ): { info: Stall; loggedAt: number } {
+    const now = Date.now();
+    const info: Stall = {
+      stage: this.name,
+      partition: this.partition,
+      dependency: failure.dependency,
+      reason: failure.reason,
+      error: err.message,
+      sinceMs: previous?.info.sinceMs ?? now,
+      attempts: (previous?.info.attempts ?? 0) + 1,
+    };
+    const changed =
+      previous === undefined ||
+      previous.info.dependency !== info.dependency ||
+      previous.info.reason !== info.reason;
+    const due = previous === undefined || now - previous.loggedAt >= this.opts.stallLogIntervalMs;
+    if (changed || due) {
+      this.opts.logger.warn(
+        previous === undefined
+          ? `${this.name}: partition stalled on a dependency; retrying until it passes`
+          : `${this.name}: partition still stalled`,
+        {
+          partition: this.partition,
+          dependency: info.dependency,
+          reason: info.reason,
+          error: info.error,
+          stalledMs: now - info.sinceMs,
+          attempts: info.attempts,
+        },
+      );
+    }
+    this.opts.onStall?.(info);
+    return { info, loggedAt: changed || due ? now : previous.loggedAt };
   }
 
   private async deadLetter(msg: BusMessage, reason: string): Promise<void> {

@@ -12,7 +12,7 @@
  * onShutdown(async () => { await host.stop(); await bus.close(); });
  * ```
  */
-export { PartitionActor, type Envelope, type PartitionActorOptions } from './actor.js';
+export { PartitionActor, type Envelope, type PartitionActorOptions, type Stall } from './actor.js';
 export { TurnClock, type TurnContext, type TurnObserver, type TurnScope, type TurnStats } from './turn.js';
 export { Supervisor, type Supervised, type SupervisedHandle, type SupervisorOptions } from './supervisor.js';
 export { assignPartitions } from './ownership/assignment.js';
@@ -51,9 +51,9 @@ export {
   fencingEpochOf,
   isFencedError,
   isRuntimeError,
-  isTransientError,
   RuntimeError,
   RuntimeErrorCode,
 } from './errors.js';
 export { silentLogger, sleep, type Logger } from './logger.js';
 export { SERVICE_NODE_FLAGS } from './node-flags.js';
+export { classifyFailure, type FailureClass, type FailureKind } from './failure.js';

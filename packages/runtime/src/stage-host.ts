@@ -12,8 +12,9 @@
  */
 import type { Bus, BusMessage } from '@throughline/bus';
 import type { Topic } from '@throughline/contracts';
-import { PartitionActor, type Envelope, type PartitionActorOptions } from './actor.js';
+import { PartitionActor, type Envelope, type PartitionActorOptions, type Stall } from './actor.js';
 import { fencingEpochOf, isFencedError } from './errors.js';
+import type { FailureClass } from './failure.js';
 import { silentLogger, type Logger } from './logger.js';
 import {
   PartitionOwnership,
@@ -86,6 +87,12 @@ export interface StageHost {
   readonly refusedEffects: number;
   /** Supervisor restarts after crashes. */
   readonly restarts: number;
+  /** Partitions whose turn is waiting for a dependency now (retried until it passes), oldest stall first. */
+  stalled(): Stall[];
+  /** Time partitions spent stalled so far, summed over partitions (ongoing stalls included), in ms. */
+  stalledMs(): number;
+  /** Failed turn attempts so far, by kind, dependency and reason. */
+  failures(): (FailureClass & { count: number })[];
   /** Stops every partition (each finishing its turn and acking), releases the leases, deregisters. */
   stop(): Promise<void>;
 }
@@ -97,6 +104,10 @@ export async function hostStage<T>(opts: StageHostOptions<T>): Promise<StageHost
   const running = new Map<number, { lease: Lease; handle: SupervisedHandle }>();
   let fencedPartitions = 0;
   let refusedEffects = 0;
+  const stalls = new Map<number, Stall>();
+  let stalledMsEnded = 0;
+  const failures = new Map<string, FailureClass & { count: number }>();
+  const hooks = opts.actor ?? {};
   /** Counts (and logs) every attempt of this instance that a store or the bus refused as stale. */
   const counted = async <R>(lease: Lease, work: () => Promise<R>): Promise<R> => {
     try {
@@ -126,6 +137,22 @@ export async function hostStage<T>(opts: StageHostOptions<T>): Promise<StageHost
         partition,
         bus,
         decode: opts.decode,
+        onFailure: (failure) => {
+          const key = `${failure.kind}\u0000${failure.dependency}\u0000${failure.reason}`;
+          const entry = failures.get(key);
+          if (entry) entry.count++;
+          else failures.set(key, { ...failure, count: 1 });
+          hooks.onFailure?.(failure);
+        },
+        onStall: (stall) => {
+          stalls.set(partition, stall);
+          hooks.onStall?.(stall);
+        },
+        onStallEnd: (stall, stalledMs) => {
+          if (stalls.get(partition)?.sinceMs === stall.sinceMs) stalls.delete(partition);
+          stalledMsEnded += stalledMs;
+          hooks.onStallEnd?.(stall, stalledMs);
+        },
         handle: (turn, ctx) => counted(lease, () => processor.handle(turn, ctx)),
         ...(processor.claim ? { claim: () => counted(lease, () => processor.claim!()) } : {}),
         openMailbox: () => bus.openMailbox({ group: stage, topic, partition, epoch }),
@@ -174,6 +201,14 @@ export async function hostStage<T>(opts: StageHostOptions<T>): Promise<StageHost
     get restarts() {
       return supervisor.restarts;
     },
+    stalled: () => [...stalls.values()].sort((a, b) => a.sinceMs - b.sinceMs),
+    stalledMs() {
+      const now = Date.now();
+      let ms = stalledMsEnded;
+      for (const stall of stalls.values()) ms += now - stall.sinceMs;
+      return ms;
+    },
+    failures: () => [...failures.values()].map((f) => ({ ...f })),
     async stop() {
       await ownership.stop();
       await supervisor.stop();

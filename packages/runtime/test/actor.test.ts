@@ -3,11 +3,12 @@ import { createMemoryBus, type Bus, type BusMessage } from '@throughline/bus';
 import { subjects } from '@throughline/contracts';
 import {
   PartitionActor,
-  RuntimeError,
   Supervisor,
   sleep,
   type Envelope,
+  type FailureClass,
   type PartitionActorOptions,
+  type Stall,
 } from '../src/index.js';
 
 const enc = new TextEncoder();
@@ -105,51 +106,139 @@ describe('PartitionActor', () => {
     expect(dead[0]!.reason).toMatch(/test: cannot decode message: not decodable/);
   });
 
-  it('retries a failing turn, then isolates and dead-letters the one message that always fails', async () => {
+  it('bisects a turn that fails on poison, dead-letters only the poison messages, and processes the rest in order', async () => {
     bus = createMemoryBus();
     await bus.ensureTopology();
-    await publishAll(bus, 2, ['a', 'poison', 'b', 'c']);
+    const bodies = Array.from({ length: 40 }, (_, i) => (i === 7 || i === 29 ? `poison-${i}` : `m${i}`));
+    await publishAll(bus, 2, bodies);
     const committed: string[] = [];
+    let calls = 0;
     const actor = actorOn(bus, 2, {
-      maxAttempts: 3,
+      maxTurnMessages: 64,
       handle: (turn) => {
-        if (turn.some((e) => e.value === 'poison'))
-          return Promise.reject(new RuntimeError('POISON', 'cannot apply'));
+        calls++;
+        const bad = turn.find((e) => e.value.startsWith('poison'));
+        if (bad !== undefined)
+          return Promise.reject(
+            Object.assign(new Error(`event ${bad.value}: amount out of range`), { poison: true }),
+          );
         committed.push(...turn.map((e) => e.value));
         return Promise.resolve();
       },
     });
     void actor.run();
-    await until(() => committed.length === 3);
+    await until(() => committed.length === 38);
+    await until(
+      async () => (await bus.backlog({ group: 'test', topic: 'ingested', partition: 2 })).ackPending === 0,
+    );
     await actor.stop();
-    expect(committed).toEqual(['a', 'b', 'c']);
+    expect(committed).toEqual(bodies.filter((b) => !b.startsWith('poison')));
     const dead = await bus.readDeadLetters();
-    expect(dead.map((d) => dec.decode(d.data))).toEqual(['poison']);
-    expect(dead[0]!.reason).toMatch(/failed 3 times: cannot apply/);
+    expect(dead.map((d) => dec.decode(d.data))).toEqual(['poison-7', 'poison-29']);
+    expect(dead[0]!.reason).toBe('test: poison: event poison-7: amount out of range');
+    // Bisection, not one attempt per message: 40 messages, 2 poison, 2 attempts of each lone poison message.
+    expect(calls).toBeLessThan(30);
   });
 
-  it('retries a transient failure without limit and without dead-lettering', async () => {
+  it('waits out a dependency without limit, reports the stall, and never dead-letters', async () => {
     bus = createMemoryBus();
     await bus.ensureTopology();
-    await publishAll(bus, 3, ['a']);
+    await publishAll(bus, 3, ['a', 'b']);
     let calls = 0;
+    const stalls: Stall[] = [];
+    const ends: number[] = [];
+    const failures: FailureClass[] = [];
+    const committed: string[] = [];
+    const oom = Object.assign(new Error("OOM command not allowed when used memory > 'maxmemory'."), {
+      name: 'ReplyError',
+    });
     const actor = actorOn(bus, 3, {
-      maxAttempts: 2,
-      handle: () => {
+      handle: (turn) => {
         calls++;
-        if (calls < 10)
-          return Promise.reject(
-            Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' }),
-          );
+        if (calls < 40) return Promise.reject(new Error('commit failed', { cause: oom }));
+        committed.push(...turn.map((e) => e.value));
         return Promise.resolve();
       },
+      onFailure: (f) => failures.push(f),
+      onStall: (s) => stalls.push(s),
+      onStallEnd: (_s, ms) => ends.push(ms),
     });
     void actor.run();
-    await until(() => calls === 10);
+    await until(() => committed.length === 2);
     await until(
       async () => (await bus.backlog({ group: 'test', topic: 'ingested', partition: 3 })).ackPending === 0,
     );
     await actor.stop();
+    expect(committed).toEqual(['a', 'b']);
+    expect(await bus.readDeadLetters()).toEqual([]);
+    expect(failures).toHaveLength(39);
+    expect(new Set(failures.map((f) => `${f.kind}/${f.dependency}/${f.reason}`))).toEqual(
+      new Set(['dependency/redis/OOM']),
+    );
+    expect(stalls).toHaveLength(39);
+    expect(stalls.at(-1)).toMatchObject({ partition: 3, dependency: 'redis', reason: 'OOM', attempts: 39 });
+    expect(ends).toHaveLength(1);
+  });
+
+  it('treats an error nobody recognises as a dependency failure: retried, never dead-lettered', async () => {
+    bus = createMemoryBus();
+    await bus.ensureTopology();
+    await publishAll(bus, 5, ['a']);
+    let calls = 0;
+    const actor = actorOn(bus, 5, {
+      handle: () => (++calls < 12 ? Promise.reject(new TypeError('x is undefined')) : Promise.resolve()),
+    });
+    void actor.run();
+    await until(() => calls === 12);
+    await until(
+      async () => (await bus.backlog({ group: 'test', topic: 'ingested', partition: 5 })).ackPending === 0,
+    );
+    await actor.stop();
+    expect(await bus.readDeadLetters()).toEqual([]);
+  });
+
+  it('processes messages redelivered many times (turns that never finished) one by one, without dead-lettering them', async () => {
+    bus = createMemoryBus();
+    await bus.ensureTopology();
+    await publishAll(bus, 6, ['a', 'b', 'c']);
+    // A live consumer redelivers a message whose turn outlived its ack wait again and again: the memory bus
+    // resets delivery counts when a mailbox reopens (as JetStream's recreated consumer does), so the count is
+    // raised here.
+    const redelivered = (msg: BusMessage): BusMessage => ({
+      subject: msg.subject,
+      topic: msg.topic,
+      partition: msg.partition,
+      data: msg.data,
+      headers: msg.headers,
+      seq: msg.seq,
+      deliveryCount: 9,
+      publishedAtMs: msg.publishedAtMs,
+      ack: () => msg.ack(),
+      nak: (delayMs?: number) => msg.nak(delayMs),
+      working: () => msg.working(),
+    });
+    const turns: string[][] = [];
+    const actor = actorOn(bus, 6, {
+      maxDeliveries: 5,
+      openMailbox: async () => {
+        const mailbox = await bus.openMailbox({ group: 'test', topic: 'ingested', partition: 6 });
+        return {
+          next: async (opts) => (await mailbox.next(opts)).map(redelivered),
+          close: () => mailbox.close(),
+          get closed() {
+            return mailbox.closed;
+          },
+        };
+      },
+      handle: (turn) => Promise.resolve(void turns.push(turn.map((e) => e.value))),
+    });
+    void actor.run();
+    await until(() => turns.flat().length === 3);
+    await until(
+      async () => (await bus.backlog({ group: 'test', topic: 'ingested', partition: 6 })).ackPending === 0,
+    );
+    await actor.stop();
+    expect(turns).toEqual([['a'], ['b'], ['c']]);
     expect(await bus.readDeadLetters()).toEqual([]);
   });
 
