@@ -19,6 +19,8 @@ export class PipelineError extends Error {
   readonly code: PipelineErrorCode;
   /** For `PIPELINE_FENCED`, when known: the newer lease epoch that owns the partition. */
   readonly currentEpoch: number | undefined;
+  /** True for `POISON`: the message's own content can never be processed (the runtime dead-letters it). */
+  readonly poison: boolean;
   constructor(
     code: PipelineErrorCode,
     message: string,
@@ -27,6 +29,7 @@ export class PipelineError extends Error {
     super(message, options);
     this.code = code;
     this.currentEpoch = options?.currentEpoch;
+    this.poison = code === PipelineErrorCode.poison;
   }
 }
 

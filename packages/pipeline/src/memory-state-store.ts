@@ -34,7 +34,8 @@ export interface MemoryStateStore extends StateStore {
 /** A write refused because the partition's state is gone: like Redis' `TLLOST`, retried after a rebuild. */
 class StateLostError extends Error {
   override readonly name = 'StateLostError';
-  readonly transient = true;
+  readonly code = 'STATE_LOST';
+  readonly dependency = 'state';
 }
 
 export function createMemoryStateStore(opts: MemoryStateStoreOptions = {}): MemoryStateStore {

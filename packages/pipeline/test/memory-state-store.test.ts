@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createMemoryStateStore, isPipelineError, PipelineErrorCode } from '../src/index.js';
-import { isTransientError } from '@throughline/runtime';
+import { classifyFailure } from '@throughline/runtime';
 
 const account = { balanceMinor: 5n, position: 3n, debitsDay: 1, debitsDayMinor: 0n };
 const FENCE = { epoch: 4, upstream: 0 };
@@ -34,7 +34,7 @@ describe('createMemoryStateStore', () => {
     const lost: unknown = await store
       .write(3, FENCE, new Map([['a', account]]), [], 0)
       .catch((e: unknown) => e);
-    expect(isTransientError(lost)).toBe(true);
+    expect(classifyFailure(lost)).toEqual({ kind: 'dependency', dependency: 'state', reason: 'state_lost' });
     await store.initMarker(3, null, 0, 4);
     await store.claim(3, 9);
     const stale: unknown = await store

@@ -22,17 +22,33 @@ export const StoreErrorCode = {
 } as const;
 export type StoreErrorCode = (typeof StoreErrorCode)[keyof typeof StoreErrorCode];
 
+const DEPENDENCY_OF: Partial<Record<StoreErrorCode, 'redis' | 'postgres'>> = {
+  MIGRATION_FAILED: 'postgres',
+  COMMIT_FAILED: 'postgres',
+  QUERY_FAILED: 'postgres',
+  LISTEN_FAILED: 'postgres',
+  REDIS_FAILED: 'redis',
+  CORRUPT_STATE: 'redis',
+  STATE_LOST: 'redis',
+};
+
 export class StoreError extends Error {
   override readonly name = 'StoreError';
   readonly code: StoreErrorCode;
   /** True when retrying after a while (or after the caller rebuilt what was lost) can succeed. */
   readonly transient: boolean;
+  /** True when the input itself is at fault (`INVALID_INPUT`): the same input fails the same way every time. */
+  readonly poison: boolean;
+  /** The server the error came from, `redis` or `postgres`, when it came from one. */
+  readonly dependency: 'redis' | 'postgres' | undefined;
   /** For `STORE_FENCED`, when known: the newer lease epoch that owns the partition. */
   readonly currentEpoch: number | undefined;
   constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown; currentEpoch?: number }) {
     super(message, options);
     this.code = code;
     this.transient = code === StoreErrorCode.stateLost;
+    this.poison = code === StoreErrorCode.invalidInput;
+    this.dependency = DEPENDENCY_OF[code];
     this.currentEpoch = options?.currentEpoch;
   }
 }

@@ -9,7 +9,8 @@ import {
   StoreErrorCode,
   type StoreError,
 } from '../src/index.js';
-import { at, history } from './fixtures.js';
+import { classifyFailure } from '@throughline/runtime';
+import { at, history, result } from './fixtures.js';
 import { usePostgres, useRedis } from './support.js';
 
 const db = usePostgres();
@@ -78,5 +79,65 @@ describe('outages', () => {
       .catch((e: unknown) => e);
     expect(isStoreError(lost, StoreErrorCode.stateLost)).toBe(true);
     expect(await rd.redis.keys('outage:*')).toEqual([]);
+  });
+
+  it('Redis out of memory (noeviction): the write is refused, classified as a dependency failure, and passes once memory is freed', async () => {
+    const store = createRedisStateStore(rd.redis, { keyPrefix: 'oom' });
+    await store.initMarker(1, null, 1, 1);
+    const account = { balanceMinor: 5n, position: 1n, debitsDay: 0, debitsDayMinor: 0n };
+    await rd.redis.config('SET', 'maxmemory-policy', 'noeviction');
+    await rd.redis.config('SET', 'maxmemory', '1');
+    try {
+      const err: unknown = await store
+        .write(1, { epoch: 1, upstream: 0 }, new Map([['a', account]]), ['e-oom'], 1)
+        .catch((e: unknown) => e);
+      expect(isStoreError(err, StoreErrorCode.redisFailed)).toBe(true);
+      expect(classifyFailure(err)).toEqual({ kind: 'dependency', dependency: 'redis', reason: 'OOM' });
+    } finally {
+      await rd.redis.config('SET', 'maxmemory', '0');
+    }
+    await store.write(1, { epoch: 1, upstream: 0 }, new Map([['a', account]]), ['e-oom'], 1);
+    expect((await store.read(1, ['a'], ['e-oom'], 1)).seen).toEqual(new Set(['e-oom']));
+  });
+
+  it('PostgreSQL read only (as after a fail-over): the commit is refused by SQLSTATE 25006, a dependency failure; nothing is half written', async () => {
+    const pool = await db.newPool();
+    await migrate(pool);
+    const sink = createPostgresSink(pool);
+    await sink.claim(2, 1);
+    const admin = await db.newPool();
+    await admin.query('ALTER SYSTEM SET default_transaction_read_only = on');
+    await admin.query('SELECT pg_reload_conf()');
+    try {
+      // Each backend reads the reloaded configuration before its next command.
+      const err: unknown = await sink
+        .commitBatch(at(2), history({ events: 3, accounts: 1, prefix: 'ro-' }))
+        .catch((e: unknown) => e);
+      expect(isStoreError(err, StoreErrorCode.commitFailed)).toBe(true);
+      expect(classifyFailure(err)).toEqual({
+        kind: 'dependency',
+        dependency: 'postgres',
+        reason: 'read_only',
+      });
+      const rows = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM ledger');
+      expect(rows.rows[0]!.n).toBe(0);
+    } finally {
+      await admin.query('ALTER SYSTEM RESET default_transaction_read_only');
+      await admin.query('SELECT pg_reload_conf()');
+    }
+    const committed = await sink.commitBatch(at(2), history({ events: 3, accounts: 1, prefix: 'ro-' }));
+    expect(committed).toEqual({ inserted: 3, duplicates: 0 });
+  });
+
+  it('a result PostgreSQL refuses for its own content (SQLSTATE class 22) is classified as poison', async () => {
+    const pool = await db.newPool();
+    await migrate(pool);
+    const sink = createPostgresSink(pool);
+    await sink.claim(3, 1);
+    const err: unknown = await sink
+      .commitBatch(at(3), [result({ eventId: 'too-long', currency: 'EURO' })])
+      .catch((e: unknown) => e);
+    expect(isStoreError(err, StoreErrorCode.commitFailed)).toBe(true);
+    expect(classifyFailure(err)).toMatchObject({ kind: 'poison', dependency: 'postgres' });
   });
 });
