@@ -14,6 +14,11 @@ export interface RunningHttpServer {
   port: number;
   /** Readiness as `/readyz` reports it: false until the service is connected and owns its partitions, and while draining. */
   setReady(ready: boolean, reason?: string): void;
+  /**
+   * A check consulted by `/readyz` while the service is ready: a string it returns is why the service is not
+   * ready now (a partition stalled on a dependency), answered with 503.
+   */
+  setHealthCheck(check: () => string | undefined): void;
   close(): Promise<void>;
 }
 
@@ -24,6 +29,7 @@ export interface RunningHttpServer {
 export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
   let ready = false;
   let reason = 'starting';
+  let check: () => string | undefined = () => undefined;
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -31,9 +37,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     } else if (path === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     } else if (path === '/readyz') {
+      const why = ready ? check() : reason;
       res
-        .writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' })
-        .end(ready ? 'ready\n' : `not ready: ${reason}\n`);
+        .writeHead(why === undefined ? 200 : 503, { 'content-type': 'text/plain' })
+        .end(why === undefined ? 'ready\n' : `not ready: ${why}\n`);
     } else if (path === '/metrics' && opts.metrics) {
       opts.metrics(req, res);
     } else if (path !== undefined && opts.json?.[path]) {
@@ -61,6 +68,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     setReady(value, why = value ? '' : 'draining') {
       ready = value;
       reason = why;
+    },
+    setHealthCheck(value) {
+      check = value;
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

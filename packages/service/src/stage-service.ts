@@ -24,7 +24,12 @@ import {
   type StageHost,
   type StageSpec,
 } from '@throughline/runtime';
-import { instrumentOwnership, instrumentStage, type PipelineMetrics } from '@throughline/telemetry';
+import {
+  instrumentFailures,
+  instrumentOwnership,
+  instrumentStage,
+  type PipelineMetrics,
+} from '@throughline/telemetry';
 import { startGrpcServer } from './grpc-server.js';
 import { startHttpServer } from './http-server.js';
 import { createLogger } from './logger.js';
@@ -111,6 +116,8 @@ export async function runStageService<T>(opts: StageServiceOptions<T>): Promise<
   });
   started.host = host;
   const running = host;
+  instrumentFailures({ meter: telemetry.meter, stage: spec.name, source: host });
+  http.setHealthCheck(() => stallReason(host));
   // The standard gRPC health service, for probes and meshes that speak gRPC (a stage has no other API).
   const grpcServer = await startGrpcServer({ address: settings.GRPC_ADDRESS, services: [] });
   grpcServer.setServing(true);
@@ -151,6 +158,19 @@ export async function runStageService<T>(opts: StageServiceOptions<T>): Promise<
     { logger, timeoutMs: settings.SHUTDOWN_TIMEOUT_MS },
   );
   return running;
+}
+
+/**
+ * Why `/readyz` answers 503 while partitions wait for a dependency: which, on what, since when. The service is
+ * not restarted for it (that is liveness); it is held out of rollouts until its dependencies answer again.
+ */
+function stallReason(host: StageHost): string | undefined {
+  const stalled = host.stalled();
+  if (stalled.length === 0) return undefined;
+  const oldest = stalled[0]!;
+  const partitions = stalled.map((s) => s.partition).sort((a, b) => a - b);
+  const seconds = Math.round((Date.now() - oldest.sinceMs) / 1000);
+  return `${partitions.length} partition(s) [${partitions.join(',')}] stalled on ${oldest.dependency} (${oldest.reason}) for ${seconds} s: ${oldest.error}`;
 }
 
 /**

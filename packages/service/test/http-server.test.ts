@@ -19,6 +19,14 @@ describe('startHttpServer', () => {
     expect(await get('/readyz')).toEqual({ status: 503, body: 'not ready: starting\n' });
     http.setReady(true);
     expect((await get('/readyz')).status).toBe(200);
+    let stalled: string | undefined = 'partition 3 stalled on redis (OOM) for 4 s';
+    http.setHealthCheck(() => stalled);
+    expect(await get('/readyz')).toEqual({
+      status: 503,
+      body: 'not ready: partition 3 stalled on redis (OOM) for 4 s\n',
+    });
+    stalled = undefined;
+    expect((await get('/readyz')).status).toBe(200);
     http.setReady(false);
     expect(await get('/readyz')).toEqual({ status: 503, body: 'not ready: draining\n' });
     expect(await get('/metrics')).toEqual({ status: 200, body: 'tl_up 1\n' });

@@ -28,3 +28,4 @@ export {
 } from './span-records.js';
 export { instrumentStage, type StageInstrumentationOptions } from './stage-instrumentation.js';
 export { instrumentOwnership, type OwnershipInstrumentationOptions } from './ownership-instrumentation.js';
+export { instrumentFailures, type FailureInstrumentationOptions } from './failure-instrumentation.js';
