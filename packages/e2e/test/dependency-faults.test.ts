@@ -1,0 +1,172 @@
+/**
+ * Dependencies that answer but refuse, for several seconds under a steady load: Redis out of memory (noeviction)
+ * and PostgreSQL read only (as right after a fail-over). The five services run as processes over real servers;
+ * every acknowledged event must end in exactly one ledger row, nothing may be dead-lettered, and the wait must be
+ * visible while it lasts (/readyz, the stalled-partition gauge, the log).
+ */
+import { get } from 'node:http';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Event } from '@throughline/contracts';
+import { LedgerWorkload } from '@throughline/ledger';
+import type { StageApp } from '@throughline/stack';
+import { waitFor } from '@throughline/testkit';
+import { expectExactlyOnce } from './exactly-once.js';
+import { metricSum, scrapeMetrics, sendPaced } from './load.js';
+import { ledgerCount, startStack, type Stack } from './stack.js';
+
+const EVENTS_PER_FAULT = 100_000;
+const RATE = 10_000;
+const FAULT_MS = 6_000;
+
+/** `/readyz` of a service: its status code and body. */
+function readyz(port: number): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = get({ host: '127.0.0.1', port, path: '/readyz', timeout: 5_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('/readyz timed out')));
+  });
+}
+
+interface Observed {
+  /** `/readyz` bodies answered with 503 while the fault lasted. */
+  notReady: string[];
+  /** Highest `tl_partitions_stalled` seen for the dependency, summed over the instances. */
+  maxStalled: number;
+}
+
+/** Polls the instances of `app` while `during` runs: their readiness and stalled-partition gauge. */
+async function watch(
+  stack: Stack,
+  app: StageApp,
+  dependency: string,
+  during: Promise<void>,
+): Promise<Observed> {
+  const observed: Observed = { notReady: [], maxStalled: 0 };
+  let over = false;
+  void during.finally(() => (over = true));
+  while (!over) {
+    let stalled = 0;
+    for (const instance of stack.instances(app)) {
+      const port = stack.httpPorts.get(instance.name)!;
+      const ready = await readyz(port);
+      if (ready.status === 503) observed.notReady.push(ready.body);
+      stalled += metricSum(await scrapeMetrics(port), 'tl_partitions_stalled', { tl_dependency: dependency });
+    }
+    observed.maxStalled = Math.max(observed.maxStalled, stalled);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  await during;
+  return observed;
+}
+
+describe('dependencies that refuse for a while, under load', () => {
+  let stack: Stack;
+  let redis: Redis;
+  const acknowledged: string[] = [];
+  const report: string[] = [];
+
+  beforeAll(async () => {
+    stack = await startStack({ partitions: 8, stateInstances: 2, writerInstances: 2 });
+    redis = new Redis(stack.redis.url);
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    await stack?.stop();
+    if (report.length > 0) process.stdout.write(`\n${report.join('\n')}\n`);
+  });
+
+  /** Runs `EVENTS_PER_FAULT` events at `RATE`; `fault` is applied for FAULT_MS once a fifth has committed. */
+  async function underLoad(
+    seed: number,
+    name: string,
+    fault: { apply(): Promise<void>; heal(): Promise<void>; app: StageApp; dependency: string },
+  ): Promise<Observed> {
+    const events: Event[] = new LedgerWorkload({ accounts: 3000, tenants: 5, seed, idPrefix: name }).take(
+      EVENTS_PER_FAULT,
+    );
+    const before = await ledgerCount(stack.pool);
+    const load = sendPaced(stack.ingest, events, { perSecond: RATE });
+    await waitFor(async () => (await ledgerCount(stack.pool)) >= before + EVENTS_PER_FAULT / 5, {
+      timeoutMs: 60_000,
+      intervalMs: 100,
+      message: `${name}: the load did not start committing`,
+    });
+    await fault.apply();
+    const atFault = (await ledgerCount(stack.pool)) - before;
+    const faultOver = new Promise<void>((resolve) => setTimeout(resolve, FAULT_MS)).then(() => fault.heal());
+    const observed = await watch(stack, fault.app, fault.dependency, faultOver);
+    await load.done;
+    acknowledged.push(...events.map((e) => e.eventId));
+    await expectExactlyOnce(stack, acknowledged);
+    const dead = await stack.bus.readDeadLetters();
+    report.push(
+      `[e2e] ${name}: sent ${load.sent}, acknowledged ${load.acknowledged}, committed ${(await ledgerCount(stack.pool)) - before} ` +
+        `(${atFault} when the fault began), dead-lettered ${dead.length}; ${fault.dependency} refused for ${FAULT_MS} ms, ` +
+        `up to ${observed.maxStalled} partitions stalled, /readyz 503 ${observed.notReady.length} times`,
+    );
+    expect(dead).toEqual([]);
+    return observed;
+  }
+
+  it('Redis out of memory for 6 s: the state stage waits it out; nothing lost, nothing twice, nothing dead-lettered', async () => {
+    const observed = await underLoad(41, 'redis-oom', {
+      app: 'state',
+      dependency: 'redis',
+      async apply() {
+        await redis.config('SET', 'maxmemory-policy', 'noeviction');
+        await redis.config('SET', 'maxmemory', '1');
+      },
+      async heal() {
+        await redis.config('SET', 'maxmemory', '0');
+      },
+    });
+    expect(observed.maxStalled).toBeGreaterThan(0);
+    expect(observed.notReady.some((b) => /stalled on redis \(OOM\)/.test(b))).toBe(true);
+    const metrics = await Promise.all(
+      stack.instances('state').map((s) => scrapeMetrics(stack.httpPorts.get(s.name)!)),
+    );
+    const sum = (name: string, labels: Record<string, string> = {}) =>
+      metrics.reduce((total, text) => total + metricSum(text, name, labels), 0);
+    expect(
+      sum('tl_turn_failures_total', { tl_kind: 'dependency', tl_dependency: 'redis', tl_reason: 'OOM' }),
+    ).toBeGreaterThan(0);
+    expect(sum('tl_turn_failures_total', { tl_kind: 'poison' })).toBe(0);
+    expect(sum('tl_stalled_seconds_total')).toBeGreaterThan(FAULT_MS / 1000);
+    expect(sum('tl_partitions_stalled')).toBe(0);
+    const logs = stack
+      .instances('state')
+      .map((s) => s.output())
+      .join('\n');
+    expect(logs).toMatch(/"reason":"OOM".*"msg":"state: partition stalled on a dependency/);
+    expect(logs).toMatch(/"dependency":"redis".*"msg":"state: partition resumed"/);
+  });
+
+  it('PostgreSQL read only for 6 s: the writer waits it out; nothing lost, nothing twice, nothing dead-lettered', async () => {
+    const observed = await underLoad(42, 'pg-read-only', {
+      app: 'writer',
+      dependency: 'postgres',
+      async apply() {
+        await stack.pool.query('ALTER SYSTEM SET default_transaction_read_only = on');
+        await stack.pool.query('SELECT pg_reload_conf()');
+      },
+      async heal() {
+        await stack.pool.query('ALTER SYSTEM RESET default_transaction_read_only');
+        await stack.pool.query('SELECT pg_reload_conf()');
+      },
+    });
+    expect(observed.maxStalled).toBeGreaterThan(0);
+    expect(observed.notReady.some((b) => /stalled on postgres \(read_only\)/.test(b))).toBe(true);
+    const logs = stack
+      .instances('writer')
+      .map((s) => s.output())
+      .join('\n');
+    expect(logs).toMatch(/"reason":"read_only".*"msg":"writer: partition stalled on a dependency/);
+    expect(logs).toMatch(/"dependency":"postgres".*"msg":"writer: partition resumed"/);
+  });
+});
