@@ -39,6 +39,7 @@ export async function run(telemetry: Telemetry, instanceId: string): Promise<voi
       };
       const common = {
         bus,
+        partitionCount: settings.PARTITION_COUNT,
         snapshot: () => cache.current,
         maxOutputEvents: settings.ENRICH_MAX_OUTPUT_EVENTS,
       };

@@ -1,6 +1,6 @@
 /** What a dead letter carries, shared by both implementations. */
 import { subjects } from '@throughline/contracts';
-import { Headers, type BusMessage, type DeadLetter } from './types.js';
+import { Headers, type BusMessage, type DeadLetter, type DeadLetterPart } from './types.js';
 
 export interface DeadLetterEnvelope {
   subject: string;
@@ -9,7 +9,12 @@ export interface DeadLetterEnvelope {
 }
 
 /** Where `msg` goes when dead-lettered, its de-duplication id, and its headers (the original ones plus ours). */
-export function deadLetterEnvelope(msg: BusMessage, stream: string, reason: string): DeadLetterEnvelope {
+export function deadLetterEnvelope(
+  msg: BusMessage,
+  stream: string,
+  reason: string,
+  part?: DeadLetterPart,
+): DeadLetterEnvelope {
   const headers = new Map(msg.headers);
   const originalMsgId = headers.get(Headers.msgId);
   // The dead letter has its own id; keep the original one under another name.
@@ -19,9 +24,10 @@ export function deadLetterEnvelope(msg: BusMessage, stream: string, reason: stri
   headers.set(Headers.deadLetterSubject, msg.subject);
   headers.set(Headers.deadLetterSeq, String(msg.seq));
   headers.set(Headers.deadLetterDeliveries, String(msg.deliveryCount));
+  if (part !== undefined) headers.set(Headers.deadLetterPart, String(part.index));
   return {
     subject: subjects.deadLetter(msg.topic, msg.partition),
-    msgId: `dead:${stream}:${msg.seq}`,
+    msgId: part === undefined ? `dead:${stream}:${msg.seq}` : `dead:${stream}:${msg.seq}:${part.index}`,
     headers,
   };
 }
@@ -38,6 +44,7 @@ export function toDeadLetter(
     originalSeq: Number(headers.get(Headers.deadLetterSeq) ?? 0),
     reason: headers.get(Headers.deadLetterReason) ?? '',
     deliveries: Number(headers.get(Headers.deadLetterDeliveries) ?? 0),
+    part: headers.has(Headers.deadLetterPart) ? Number(headers.get(Headers.deadLetterPart)) : undefined,
     data,
     headers,
   };

@@ -35,6 +35,7 @@ export {
   type BusSettings,
   type ConsumerBacklog,
   type DeadLetter,
+  type DeadLetterPart,
   type LeaseBucket,
   type LeaseEntry,
   type LeaseWatch,

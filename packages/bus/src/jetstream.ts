@@ -33,6 +33,7 @@ import type {
   BusSettings,
   ConsumerBacklog,
   DeadLetter,
+  DeadLetterPart,
   LeaseBucket,
   Logger,
   Mailbox,
@@ -196,13 +197,13 @@ class JetStreamBus implements Bus {
     return mailbox;
   }
 
-  async deadLetter(msg: BusMessage, reason: string): Promise<void> {
-    const envelope = deadLetterEnvelope(msg, subjects.stream(msg.topic), reason);
-    await this.publish(envelope.subject, msg.data, {
+  async deadLetter(msg: BusMessage, reason: string, part?: DeadLetterPart): Promise<void> {
+    const envelope = deadLetterEnvelope(msg, subjects.stream(msg.topic), reason, part);
+    await this.publish(envelope.subject, part?.data ?? msg.data, {
       msgId: envelope.msgId,
       headers: Object.fromEntries(envelope.headers),
     });
-    await msg.ack();
+    if (part === undefined) await msg.ack();
   }
 
   async readDeadLetters(opts: { topic?: Topic; limit?: number } = {}): Promise<DeadLetter[]> {

@@ -23,6 +23,7 @@ import {
   type BusSettings,
   type ConsumerBacklog,
   type DeadLetter,
+  type DeadLetterPart,
   type LeaseBucket,
   type Logger,
   type Mailbox,
@@ -104,13 +105,13 @@ class MemoryBus implements Bus, MemoryBusContext {
     }
   }
 
-  async deadLetter(msg: BusMessage, reason: string): Promise<void> {
-    const envelope = deadLetterEnvelope(msg, subjects.stream(msg.topic), reason);
-    await this.publish(envelope.subject, msg.data, {
+  async deadLetter(msg: BusMessage, reason: string, part?: DeadLetterPart): Promise<void> {
+    const envelope = deadLetterEnvelope(msg, subjects.stream(msg.topic), reason, part);
+    await this.publish(envelope.subject, part?.data ?? msg.data, {
       msgId: envelope.msgId,
       headers: Object.fromEntries(envelope.headers),
     });
-    await msg.ack();
+    if (part === undefined) await msg.ack();
   }
 
   readDeadLetters(opts: { topic?: Topic; limit?: number } = {}): Promise<DeadLetter[]> {

@@ -29,6 +29,8 @@ export const Headers = {
    * `dead:<stream>:<seq>`, which replaces the original one.
    */
   deadLetterMsgId: 'Tl-Dead-Letter-Msg-Id',
+  /** On a dead letter of one item of a message (an event of a batch): the item's index in the message. */
+  deadLetterPart: 'Tl-Dead-Letter-Part',
 } as const;
 
 /** The logger a bus receives from its app (the bus never prints on its own). */
@@ -113,6 +115,14 @@ export interface ConsumerBacklog {
   ackPending: number;
 }
 
+/** One item of a message (an event of a batch) dead-lettered alone. */
+export interface DeadLetterPart {
+  /** The item's index in the message. */
+  index: number;
+  /** The item alone, encoded as a message of the same topic would be (a batch of one). */
+  data: Uint8Array;
+}
+
 export interface DeadLetter {
   subject: string;
   /** The subject the message was consumed from. */
@@ -121,6 +131,8 @@ export interface DeadLetter {
   originalSeq: number;
   reason: string;
   deliveries: number;
+  /** For one item of a message dead-lettered alone: its index in the message. */
+  part: number | undefined;
   data: Uint8Array;
   /** The original headers plus the `Tl-Dead-Letter-*` headers. */
   headers: ReadonlyMap<string, string>;
@@ -186,9 +198,10 @@ export interface Bus {
   openMailbox(opts: MailboxOptions): Promise<Mailbox>;
   /**
    * Moves a message to the dead-letter stream with its body, its headers and `reason`, then acknowledges it so
-   * the partition keeps flowing.
+   * the partition keeps flowing. With `part`, dead-letters one item of the message instead (its body is
+   * `part.data`, its id names the item's index) and does not acknowledge the message: the rest of it goes on.
    */
-  deadLetter(msg: BusMessage, reason: string): Promise<void>;
+  deadLetter(msg: BusMessage, reason: string, part?: DeadLetterPart): Promise<void>;
   /** Reads dead letters (oldest first), for operators and tests. */
   readDeadLetters(opts?: { topic?: Topic; limit?: number }): Promise<DeadLetter[]>;
   /**

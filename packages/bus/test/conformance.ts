@@ -278,6 +278,27 @@ export function runBusConformance(name: string, makeBus: () => Promise<BusUnderT
       await mailbox.close();
     });
 
+    it('dead-letters one item of a message alone, once, without acknowledging the message', async () => {
+      await publishRange(bus, 17, 0, 1);
+      const mailbox = await bus.openMailbox(box(17));
+      const [m] = await collect(mailbox, 1, { ack: false });
+      const part = { index: 2, data: new TextEncoder().encode('item-2') };
+      await bus.deadLetter(m!, 'events[2].amount_minor: must be positive', part);
+      // A retried turn dead-letters the same item again: kept once.
+      await bus.deadLetter(m!, 'events[2].amount_minor: must be positive', part);
+      expect(await bus.backlog(box(17))).toEqual({ pending: 0, ackPending: 1 });
+      await m!.ack();
+      expect(await bus.backlog(box(17))).toEqual({ pending: 0, ackPending: 0 });
+      const letters = (await bus.readDeadLetters({ topic: TOPIC })).filter(
+        (l) => l.originalSubject === subjects.of(TOPIC, 17),
+      );
+      expect(letters).toHaveLength(1);
+      expect(letters[0]!.part).toBe(2);
+      expect(letters[0]!.originalSeq).toBe(m!.seq);
+      expect(new TextDecoder().decode(letters[0]!.data)).toBe('item-2');
+      await mailbox.close();
+    });
+
     it('reports the backlog of a partition, with and without a consumer, and of the whole topic', async () => {
       expect(await bus.backlog(box(10))).toEqual({ pending: 0, ackPending: 0 });
       expect(await bus.topicBacklog(TOPIC)).toBe(0);

@@ -7,7 +7,7 @@
 import { get } from 'node:http';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Event } from '@throughline/contracts';
+import { EventBatch, partitionOf, subjects, type Event } from '@throughline/contracts';
 import { LedgerWorkload } from '@throughline/ledger';
 import type { StageApp } from '@throughline/stack';
 import { waitFor } from '@throughline/testkit';
@@ -168,5 +168,67 @@ describe('dependencies that refuse for a while, under load', () => {
       .join('\n');
     expect(logs).toMatch(/"reason":"read_only".*"msg":"writer: partition stalled on a dependency/);
     expect(logs).toMatch(/"dependency":"postgres".*"msg":"writer: partition resumed"/);
+  });
+
+  it('poison mixed into good batches by a producer that bypasses ingest: only the poison is dead-lettered, each event with its reason', async () => {
+    const partition = 3;
+    const events = new LedgerWorkload({ accounts: 3000, tenants: 5, seed: 43, idPrefix: 'mixed' }).take(
+      40_000,
+    );
+    const own = events.filter((e) => partitionOf(e.accountId, stack.partitions) === partition);
+    const [a, b, c, d] = own.slice(-4);
+    const other = events.find((e) => partitionOf(e.accountId, stack.partitions) !== partition)!;
+    const traffic = events.filter((e) => e !== a && e !== b && e !== c && e !== d);
+    const hostile: Event[] = [
+      a!,
+      { ...b!, eventId: 'poison-amount', amountMinor: -5n },
+      c!,
+      { ...other, eventId: 'poison-partition' },
+      { ...d!, eventId: 'poison-currency', currency: 'euro' },
+    ];
+    const load = sendPaced(stack.ingest, traffic, { perSecond: RATE });
+    await waitFor(async () => (await ledgerCount(stack.pool)) >= acknowledged.length + 5_000, {
+      timeoutMs: 60_000,
+      intervalMs: 100,
+    });
+    const subject = subjects.of('ingested', partition);
+    await stack.bus.publish(subject, new TextEncoder().encode('not a protobuf batch \u0000\u00ff'), {
+      msgId: 'hostile-garbage',
+    });
+    await stack.bus.publish(
+      subject,
+      EventBatch.encode({
+        batchId: 'hostile',
+        partition,
+        acceptedAtMs: BigInt(Date.now()),
+        events: hostile,
+      }).finish(),
+      { msgId: 'hostile-batch' },
+    );
+    await load.done;
+    // The good events of the hostile batch were stored in the stream: they are as much a promise as the rest.
+    acknowledged.push(...traffic.map((e) => e.eventId), a!.eventId, c!.eventId);
+    await expectExactlyOnce(stack, acknowledged);
+    const dead = await stack.bus.readDeadLetters({ limit: 1000 });
+    const reasons = dead.map((l) => l.reason).sort();
+    expect(reasons).toHaveLength(4);
+    expect(reasons[0]).toMatch(/^enrich: cannot decode message: /);
+    expect(reasons.slice(1, 3)).toEqual([
+      'enrich: event "poison-amount": events[1].amount_minor: must be positive, got -5',
+      'enrich: event "poison-currency": events[4].currency: must be an ISO 4217 code (three capital letters), got "euro"',
+    ]);
+    expect(reasons[3]).toMatch(
+      /^enrich: event "poison-partition": events\[3\]\.account_id: belongs to partition \d+, published to 3$/,
+    );
+    expect(
+      dead
+        .filter((l) => l.part !== undefined)
+        .map((l) => l.part)
+        .sort(),
+    ).toEqual([1, 3, 4]);
+    report.push(
+      `[e2e] poison: sent ${load.sent} through ingest and 2 messages (5 events, 3 of them poison, and one undecodable message) around it; ` +
+        `committed ${acknowledged.length} in all, dead-lettered ${dead.length} (${dead.filter((l) => l.part !== undefined).length} single events)`,
+    );
   });
 });

@@ -69,6 +69,7 @@ describe('tracing one batch from ingest to commit', () => {
       partitionCount: 1,
       processors: stageProcessors({
         bus,
+        partitionCount: 1,
         snapshot: () => cache.current,
         stateStore: createRedisStateStore(redis),
         committed: createPostgresStateSource(pool),

@@ -175,6 +175,7 @@ async function start(
     partitionCount,
     processors: stageProcessors({
       bus,
+      partitionCount,
       snapshot: () => cache.current,
       stateStore: store,
       committed,

@@ -1,5 +1,5 @@
 import type { Bus } from '@throughline/bus';
-import { EnrichedBatch, EventBatch, subjects, type EnrichedEvent } from '@throughline/contracts';
+import { EnrichedBatch, EventBatch, partitionOf, subjects, type EnrichedEvent } from '@throughline/contracts';
 import { enrichEvent } from '@throughline/ledger';
 import type { Envelope, TurnContext } from '@throughline/runtime';
 import type { BusMessage } from '@throughline/bus';
@@ -7,6 +7,7 @@ import { PipelineError, PipelineErrorCode } from './errors.js';
 import type { ConfigSnapshot } from './config-snapshot.js';
 import { MAX_EVENTS_PER_MESSAGE } from './ingest-publisher.js';
 import { publishChunks } from './publish-chunks.js';
+import { describeViolation, validateEvent } from './validation.js';
 
 /** Events per message the enrich and state stages publish. Default for `maxOutputEvents`. */
 export const DEFAULT_MAX_OUTPUT_EVENTS = 2000;
@@ -33,6 +34,8 @@ export function decodeEventBatch(msg: BusMessage): EventBatch {
 export interface EnrichStageOptions {
   bus: Bus;
   partition: number;
+  /** Partitions of the pipeline: an event whose account hashes to another partition is refused. */
+  partitionCount: number;
   /**
    * The lease epoch of this instance for the partition: it goes on every published batch (and into its id), so
    * the state stage can drop what an instance that lost its lease still publishes.
@@ -45,13 +48,34 @@ export interface EnrichStageOptions {
 }
 
 /**
+ * Why an event of an ingested batch can never be processed, or undefined: the checks ingest applies to every
+ * event it accepts, and its account's partition. Only a producer that bypassed ingest can publish such an event.
+ */
+export function poisonReason(
+  event: EventBatch['events'][number],
+  index: number,
+  partition: number,
+  partitionCount: number,
+): string | undefined {
+  const violation = validateEvent(event, index);
+  if (violation !== undefined)
+    return `event ${JSON.stringify(event.eventId.slice(0, 128))}: ${describeViolation(violation)}`;
+  const owner = partitionOf(event.accountId, partitionCount);
+  if (owner !== partition)
+    return `event ${JSON.stringify(event.eventId.slice(0, 128))}: events[${index}].account_id: belongs to partition ${owner}, published to ${partition}`;
+  return undefined;
+}
+
+/**
  * The enrich stage's turn: every event of the turn is enriched with one consistent configuration snapshot (its
- * version recorded on every event), given its position, and published to `tl.enriched.<p>`.
+ * version recorded on every event), given its position, and published to `tl.enriched.<p>`. An event that fails
+ * ingest's checks (published by something other than ingest) is dead-lettered alone, as a batch of one with its
+ * reason, and the rest goes on; positions stay those of the ingested message.
  */
 export function createEnrichHandler(
   options: EnrichStageOptions,
 ): (turn: Envelope<EventBatch>[], ctx?: TurnContext) => Promise<void> {
-  const { bus, partition, epoch } = options;
+  const { bus, partition, epoch, partitionCount } = options;
   const maxOutputEvents = options.maxOutputEvents ?? DEFAULT_MAX_OUTPUT_EVENTS;
   const subject = subjects.of('enriched', partition);
   return async (turn, ctx) => {
@@ -62,7 +86,16 @@ export function createEnrichHandler(
     const out: EnrichedEvent[] = [];
     for (const { msg, value } of turn) {
       const acceptedAtMs = value.acceptedAtMs;
-      value.events.forEach((event, i) => {
+      for (const [i, event] of value.events.entries()) {
+        const poison = poisonReason(event, i, partition, partitionCount);
+        if (poison !== undefined) {
+          if (ctx === undefined) throw new PipelineError(PipelineErrorCode.poison, `enrich: ${poison}`);
+          await ctx.deadLetter(msg, `enrich: ${poison}`, {
+            index: i,
+            data: EventBatch.encode({ ...value, events: [event] }).finish(),
+          });
+          continue;
+        }
         out.push(
           enrichEvent(
             event,
@@ -72,7 +105,7 @@ export function createEnrichHandler(
             snapshot.appliedFor(event.tenantId),
           ),
         );
-      });
+      }
     }
     ctx?.addEvents(out.length);
     if (out.length === 0) return;

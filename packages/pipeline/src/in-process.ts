@@ -24,6 +24,8 @@ import { createWriterProcessor, newWriterCounters, type WriterCounters } from '.
 
 export interface StageDependencies {
   bus: Bus;
+  /** Partitions of the pipeline. */
+  partitionCount: number;
   /** The current configuration snapshot (enrich reads it once per turn). */
   snapshot: () => ConfigSnapshot;
   /** The state stage's fast store. */
@@ -51,7 +53,13 @@ export function stageProcessors(deps: StageDependencies): StageProcessors {
   const writerCounters = deps.writerCounters ?? newWriterCounters();
   return {
     enrich: ({ partition, epoch }) => ({
-      handle: createEnrichHandler({ bus: deps.bus, partition, epoch, snapshot: deps.snapshot }),
+      handle: createEnrichHandler({
+        bus: deps.bus,
+        partition,
+        partitionCount: deps.partitionCount,
+        epoch,
+        snapshot: deps.snapshot,
+      }),
     }),
     state: ({ partition, epoch }) =>
       new StateStage({

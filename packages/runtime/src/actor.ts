@@ -176,7 +176,16 @@ export class PartitionActor<T> {
       messages: msgs,
       startTimeMs: performance.timeOrigin + started,
     });
-    const clock = new TurnClock(this.partition, scope);
+    const clock = new TurnClock(this.partition, scope, async (msg, reason, part) => {
+      stats.deadLettered++;
+      this.opts.logger.warn(`${this.name}: dead-lettering one item of a message`, {
+        partition: this.partition,
+        seq: msg.seq,
+        item: part.index,
+        reason,
+      });
+      await this.opts.bus.deadLetter(msg, reason, part);
+    });
     const stats: TurnStats = {
       stage: this.name,
       partition: this.partition,

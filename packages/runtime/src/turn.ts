@@ -1,4 +1,4 @@
-import type { BusMessage } from '@throughline/bus';
+import type { BusMessage, DeadLetterPart } from '@throughline/bus';
 
 /** What one turn did and where its time went, for spans, metrics and the demo's summary. */
 export interface TurnStats {
@@ -36,6 +36,12 @@ export interface TurnContext {
   wait<T>(dependency: string, work: Promise<T> | (() => Promise<T>), calls?: number): Promise<T>;
   /** Reports how many events the turn processed. */
   addEvents(n: number): void;
+  /**
+   * Dead-letters one item of a message of the turn (an event of a batch that a deterministic check on its own
+   * content refused), with the reason; the rest of the message goes on, and the message is acked with the turn.
+   * Idempotent: a retried turn dead-letters the same item once.
+   */
+  deadLetter(msg: BusMessage, reason: string, part: DeadLetterPart): Promise<void>;
 }
 
 /** A tracer's view of one turn (implemented by @throughline/telemetry; the runtime only calls it). */
@@ -66,11 +72,17 @@ export class TurnClock implements TurnContext {
   externalCalls = 0;
   events = 0;
   private readonly scope: TurnScope | undefined;
+  private readonly deadLetterPart: TurnContext['deadLetter'];
 
-  constructor(partition: number, scope: TurnScope | undefined) {
+  constructor(partition: number, scope: TurnScope | undefined, deadLetter: TurnContext['deadLetter']) {
     this.partition = partition;
     this.scope = scope;
     this.outgoingHeaders = scope?.outgoingHeaders;
+    this.deadLetterPart = deadLetter;
+  }
+
+  deadLetter(msg: BusMessage, reason: string, part: DeadLetterPart): Promise<void> {
+    return this.wait('nats', () => this.deadLetterPart(msg, reason, part));
   }
 
   async wait<T>(dependency: string, work: Promise<T> | (() => Promise<T>), calls = 1): Promise<T> {
