@@ -79,6 +79,27 @@ describe('runDemo', () => {
     expect(verify).toMatchObject({ ok: true, checkedEvents: EVENTS + 1000 });
   });
 
+  it('moves no balance for a retry after the de-duplication horizon, nor for an event id reused on another account', async () => {
+    const pipeline = await runEmbeddedPipeline({ database: db!, partitionCount: 8, dedupHorizonMs: 1 });
+    try {
+      const events = new LedgerWorkload({ accounts: 500, seed: 21, idPrefix: 'horizon' }).take(2000);
+      await pipeline.publish(events);
+      await pipeline.drain();
+      const before = pipeline.stateCounters.duplicates;
+      await new Promise((r) => setTimeout(r, 20)); // the state store forgets the ids after twice the horizon
+      const reused = new LedgerWorkload({ accounts: 500, seed: 22, idPrefix: 'other' })
+        .take(500)
+        .map((e, i) => ({ ...e, eventId: events[i]!.eventId }));
+      await pipeline.publish([...events.slice(0, 1000), ...reused]);
+      await pipeline.drain();
+      expect(pipeline.stateCounters.duplicates - before).toBe(1500);
+    } finally {
+      await pipeline.stop();
+    }
+    const verify = await verifyLedger(db!.pool);
+    expect(verify).toMatchObject({ ok: true, totalViolations: 0, checkedEvents: EVENTS + 1000 + 2000 });
+  });
+
   it('hands a configuration change to the enrich actors without a restart', async () => {
     const pipeline = await runEmbeddedPipeline({ database: db!, partitionCount: 4, tenants: demoTenants(5) });
     try {

@@ -70,8 +70,8 @@ export function newStateCounters(): StateCounters {
 
 /**
  * The state stage of one partition. Per turn: look accounts up in memory, fetch the misses and the turn's event ids
- * from the state store in one round trip (and from PostgreSQL only for what the store lost), skip events already
- * applied, apply the rest with the domain, publish the results, then write the new states and applied ids to the
+ * from the state store in one round trip (and from PostgreSQL what the store does not have: accounts it lost, ids
+ * it does not remember), skip events already applied, apply the rest with the domain, publish the results, then write the new states and applied ids to the
  * store in one atomic round trip. Output is published before the store write, so a crash in between replays the
  * turn to the same (de-duplicated) output; a crash after it finds the events already applied.
  */
@@ -173,7 +173,7 @@ export class StateStage {
     this.counters.staleBatches += input.stale;
     ctx?.addEvents(input.events.length);
     const loaded = await this.loadMissing(misses, read.accounts, wait);
-    const seen = await this.seenIds(read.seen, eventIds, now, wait);
+    const seen = await this.seenIds(read.seen, eventIds, wait);
 
     const changed = new Map<string, AccountState>();
     const results: Result[] = [];
@@ -241,21 +241,22 @@ export class StateStage {
     return loaded;
   }
 
-  /** Event ids already applied: the store's answer, plus PostgreSQL's for a horizon after the store lost data. */
+  /**
+   * Event ids already applied: the store's answer, then PostgreSQL's for every id the store does not know — in
+   * one query per turn. The store remembers ids applied within the horizon, including those not yet committed;
+   * the ledger remembers every id ever committed: a client retry after the horizon, an id reused on another
+   * account, or ids the store lost are recognised, so no balance moves for an event without its own ledger row.
+   */
   private async seenIds(
     fromStore: Set<string>,
     eventIds: string[],
-    now: number,
     wait: <R>(dependency: string, work: () => Promise<R>) => Promise<R>,
   ): Promise<Set<string>> {
     const seen = new Set(fromStore);
-    const recoveredAt = this.marker?.recoveredAtMs;
-    if (recoveredAt !== null && recoveredAt !== undefined && now < recoveredAt + this.opts.dedupHorizonMs) {
-      const unknown = eventIds.filter((id) => !seen.has(id));
-      if (unknown.length > 0) {
-        for (const id of await wait('postgres', () => this.opts.committed.committedEventIds(unknown)))
-          seen.add(id);
-      }
+    const unknown = eventIds.filter((id) => !seen.has(id));
+    if (unknown.length > 0) {
+      for (const id of await wait('postgres', () => this.opts.committed.committedEventIds(unknown)))
+        seen.add(id);
     }
     return seen;
   }
