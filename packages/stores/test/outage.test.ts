@@ -1,4 +1,5 @@
 /** What the stores do when their servers die and come back (servers of this file only). */
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import {
   createPostgresSink,
@@ -101,15 +102,29 @@ describe('outages', () => {
   });
 
   it('PostgreSQL read only (as after a fail-over): the commit is refused by SQLSTATE 25006, a dependency failure; nothing is half written', async () => {
-    const pool = await db.newPool();
-    await migrate(pool);
+    const migrated = await db.newPool();
+    await migrate(migrated);
+    // One connection, so that the setting checked below is the one the commit runs under.
+    const pool = new pg.Pool({ connectionString: migrated.options.connectionString, max: 1 });
+    pool.on('error', () => undefined);
     const sink = createPostgresSink(pool);
     await sink.claim(2, 1);
     const admin = await db.newPool();
+    /** A backend applies a reloaded configuration between two commands: ask until it answers `value`. */
+    const settled = async (value: 'on' | 'off'): Promise<void> => {
+      for (let i = 0; i < 100; i++) {
+        const { rows } = await pool.query<{ v: string }>(
+          "SELECT current_setting('default_transaction_read_only') AS v",
+        );
+        if (rows[0]!.v === value) return;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      throw new Error(`default_transaction_read_only did not become ${value}`);
+    };
     await admin.query('ALTER SYSTEM SET default_transaction_read_only = on');
     await admin.query('SELECT pg_reload_conf()');
     try {
-      // Each backend reads the reloaded configuration before its next command.
+      await settled('on');
       const err: unknown = await sink
         .commitBatch(at(2), history({ events: 3, accounts: 1, prefix: 'ro-' }))
         .catch((e: unknown) => e);
@@ -125,8 +140,10 @@ describe('outages', () => {
       await admin.query('ALTER SYSTEM RESET default_transaction_read_only');
       await admin.query('SELECT pg_reload_conf()');
     }
+    await settled('off');
     const committed = await sink.commitBatch(at(2), history({ events: 3, accounts: 1, prefix: 'ro-' }));
     expect(committed).toEqual({ inserted: 3, duplicates: 0 });
+    await pool.end();
   });
 
   it('a result PostgreSQL refuses for its own content (SQLSTATE class 22) is classified as poison', async () => {
