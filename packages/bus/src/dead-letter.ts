@@ -34,11 +34,14 @@ export function deadLetterEnvelope(
 
 /** Reads a stored dead letter back from its subject, body and headers. */
 export function toDeadLetter(
+  stored: { seq: number; storedAtMs: number },
   subject: string,
   data: Uint8Array,
   headers: ReadonlyMap<string, string>,
 ): DeadLetter {
   return {
+    seq: stored.seq,
+    storedAtMs: stored.storedAtMs,
     subject,
     originalSubject: headers.get(Headers.deadLetterSubject) ?? '',
     originalSeq: Number(headers.get(Headers.deadLetterSeq) ?? 0),

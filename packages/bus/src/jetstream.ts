@@ -18,7 +18,7 @@ import { BusError, BusErrorCode, ensureError } from './errors.js';
 import { readJetStreamDeadLetters } from './jetstream/dead-letters.js';
 import { ensureLeaseBucket, openLeaseBucket } from './leases/jetstream-lease-bucket.js';
 import { JetStreamMailbox } from './jetstream/mailbox.js';
-import { isStreamNotFound, toBusError } from './jetstream/nats-errors.js';
+import { isNoMessage, isStreamNotFound, toBusError } from './jetstream/nats-errors.js';
 import {
   currentConsumer,
   ensureMailboxConsumer,
@@ -214,6 +214,16 @@ class JetStreamBus implements Bus {
       opts.limit ?? DEFAULT_DEAD_LETTER_LIMIT,
       this.logger,
     );
+  }
+
+  async removeDeadLetter(seq: number): Promise<boolean> {
+    this.checkOpen();
+    try {
+      return await (await this.jsm()).streams.deleteMessage(subjects.deadLetterStream, seq, false);
+    } catch (err) {
+      if (isStreamNotFound(err) || isNoMessage(err)) return false;
+      throw toBusError(err, BusErrorCode.requestFailed, `delete dead letter ${seq}`);
+    }
   }
 
   async topicBacklog(topic: Topic): Promise<number> {

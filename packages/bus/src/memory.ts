@@ -121,6 +121,10 @@ class MemoryBus implements Bus, MemoryBusContext {
     );
   }
 
+  removeDeadLetter(seq: number): Promise<boolean> {
+    return Promise.resolve(this.deadLetters?.remove(seq) ?? false);
+  }
+
   topicBacklog(topic: Topic): Promise<number> {
     return Promise.resolve(this.topics.get(topic)?.unacknowledged() ?? 0);
   }

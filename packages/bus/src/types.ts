@@ -124,6 +124,10 @@ export interface DeadLetterPart {
 }
 
 export interface DeadLetter {
+  /** Its sequence in the dead-letter stream: how `removeDeadLetter` and `throughline dlq` name it. */
+  seq: number;
+  /** When it was dead-lettered, ms since the epoch. */
+  storedAtMs: number;
   subject: string;
   /** The subject the message was consumed from. */
   originalSubject: string;
@@ -202,8 +206,10 @@ export interface Bus {
    * `part.data`, its id names the item's index) and does not acknowledge the message: the rest of it goes on.
    */
   deadLetter(msg: BusMessage, reason: string, part?: DeadLetterPart): Promise<void>;
-  /** Reads dead letters (oldest first), for operators and tests. */
+  /** Reads dead letters (oldest first), for operators and tests; nothing is consumed. */
   readDeadLetters(opts?: { topic?: Topic; limit?: number }): Promise<DeadLetter[]>;
+  /** Deletes the dead letter stored at `seq` (once redriven or purged); false when there is none. */
+  removeDeadLetter(seq: number): Promise<boolean>;
   /**
    * Messages of a whole topic not yet acknowledged (work-queue retention keeps only those): what its stage still
    * has to process, over every partition. One request, for autoscalers and dashboards.

@@ -296,6 +296,16 @@ export function runBusConformance(name: string, makeBus: () => Promise<BusUnderT
       expect(letters[0]!.part).toBe(2);
       expect(letters[0]!.originalSeq).toBe(m!.seq);
       expect(new TextDecoder().decode(letters[0]!.data)).toBe('item-2');
+      expect(letters[0]!.seq).toBeGreaterThan(0);
+      expect(Math.abs(letters[0]!.storedAtMs - Date.now())).toBeLessThan(60_000);
+      // Removed once redriven or purged; removing it again finds nothing.
+      expect(await bus.removeDeadLetter(letters[0]!.seq)).toBe(true);
+      expect(await bus.removeDeadLetter(letters[0]!.seq)).toBe(false);
+      expect(
+        (await bus.readDeadLetters({ topic: TOPIC })).filter(
+          (l) => l.originalSubject === subjects.of(TOPIC, 17),
+        ),
+      ).toEqual([]);
       await mailbox.close();
     });
 

@@ -36,7 +36,14 @@ export async function readJetStreamDeadLetters(
       const batch = await consumer.fetch({ max_messages: remaining, expires: FETCH_EXPIRES_MS });
       let received = 0;
       for await (const msg of batch) {
-        letters.push(toDeadLetter(msg.subject, msg.data, toHeaderMap(msg.headers)));
+        letters.push(
+          toDeadLetter(
+            { seq: msg.seq, storedAtMs: Math.floor(msg.info.timestampNanos / 1e6) },
+            msg.subject,
+            msg.data,
+            toHeaderMap(msg.headers),
+          ),
+        );
         received++;
       }
       if (received === 0) break;

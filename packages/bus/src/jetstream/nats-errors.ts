@@ -16,6 +16,16 @@ export function isConsumerNotFound(err: unknown): boolean {
   return err instanceof JetStreamApiError && err.code === JetStreamApiCodes.ConsumerNotFound;
 }
 
+/**
+ * A stream message asked for by sequence is not (or no longer) there: "no message found" on a get (10037), on a
+ * delete (10057, nats-server's JSStreamMsgDeleteFailedF).
+ */
+export function isNoMessage(err: unknown): boolean {
+  return (
+    err instanceof JetStreamApiError && (err.code === JetStreamApiCodes.NoMessageFound || err.code === 10057)
+  );
+}
+
 /** Maps `err` to a BusError; `fallback` is the code when nothing more specific applies. */
 export function toBusError(err: unknown, fallback: BusErrorCode, context: string): BusError {
   if (err instanceof BusError) return err;

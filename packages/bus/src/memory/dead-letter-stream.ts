@@ -35,7 +35,12 @@ export class DeadLetterStream {
     if (original !== undefined) return { stream: this.name, seq: original, duplicate: true };
     const seq = ++this.lastSeq;
     this.duplicates.remember(msgId, seq, nowMs);
-    this.letters.push({ seq, topic, storedAtMs: nowMs, letter: toDeadLetter(subject, data, headers) });
+    this.letters.push({
+      seq,
+      topic,
+      storedAtMs: nowMs,
+      letter: toDeadLetter({ seq, storedAtMs: nowMs }, subject, data, headers),
+    });
     return { stream: this.name, seq, duplicate: false };
   }
 
@@ -47,6 +52,16 @@ export class DeadLetterStream {
       if (topic === undefined || stored.topic === topic) out.push(stored.letter);
     }
     return out;
+  }
+
+  remove(seq: number): boolean {
+    const kept = [...this.letters].filter((s) => s.seq !== seq);
+    const removed = kept.length !== this.letters.length;
+    if (removed) {
+      this.letters.clear();
+      for (const s of kept) this.letters.push(s);
+    }
+    return removed;
   }
 
   private expire(nowMs: number): void {
