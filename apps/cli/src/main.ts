@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `throughline` — the command line of throughline: `demo` (embedded mode, nothing to install), `up` (the
- * distributed stack as local processes), `load`, `status`, `verify`, `config`, `explain` and `bench`.
+ * distributed stack as local processes), `load`, `status`, `verify`, `dlq`, `config`, `explain` and `bench`.
  *
  * Exit codes: 0 success, 1 failure (a server unreachable, an invariant violated), 2 usage error, 130 interrupted.
  * Errors are one line saying what to do; `--verbose` adds the stack trace and causes.
@@ -10,6 +10,7 @@ import { Command, CommanderError } from 'commander';
 import { benchCommand } from './commands/bench.js';
 import { configCommand } from './commands/config.js';
 import { demoCommand } from './commands/demo.js';
+import { dlqCommand } from './commands/dlq.js';
 import { explainCommand } from './commands/explain.js';
 import { loadCommand } from './commands/load.js';
 import { statusCommand } from './commands/status.js';
@@ -46,6 +47,7 @@ function createProgram(): Command {
     .addCommand(loadCommand())
     .addCommand(statusCommand())
     .addCommand(verifyCommand())
+    .addCommand(dlqCommand())
     .addCommand(configCommand())
     .addCommand(explainCommand())
     .addCommand(benchCommand())

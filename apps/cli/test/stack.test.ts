@@ -15,6 +15,10 @@ import {
   type ServiceProcess,
 } from '@throughline/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectJetStreamBus } from '@throughline/bus';
+import { EventBatch, partitionOf, subjects } from '@throughline/contracts';
+import { LedgerWorkload } from '@throughline/ledger';
+import type { DeadLetterView } from '../src/commands/dlq.js';
 import { CLI, runCli } from './cli.js';
 
 let nats: NatsHandle;
@@ -261,6 +265,95 @@ describe('throughline up, load, verify and config', () => {
     const total = 200_000 + 20_000 + ((await ledgerRows()) - 200_000 - 20_000);
     await waitFor(async () => (await ledgerRows()) >= total, { timeoutMs: 60_000, intervalMs: 250 });
     expect((await runCli(['verify', '--database-url', databaseUrl])).code).toBe(0);
+  });
+
+  it('works the dead letters: list, show, redrive once the cause is fixed (exactly once), purge', async () => {
+    const bus = await connectJetStreamBus({ servers: nats.url, name: 'cli-dlq-test' });
+    const dlq = (args: string[]) => runCli(['dlq', ...args, '--nats-url', nats.url, '--partitions', '8']);
+    const letters = async (args: string[] = []): Promise<DeadLetterView[]> => {
+      const run = await dlq(['list', '--json', ...args]);
+      expect(run.stderr).toBe('');
+      return JSON.parse(run.stdout) as DeadLetterView[];
+    };
+    try {
+      // A producer that bypasses ingest: one undecodable message, and a batch sent to the wrong partition holding
+      // two events of other partitions' accounts and one event no ingest would accept.
+      const events = new LedgerWorkload({ accounts: 50, seed: 77, idPrefix: 'dlq' }).take(50);
+      const foreign = events.filter((e) => partitionOf(e.accountId, 8) !== 5).slice(0, 2);
+      const invalid = {
+        ...events.find((e) => partitionOf(e.accountId, 8) === 5)!,
+        eventId: 'dlq-invalid',
+        amountMinor: 0n,
+      };
+      const batch = (id: string) =>
+        EventBatch.encode({
+          batchId: id,
+          partition: 5,
+          acceptedAtMs: BigInt(Date.now()),
+          events: [...foreign, invalid],
+        }).finish();
+      await bus.publish(subjects.of('ingested', 0), new Uint8Array([0xff, 0xff, 0xff]), {
+        msgId: 'dlq-garbage',
+      });
+      await bus.publish(subjects.of('ingested', 5), batch('dlq-wrong-1'), { msgId: 'dlq-wrong-1' });
+      await waitFor(async () => (await letters()).length === 4, { timeoutMs: 30_000, intervalMs: 250 });
+
+      const all = await letters(['--stage', 'enrich']);
+      expect(all.map((l) => [l.partition, l.part, l.events])).toEqual([
+        [0, null, null],
+        [5, 0, 1],
+        [5, 1, 1],
+        [5, 2, 1],
+      ]);
+      const wrong = await letters(['--reason', 'belongs to partition']);
+      expect(wrong).toHaveLength(2);
+      expect(await letters(['--stage', 'state'])).toEqual([]);
+      const table = await dlq(['list']);
+      expect(table.stdout).toMatch(/seq\s+dead-lettered at\s+stage\s+partition\s+item\s+events\s+reason/);
+      const shown = JSON.parse((await dlq(['show', String(wrong[0]!.seq)])).stdout) as {
+        body: { events: { eventId: string }[] };
+        headers: Record<string, string>;
+      };
+      expect(shown.body.events.map((e) => e.eventId)).toEqual([foreign[0]!.eventId]);
+      expect(shown.headers['Tl-Dead-Letter-Part']).toBe('0');
+
+      // Redrive needs a selection; what still fails stays, and says why.
+      expect((await dlq(['redrive'])).code).toBe(2);
+      const refused = await dlq(['redrive', '--partition', '0']);
+      expect(refused.code).toBe(1);
+      expect(refused.stdout).toMatch(/not redriven: \d+: its body cannot be decoded/);
+
+      // The cause is fixed by routing: redriven events go to their account's partition, and are applied once.
+      const redriven = await dlq(['redrive', '--reason', 'belongs to partition']);
+      expect(redriven.stdout).toBe('redrove 2 dead letters (2 events)\n');
+      expect(redriven.code).toBe(0);
+      const ids = foreign.map((e) => `'${e.eventId}'`).join(',');
+      await waitFor(async () => (await ledgerRows(`event_id IN (${ids})`)) === 2, {
+        timeoutMs: 30_000,
+        intervalMs: 250,
+      });
+      expect((await dlq(['redrive', String(wrong[0]!.seq)])).stderr).toMatch(/no dead letter/);
+
+      // The same mistake again, redriven again: the events are not applied twice.
+      await bus.publish(subjects.of('ingested', 5), batch('dlq-wrong-2'), { msgId: 'dlq-wrong-2' });
+      await waitFor(async () => (await letters(['--reason', 'belongs to partition'])).length === 2, {
+        timeoutMs: 30_000,
+        intervalMs: 250,
+      });
+      expect((await dlq(['redrive', '--reason', 'belongs to partition'])).code).toBe(0);
+      await waitFor(async () => (await letters(['--reason', 'belongs to partition'])).length === 0, {
+        timeoutMs: 10_000,
+        intervalMs: 250,
+      });
+      const check = await runCli(['verify', '--database-url', databaseUrl]);
+      expect(check.code).toBe(0);
+      expect(await ledgerRows(`event_id IN (${ids})`)).toBe(2);
+
+      expect((await dlq(['purge', '--all'])).stdout).toBe('purged 3 dead letters\n');
+      expect(await letters()).toEqual([]);
+    } finally {
+      await bus.close();
+    }
   });
 
   it('stops every service cleanly on SIGTERM', async () => {

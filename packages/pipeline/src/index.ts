@@ -38,6 +38,7 @@ export { ConfigCache, ConfigSnapshot } from './config-snapshot.js';
 export { ConfigFeed, type ConfigFeedOptions } from './config-feed.js';
 export {
   createEnrichHandler,
+  poisonReason,
   decodeEventBatch,
   positionOf,
   DEFAULT_MAX_OUTPUT_EVENTS,

@@ -1,0 +1,380 @@
+/**
+ * `throughline dlq list | show | redrive | purge`: work the dead-letter stream (`TL_DEAD_LETTER`).
+ *
+ * A dead letter is named by its sequence in that stream. Redrive sends a dead letter's events back through the
+ * pipeline once what refused them is fixed: they are ingested again, to the partition of their account. The rule
+ * for positions and order: a redriven event gets a new position, after everything its partition has seen, so it is
+ * applied after the events that arrived while it waited (its `occurred_at_ms` is unchanged); it is applied exactly
+ * once, because the state stage skips an `event_id` already applied (remembered in Redis, and in the ledger for
+ * good). This holds for what enrich dead-lettered (an ingested batch, or one event of it) and for what the state
+ * stage dead-lettered (an enriched batch, whose events are enriched again with today's configuration). The
+ * writer's dead letters are results whose effect the state stage already counted: they are not redriven here.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { connectJetStreamBus, type Bus, type DeadLetter } from '@throughline/bus';
+import {
+  EnrichedBatch,
+  EventBatch,
+  partitionOf,
+  ResultBatch,
+  subjects,
+  TOPICS,
+  type Event,
+  type Topic,
+} from '@throughline/contracts';
+import { poisonReason, STAGES, STAGE_NAMES } from '@throughline/pipeline';
+import { checkReachable } from '../up/preflight.js';
+import { CliError, usageError } from '../errors.js';
+import { count, table } from '../format.js';
+import { duration, nonNegativeInt, positiveInt, url } from '../options.js';
+
+/** Dead letters read at most per command; more are reported, never silently left out. */
+const MAX_SCAN = 100_000;
+
+interface CommonFlags {
+  natsUrl: string;
+  partitions: number;
+}
+
+interface FilterFlags extends CommonFlags {
+  stage?: string;
+  partition?: number;
+  reason?: RegExp;
+  since?: number;
+  all?: boolean;
+  json?: boolean;
+  limit?: number;
+}
+
+/** A dead letter with where it came from, and what its body holds. */
+export interface DeadLetterView {
+  seq: number;
+  storedAt: string;
+  /** The stage that dead-lettered it (the consumer of its topic). */
+  stage: string;
+  topic: string;
+  partition: number;
+  /** Its stream sequence in that topic. */
+  originalSeq: number;
+  /** For one event of a batch dead-lettered alone: its index in the batch. */
+  part: number | null;
+  deliveries: number;
+  reason: string;
+  /** Events (or results) in its body; null when the body cannot be decoded. */
+  events: number | null;
+}
+
+function origin(letter: DeadLetter): { topic: Topic | undefined; partition: number } {
+  const match = /^tl\.([a-z]+)\.(\d+)$/.exec(letter.originalSubject);
+  const topic = TOPICS.find((t) => t === match?.[1]);
+  return { topic, partition: match ? Number(match[2]) : -1 };
+}
+
+function stageOf(topic: Topic | undefined): string {
+  return STAGE_NAMES.find((s) => STAGES[s].consumes === topic) ?? 'unknown';
+}
+
+/** The events of a dead letter's body, or why there are none to redrive. */
+function eventsOf(letter: DeadLetter, topic: Topic | undefined): { events: Event[] } | { error: string } {
+  try {
+    if (topic === 'ingested') return { events: EventBatch.decode(letter.data).events };
+    if (topic === 'enriched')
+      return { events: EnrichedBatch.decode(letter.data).events.flatMap((e) => (e.event ? [e.event] : [])) };
+    if (topic === 'applied')
+      return {
+        error:
+          "a writer's dead letter holds results the state stage already counted in its balances; it is not redriven (inspect it with `dlq show`, then purge it)",
+      };
+    return { error: `from an unknown subject ${letter.originalSubject}` };
+  } catch (err) {
+    return {
+      error: `its body cannot be decoded (${err instanceof Error ? err.message : String(err)}): purge it`,
+    };
+  }
+}
+
+function countEvents(letter: DeadLetter, topic: Topic | undefined): number | null {
+  try {
+    if (topic === 'ingested') return EventBatch.decode(letter.data).events.length;
+    if (topic === 'enriched') return EnrichedBatch.decode(letter.data).events.length;
+    if (topic === 'applied') return ResultBatch.decode(letter.data).results.length;
+  } catch {
+    // undecodable: reported as null
+  }
+  return null;
+}
+
+export function viewOf(letter: DeadLetter): DeadLetterView {
+  const { topic, partition } = origin(letter);
+  return {
+    seq: letter.seq,
+    storedAt: new Date(letter.storedAtMs).toISOString(),
+    stage: stageOf(topic),
+    topic: topic ?? 'unknown',
+    partition,
+    originalSeq: letter.originalSeq,
+    part: letter.part ?? null,
+    deliveries: letter.deliveries,
+    reason: letter.reason,
+    events: countEvents(letter, topic),
+  };
+}
+
+function regex(value: string): RegExp {
+  try {
+    return new RegExp(value);
+  } catch (err) {
+    throw new InvalidArgumentError(
+      `not a regular expression: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+}
+
+function withConnection(cmd: Command): Command {
+  return cmd
+    .addOption(
+      new Option('--nats-url <url>', 'NATS with JetStream')
+        .argParser(url('nats'))
+        .env('NATS_URL')
+        .default('nats://127.0.0.1:4222'),
+    )
+    .addOption(
+      new Option('--partitions <n>', 'partitions of the deployment')
+        .argParser(positiveInt)
+        .env('PARTITION_COUNT')
+        .default(16),
+    );
+}
+
+function withFilters(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--stage <stage>', 'only what this stage dead-lettered').choices([...STAGE_NAMES]))
+    .addOption(new Option('--partition <p>', 'only from this partition').argParser(nonNegativeInt))
+    .addOption(new Option('--reason <regex>', 'only dead letters whose reason matches').argParser(regex))
+    .addOption(
+      new Option('--since <duration>', 'only dead letters of the last 30s, 15m, 2h…').argParser(duration),
+    );
+}
+
+async function connect(flags: CommonFlags): Promise<Bus> {
+  await checkReachable([
+    {
+      name: 'NATS',
+      url: flags.natsUrl,
+      defaultPort: 4222,
+      setting: '--nats-url or NATS_URL',
+      hint: 'is the pipeline running?',
+    },
+  ]);
+  return connectJetStreamBus({ servers: flags.natsUrl, name: 'throughline-dlq' });
+}
+
+/** Every dead letter matching the filters (or the sequences given), oldest first. */
+async function select(bus: Bus, seqs: number[], flags: FilterFlags): Promise<DeadLetter[]> {
+  const letters = await bus.readDeadLetters({ limit: MAX_SCAN });
+  if (letters.length >= MAX_SCAN)
+    process.stderr.write(
+      `warning: read the oldest ${count(MAX_SCAN)} dead letters only; narrow down and repeat\n`,
+    );
+  const wanted = new Set(seqs);
+  const since = flags.since === undefined ? undefined : Date.now() - flags.since;
+  const selected = letters.filter((letter) => {
+    if (wanted.size > 0 && !wanted.has(letter.seq)) return false;
+    const { topic, partition } = origin(letter);
+    if (flags.stage !== undefined && stageOf(topic) !== flags.stage) return false;
+    if (flags.partition !== undefined && partition !== flags.partition) return false;
+    if (flags.reason !== undefined && !flags.reason.test(letter.reason)) return false;
+    if (since !== undefined && letter.storedAtMs < since) return false;
+    return true;
+  });
+  const missing = seqs.filter((s) => !selected.some((l) => l.seq === s));
+  if (missing.length > 0)
+    throw new CliError(`no dead letter ${missing.join(', ')} (see \`throughline dlq list\`)`);
+  return selected;
+}
+
+/** Redrive and purge act on the sequences given, or on what the filters select — never on everything by accident. */
+function requireSelection(seqs: number[], flags: FilterFlags, verb: string): void {
+  const filtered =
+    flags.stage !== undefined ||
+    flags.partition !== undefined ||
+    flags.reason !== undefined ||
+    flags.since !== undefined;
+  if (seqs.length === 0 && !filtered && flags.all !== true)
+    throw usageError(`say which dead letters to ${verb}: their sequences, a filter, or --all`);
+}
+
+function sequences(values: string[]): number[] {
+  return values.map((v) => {
+    const n = Number(v);
+    if (!Number.isSafeInteger(n) || n <= 0) throw usageError(`not a dead-letter sequence: ${v}`);
+    return n;
+  });
+}
+
+function listCommand(): Command {
+  return withFilters(withConnection(new Command('list')))
+    .description('list dead letters, oldest first: sequence, time, stage, partition, events and reason')
+    .addOption(new Option('--limit <n>', 'show at most this many').argParser(positiveInt).default(100))
+    .option('--json', 'print them as JSON')
+    .action(async (flags: FilterFlags) => {
+      const bus = await connect(flags);
+      try {
+        const selected = await select(bus, [], flags);
+        const shown = selected.slice(0, flags.limit).map(viewOf);
+        if (flags.json) {
+          process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
+          return;
+        }
+        if (shown.length === 0) {
+          process.stdout.write('no dead letters\n');
+          return;
+        }
+        const rows = [['seq', 'dead-lettered at', 'stage', 'partition', 'item', 'events', 'reason']];
+        for (const v of shown)
+          rows.push([
+            String(v.seq),
+            v.storedAt.replace('T', ' ').slice(0, 19),
+            v.stage,
+            String(v.partition),
+            v.part === null ? '' : String(v.part),
+            v.events === null ? '?' : String(v.events),
+            v.reason.length > 100 ? `${v.reason.slice(0, 99)}…` : v.reason,
+          ]);
+        process.stdout.write(`${table(rows, '', 'left')}\n`);
+        if (selected.length > shown.length)
+          process.stdout.write(`… and ${count(selected.length - shown.length)} more (raise --limit)\n`);
+      } finally {
+        await bus.close();
+      }
+    });
+}
+
+function showCommand(): Command {
+  return withConnection(new Command('show'))
+    .description('show one dead letter: where it came from, why, its headers and its decoded body')
+    .argument('<seq>', 'its sequence (from `dlq list`)')
+    .action(async (seq: string, flags: CommonFlags) => {
+      const bus = await connect(flags);
+      try {
+        const [letter] = await select(bus, sequences([seq]), flags);
+        const { topic } = origin(letter!);
+        let body: unknown;
+        try {
+          if (topic === 'ingested') body = EventBatch.toJSON(EventBatch.decode(letter!.data));
+          else if (topic === 'enriched') body = EnrichedBatch.toJSON(EnrichedBatch.decode(letter!.data));
+          else if (topic === 'applied') body = ResultBatch.toJSON(ResultBatch.decode(letter!.data));
+        } catch (err) {
+          body = {
+            undecodable: err instanceof Error ? err.message : String(err),
+            bytes: letter!.data.length,
+          };
+        }
+        const out = {
+          ...viewOf(letter!),
+          headers: Object.fromEntries(letter!.headers),
+          body,
+        };
+        process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+      } finally {
+        await bus.close();
+      }
+    });
+}
+
+function redriveCommand(): Command {
+  return withFilters(withConnection(new Command('redrive')))
+    .description(
+      'send dead letters back through the pipeline (their events are ingested again, to their account’s partition) and remove them',
+    )
+    .argument('[seq...]', 'sequences to redrive (from `dlq list`)')
+    .option('--all', 'redrive every dead letter')
+    .option('--json', 'print what was done as JSON')
+    .addHelpText(
+      'after',
+      '\nA redriven event gets a new position after everything its partition has seen, and is applied exactly once: the\nstate stage skips an event_id already applied. Events that still fail ingest’s checks are not sent.',
+    )
+    .action(async (values: string[], flags: FilterFlags) => {
+      const seqs = sequences(values);
+      requireSelection(seqs, flags, 'redrive');
+      const bus = await connect(flags);
+      const done: { seq: number; events: number }[] = [];
+      const refused: { seq: number; why: string }[] = [];
+      try {
+        for (const letter of await select(bus, seqs, flags)) {
+          const { topic } = origin(letter);
+          const found = eventsOf(letter, topic);
+          if ('error' in found) {
+            refused.push({ seq: letter.seq, why: found.error });
+            continue;
+          }
+          const poison = found.events
+            .map((e, i) => poisonReason(e, i, partitionOf(e.accountId, flags.partitions), flags.partitions))
+            .find((r) => r !== undefined);
+          if (poison !== undefined) {
+            refused.push({ seq: letter.seq, why: `still fails ingest's checks: ${poison}` });
+            continue;
+          }
+          const byPartition = new Map<number, Event[]>();
+          for (const e of found.events) {
+            const p = partitionOf(e.accountId, flags.partitions);
+            byPartition.set(p, [...(byPartition.get(p) ?? []), e]);
+          }
+          const acceptedAtMs = BigInt(Date.now());
+          for (const [p, events] of byPartition) {
+            // The id makes a repeated redrive of the same letter (after a crash) one message within the window;
+            // past it, the state stage recognises the events by their ids.
+            const id = `redrive-${letter.seq}-${p}`;
+            await bus.publish(
+              subjects.of('ingested', p),
+              EventBatch.encode({ batchId: id, partition: p, acceptedAtMs, events }).finish(),
+              { msgId: id },
+            );
+          }
+          await bus.removeDeadLetter(letter.seq);
+          done.push({ seq: letter.seq, events: found.events.length });
+        }
+      } finally {
+        await bus.close();
+      }
+      if (flags.json) process.stdout.write(`${JSON.stringify({ redriven: done, refused }, null, 2)}\n`);
+      else {
+        const events = done.reduce((n, d) => n + d.events, 0);
+        process.stdout.write(`redrove ${count(done.length)} dead letters (${count(events)} events)\n`);
+        for (const r of refused) process.stdout.write(`not redriven: ${r.seq}: ${r.why}\n`);
+      }
+      if (refused.length > 0)
+        throw new CliError(
+          `${refused.length} dead letters were not redriven (see above); they stay in the stream`,
+        );
+    });
+}
+
+function purgeCommand(): Command {
+  return withFilters(withConnection(new Command('purge')))
+    .description('delete dead letters for good')
+    .argument('[seq...]', 'sequences to delete (from `dlq list`)')
+    .option('--all', 'delete every dead letter')
+    .action(async (values: string[], flags: FilterFlags) => {
+      const seqs = sequences(values);
+      requireSelection(seqs, flags, 'purge');
+      const bus = await connect(flags);
+      let removed = 0;
+      try {
+        for (const letter of await select(bus, seqs, flags))
+          if (await bus.removeDeadLetter(letter.seq)) removed++;
+      } finally {
+        await bus.close();
+      }
+      process.stdout.write(`purged ${count(removed)} dead letters\n`);
+    });
+}
+
+export function dlqCommand(): Command {
+  return new Command('dlq')
+    .description('work the dead letters: list, show, redrive once the cause is fixed, purge')
+    .addCommand(listCommand())
+    .addCommand(showCommand())
+    .addCommand(redriveCommand())
+    .addCommand(purgeCommand());
+}
