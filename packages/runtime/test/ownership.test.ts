@@ -179,7 +179,21 @@ describe.each(buses)('PartitionOwnership over a lease bucket %s', (_name, makeBu
     expect(processing.overlaps).toBe(0);
     expect(processing.stops.every((s) => s.reason !== 'lost')).toBe(true);
     // What `throughline status` shows: every partition with its owner and epoch, and the last hand-over.
-    const view = await readOwnership(await bus.leases(), 'state', P);
+    // (Read once the last hand-overs have settled: a reconcile may still move a partition between a and b.)
+    const bucket = await bus.leases();
+    let view = await readOwnership(bucket, 'state', P);
+    const agrees = (v: typeof view) =>
+      v.partitions.every((p) => {
+        const holder = processing.holders.get(p.partition);
+        return holder !== undefined && p.owner === holder.member && p.epoch === holder.epoch;
+      });
+    await waitFor(
+      async () => {
+        view = await readOwnership(bucket, 'state', P);
+        return agrees(view);
+      },
+      { timeoutMs: 5_000, intervalMs: 20, message: 'the lease bucket and the processing never agreed' },
+    );
     expect(view.members.map((m) => m.member)).toEqual(['a', 'b']);
     for (const p of view.partitions) {
       const holder = processing.holders.get(p.partition)!;
