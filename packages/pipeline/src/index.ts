@@ -77,6 +77,7 @@ export type {
   CommittedState,
   LockedAccount,
   CommitFence,
+  CommittedEvent,
   ResultSink,
   StateFence,
   StateMarker,

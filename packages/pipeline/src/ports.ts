@@ -57,10 +57,17 @@ export interface StateStore {
   ): Promise<StateMarker>;
 }
 
+/** Where an event id was committed: its ledger row's account and position. */
+export interface CommittedEvent {
+  accountId: string;
+  position: bigint;
+}
+
 /** The committed truth (PostgreSQL), read only to rebuild what the state store lost. */
 export interface CommittedState {
   loadAccounts(accountIds: string[]): Promise<Map<string, AccountState>>;
-  committedEventIds(eventIds: string[]): Promise<Set<string>>;
+  /** The committed ledger rows of these event ids: which account and position each was committed for. */
+  committedEvents(eventIds: string[]): Promise<Map<string, CommittedEvent>>;
   hasCommittedRows(partition: number): Promise<boolean>;
 }
 

@@ -173,7 +173,7 @@ export class StateStage {
     this.counters.staleBatches += input.stale;
     ctx?.addEvents(input.events.length);
     const loaded = await this.loadMissing(misses, read.accounts, wait);
-    const seen = await this.seenIds(read.seen, eventIds, wait);
+    const seen = await this.seenIds(read.seen, input.events, wait);
 
     const changed = new Map<string, AccountState>();
     const results: Result[] = [];
@@ -244,19 +244,28 @@ export class StateStage {
   /**
    * Event ids already applied: the store's answer, then PostgreSQL's for every id the store does not know — in
    * one query per turn. The store remembers ids applied within the horizon, including those not yet committed;
-   * the ledger remembers every id ever committed: a client retry after the horizon, an id reused on another
-   * account, or ids the store lost are recognised, so no balance moves for an event without its own ledger row.
+   * the ledger remembers every id ever committed. An id the ledger holds for another account or at another
+   * position is another occurrence of the event — a client retry after the horizon, an id reused on another
+   * account — and is skipped, so no balance moves for an event without its own ledger row. An id the ledger holds
+   * for this very event (same account, same position: an earlier attempt of this turn was committed, but its
+   * state write failed) is left to the account's position, which tells whether the state holds it.
    */
   private async seenIds(
     fromStore: Set<string>,
-    eventIds: string[],
+    events: readonly EnrichedEvent[],
     wait: <R>(dependency: string, work: () => Promise<R>) => Promise<R>,
   ): Promise<Set<string>> {
     const seen = new Set(fromStore);
-    const unknown = eventIds.filter((id) => !seen.has(id));
-    if (unknown.length > 0) {
-      for (const id of await wait('postgres', () => this.opts.committed.committedEventIds(unknown)))
-        seen.add(id);
+    const unknown = new Map<string, EnrichedEvent>();
+    for (const e of events) if (!seen.has(e.event!.eventId)) unknown.set(e.event!.eventId, e);
+    if (unknown.size > 0) {
+      const committed = await wait('postgres', () =>
+        this.opts.committed.committedEvents([...unknown.keys()]),
+      );
+      for (const [id, row] of committed) {
+        const e = unknown.get(id)!;
+        if (row.accountId !== e.event!.accountId || row.position !== e.position) seen.add(id);
+      }
     }
     return seen;
   }

@@ -11,7 +11,7 @@ export interface PostgresStateSource {
   /** The committed state of each of `accountIds` that has a balance row; accounts never committed are absent. */
   loadAccounts(accountIds: readonly string[]): Promise<Map<string, AccountState>>;
   /** Which of `eventIds` already have a ledger row. */
-  committedEventIds(eventIds: readonly string[]): Promise<Set<string>>;
+  committedEvents(eventIds: readonly string[]): Promise<Map<string, { accountId: string; position: bigint }>>;
   /**
    * True when the ledger holds at least one row of `partition` (so state for it existed before). Asked of
    * `balances`, which the writer fills in the same statement as the ledger: one row per account, not per event.
@@ -23,7 +23,8 @@ export interface PostgresStateSource {
 const LOAD_ACCOUNTS_SQL = `
 SELECT account_id, balance_minor::text, position::text, debits_day, debits_day_minor::text
 FROM balances WHERE account_id = ANY($1::text[])`;
-const COMMITTED_IDS_SQL = 'SELECT event_id FROM ledger WHERE event_id = ANY($1::text[])';
+const COMMITTED_IDS_SQL =
+  'SELECT event_id, account_id, position::text FROM ledger WHERE event_id = ANY($1::text[])';
 const HAS_ROWS_SQL = 'SELECT EXISTS (SELECT 1 FROM balances WHERE partition = $1) AS found';
 
 export function createPostgresStateSource(pool: pg.Pool): PostgresStateSource {
@@ -51,16 +52,17 @@ export function createPostgresStateSource(pool: pg.Pool): PostgresStateSource {
       return accounts;
     },
 
-    async committedEventIds(eventIds) {
-      const committed = new Set<string>();
+    async committedEvents(eventIds) {
+      const committed = new Map<string, { accountId: string; position: bigint }>();
       if (eventIds.length === 0) return committed;
       try {
-        const res = await pool.query<[string]>({
+        const res = await pool.query<[string, string, string]>({
           text: COMMITTED_IDS_SQL,
           values: [textArray(eventIds)],
           rowMode: 'array',
         });
-        for (const [eventId] of res.rows) committed.add(eventId);
+        for (const [eventId, accountId, position] of res.rows)
+          committed.set(eventId, { accountId, position: BigInt(position) });
       } catch (err) {
         throw toStoreError(StoreErrorCode.queryFailed, 'cannot read committed event ids', err);
       }

@@ -53,10 +53,17 @@ describe('PostgresStateSource', () => {
     expect((await source.loadAccounts([])).size).toBe(0);
   });
 
-  it('tells which event ids are committed', async () => {
-    const committed = await source.committedEventIds(['s-ev-1', 's-ev-12', 's-ev-13', 'nope', 'big']);
-    expect([...committed].sort()).toEqual(['big', 's-ev-1', 's-ev-12']);
-    expect((await source.committedEventIds([])).size).toBe(0);
+  it('tells which event ids are committed, for which account and at which position', async () => {
+    const committed = await source.committedEvents(['s-ev-1', 's-ev-12', 's-ev-13', 'nope', 'big']);
+    expect([...committed.keys()].sort()).toEqual(['big', 's-ev-1', 's-ev-12']);
+    const { rows } = await pool.query<{ account_id: string; position: string }>(
+      "SELECT account_id, position::text FROM ledger WHERE event_id = 's-ev-12'",
+    );
+    expect(committed.get('s-ev-12')).toEqual({
+      accountId: rows[0]!.account_id,
+      position: BigInt(rows[0]!.position),
+    });
+    expect((await source.committedEvents([])).size).toBe(0);
   });
 
   it('tells whether a partition has committed rows', async () => {

@@ -19,7 +19,7 @@ export async function createEmbeddedCommittedState(
   return {
     emptyAtStart,
     loadAccounts: () => Promise.resolve(new Map()),
-    committedEventIds: () => Promise.resolve(new Set()),
+    committedEvents: () => Promise.resolve(new Map()),
     hasCommittedRows: (partition) => source.hasCommittedRows(partition),
   };
 }
