@@ -57,6 +57,11 @@ export async function run(telemetry: Telemetry): Promise<void> {
     'Events accepted and not yet durable',
     () => Promise.resolve([{ value: publisher.inFlightEvents }]),
   );
+  telemetry.meter
+    .createObservableCounter('tl.ingest.refused', {
+      description: 'Calls refused with RESOURCE_EXHAUSTED (events in flight over INGEST_MAX_IN_FLIGHT_EVENTS)',
+    })
+    .addCallback((result) => result.observe(publisher.refusedCalls, { 'tl.reason': 'resource_exhausted' }));
   grpcServer.setServing(true);
   http.setReady(true);
   logger.info('ready', { httpPort: http.port, port: grpcServer.port, partitions: settings.PARTITION_COUNT });

@@ -72,6 +72,7 @@ export class IngestPublisher {
   private readonly pending = new Map<number, PendingBatch>();
   private readonly inFlightPublishes = new Set<Promise<void>>();
   private inFlight = 0;
+  private refused = 0;
   private closed = false;
 
   constructor(options: IngestPublisherOptions) {
@@ -94,12 +95,18 @@ export class IngestPublisher {
     return this.inFlight;
   }
 
+  /** Calls refused with RESOURCE_EXHAUSTED so far (over the in-flight bound). */
+  get refusedCalls(): number {
+    return this.refused;
+  }
+
   /** Publishes valid events; resolves when all are durable in the stream. */
   publish(events: readonly Event[]): Promise<void> {
     if (this.closed)
       return Promise.reject(new PipelineError(PipelineErrorCode.unavailable, 'ingest is shutting down'));
     if (events.length === 0) return Promise.resolve();
     if (this.inFlight + events.length > this.opts.maxInFlightEvents) {
+      this.refused++;
       return Promise.reject(
         new ResourceExhaustedError(
           `ingest has ${this.inFlight} events in flight (limit ${this.opts.maxInFlightEvents}); retry after ${this.opts.retryAfterMs} ms`,

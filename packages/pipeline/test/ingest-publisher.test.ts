@@ -108,8 +108,10 @@ describe('IngestPublisher', () => {
     expect(isResourceExhaustedError(err)).toBe(true);
     expect((err as { retryAfterMs: number }).retryAfterMs).toBe(123);
     expect((err as Error).message).toMatch(/80 events in flight \(limit 100\)/);
+    expect(publisher.refusedCalls).toBe(1);
     await first;
     await expect(publisher.publish(workload.take(30))).resolves.toBeUndefined();
+    expect(publisher.refusedCalls).toBe(1);
   });
 
   it('fails the request when the stream refuses the publish, and flushes on close', async () => {
