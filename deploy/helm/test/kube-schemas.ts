@@ -1,9 +1,12 @@
 /**
  * Validation of rendered objects against the Kubernetes OpenAPI schemas (kubernetes-models) and the CRDs the
- * chart uses (KEDA's ScaledObject, prometheus-operator's ServiceMonitor).
+ * chart uses (KEDA's ScaledObject, prometheus-operator's ServiceMonitor and PrometheusRule).
  */
 import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1';
-import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
+import {
+  PrometheusRule,
+  ServiceMonitor,
+} from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { Job } from 'kubernetes-models/batch/v1';
@@ -27,6 +30,7 @@ const models: Record<string, new (data: any) => Model> = {
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
   'keda.sh/v1alpha1/ScaledObject': ScaledObject,
   'monitoring.coreos.com/v1/ServiceMonitor': ServiceMonitor,
+  'monitoring.coreos.com/v1/PrometheusRule': PrometheusRule,
 };
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;

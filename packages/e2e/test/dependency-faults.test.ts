@@ -4,9 +4,11 @@
  * every acknowledged event must end in exactly one ledger row, nothing may be dead-lettered, and the wait must be
  * visible while it lasts (/readyz, the stalled-partition gauge, the log).
  */
+import { readFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DeadLetter } from '@throughline/bus';
 import { EventBatch, partitionOf, subjects, type Event } from '@throughline/contracts';
 import { LedgerWorkload } from '@throughline/ledger';
 import type { StageApp } from '@throughline/stack';
@@ -31,6 +33,16 @@ function readyz(port: number): Promise<{ status: number; body: string }> {
     req.on('error', reject);
     req.on('timeout', () => req.destroy(new Error('/readyz timed out')));
   });
+}
+
+/** Dead letters stored after `afterSeq` (each test counts its own, whatever ran before it). */
+async function deadLettersAfter(stack: Stack, afterSeq: number): Promise<DeadLetter[]> {
+  return (await stack.bus.readDeadLetters({ limit: 10_000 })).filter((l) => l.seq > afterSeq);
+}
+
+/** The sequence of the newest dead letter, 0 when there is none. */
+async function lastDeadLetter(stack: Stack): Promise<number> {
+  return Math.max(0, ...(await stack.bus.readDeadLetters({ limit: 10_000 })).map((l) => l.seq));
 }
 
 interface Observed {
@@ -91,6 +103,7 @@ describe('dependencies that refuse for a while, under load', () => {
       EVENTS_PER_FAULT,
     );
     const before = await ledgerCount(stack.pool);
+    const deadBefore = await lastDeadLetter(stack);
     const load = sendPaced(stack.ingest, events, { perSecond: RATE });
     await waitFor(async () => (await ledgerCount(stack.pool)) >= before + EVENTS_PER_FAULT / 5, {
       timeoutMs: 60_000,
@@ -104,7 +117,7 @@ describe('dependencies that refuse for a while, under load', () => {
     await load.done;
     acknowledged.push(...events.map((e) => e.eventId));
     await expectExactlyOnce(stack, acknowledged);
-    const dead = await stack.bus.readDeadLetters();
+    const dead = await deadLettersAfter(stack, deadBefore);
     report.push(
       `[e2e] ${name}: sent ${load.sent}, acknowledged ${load.acknowledged}, committed ${(await ledgerCount(stack.pool)) - before} ` +
         `(${atFault} when the fault began), dead-lettered ${dead.length}; ${fault.dependency} refused for ${FAULT_MS} ms, ` +
@@ -186,6 +199,7 @@ describe('dependencies that refuse for a while, under load', () => {
       { ...other, eventId: 'poison-partition' },
       { ...d!, eventId: 'poison-currency', currency: 'euro' },
     ];
+    const deadBefore = await lastDeadLetter(stack);
     const load = sendPaced(stack.ingest, traffic, { perSecond: RATE });
     await waitFor(async () => (await ledgerCount(stack.pool)) >= acknowledged.length + 5_000, {
       timeoutMs: 60_000,
@@ -209,7 +223,7 @@ describe('dependencies that refuse for a while, under load', () => {
     // The good events of the hostile batch were stored in the stream: they are as much a promise as the rest.
     acknowledged.push(...traffic.map((e) => e.eventId), a!.eventId, c!.eventId);
     await expectExactlyOnce(stack, acknowledged);
-    const dead = await stack.bus.readDeadLetters({ limit: 1000 });
+    const dead = await deadLettersAfter(stack, deadBefore);
     const reasons = dead.map((l) => l.reason).sort();
     expect(reasons).toHaveLength(4);
     expect(reasons[0]).toMatch(/^enrich: cannot decode message: /);
@@ -230,5 +244,57 @@ describe('dependencies that refuse for a while, under load', () => {
       `[e2e] poison: sent ${load.sent} through ingest and 2 messages (5 events, 3 of them poison, and one undecodable message) around it; ` +
         `committed ${acknowledged.length} in all, dead-lettered ${dead.length} (${dead.filter((l) => l.part !== undefined).length} single events)`,
     );
+  });
+
+  it('exports every metric the shipped alert rules read (after a dead letter and a short Redis refusal of its own)', async () => {
+    const rules = readFileSync(
+      new URL('../../../deploy/helm/throughline/files/alerts.yaml', import.meta.url),
+      'utf8',
+    );
+    const exprs = [...rules.matchAll(/expr: (?:>-\n)?([\s\S]*?)\n\s+(?:for|labels):/g)].map((m) => m[1]!);
+    // Label names (in `by (…)` and `{…}`) apart from metric names: each must exist in what the services export.
+    const labels = new Set(
+      exprs.flatMap((e) =>
+        [...e.matchAll(/(?:by \(([^)]*)\))|(?:\{([^}]*)\})/g)].flatMap((m) =>
+          [...(m[1] ?? m[2]!).matchAll(/\b(tl_[a-z_]+)/g)].map((l) => l[1]!),
+        ),
+      ),
+    );
+    const named = new Set(
+      exprs.flatMap((e) =>
+        [...e.replace(/by \([^)]*\)|\{[^}]*\}/g, '').matchAll(/\btl_[a-z_]+\b/g)].map((m) => m[0]),
+      ),
+    );
+    // What makes the event-driven series appear: a dead letter, and failed turns.
+    const deadBefore = await lastDeadLetter(stack);
+    await stack.bus.publish(subjects.of('ingested', 0), new Uint8Array([0xff, 0xff]), {
+      msgId: 'metrics-garbage',
+    });
+    await waitFor(async () => (await deadLettersAfter(stack, deadBefore)).length > 0, {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+    });
+    const events = new LedgerWorkload({ accounts: 500, tenants: 5, seed: 44, idPrefix: 'metrics' }).take(
+      3_000,
+    );
+    await redis.config('SET', 'maxmemory-policy', 'noeviction');
+    await redis.config('SET', 'maxmemory', '1');
+    const load = sendPaced(stack.ingest, events, { perSecond: 3_000 });
+    await new Promise((r) => setTimeout(r, 1_500));
+    await redis.config('SET', 'maxmemory', '0');
+    await load.done;
+    acknowledged.push(...events.map((e) => e.eventId));
+    await expectExactlyOnce(stack, acknowledged);
+
+    const scraped = (
+      await Promise.all([...stack.httpPorts.values()].map((port) => scrapeMetrics(port)))
+    ).join('\n');
+    const exported = new Set([...scraped.matchAll(/^(tl_[a-z_]+)[{ ]/gm)].map((m) => m[1]!));
+    const exportedLabels = new Set([...scraped.matchAll(/[{,](tl_[a-z_]+)=/g)].map((m) => m[1]!));
+    expect(exprs.length).toBe(6);
+    expect(named.size).toBeGreaterThanOrEqual(6);
+    expect([...named].filter((name) => !exported.has(name))).toEqual([]);
+    expect(labels.size).toBeGreaterThanOrEqual(4);
+    expect([...labels].filter((name) => !exportedLabels.has(name))).toEqual([]);
   });
 });
