@@ -1,0 +1,170 @@
+/**
+ * The state stage's de-duplication against the ledger: an earlier attempt of the same turn that was committed must
+ * be applied again (its store write failed), another occurrence of an event id must not move a balance.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createMemoryBus, type Bus, type BusMessage } from '@throughline/bus';
+import {
+  Direction,
+  EnrichedBatch,
+  ResultBatch,
+  type Event,
+  type Result,
+  type TenantConfig,
+} from '@throughline/contracts';
+import { enrichEvent, type AccountState } from '@throughline/ledger';
+import type { Envelope } from '@throughline/runtime';
+import {
+  createMemoryStateStore,
+  StateStage,
+  type CommittedEvent,
+  type CommittedState,
+  type StateStore,
+} from '../src/index.js';
+
+const PARTITION = 0;
+const EPOCH = 7;
+const NOW = 1_700_000_000_000;
+const TENANT: TenantConfig = {
+  tenantId: 't1',
+  version: 1n,
+  enabled: true,
+  baseCurrency: 'EUR',
+  feeBps: 0,
+  fxRatesE9: { EUR: 1_000_000_000n },
+  dailyDebitLimitMinor: 1_000_000_000n,
+  overdraftLimitMinor: 1_000_000_000n,
+  updatedAtMs: 0n,
+};
+
+function credit(eventId: string, accountId: string, amountMinor: bigint): Event {
+  return {
+    eventId,
+    tenantId: 't1',
+    accountId,
+    direction: Direction.DIRECTION_CREDIT,
+    amountMinor,
+    currency: 'EUR',
+    occurredAtMs: BigInt(NOW),
+    attributes: {},
+  };
+}
+
+/** One enriched message at stream sequence `seq`, as the state stage's actor hands it over. */
+function envelope(seq: number, events: Event[]): Envelope<EnrichedBatch> {
+  const value: EnrichedBatch = {
+    batchId: `b${seq}`,
+    partition: PARTITION,
+    producerEpoch: 1n,
+    events: events.map((e, i) => enrichEvent(e, (BigInt(seq) << 16n) | BigInt(i), BigInt(NOW), TENANT)),
+  } as EnrichedBatch;
+  return { value, msg: { seq, deliveryCount: 1, publishedAtMs: NOW } as BusMessage };
+}
+
+/** The ledger as the writer leaves it: the first result of each event id wins (ON CONFLICT DO NOTHING). */
+class Ledger implements CommittedState {
+  readonly rows = new Map<string, Result>();
+  commit(results: readonly Result[]): void {
+    for (const r of results) if (!this.rows.has(r.eventId)) this.rows.set(r.eventId, r);
+  }
+  loadAccounts(): Promise<Map<string, AccountState>> {
+    return Promise.resolve(new Map<string, AccountState>());
+  }
+  committedEvents(ids: string[]): Promise<Map<string, CommittedEvent>> {
+    const found = new Map<string, CommittedEvent>();
+    for (const id of ids) {
+      const r = this.rows.get(id);
+      if (r !== undefined) found.set(id, { accountId: r.accountId, position: r.position });
+    }
+    return Promise.resolve(found);
+  }
+  hasCommittedRows(): Promise<boolean> {
+    return Promise.resolve(this.rows.size > 0);
+  }
+}
+
+describe('state stage', () => {
+  let bus: Bus;
+  afterEach(async () => {
+    await bus?.close();
+  });
+
+  async function setup(store: StateStore, now: () => number = () => NOW) {
+    bus = createMemoryBus();
+    await bus.ensureTopology();
+    await store.initMarker(PARTITION, null, NOW, EPOCH);
+    const ledger = new Ledger();
+    const stage = new StateStage({ bus, partition: PARTITION, epoch: EPOCH, store, committed: ledger, now });
+    const out = await bus.openMailbox({ group: 'writer', topic: 'applied', partition: PARTITION });
+    /** The results published since the last call. */
+    const published = async (): Promise<Result[]> => {
+      const msgs = await out.next({ maxMessages: 100, maxWaitMs: 50 });
+      for (const m of msgs) await m.ack();
+      return msgs.flatMap((m) => ResultBatch.decode(m.data).results);
+    };
+    return { stage, ledger, published };
+  }
+
+  it('applies a turn again whose results were committed but whose store write failed', async () => {
+    const store = createMemoryStateStore();
+    let refuse = true;
+    const { stage, ledger, published } = await setup({
+      ...store,
+      read: (...a) => store.read(...a),
+      claim: (...a) => store.claim(...a),
+      initMarker: (...a) => store.initMarker(...a),
+      write: (...a) => {
+        if (refuse) return Promise.reject(new Error('OOM command not allowed when used memory > maxmemory'));
+        return store.write(...a);
+      },
+    });
+    const turn = [envelope(1, [credit('e1', 'acc-1', 100n), credit('e2', 'acc-1', 50n)])];
+
+    await expect(stage.handle(turn)).rejects.toThrow(/OOM/);
+    const first = await published();
+    expect(first.map((r) => [r.eventId, r.balanceAfterMinor])).toEqual([
+      ['e1', 100n],
+      ['e2', 150n],
+    ]);
+    ledger.commit(first);
+
+    refuse = false;
+    await stage.handle(turn);
+    // Applied again, to the same results: their publish carries the same message ids, so the bus keeps the first
+    // (as JetStream does within its duplicate window, and the writer keeps the first ledger rows after it).
+    expect(stage.counters.applied).toBe(4);
+    expect(stage.counters.duplicates).toBe(0);
+    expect(await published()).toEqual([]);
+    const read = await store.read(PARTITION, ['acc-1'], ['e1', 'e2'], NOW);
+    expect(read.accounts.get('acc-1')?.balanceMinor).toBe(150n);
+    expect([...read.seen].sort()).toEqual(['e1', 'e2']);
+
+    // The next event builds on that balance.
+    await stage.handle([envelope(2, [credit('e3', 'acc-1', 1n)])]);
+    expect((await published()).map((r) => r.balanceAfterMinor)).toEqual([151n]);
+  });
+
+  it('moves no balance for an event id the ledger holds for another account or position', async () => {
+    let clock = NOW;
+    const { stage, ledger, published } = await setup(
+      createMemoryStateStore({ dedupHorizonMs: 1_000 }),
+      () => clock,
+    );
+    await stage.handle([envelope(1, [credit('e1', 'acc-1', 100n)])]);
+    ledger.commit(await published());
+
+    // Past the store's horizon it no longer remembers e1; the ledger does.
+    clock += 10_000;
+    await stage.handle([
+      envelope(5, [
+        credit('e1', 'acc-2', 70n), // reused on another account
+        credit('e1', 'acc-1', 100n), // the same event retried by its client, at a new position
+        credit('e4', 'acc-2', 5n),
+      ]),
+    ]);
+    expect((await published()).map((r) => [r.eventId, r.accountId, r.balanceAfterMinor])).toEqual([
+      ['e4', 'acc-2', 5n],
+    ]);
+    expect(stage.counters.duplicates).toBe(2);
+  });
+});
