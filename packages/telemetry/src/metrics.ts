@@ -61,6 +61,18 @@ export class PipelineMetrics {
     });
   }
 
+  /**
+   * Makes the stage's counters exist at 0 from the start: Prometheus' `increase` sees no rise in a series whose
+   * first sample is already 1, so an alert on the first dead letter would never fire.
+   */
+  declareStage(stage: string): void {
+    const attrs: Attributes = { [ATTR_TL_STAGE]: stage };
+    this.events.add(0, attrs);
+    this.batches.add(0, attrs);
+    this.externalCalls.add(0, attrs);
+    this.deadLettered.add(0, attrs);
+  }
+
   turnStarted(stage: string): void {
     this.inFlight.add(1, { [ATTR_TL_STAGE]: stage });
   }

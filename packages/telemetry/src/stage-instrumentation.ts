@@ -27,6 +27,7 @@ export function instrumentStage(opts: StageInstrumentationOptions): {
   metrics: PipelineMetrics;
 } {
   const metrics = new PipelineMetrics(opts.meter);
+  metrics.declareStage(opts.stage);
   metrics.observe(
     'tl.consumer.lag',
     'Messages of a partition not yet processed (pending + unacknowledged)',
