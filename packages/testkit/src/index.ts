@@ -1,7 +1,7 @@
 /**
  * @throughline/testkit — real servers for integration tests.
  *
- * Starts isolated nats-server (JetStream), redis-server and PostgreSQL instances, each on a free port of
+ * Starts isolated nats-server (JetStream), redis-server, PostgreSQL and Prometheus instances, each on a free port of
  * 127.0.0.1 with its own temp dir, and the services under test as captured child processes. Nothing is
  * faked and nothing is skipped: a missing binary throws `MissingBinaryError` saying how to install it.
  * Every server can be SIGKILLed and restarted on the same port with the same data, and anything still
@@ -49,4 +49,5 @@ export type { ServerHandle, ServerStartOptions } from './server-handle.js';
 export { startNats, type NatsHandle, type NatsStartOptions } from './nats.js';
 export { startRedis, type RedisHandle, type RedisStartOptions } from './redis.js';
 export { startPostgres, type PostgresHandle, type PostgresStartOptions } from './postgres.js';
+export { startPrometheus, type PrometheusHandle, type PrometheusStartOptions } from './prometheus.js';
 export { spawnService, type ExitStatus, type ServiceProcess, type SpawnServiceOptions } from './process.js';
