@@ -52,8 +52,22 @@ export function describeViolation(v: FieldViolation): string {
 const CURRENCY = /^[A-Z]{3}$/;
 const MAX_TIMESTAMP_MS = 253_402_300_799_999n; // 9999-12-31T23:59:59.999Z
 
-function resolveLimits(limits: EventLimits): Required<EventLimits> {
+export function resolveLimits(limits: EventLimits): Required<EventLimits> {
   return { ...DEFAULT_LIMITS, ...limits };
+}
+
+/** C0 and C1 control characters (NUL among them: PostgreSQL text cannot hold it). Matching them is the point. */
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+/** In attribute values tab, line feed and carriage return are text; every other control character is refused. */
+// eslint-disable-next-line no-control-regex
+const VALUE_CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
+
+/** `U+0000 at character 3`: where the first control character of `value` is. */
+function controlAt(value: string, pattern: RegExp): string | undefined {
+  const m = pattern.exec(value);
+  if (m === null) return undefined;
+  return `U+${m[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')} at character ${m.index}`;
 }
 
 function checkId(index: number, field: string, value: string, maxBytes: number): FieldViolation | undefined {
@@ -61,6 +75,9 @@ function checkId(index: number, field: string, value: string, maxBytes: number):
   const bytes = Buffer.byteLength(value, 'utf8');
   if (bytes > maxBytes)
     return { index, field, description: `is ${bytes} bytes, at most ${maxBytes} allowed` };
+  const control = controlAt(value, CONTROL);
+  if (control !== undefined)
+    return { index, field, description: `must not hold control characters, found ${control}` };
   return undefined;
 }
 
@@ -94,6 +111,22 @@ function checkAttributes(
         index,
         field: `attributes[${JSON.stringify(key)}]`,
         description: `value is ${valueBytes} bytes, at most ${l.maxAttributeValueBytes} allowed`,
+      };
+    }
+    const keyControl = controlAt(key, CONTROL);
+    if (keyControl !== undefined) {
+      return {
+        index,
+        field: `attributes[${JSON.stringify(key)}]`,
+        description: `key must not hold control characters, found ${keyControl}`,
+      };
+    }
+    const valueControl = controlAt(attributes[key] ?? '', VALUE_CONTROL);
+    if (valueControl !== undefined) {
+      return {
+        index,
+        field: `attributes[${JSON.stringify(key)}]`,
+        description: `value must not hold control characters other than tab and line breaks, found ${valueControl}`,
       };
     }
     total += keyBytes + valueBytes;

@@ -40,8 +40,32 @@ describe('validateEvents', () => {
     [{ occurredAtMs: 0n }, 'occurred_at_ms: must be a positive epoch timestamp in milliseconds, got 0'],
     [{ attributes: { '': 'x' } }, 'attributes: has an empty key'],
     [{ attributes: { k: 'v'.repeat(257) } }, 'attributes["k"]: value is 257 bytes, at most 256 allowed'],
+    [{ eventId: 'e\u0000' }, 'event_id: must not hold control characters, found U+0000 at character 1'],
+    [{ accountId: 'a\nb' }, 'account_id: must not hold control characters, found U+000A at character 1'],
+    [{ tenantId: '\u009bt' }, 'tenant_id: must not hold control characters, found U+009B at character 0'],
+    [
+      { attributes: { 'k\u0007': 'v' } },
+      'attributes["k\\u0007"]: key must not hold control characters, found U+0007 at character 1',
+    ],
+    [
+      { attributes: { k: 'a\u0000' } },
+      'attributes["k"]: value must not hold control characters other than tab and line breaks, found U+0000 at character 1',
+    ],
   ])('names the event and the field: %o', (patch, message) => {
     expect(violationOf(patch)).toBe(message);
+  });
+
+  it('accepts any other text: non-ASCII ids and keys, tabs and line breaks in values', () => {
+    expect(
+      validateEvents([
+        {
+          ...good,
+          eventId: 'évènement-ü-🎉',
+          accountId: '口座-1',
+          attributes: { 'clé-ß': 'line 1\r\nline\t2', emoji: '🎉' },
+        },
+      ]),
+    ).toBeUndefined();
   });
 
   it('bounds the attribute map', () => {
