@@ -19,6 +19,7 @@ export {
   type EventLimits,
   type FieldViolation,
 } from './validation.js';
+export { maxEventBytes, maxRequestBytes, scanPublishRequest } from './request-bounds.js';
 export {
   InvalidEventError,
   isInvalidEventError,

@@ -14,6 +14,11 @@ export interface IngestPublisherOptions {
   lingerMs?: number;
   /** Events accepted but not yet acknowledged by the stream, over all requests; past it requests are refused with RESOURCE_EXHAUSTED. Default 200000. */
   maxInFlightEvents?: number;
+  /**
+   * Bytes of the accepted events not yet acknowledged (as received: a request's wire size shared by its events);
+   * past it requests are refused with RESOURCE_EXHAUSTED. Default 67108864 (64 MiB).
+   */
+  maxInFlightBytes?: number;
   /** Retry hint given with RESOURCE_EXHAUSTED. Default 200 ms. */
   retryAfterMs?: number;
   /** Largest encoded message, bytes; a batch that encodes larger is split. Default 900000 (nats-server's 1 MB payload limit less headers). */
@@ -43,6 +48,8 @@ export interface PublishObserver {
 interface Waiter {
   token: unknown;
   remaining: number;
+  /** The request's bytes per event, counted in flight with each event. */
+  bytesPerEvent: number;
   resolve: () => void;
   reject: (err: Error) => void;
   failed: boolean;
@@ -50,6 +57,8 @@ interface Waiter {
 
 interface PendingBatch {
   events: Event[];
+  /** In-flight bytes of the batch's events. */
+  bytes: number;
   /** How many of the batch's events each request contributed. */
   shares: Map<Waiter, number>;
   timer: NodeJS.Timeout | undefined;
@@ -72,6 +81,7 @@ export class IngestPublisher {
   private readonly pending = new Map<number, PendingBatch>();
   private readonly inFlightPublishes = new Set<Promise<void>>();
   private inFlight = 0;
+  private inFlightBytesCount = 0;
   private refused = 0;
   private closed = false;
 
@@ -80,6 +90,7 @@ export class IngestPublisher {
       maxBatchEvents: 1000,
       lingerMs: 5,
       maxInFlightEvents: 200_000,
+      maxInFlightBytes: 64 * 1024 * 1024,
       retryAfterMs: 200,
       maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
       now: Date.now,
@@ -95,23 +106,35 @@ export class IngestPublisher {
     return this.inFlight;
   }
 
+  /** Bytes of the events accepted and not yet acknowledged by the stream. */
+  get inFlightBytes(): number {
+    return this.inFlightBytesCount;
+  }
+
   /** Calls refused with RESOURCE_EXHAUSTED so far (over the in-flight bound). */
   get refusedCalls(): number {
     return this.refused;
   }
 
-  /** Publishes valid events; resolves when all are durable in the stream. */
-  publish(events: readonly Event[]): Promise<void> {
+  /**
+   * Publishes valid events; resolves when all are durable in the stream. `bytes`: their size as received (the
+   * request's), counted against `maxInFlightBytes`; estimated from the events when not given.
+   */
+  publish(events: readonly Event[], bytes: number = estimateBytes(events)): Promise<void> {
     if (this.closed)
       return Promise.reject(new PipelineError(PipelineErrorCode.unavailable, 'ingest is shutting down'));
     if (events.length === 0) return Promise.resolve();
-    if (this.inFlight + events.length > this.opts.maxInFlightEvents) {
+    const { maxInFlightEvents, maxInFlightBytes, retryAfterMs } = this.opts;
+    const overEvents = this.inFlight + events.length > maxInFlightEvents;
+    // One request larger than the whole bound still passes when nothing else is in flight, or it never could.
+    const overBytes = this.inFlightBytesCount > 0 && this.inFlightBytesCount + bytes > maxInFlightBytes;
+    if (overEvents || overBytes) {
       this.refused++;
+      const what = overEvents
+        ? `${this.inFlight} events in flight (limit ${maxInFlightEvents})`
+        : `${this.inFlightBytesCount} bytes in flight (limit ${maxInFlightBytes})`;
       return Promise.reject(
-        new ResourceExhaustedError(
-          `ingest has ${this.inFlight} events in flight (limit ${this.opts.maxInFlightEvents}); retry after ${this.opts.retryAfterMs} ms`,
-          this.opts.retryAfterMs,
-        ),
+        new ResourceExhaustedError(`ingest has ${what}; retry after ${retryAfterMs} ms`, retryAfterMs),
       );
     }
     this.inFlight += events.length;
@@ -126,6 +149,7 @@ export class IngestPublisher {
       const waiter: Waiter = {
         token: this.opts.observer?.capture(),
         remaining: events.length,
+        bytesPerEvent: Math.ceil(bytes / events.length),
         resolve,
         reject,
         failed: false,
@@ -146,7 +170,7 @@ export class IngestPublisher {
     while (offset < events.length) {
       let batch = this.pending.get(partition);
       if (batch === undefined) {
-        batch = { events: [], shares: new Map(), timer: undefined, firstAtMs: this.opts.now() };
+        batch = { events: [], bytes: 0, shares: new Map(), timer: undefined, firstAtMs: this.opts.now() };
         this.pending.set(partition, batch);
       }
       const room = this.opts.maxBatchEvents - batch.events.length;
@@ -154,6 +178,8 @@ export class IngestPublisher {
       for (let i = 0; i < take; i++) batch.events.push(events[offset + i] as Event);
       offset += take;
       batch.shares.set(waiter, (batch.shares.get(waiter) ?? 0) + take);
+      batch.bytes += take * waiter.bytesPerEvent;
+      this.inFlightBytesCount += take * waiter.bytesPerEvent;
       if (batch.events.length >= this.opts.maxBatchEvents) this.flush(partition);
       else batch.timer ??= setTimeout(() => this.flush(partition), this.opts.lingerMs);
     }
@@ -207,6 +233,7 @@ export class IngestPublisher {
       );
       trace?.end();
       this.inFlight -= events.length;
+      this.inFlightBytesCount -= batch.bytes;
       for (const [waiter, n] of counts) {
         waiter.remaining -= n;
         if (waiter.remaining === 0 && !waiter.failed) waiter.resolve();
@@ -214,6 +241,7 @@ export class IngestPublisher {
     } catch (err) {
       trace?.end(err instanceof Error ? err : new Error(String(err)));
       this.inFlight -= events.length;
+      this.inFlightBytesCount -= batch.bytes;
       for (const waiter of counts.keys()) {
         if (waiter.failed) continue;
         waiter.failed = true;
@@ -223,4 +251,14 @@ export class IngestPublisher {
       }
     }
   }
+}
+
+/** Roughly the encoded size of events (their strings and a fixed share for the numbers and tags). */
+function estimateBytes(events: readonly Event[]): number {
+  let bytes = 0;
+  for (const e of events) {
+    bytes += 48 + e.eventId.length + e.accountId.length + e.tenantId.length;
+    for (const key in e.attributes) bytes += 8 + key.length + (e.attributes[key]?.length ?? 0);
+  }
+  return bytes;
 }

@@ -114,6 +114,23 @@ describe('IngestPublisher', () => {
     expect(publisher.refusedCalls).toBe(1);
   });
 
+  it('bounds the bytes in flight too, letting one request over the bound through when alone', async () => {
+    bus = createMemoryBus();
+    await bus.ensureTopology();
+    const publisher = new IngestPublisher({ bus, partitionCount: 2, maxInFlightBytes: 10_000, lingerMs: 50 });
+    const workload = new LedgerWorkload({ seed: 7 });
+    const first = publisher.publish(workload.take(7), 7_001);
+    expect(publisher.inFlightBytes).toBe(7_007); // 1,001 bytes for each of its 7 events
+    const err = await publisher.publish(workload.take(3), 3_000).catch((e: unknown) => e);
+    expect(isResourceExhaustedError(err)).toBe(true);
+    expect((err as Error).message).toMatch(/7007 bytes in flight \(limit 10000\)/);
+    await first;
+    expect(publisher.inFlightBytes).toBe(0);
+    await expect(publisher.publish(workload.take(2), 50_000)).resolves.toBeUndefined();
+    expect(publisher.inFlightBytes).toBe(0);
+    expect(publisher.refusedCalls).toBe(1);
+  });
+
   it('fails the request when the stream refuses the publish, and flushes on close', async () => {
     bus = createMemoryBus();
     await bus.ensureTopology();
