@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import { parseSettings } from '@throughline/service';
+import { grpcServerSettings, parseSettings } from '@throughline/service';
 
 const booleanFlag = z
   .enum(['true', 'false', '1', '0', ''])
   .default('false')
   .transform((v) => v === 'true' || v === '1');
 
-const schema = z.object({
+const schema = grpcServerSettings.extend({
   DATABASE_URL: z.string().default('postgres://postgres@127.0.0.1:5432/postgres'),
   /** Address of the operational HTTP server: /healthz, /readyz, /metrics. */
   HTTP_ADDRESS: z.string().default('0.0.0.0:9464'),

@@ -31,6 +31,7 @@ export async function run(telemetry: Telemetry): Promise<void> {
 
   const grpcServer = await startGrpcServer({
     address: settings.GRPC_ADDRESS,
+    connections: settings,
     services: [
       {
         name: 'throughline.v1.ConfigService',

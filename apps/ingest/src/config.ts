@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { commonSettings, parseSettings } from '@throughline/service';
+import { commonSettings, grpcServerSettings, parseSettings } from '@throughline/service';
 
-const schema = commonSettings.extend({
+const schema = commonSettings.merge(grpcServerSettings).extend({
   /** Address of the public gRPC server. */
   GRPC_ADDRESS: z.string().default('0.0.0.0:50051'),
   /** Events per bus message; a partition's batch is sent when this full. */
@@ -12,6 +12,12 @@ const schema = commonSettings.extend({
   INGEST_MAX_IN_FLIGHT_EVENTS: z.coerce.number().int().min(1).default(200_000),
   /** Events one request (or one streamed message) may hold. */
   INGEST_MAX_REQUEST_EVENTS: z.coerce.number().int().min(1).max(100_000).default(10_000),
+  /** Bytes of events accepted and not yet durable (as received), over all calls; past it calls get RESOURCE_EXHAUSTED. */
+  INGEST_MAX_IN_FLIGHT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(65_536)
+    .default(64 * 1024 * 1024),
   /** Retry hint sent with RESOURCE_EXHAUSTED, ms. */
   INGEST_RETRY_AFTER_MS: z.coerce.number().int().min(1).default(200),
 });

@@ -1,17 +1,56 @@
 import * as grpc from '@grpc/grpc-js';
-import type { IngestServiceServer, PublishBatchRequest } from '@throughline/contracts';
+import { IngestServiceService, PublishBatchRequest, type IngestServiceServer } from '@throughline/contracts';
 import {
   describeViolation,
   isPipelineError,
   isResourceExhaustedError,
+  scanPublishRequest,
   validateEvents,
   type EventLimits,
+  type FieldViolation,
   type IngestPublisher,
 } from '@throughline/pipeline';
 import { ensureError, type Logger } from '@throughline/runtime';
 
 /** Streamed batches a PublishStream call may have in flight before it stops reading from the client. */
 const STREAM_WINDOW = 8;
+
+/** What was learnt of a request from its bytes: their number, and why it was not decoded. */
+const received = new WeakMap<PublishBatchRequest, { bytes: number; refused?: FieldViolation }>();
+
+/**
+ * IngestService's definition with a bounded decoder: each request's bytes are scanned (event count, each event's
+ * size, the encoding) before protobuf decodes them; a request refused there, or that does not decode, reaches the
+ * handler empty, with its violation (answered INVALID_ARGUMENT there, never an INTERNAL from grpc-js).
+ */
+export function ingestServiceDefinition(limits: EventLimits): typeof IngestServiceService {
+  const requestDeserialize = (bytes: Buffer): PublishBatchRequest => {
+    const refused = scanPublishRequest(bytes, limits);
+    let request: PublishBatchRequest = { events: [] };
+    let why = refused;
+    if (refused === undefined) {
+      try {
+        request = PublishBatchRequest.decode(bytes);
+      } catch (err) {
+        why = {
+          index: -1,
+          field: 'request',
+          description: `is not a valid PublishBatchRequest encoding: ${err instanceof Error ? err.message : String(err)}`,
+        };
+      }
+    }
+    received.set(
+      request,
+      why === undefined ? { bytes: bytes.length } : { bytes: bytes.length, refused: why },
+    );
+    return request;
+  };
+  return {
+    ...IngestServiceService,
+    publishBatch: { ...IngestServiceService.publishBatch, requestDeserialize },
+    publishStream: { ...IngestServiceService.publishStream, requestDeserialize },
+  };
+}
 
 /**
  * IngestService: validates every event of a request before anything is published (a bad request is refused whole
@@ -24,15 +63,19 @@ export function createIngestService(
 ): IngestServiceServer {
   return {
     publishBatch(call, callback) {
-      const error = check(call.request, limits);
-      if (error) {
-        callback(error);
-        return;
+      try {
+        const error = check(call.request, limits);
+        if (error) {
+          callback(error);
+          return;
+        }
+        publisher.publish(call.request.events, received.get(call.request)?.bytes).then(
+          () => callback(null, { accepted: call.request.events.length }),
+          (err: unknown) => callback(toStatus(err, logger)),
+        );
+      } catch (err) {
+        callback(internal(err, logger));
       }
-      publisher.publish(call.request.events).then(
-        () => callback(null, { accepted: call.request.events.length }),
-        (err: unknown) => callback(toStatus(err, logger)),
-      );
     },
     publishStream(call, callback) {
       let accepted = 0n;
@@ -49,7 +92,7 @@ export function createIngestService(
       const finish = (): void => {
         if (!failed && ended && inFlight.size === 0) callback(null, { accepted, batches });
       };
-      call.on('data', (request: PublishBatchRequest) => {
+      const onData = (request: PublishBatchRequest): void => {
         if (failed) return;
         const index = batches;
         const invalid = check(request, limits, `message ${index}: `);
@@ -61,7 +104,7 @@ export function createIngestService(
           return;
         }
         batches++;
-        const publishing = publisher.publish(request.events).then(
+        const publishing = publisher.publish(request.events, received.get(request)?.bytes).then(
           () => {
             accepted += BigInt(request.events.length);
           },
@@ -74,6 +117,13 @@ export function createIngestService(
           if (inFlight.size < STREAM_WINDOW) call.resume();
           finish();
         });
+      };
+      call.on('data', (request: PublishBatchRequest) => {
+        try {
+          onData(request);
+        } catch (err) {
+          fail(internal(err, logger));
+        }
       });
       call.on('end', () => {
         ended = true;
@@ -89,16 +139,36 @@ function check(
   limits: EventLimits,
   prefix = '',
 ): Partial<grpc.StatusObject> | undefined {
-  const violation = validateEvents(request.events, limits);
+  const violation = received.get(request)?.refused ?? validateEvents(request.events, limits);
   if (violation === undefined) return undefined;
   const metadata = new grpc.Metadata();
   metadata.set('tl-violation-index', String(violation.index));
-  metadata.set('tl-violation-field', violation.field);
+  metadata.set('tl-violation-field', asciiMetadata(violation.field));
   return {
     code: grpc.status.INVALID_ARGUMENT,
-    details: `${prefix}${describeViolation(violation)}`,
+    details: wellFormed(`${prefix}${describeViolation(violation)}`),
     metadata,
   };
+}
+
+/**
+ * A metadata value holds printable ASCII only (grpc-js throws on anything else): every other character is written
+ * as `\uXXXX`, as in JSON — a field named after a client's attribute key can hold any text.
+ */
+export function asciiMetadata(value: string): string {
+  return value.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** `value` with every lone surrogate replaced by U+FFFD: what the grpc-message header can carry. */
+function wellFormed(value: string): string {
+  return Buffer.from(value, 'utf8').toString('utf8');
+}
+
+/** A handler's unexpected throw: logged and answered INTERNAL, never a crash of the process. */
+function internal(err: unknown, logger: Logger): Partial<grpc.StatusObject> {
+  const e = ensureError(err);
+  logger.error('ingest handler failed', { error: e.message, stack: e.stack });
+  return { code: grpc.status.INTERNAL, details: wellFormed(`ingest failed on this request: ${e.message}`) };
 }
 
 function toStatus(err: unknown, logger: Logger): Partial<grpc.StatusObject> {

@@ -1,10 +1,9 @@
-import { IngestServiceService } from '@throughline/contracts';
 import type { Bus } from '@throughline/bus';
-import { IngestPublisher, STAGE_NAMES, STAGES } from '@throughline/pipeline';
+import { IngestPublisher, maxRequestBytes, STAGE_NAMES, STAGES } from '@throughline/pipeline';
 import { onShutdown } from '@throughline/runtime';
 import { connectServiceBus, createLogger, startGrpcServer, startHttpServer } from '@throughline/service';
 import { loadSettings } from './config.js';
-import { createIngestService } from './ingest-service.js';
+import { createIngestService, ingestServiceDefinition } from './ingest-service.js';
 import { createPublishObserver, PipelineMetrics } from '@throughline/telemetry';
 import type { Telemetry } from '@throughline/telemetry-sdk';
 
@@ -35,20 +34,21 @@ export async function run(telemetry: Telemetry): Promise<void> {
     maxBatchEvents: settings.INGEST_MAX_BATCH_EVENTS,
     lingerMs: settings.INGEST_LINGER_MS,
     maxInFlightEvents: settings.INGEST_MAX_IN_FLIGHT_EVENTS,
+    maxInFlightBytes: settings.INGEST_MAX_IN_FLIGHT_BYTES,
     retryAfterMs: settings.INGEST_RETRY_AFTER_MS,
     observer: createPublishObserver(telemetry.tracer),
   });
+  const limits = { maxBatchEvents: settings.INGEST_MAX_REQUEST_EVENTS };
   const grpcServer = await startGrpcServer({
     address: settings.GRPC_ADDRESS,
+    // No request larger than the largest valid one is read; its events are counted before they are decoded.
+    maxReceiveMessageBytes: maxRequestBytes(limits),
+    connections: settings,
     services: [
       {
         name: 'throughline.v1.IngestService',
-        definition: IngestServiceService,
-        implementation: createIngestService(
-          publisher,
-          { maxBatchEvents: settings.INGEST_MAX_REQUEST_EVENTS },
-          logger,
-        ),
+        definition: ingestServiceDefinition(limits),
+        implementation: createIngestService(publisher, limits, logger),
       },
     ],
   });
@@ -59,7 +59,8 @@ export async function run(telemetry: Telemetry): Promise<void> {
   );
   telemetry.meter
     .createObservableCounter('tl.ingest.refused', {
-      description: 'Calls refused with RESOURCE_EXHAUSTED (events in flight over INGEST_MAX_IN_FLIGHT_EVENTS)',
+      description:
+        'Calls refused with RESOURCE_EXHAUSTED (events in flight over INGEST_MAX_IN_FLIGHT_EVENTS)',
     })
     .addCallback((result) => result.observe(publisher.refusedCalls, { 'tl.reason': 'resource_exhausted' }));
   grpcServer.setServing(true);

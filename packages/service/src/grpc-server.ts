@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { protoFiles, protoRoot } from '@throughline/contracts';
 import { HealthImplementation, type ServingStatusMap } from 'grpc-health-check';
+import type { GrpcServerSettings } from './settings.js';
 
 /**
  * Server reflection for the services served, loaded only when there are some: the stages serve nothing but the
@@ -31,6 +32,8 @@ export interface GrpcServerOptions {
   }[];
   /** Largest request accepted, bytes. Default 16 MiB. */
   maxReceiveMessageBytes?: number;
+  /** Connection limits of a public server (`grpcServerSettings`). Default: grpc-js' own (no limits). */
+  connections?: GrpcServerSettings;
 }
 
 export interface RunningGrpcServer {
@@ -48,8 +51,19 @@ export interface RunningGrpcServer {
  * serves an API, server reflection, so generic clients (grpcurl, grpcui) can discover and call it.
  */
 export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningGrpcServer> {
+  const c = opts.connections;
   const server = new grpc.Server({
     'grpc.max_receive_message_length': opts.maxReceiveMessageBytes ?? 16 * 1024 * 1024,
+    ...(c === undefined
+      ? {}
+      : {
+          'grpc.max_concurrent_streams': c.GRPC_MAX_CONCURRENT_STREAMS,
+          'grpc.max_connection_idle_ms': c.GRPC_MAX_CONNECTION_IDLE_MS,
+          'grpc.max_connection_age_ms': c.GRPC_MAX_CONNECTION_AGE_MS,
+          'grpc.max_connection_age_grace_ms': c.GRPC_MAX_CONNECTION_AGE_GRACE_MS,
+          'grpc.keepalive_time_ms': c.GRPC_KEEPALIVE_TIME_MS,
+          'grpc.keepalive_timeout_ms': c.GRPC_KEEPALIVE_TIMEOUT_MS,
+        }),
   });
   for (const s of opts.services) server.addService(s.definition, s.implementation);
 

@@ -13,11 +13,13 @@ export {
   busSettingsOf,
   checkOwnership,
   commonSettings,
+  grpcServerSettings,
   injectLatencySetting,
   pipelineModeOf,
   pipelineModeSettings,
   parseSettings,
   type CommonSettings,
+  type GrpcServerSettings,
 } from './settings.js';
 export { startGrpcServer, type GrpcServerOptions, type RunningGrpcServer } from './grpc-server.js';
 export { startHttpServer, type HttpServerOptions, type RunningHttpServer } from './http-server.js';

@@ -43,6 +43,21 @@ export const commonSettings = z.object({
 export type CommonSettings = z.infer<typeof commonSettings>;
 
 /**
+ * How a public gRPC server (ingest, config) treats connections: no client holds one forever or opens streams
+ * without limit. Connections older than the maximum age are closed after a grace (clients reconnect); idle ones
+ * after the idle timeout; keepalive pings find dead peers.
+ */
+export const grpcServerSettings = z.object({
+  GRPC_MAX_CONCURRENT_STREAMS: z.coerce.number().int().min(1).default(100),
+  GRPC_MAX_CONNECTION_IDLE_MS: z.coerce.number().int().min(1000).default(300_000),
+  GRPC_MAX_CONNECTION_AGE_MS: z.coerce.number().int().min(1000).default(1_800_000),
+  GRPC_MAX_CONNECTION_AGE_GRACE_MS: z.coerce.number().int().min(0).default(60_000),
+  GRPC_KEEPALIVE_TIME_MS: z.coerce.number().int().min(1000).default(60_000),
+  GRPC_KEEPALIVE_TIMEOUT_MS: z.coerce.number().int().min(1000).default(20_000),
+});
+export type GrpcServerSettings = z.infer<typeof grpcServerSettings>;
+
+/**
  * `INJECT_LATENCY`: added delay per dependency round trip (`redis=0.5ms,postgres=2ms~0.5ms`), a model of a
  * networked deployment on one machine. Empty (the default) injects nothing.
  */
