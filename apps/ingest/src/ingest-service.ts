@@ -83,11 +83,12 @@ export function createIngestService(
       let failed = false;
       let ended = false;
       const inFlight = new Set<Promise<void>>();
-      const fail = (status: Partial<grpc.StatusObject>): void => {
+      /** Answers with `status` once the earlier messages' publishes settled, so the count it gives is final. */
+      const fail = (status: (accepted: bigint) => Partial<grpc.StatusObject>): void => {
         if (failed) return;
         failed = true;
         call.removeAllListeners('data');
-        callback(status);
+        void Promise.allSettled([...inFlight]).then(() => callback(status(accepted)));
       };
       const finish = (): void => {
         if (!failed && ended && inFlight.size === 0) callback(null, { accepted, batches });
@@ -97,10 +98,10 @@ export function createIngestService(
         const index = batches;
         const invalid = check(request, limits, `message ${index}: `);
         if (invalid) {
-          fail({
+          fail((earlier) => ({
             ...invalid,
-            details: `${invalid.details} (${accepted} events of earlier messages were accepted)`,
-          });
+            details: `${invalid.details} (${earlier} events of earlier messages were accepted)`,
+          }));
           return;
         }
         batches++;
@@ -108,7 +109,7 @@ export function createIngestService(
           () => {
             accepted += BigInt(request.events.length);
           },
-          (err: unknown) => fail(toStatus(err, logger)),
+          (err: unknown) => fail(() => toStatus(err, logger)),
         );
         inFlight.add(publishing);
         if (inFlight.size >= STREAM_WINDOW) call.pause();
@@ -122,7 +123,7 @@ export function createIngestService(
         try {
           onData(request);
         } catch (err) {
-          fail(internal(err, logger));
+          fail(() => internal(err, logger));
         }
       });
       call.on('end', () => {
