@@ -1,6 +1,7 @@
 /** Opening the database a command works on: a PostgreSQL server, or an embedded data directory. */
 import pg from 'pg';
 import { EmbeddedDatabase, hasDatabase } from '@throughline/embedded';
+import { redactSecrets } from '@throughline/runtime';
 import { CliError } from './errors.js';
 
 export interface DatabaseTarget {
@@ -10,15 +11,9 @@ export interface DatabaseTarget {
   close(): Promise<void>;
 }
 
-/** The URL without its password, for messages. */
+/** The URL without its password or secret parameters, for messages. */
 export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
-  }
+  return redactSecrets(url);
 }
 
 export function openPostgres(url: string): DatabaseTarget {

@@ -17,6 +17,7 @@ import { statusCommand } from './commands/status.js';
 import { upCommand } from './commands/up.js';
 import { verifyCommand } from './commands/verify.js';
 import { ExitCode, isCliError, oneLine } from './errors.js';
+import { redactSecrets } from '@throughline/runtime';
 
 const verbose = process.argv.includes('--verbose');
 
@@ -32,7 +33,9 @@ function configure(cmd: Command): void {
     .exitOverride()
     .showSuggestionAfterError()
     .configureOutput({
-      outputError: (message, write) => write(`${oneLine(message)} (see \`${fullName(cmd)} --help\`)\n`),
+      // A usage error quotes the argument given, which may hold a password: printed redacted.
+      outputError: (message, write) =>
+        write(redactSecrets(`${oneLine(message)} (see \`${fullName(cmd)} --help\`)\n`)),
     });
   for (const sub of cmd.commands) configure(sub);
 }
@@ -59,17 +62,22 @@ function createProgram(): Command {
   return program;
 }
 
+/** Writes to stderr with every credential redacted (an error may quote a connection string). */
+function printError(text: string): void {
+  process.stderr.write(redactSecrets(text));
+}
+
 function report(err: unknown): void {
   const message = oneLine(err);
-  process.stderr.write(`error: ${message}\n`);
+  printError(`error: ${message}\n`);
   if (verbose && err instanceof Error) {
-    process.stderr.write(`${err.stack ?? ''}\n`);
+    printError(`${err.stack ?? ''}\n`);
     for (
       let cause = err.cause;
       cause !== undefined;
       cause = cause instanceof Error ? cause.cause : undefined
     ) {
-      process.stderr.write(
+      printError(
         `caused by: ${cause instanceof Error ? (cause.stack ?? cause.message) : JSON.stringify(cause)}\n`,
       );
     }

@@ -184,6 +184,21 @@ describe('bad input', () => {
     expect(run.stderr).toMatch(/caused by: .*ECONNREFUSED/);
   });
 
+  it('prints no password, whatever the error quotes', async () => {
+    const usage = await runCli(['verify', '--database-url', 'http://admin:hunter2@127.0.0.1']);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('http://admin:***@127.0.0.1');
+    const failure = await runCli([
+      '--verbose',
+      'verify',
+      '--database-url',
+      `postgres://postgres:hunter2@127.0.0.1:${closed}/x?password=hunter3`,
+    ]);
+    expect(failure.code).toBe(1);
+    expect(failure.stderr).toContain('postgres://postgres:***@127.0.0.1');
+    expect(`${usage.stderr}${failure.stderr}${usage.stdout}${failure.stdout}`).not.toMatch(/hunter[23]/);
+  });
+
   it('has --help on every command', async () => {
     for (const command of [
       [],

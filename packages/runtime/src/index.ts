@@ -55,5 +55,6 @@ export {
   RuntimeErrorCode,
 } from './errors.js';
 export { silentLogger, sleep, type Logger } from './logger.js';
+export { redactSecrets, redactValue } from './redact.js';
 export { SERVICE_NODE_FLAGS } from './node-flags.js';
 export { classifyFailure, type FailureClass, type FailureKind } from './failure.js';
