@@ -45,7 +45,7 @@ describe('scanPublishRequest', () => {
     const empties = new Uint8Array(2_000_000);
     for (let i = 0; i < empties.length; i += 2) empties[i] = 0x0a; // field 1, length 0
     expect(described(empties)).toBe(
-      'events: holds more than 10000 events, at most 10000 allowed per request',
+      'events: holds 1000000 events, at most 10000 allowed per request',
     );
   });
 
