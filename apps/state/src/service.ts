@@ -71,6 +71,16 @@ export async function run(telemetry: Telemetry, instanceId: string): Promise<voi
         dedupHorizonMs: settings.DEDUP_HORIZON_MS,
         maxOutputEvents: settings.STATE_MAX_OUTPUT_EVENTS,
       };
+      metrics.meter
+        .createObservableCounter('tl.state.events', {
+          description:
+            'Events the state stage decided on, by tl.outcome: applied, rejected (by the domain), duplicate (applied before: a redelivery or a client retry)',
+        })
+        .addCallback((result) => {
+          result.observe(counters.applied, { 'tl.outcome': 'applied' });
+          result.observe(counters.rejected, { 'tl.outcome': 'rejected' });
+          result.observe(counters.duplicates, { 'tl.outcome': 'duplicate' });
+        });
       metrics.observe('tl.state.cache_hit_ratio', 'Share of account look-ups answered from memory', () => {
         const lookups = counters.memoryHits + counters.storeHits + counters.rebuiltFromDatabase;
         return Promise.resolve(lookups === 0 ? [] : [{ value: counters.memoryHits / lookups }]);

@@ -120,6 +120,11 @@ describe('Prometheus scraping the services', () => {
     ]);
     expect(wanted.size).toBeGreaterThanOrEqual(15);
     expect([...wanted].filter((name) => !exported.has(name))).toEqual([]);
+    // And every metric the README documents (a histogram by its _count series).
+    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
+    const documented = [...readme.matchAll(/^\| `(tl_[a-z_]+)` \|/gm)].map((m) => m[1]!);
+    expect(documented.length).toBeGreaterThanOrEqual(20);
+    expect(documented.filter((name) => !exported.has(name) && !exported.has(`${name}_count`))).toEqual([]);
 
     // Every panel's query returns data while the traffic is inside its window.
     const empty = async (): Promise<string[]> => {
