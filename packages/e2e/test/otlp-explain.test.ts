@@ -20,9 +20,11 @@ describe('traces exported over OTLP/HTTP name the stage made slow on purpose', (
       stateInstances: 1,
       writerInstances: 1,
       env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '200' },
-      // Every commit of the writer waits 250 ms more, as if PostgreSQL were far away, and a turn commits one
-      // message: batching can no longer hide the wait, and the writer becomes the bottleneck.
-      serviceEnv: { writer: { INJECT_LATENCY: 'postgres=250ms', WRITER_MAX_TURN_MESSAGES: '1' } },
+      // Every commit of the writer waits 500 ms more, as if PostgreSQL were far away, and a turn commits one
+      // message: batching can no longer hide the wait, and the writer becomes the bottleneck. (The state stage
+      // waits on PostgreSQL too, for its per-turn ledger look-up: on a loaded machine that reached the 250 ms the
+      // writer was given before.)
+      serviceEnv: { writer: { INJECT_LATENCY: 'postgres=500ms', WRITER_MAX_TURN_MESSAGES: '1' } },
     });
   });
   afterAll(async () => {
