@@ -34,6 +34,8 @@ export interface GrpcServerOptions {
   maxReceiveMessageBytes?: number;
   /** Connection limits of a public server (`grpcServerSettings`). Default: grpc-js' own (no limits). */
   connections?: GrpcServerSettings;
+  /** TLS (`serverCredentialsOrExit`). Default: plaintext, for the stages' health-only servers. */
+  credentials?: grpc.ServerCredentials;
 }
 
 export interface RunningGrpcServer {
@@ -75,8 +77,10 @@ export async function startGrpcServer(opts: GrpcServerOptions): Promise<RunningG
   if (opts.services.length > 0) await addReflection(server);
 
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(opts.address, grpc.ServerCredentials.createInsecure(), (err, boundPort) =>
-      err ? reject(err) : resolve(boundPort),
+    server.bindAsync(
+      opts.address,
+      opts.credentials ?? grpc.ServerCredentials.createInsecure(),
+      (err, boundPort) => (err ? reject(err) : resolve(boundPort)),
     );
   });
   const setServing = (serving: boolean): void => {

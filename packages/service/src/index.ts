@@ -22,6 +22,14 @@ export {
   type GrpcServerSettings,
 } from './settings.js';
 export { startGrpcServer, type GrpcServerOptions, type RunningGrpcServer } from './grpc-server.js';
+export {
+  channelCredentialsOf,
+  grpcTlsSettings,
+  serverCredentialsOf,
+  serverCredentialsOrExit,
+  type ClientTls,
+  type GrpcTlsSettings,
+} from './tls.js';
 export { startHttpServer, type HttpServerOptions, type RunningHttpServer } from './http-server.js';
 export { connectServiceBus, staticPartitionsOrExit } from './stage.js';
 export {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { grpcTlsSettings } from './tls.js';
 import {
   parseLatencySpec,
   parsePipelineMode,
@@ -47,7 +48,7 @@ export type CommonSettings = z.infer<typeof commonSettings>;
  * without limit. Connections older than the maximum age are closed after a grace (clients reconnect); idle ones
  * after the idle timeout; keepalive pings find dead peers.
  */
-export const grpcServerSettings = z.object({
+export const grpcServerSettings = grpcTlsSettings.extend({
   GRPC_MAX_CONCURRENT_STREAMS: z.coerce.number().int().min(1).default(100),
   GRPC_MAX_CONNECTION_IDLE_MS: z.coerce.number().int().min(1000).default(300_000),
   GRPC_MAX_CONNECTION_AGE_MS: z.coerce.number().int().min(1000).default(1_800_000),
