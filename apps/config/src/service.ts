@@ -2,7 +2,12 @@ import { EventEmitter } from 'node:events';
 import pg from 'pg';
 import { ConfigServiceService } from '@throughline/contracts';
 import { onShutdown } from '@throughline/runtime';
-import { createLogger, startGrpcServer, startHttpServer } from '@throughline/service';
+import {
+  createLogger,
+  serverCredentialsOrExit,
+  startGrpcServer,
+  startHttpServer,
+} from '@throughline/service';
 import { createTenantConfigRepository, migrate } from '@throughline/stores';
 import { loadSettings } from './config.js';
 import { createConfigService } from './config-service.js';
@@ -31,6 +36,7 @@ export async function run(telemetry: Telemetry): Promise<void> {
 
   const grpcServer = await startGrpcServer({
     address: settings.GRPC_ADDRESS,
+    credentials: await serverCredentialsOrExit(settings, logger),
     connections: settings,
     services: [
       {

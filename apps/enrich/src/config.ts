@@ -12,6 +12,16 @@ const schema = commonSettings.extend({
   INJECT_LATENCY: injectLatencySetting,
   /** Address of the config service's gRPC server. */
   CONFIG_ADDRESS: z.string().default('127.0.0.1:50052'),
+  /** CA (PEM) that signed the config service's certificate. Unset: the system's CAs. */
+  CONFIG_TLS_CA_FILE: z.string().optional(),
+  /** This client's certificate and key (PEM), when the config service requires mutual TLS. */
+  CONFIG_TLS_CERT_FILE: z.string().optional(),
+  CONFIG_TLS_KEY_FILE: z.string().optional(),
+  /** Reach the config service without TLS (it serves with GRPC_PLAINTEXT=true). Default: TLS. */
+  CONFIG_PLAINTEXT: z
+    .enum(['true', 'false', '1', '0', ''])
+    .default('false')
+    .transform((v) => v === 'true' || v === '1'),
   /** Largest number of bus messages one turn takes. */
   ENRICH_MAX_TURN_MESSAGES: z.coerce.number().int().min(1).max(1000).default(32),
   /** Events per published message. */

@@ -1,4 +1,3 @@
-import * as grpc from '@grpc/grpc-js';
 import { ConfigServiceClient } from '@throughline/contracts';
 import {
   ConfigCache,
@@ -10,7 +9,7 @@ import {
   isOptimized,
   STAGES,
 } from '@throughline/pipeline';
-import { pipelineModeOf, runStageService } from '@throughline/service';
+import { channelCredentialsOf, pipelineModeOf, runStageService } from '@throughline/service';
 import type { Telemetry } from '@throughline/telemetry-sdk';
 import { loadSettings } from './config.js';
 import { getTenantConfig } from './get-config.js';
@@ -27,7 +26,12 @@ export async function run(telemetry: Telemetry, instanceId: string): Promise<voi
     async start({ bus, logger }) {
       const configClient = new ConfigServiceClient(
         settings.CONFIG_ADDRESS,
-        grpc.credentials.createInsecure(),
+        channelCredentialsOf({
+          caFile: settings.CONFIG_TLS_CA_FILE,
+          certFile: settings.CONFIG_TLS_CERT_FILE,
+          keyFile: settings.CONFIG_TLS_KEY_FILE,
+          plaintext: settings.CONFIG_PLAINTEXT,
+        }),
       );
       const feed = new ConfigFeed({ client: configClient, cache, logger });
       await feed.start();

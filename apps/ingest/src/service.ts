@@ -1,7 +1,13 @@
 import type { Bus } from '@throughline/bus';
 import { IngestPublisher, maxRequestBytes, STAGE_NAMES, STAGES } from '@throughline/pipeline';
 import { onShutdown } from '@throughline/runtime';
-import { connectServiceBus, createLogger, startGrpcServer, startHttpServer } from '@throughline/service';
+import {
+  connectServiceBus,
+  createLogger,
+  serverCredentialsOrExit,
+  startGrpcServer,
+  startHttpServer,
+} from '@throughline/service';
 import { loadSettings } from './config.js';
 import { createIngestService, ingestServiceDefinition } from './ingest-service.js';
 import { createPublishObserver, PipelineMetrics } from '@throughline/telemetry';
@@ -41,6 +47,7 @@ export async function run(telemetry: Telemetry): Promise<void> {
   const limits = { maxBatchEvents: settings.INGEST_MAX_REQUEST_EVENTS };
   const grpcServer = await startGrpcServer({
     address: settings.GRPC_ADDRESS,
+    credentials: await serverCredentialsOrExit(settings, logger),
     // No request larger than the largest valid one is read; its events are counted before they are decoded.
     maxReceiveMessageBytes: maxRequestBytes(limits),
     connections: settings,

@@ -49,13 +49,18 @@ export class StackPlan {
     return this.spec('config', 'config', {
       DATABASE_URL: s.databaseUrl,
       GRPC_ADDRESS: s.configAddress,
+      // The local stack runs on loopback without certificates: plaintext, said explicitly.
+      GRPC_PLAINTEXT: 'true',
       SEED_DEMO_TENANTS: 'true',
     });
   }
 
   /** Needs the config service's address (ingest does not call it, the stages after it do). */
   ingest(): ServiceSpec {
-    return this.spec('ingest', 'ingest', { GRPC_ADDRESS: this.settings.ingestAddress });
+    return this.spec('ingest', 'ingest', {
+      GRPC_ADDRESS: this.settings.ingestAddress,
+      GRPC_PLAINTEXT: 'true',
+    });
   }
 
   /** The initial instances of every stage. */
@@ -72,7 +77,7 @@ export class StackPlan {
     this.started.set(app, n + 1);
     const name = s.instances[app] === 1 && n === 0 ? app : `${app}-${n}`;
     const own: Record<StageApp, Record<string, string>> = {
-      enrich: { CONFIG_ADDRESS: s.configAddress },
+      enrich: { CONFIG_ADDRESS: s.configAddress, CONFIG_PLAINTEXT: 'true' },
       state: { REDIS_URL: s.redisUrl, DATABASE_URL: s.databaseUrl },
       writer: { DATABASE_URL: s.databaseUrl },
     };
