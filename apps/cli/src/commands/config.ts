@@ -3,13 +3,14 @@ import * as grpc from '@grpc/grpc-js';
 import { Command, Option } from 'commander';
 import { ConfigServiceClient, type ListConfigsResponse, type TenantConfig } from '@throughline/contracts';
 import { describeConfig, fxPair, listConfigs } from '../config/tenant-config-text.js';
+import { addTlsOptions, credentialsOf, type TlsFlags } from '../tls-options.js';
 import { CliError, ExitCode, usageError } from '../errors.js';
 import { call, ensureReachable, isServiceError, toJson } from '../grpc.js';
 import { bool, currency, hostPort, int64, nonNegativeInt } from '../options.js';
 
 const DEFAULT_CONFIG_ADDRESS = '127.0.0.1:50052';
 
-interface ConnectionFlags {
+interface ConnectionFlags extends TlsFlags {
   configAddress: string;
   json?: boolean;
 }
@@ -31,8 +32,12 @@ function addressOption(): Option {
     .default(DEFAULT_CONFIG_ADDRESS);
 }
 
-async function withClient<T>(address: string, work: (client: ConfigServiceClient) => Promise<T>): Promise<T> {
-  const client = new ConfigServiceClient(address, grpc.credentials.createInsecure());
+async function withClient<T>(
+  flags: { configAddress: string } & TlsFlags,
+  work: (client: ConfigServiceClient) => Promise<T>,
+): Promise<T> {
+  const address = flags.configAddress;
+  const client = new ConfigServiceClient(address, credentialsOf(flags));
   try {
     await ensureReachable(client, 'ConfigService', address);
     return await work(client);
@@ -90,7 +95,7 @@ export function configCommand(): Command {
     .addOption(addressOption())
     .option('--json', 'print JSON')
     .action(async (flags: ConnectionFlags) => {
-      const list = await withClient(flags.configAddress, (c) =>
+      const list = await withClient(flags, (c) =>
         call<ListConfigsResponse>((o, done) => c.list({}, new grpc.Metadata(), o, done)),
       );
       print(flags, list, listConfigs(list.configs));
@@ -102,7 +107,7 @@ export function configCommand(): Command {
     .addOption(addressOption())
     .option('--json', 'print JSON')
     .action(async (tenantId: string, flags: ConnectionFlags) => {
-      const found = await withClient(flags.configAddress, (c) =>
+      const found = await withClient(flags, (c) =>
         call<TenantConfig>((o, done) => c.get({ tenantId }, new grpc.Metadata(), o, done)),
       );
       print(flags, found, describeConfig(found));
@@ -165,7 +170,7 @@ export function configCommand(): Command {
           'nothing to set: give at least one of --enabled, --fee-bps, --base-currency, --daily-debit-limit, --overdraft-limit, --fx, --remove-fx',
         );
       }
-      const stored = await withClient(flags.configAddress, async (c) => {
+      const stored = await withClient(flags, async (c) => {
         const current = await call<TenantConfig>((o, done) =>
           c.get({ tenantId }, new grpc.Metadata(), o, done),
         ).catch((err: unknown) => {
@@ -178,5 +183,6 @@ export function configCommand(): Command {
       });
       print(flags, stored, `stored version ${stored.version}\n${describeConfig(stored)}`);
     });
+  for (const sub of config.commands) addTlsOptions(sub);
   return config;
 }

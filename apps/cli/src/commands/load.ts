@@ -1,5 +1,5 @@
 /** `throughline load`: a deterministic load generator against a running IngestService. */
-import * as grpc from '@grpc/grpc-js';
+import { addTlsOptions, credentialsOf, type TlsFlags } from '../tls-options.js';
 import { Command, Option } from 'commander';
 import pc from 'picocolors';
 import { IngestServiceClient } from '@throughline/contracts';
@@ -10,7 +10,7 @@ import { runLoad, type LoadReport } from '../load/load-runner.js';
 import { duration, hostPort, nonNegativeNumber, positiveInt, rate, share } from '../options.js';
 import { interruptSignal } from '../signals.js';
 
-interface LoadFlags {
+interface LoadFlags extends TlsFlags {
   rate: number | 'max';
   events?: number;
   duration?: number;
@@ -43,7 +43,7 @@ function render(r: LoadReport, target: string, rateFlag: number | 'max'): string
 }
 
 export function loadCommand(): Command {
-  return new Command('load')
+  return addTlsOptions(new Command('load'))
     .description(
       'send ledger events to a running IngestService (deterministic for a seed) and report rate, latency and errors',
     )
@@ -98,7 +98,7 @@ export function loadCommand(): Command {
         throw usageError('--batch-size above 100000 exceeds what ingest accepts');
       if (flags.duplicates + flags.invalid > 1)
         throw usageError('--duplicates and --invalid add up to more than 1');
-      const client = new IngestServiceClient(flags.target, grpc.credentials.createInsecure(), {
+      const client = new IngestServiceClient(flags.target, credentialsOf(flags), {
         'grpc.max_send_message_length': 64 * 1024 * 1024,
       });
       const interrupt = interruptSignal();
