@@ -4,7 +4,7 @@
  *
  * Runs from the service image (`node deploy/smoke-test.mjs`, working directory /app) with the services' own
  * dependencies: @grpc/grpc-js and @throughline/contracts as ingest resolves them, pg as the writer does.
- * Env: INGEST_ADDRESS (host:port), DATABASE_URL, SMOKE_EVENTS (default 5), SMOKE_TENANT (default tenant-1),
+ * Env: INGEST_ADDRESS (host:port), INGEST_TLS_CA_FILE / INGEST_TLS_CERT_FILE / INGEST_TLS_KEY_FILE (TLS), DATABASE_URL, SMOKE_EVENTS (default 5), SMOKE_TENANT (default tenant-1),
  * SMOKE_TIMEOUT_MS (default 60000).
  */
 import { randomUUID } from 'node:crypto';
@@ -43,7 +43,13 @@ const events = Array.from({ length: count }, (_, i) => ({
   attributes: {},
 }));
 
-const client = new IngestServiceClient(address, grpc.credentials.createInsecure());
+// TLS when ingest serves it (INGEST_TLS_CA_FILE, and INGEST_TLS_CERT_FILE / INGEST_TLS_KEY_FILE for mutual TLS).
+const { readFileSync } = await import('node:fs');
+const file = (name) => (env[name] ? readFileSync(env[name]) : null);
+const credentials = env.INGEST_TLS_CA_FILE
+  ? grpc.credentials.createSsl(file('INGEST_TLS_CA_FILE'), file('INGEST_TLS_KEY_FILE'), file('INGEST_TLS_CERT_FILE'))
+  : grpc.credentials.createInsecure();
+const client = new IngestServiceClient(address, credentials);
 const accepted = await new Promise((resolve, reject) => {
   const deadline = new Date(Date.now() + 15000);
   client.publishBatch({ events }, new grpc.Metadata(), { deadline }, (err, res) =>

@@ -24,6 +24,22 @@
 {{- if $spec.grpc }}
 - name: GRPC_ADDRESS
   value: {{ printf "0.0.0.0:%d" (int $svc.grpcPort) | quote }}
+{{- if $root.Values.grpcTls.enabled }}
+- name: GRPC_TLS_CERT_FILE
+  value: /etc/throughline/grpc-tls/tls.crt
+- name: GRPC_TLS_KEY_FILE
+  value: /etc/throughline/grpc-tls/tls.key
+{{- if $root.Values.grpcTls.clientAuth }}
+- name: GRPC_TLS_CLIENT_CA_FILE
+  value: /etc/throughline/grpc-tls/ca.crt
+{{- end }}
+- name: GRPC_TLS_RELOAD_MS
+  value: {{ $root.Values.grpcTls.reloadMs | int | quote }}
+{{- else }}
+{{- /* Said explicitly: a service without a certificate and without this refuses to start. */}}
+- name: GRPC_PLAINTEXT
+  value: "true"
+{{- end }}
 {{- end }}
 {{- if $spec.nats }}
 {{- include "throughline.connectionEnv" (dict "root" $root "conn" "nats" "env" "NATS_URL") }}
@@ -53,6 +69,19 @@
 {{- if $spec.configClient }}
 - name: CONFIG_ADDRESS
   value: {{ printf "%s:%d" (include "throughline.componentName" (dict "root" $root "name" "config")) (int $root.Values.config.grpcPort) | quote }}
+{{- if $root.Values.grpcTls.enabled }}
+- name: CONFIG_TLS_CA_FILE
+  value: /etc/throughline/grpc-tls/ca.crt
+{{- if $root.Values.grpcTls.clientAuth }}
+- name: CONFIG_TLS_CERT_FILE
+  value: /etc/throughline/grpc-tls/tls.crt
+- name: CONFIG_TLS_KEY_FILE
+  value: /etc/throughline/grpc-tls/tls.key
+{{- end }}
+{{- else }}
+- name: CONFIG_PLAINTEXT
+  value: "true"
+{{- end }}
 {{- end }}
 {{- if $spec.redis }}
 {{- include "throughline.connectionEnv" (dict "root" $root "conn" "redis" "env" "REDIS_URL") }}

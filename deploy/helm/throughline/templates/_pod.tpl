@@ -66,10 +66,22 @@ spec:
       volumeMounts:
         - name: tmp
           mountPath: /tmp
+        {{- if and $root.Values.grpcTls.enabled (or $spec.grpc $spec.configClient) }}
+        - name: grpc-tls
+          mountPath: /etc/throughline/grpc-tls
+          readOnly: true
+        {{- end }}
   volumes:
     - name: tmp
       emptyDir:
         sizeLimit: 64Mi
+    {{- if and $root.Values.grpcTls.enabled (or $spec.grpc $spec.configClient) }}
+    - name: grpc-tls
+      secret:
+        {{- /* A mounted Secret follows its updates (cert-manager renewals): the services re-read the files. */}}
+        secretName: {{ required "grpcTls.secretName is required when grpcTls.enabled" $root.Values.grpcTls.secretName }}
+        defaultMode: 0440
+    {{- end }}
   {{- with coalesce $svc.nodeSelector $root.Values.nodeSelector }}
   nodeSelector:
     {{- toYaml . | nindent 4 }}
