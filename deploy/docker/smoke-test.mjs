@@ -47,7 +47,11 @@ const events = Array.from({ length: count }, (_, i) => ({
 const { readFileSync } = await import('node:fs');
 const file = (name) => (env[name] ? readFileSync(env[name]) : null);
 const credentials = env.INGEST_TLS_CA_FILE
-  ? grpc.credentials.createSsl(file('INGEST_TLS_CA_FILE'), file('INGEST_TLS_KEY_FILE'), file('INGEST_TLS_CERT_FILE'))
+  ? grpc.credentials.createSsl(
+      file('INGEST_TLS_CA_FILE'),
+      file('INGEST_TLS_KEY_FILE'),
+      file('INGEST_TLS_CERT_FILE'),
+    )
   : grpc.credentials.createInsecure();
 const client = new IngestServiceClient(address, credentials);
 const accepted = await new Promise((resolve, reject) => {
