@@ -57,6 +57,18 @@ const hostileEvent = fc.record({
 /** Mostly valid events, a hostile one now and then: requests are accepted often enough to follow them. */
 const arbitraryEvent = fc.oneof({ arbitrary: validEvent, weight: 4 }, { arbitrary: hostileEvent, weight: 1 });
 
+/** A valid event to vary. */
+const PLAIN: Event = {
+  eventId: 'hostile-plain',
+  accountId: 'acc-1',
+  tenantId: 'tenant-1',
+  direction: Direction.DIRECTION_CREDIT,
+  amountMinor: 1n,
+  currency: 'EUR',
+  occurredAtMs: 1_700_000_000_000n,
+  attributes: {},
+};
+
 function code(err: unknown): grpc.status {
   return err === undefined ? grpc.status.OK : (err as grpc.ServiceError).code;
 }
@@ -145,16 +157,7 @@ describe('an ingest no client can bring down', () => {
     expect(huge?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
 
     // A huge attribute map.
-    const base: Event = {
-      eventId: 'hostile-map',
-      accountId: 'acc-1',
-      tenantId: 'tenant-1',
-      direction: Direction.DIRECTION_CREDIT,
-      amountMinor: 1n,
-      currency: 'EUR',
-      occurredAtMs: 1_700_000_000_000n,
-      attributes: {},
-    };
+    const base: Event = { ...PLAIN, eventId: 'hostile-map' };
     const attributes = Object.fromEntries(Array.from({ length: 50_000 }, (_, i) => [`k${i}`, 'v']));
     const mapErr = (await publishBatch(stack.ingest, [{ ...base, attributes }]).catch((e: unknown) => e)) as
       grpc.ServiceError | undefined;
@@ -173,16 +176,7 @@ describe('an ingest no client can bring down', () => {
   });
 
   it('survives a streamed event with a non-ASCII attribute key and a too-long value, and a stream that never ends', async () => {
-    const base: Event = {
-      eventId: 'hostile-stream',
-      accountId: 'acc-1',
-      tenantId: 'tenant-1',
-      direction: Direction.DIRECTION_CREDIT,
-      amountMinor: 1n,
-      currency: 'EUR',
-      occurredAtMs: 1_700_000_000_000n,
-      attributes: { 'clé-ü-🎉': 'x'.repeat(300) },
-    };
+    const base: Event = { ...PLAIN, eventId: 'hostile-stream', attributes: { 'clé-ü-🎉': 'x'.repeat(300) } };
     for (const send of ['batch', 'stream'] as const) {
       const err = await new Promise<grpc.ServiceError>((resolve) => {
         if (send === 'batch') {

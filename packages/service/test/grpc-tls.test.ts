@@ -2,12 +2,11 @@
  * TLS of the public gRPC servers, with certificates made by openssl for the test: TLS and mutual TLS served from
  * files, every wrong client refused, a rotated certificate served without a restart, plaintext only when said.
  */
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestPki, type CertFiles, type TestPki } from '@throughline/testkit';
 import {
   channelCredentialsOf,
   grpcTlsSettings,
@@ -17,76 +16,13 @@ import {
   type RunningGrpcServer,
 } from '../src/index.js';
 
-let dir: string;
-const f = (name: string): string => path.join(dir, name);
-
-function openssl(args: string[]): void {
-  try {
-    execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  } catch (err) {
-    throw new Error(
-      `openssl ${args.join(' ')} failed (install it with apt-get install openssl): ${String(err)}`,
-    );
-  }
-}
-
-/** A CA, and certificates it signs: `serverAuth` for 127.0.0.1 / localhost, or `clientAuth`. */
-function makeCa(name: string): void {
-  openssl([
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-days',
-    '2',
-    '-subj',
-    `/CN=${name}`,
-    '-keyout',
-    `${name}.key`,
-    '-out',
-    `${name}.crt`,
-  ]);
-}
-function makeCert(name: string, ca: string, usage: 'serverAuth' | 'clientAuth'): void {
-  openssl([
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-subj',
-    `/CN=${name}`,
-    '-keyout',
-    `${name}.key`,
-    '-out',
-    `${name}.csr`,
-  ]);
-  writeFileSync(
-    f(`${name}.ext`),
-    `extendedKeyUsage=${usage}\n${usage === 'serverAuth' ? 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' : ''}`,
-  );
-  openssl([
-    'x509',
-    '-req',
-    '-in',
-    `${name}.csr`,
-    '-CA',
-    `${ca}.crt`,
-    '-CAkey',
-    `${ca}.key`,
-    '-CAcreateserial',
-    '-days',
-    '2',
-    '-extfile',
-    `${name}.ext`,
-    '-out',
-    `${name}.crt`,
-  ]);
-}
+let pki: TestPki;
+const files: Record<string, CertFiles> = {};
+/** `name.crt` / `name.key` of the certificates made in beforeAll; other names: files in the same directory. */
+const f = (name: string): string => {
+  const [base, ext] = name.split('.') as [string, string];
+  return files[base]?.[ext === 'key' ? 'key' : 'cert'] ?? path.join(pki.dir, name);
+};
 
 /** A grpc.health.v1 Check over `tls`: the status, or the gRPC error code. */
 async function check(server: RunningGrpcServer, tls: ClientTls): Promise<string> {
@@ -110,17 +46,16 @@ async function check(server: RunningGrpcServer, tls: ClientTls): Promise<string>
 describe('gRPC TLS', () => {
   const servers: RunningGrpcServer[] = [];
   beforeAll(() => {
-    dir = mkdtempSync(path.join(tmpdir(), 'throughline-tls-'));
-    makeCa('ca');
-    makeCa('other-ca');
-    makeCert('server', 'ca', 'serverAuth');
-    makeCert('server2', 'other-ca', 'serverAuth');
-    makeCert('client', 'ca', 'clientAuth');
-    makeCert('stranger', 'other-ca', 'clientAuth');
+    pki = createTestPki();
+    files.ca = pki.ca('ca');
+    files['other-ca'] = pki.ca('other-ca');
+    files.server = pki.cert('server', files.ca, 'server');
+    files.server2 = pki.cert('server2', files['other-ca'], 'server');
+    files.client = pki.cert('client', files.ca, 'client');
+    files.stranger = pki.cert('stranger', files['other-ca'], 'client');
   });
   afterAll(async () => {
     await Promise.all(servers.map((s) => s.shutdown(1_000)));
-    rmSync(dir, { recursive: true, force: true });
   });
 
   async function serve(env: Record<string, string>): Promise<RunningGrpcServer> {
