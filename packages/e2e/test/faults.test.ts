@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LedgerWorkload } from '@throughline/ledger';
 import { verifyLedger } from '@throughline/stores';
 import { waitFor } from '@throughline/testkit';
+import { acquisitions } from './load.js';
 import { ledgerCount, sendEvents, startStack, waitForIdle, waitForLedger, type Stack } from './stack.js';
 
 const EVENTS = 200_000;
@@ -29,7 +30,16 @@ describe('kill -9 of the state service and the writer in the middle of a run', (
     expect(stateExit.signal).toBe('SIGKILL');
     expect(writerExit.signal).toBe('SIGKILL');
     const committedAtKill = await ledgerCount(stack.pool);
-    await new Promise((r) => setTimeout(r, 1000));
+    expect(committedAtKill).toBeLessThan(EVENTS);
+    // The survivors take the dead instances' partitions once their leases expire: the work they had in flight is
+    // redelivered to another owner before the killed ones come back.
+    const taken = (name: string): number => acquisitions(stack.services.get(name)!.output()).length;
+    const [stateBefore, writerBefore] = [taken('state-1'), taken('writer-0')];
+    await waitFor(() => taken('state-1') > stateBefore && taken('writer-0') > writerBefore, {
+      timeoutMs: 60_000,
+      intervalMs: 100,
+      message: "the surviving state and writer instances never took over the killed ones' partitions",
+    });
     await Promise.all([state.restart(), writer.restart()]);
     await Promise.all([state.waitForOutput(/"msg":"ready"/), writer.waitForOutput(/"msg":"ready"/)]);
     await sending;
