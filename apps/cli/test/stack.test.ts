@@ -161,8 +161,20 @@ describe('throughline up, load, verify and config', () => {
     const got = await runCli(['config', 'get', 'tenant-1', '--config-address', configAddress]);
     expect(got.stdout).toMatch(/^tenant-1 \(version \d+\)\n\s+enabled\s+false/);
 
-    // The enrich service hears of the change through Watch; give it a moment before sending.
-    await new Promise((r) => setTimeout(r, 500));
+    // The enrich service hears of the change through Watch: wait for it to say so before sending.
+    await waitFor(
+      () =>
+        up
+          .output()
+          .split('\n')
+          .some(
+            (l) =>
+              /^enrich\s*\|.* configuration changed /.test(l) &&
+              l.includes('tenant=tenant-1') &&
+              l.includes(`version=${stored.version}`),
+          ),
+      { timeoutMs: 30_000, intervalMs: 100, message: 'enrich never logged the change of tenant-1' },
+    );
     const run = await runCli([
       'load',
       '--events',
