@@ -238,6 +238,26 @@ describe.each(buses)('PartitionOwnership over a lease bucket %s', (_name, makeBu
     await waitFor(balanced(processing, ['a', 'b']), { timeoutMs: 5 * TTL_MS, intervalMs: 10 });
   });
 
+  it('starts, and takes its partitions later, when the bucket never answers some acquisitions', async () => {
+    bus = await makeBus();
+    const processing = new Processing();
+    const real = await bus.leases();
+    let hang = 3;
+    // The first three creates are never answered: the start must not wait for them forever.
+    const bucket: LeaseBucket = {
+      ...severable(real),
+      create: (k, v) => (hang-- > 0 ? new Promise<number | undefined>(() => undefined) : real.create(k, v)),
+    };
+    const started = Date.now();
+    await member(processing, 'a', { bucket });
+    expect(Date.now() - started).toBeLessThan(10 * TTL_MS);
+    await waitFor(() => Promise.resolve(processing.countOf('a') === P), {
+      timeoutMs: 10 * TTL_MS,
+      intervalMs: 10,
+    });
+    expect(processing.overlaps).toBe(0);
+  });
+
   it('gives a static member only its partitions, and only once their holder lets them go', async () => {
     bus = await makeBus();
     const processing = new Processing();

@@ -333,12 +333,16 @@ export class PartitionOwnership {
         releasedAtMs: null,
       };
       const sentAt = now;
-      const epoch = released
-        ? await bucket.update(key, encodeRecord(record), seen!.revision)
-        : await bucket.create(key, encodeRecord(record));
+      const epoch = await this.bounded(`acquire partition ${partition}`, () =>
+        released
+          ? bucket.update(key, encodeRecord(record), seen!.revision)
+          : bucket.create(key, encodeRecord(record)),
+      );
       if (epoch === undefined) return; // another instance was quicker; its writes will show in the watch
       record.epoch = epoch;
-      const revision = await bucket.update(key, encodeRecord(record), epoch);
+      const revision = await this.bounded(`record the epoch of partition ${partition}`, () =>
+        bucket.update(key, encodeRecord(record), epoch),
+      );
       if (revision === undefined) return;
       const lease: Lease = { partition, epoch };
       const held: Held = {
@@ -364,6 +368,22 @@ export class PartitionOwnership {
     } finally {
       this.acquiring.delete(partition);
     }
+  }
+
+  /**
+   * A lease bucket call that gives up after the time to live: an answer that never comes must not hold the
+   * reconcile loop (and with it every acquisition, hand-over and the start of the instance) forever. A write that
+   * lands after it was given up leaves a lease nobody renews, which expires after the time to live.
+   */
+  private bounded<R>(what: string, call: () => Promise<R>): Promise<R> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`${what}: no answer from the lease bucket within ${this.ttlMs} ms`)),
+        this.ttlMs,
+      );
+    });
+    return Promise.race([call(), timeout]).finally(() => clearTimeout(timer));
   }
 
   /** Stops processing, then marks the lease released so the next owner can take it without waiting. */
