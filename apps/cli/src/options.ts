@@ -1,5 +1,5 @@
 /** Parsers for option values: each throws commander's InvalidArgumentError, which becomes a usage error (exit 2). */
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 
 export function positiveInt(value: string): number {
   const n = Number(value.replace(/_/g, ''));
@@ -116,4 +116,20 @@ export function currency(value: string): string {
   if (!/^[A-Z]{3}$/.test(value))
     throw new InvalidArgumentError('expected a three-letter currency code such as EUR.');
   return value;
+}
+
+/** `--nats-url` (env NATS_URL): the commands that read the bus or the lease bucket, and `up`. */
+export function natsUrlOption(): Option {
+  return new Option('--nats-url <url>', 'NATS with JetStream')
+    .argParser(url('nats'))
+    .env('NATS_URL')
+    .default('nats://127.0.0.1:4222');
+}
+
+/** `--partitions` (env PARTITION_COUNT): the deployment's partition count. */
+export function partitionsOption(): Option {
+  return new Option('--partitions <n>', 'partitions of the deployment')
+    .argParser(positiveInt)
+    .env('PARTITION_COUNT')
+    .default(16);
 }

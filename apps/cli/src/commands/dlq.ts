@@ -26,7 +26,7 @@ import { poisonReason, STAGES, STAGE_NAMES } from '@throughline/pipeline';
 import { checkReachable } from '../up/preflight.js';
 import { CliError, usageError } from '../errors.js';
 import { count, table } from '../format.js';
-import { duration, nonNegativeInt, positiveInt, url } from '../options.js';
+import { duration, natsUrlOption, nonNegativeInt, partitionsOption, positiveInt } from '../options.js';
 
 /** Dead letters read at most per command; more are reported, never silently left out. */
 const MAX_SCAN = 100_000;
@@ -131,19 +131,7 @@ function regex(value: string): RegExp {
 }
 
 function withConnection(cmd: Command): Command {
-  return cmd
-    .addOption(
-      new Option('--nats-url <url>', 'NATS with JetStream')
-        .argParser(url('nats'))
-        .env('NATS_URL')
-        .default('nats://127.0.0.1:4222'),
-    )
-    .addOption(
-      new Option('--partitions <n>', 'partitions of the deployment')
-        .argParser(positiveInt)
-        .env('PARTITION_COUNT')
-        .default(16),
-    );
+  return cmd.addOption(natsUrlOption()).addOption(partitionsOption());
 }
 
 function withFilters(cmd: Command): Command {

@@ -2,7 +2,7 @@
  * `throughline status`: who owns which partition of each stage, under which lease epoch, how much waits in each
  * partition, and its last hand-over — read from the lease bucket and the streams in NATS.
  */
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import pc from 'picocolors';
 import { connectJetStreamBus, type Bus } from '@throughline/bus';
 import { STAGE_NAMES, STAGES } from '@throughline/pipeline';
@@ -10,7 +10,7 @@ import { readOwnership, type OwnershipView } from '@throughline/runtime';
 import { checkReachable } from '../up/preflight.js';
 import { CliError } from '../errors.js';
 import { count, millis, table } from '../format.js';
-import { positiveInt, url } from '../options.js';
+import { natsUrlOption, partitionsOption } from '../options.js';
 
 interface StatusFlags {
   natsUrl: string;
@@ -26,18 +26,8 @@ export interface StageStatus extends OwnershipView {
 export function statusCommand(): Command {
   return new Command('status')
     .description('show, per stage and partition, the owner, the lease epoch, the lag and the last hand-over')
-    .addOption(
-      new Option('--nats-url <url>', 'NATS with JetStream')
-        .argParser(url('nats'))
-        .env('NATS_URL')
-        .default('nats://127.0.0.1:4222'),
-    )
-    .addOption(
-      new Option('--partitions <n>', 'partitions of the deployment')
-        .argParser(positiveInt)
-        .env('PARTITION_COUNT')
-        .default(16),
-    )
+    .addOption(natsUrlOption())
+    .addOption(partitionsOption())
     .option('--json', 'print the status as JSON')
     .action(async (flags: StatusFlags) => {
       await checkReachable([

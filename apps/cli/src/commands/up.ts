@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import type { StackSettings } from '@throughline/stack';
 import { runStack } from '../up/stack.js';
 import { checkReachable } from '../up/preflight.js';
-import { duration, listenHostPort, nonNegativeInt, positiveInt, url } from '../options.js';
+import { duration, listenHostPort, nonNegativeInt, positiveInt, url, natsUrlOption } from '../options.js';
 import { usageError } from '../errors.js';
 
 /** The stack's settings as flags (instances one flag per stage), and how `up` itself runs. */
@@ -21,12 +21,7 @@ export function upCommand(): Command {
     .description(
       'start the distributed stack locally: config, ingest, enrich, state and writer as separate processes',
     )
-    .addOption(
-      new Option('--nats-url <url>', 'NATS with JetStream')
-        .argParser(url('nats'))
-        .env('NATS_URL')
-        .default('nats://127.0.0.1:4222'),
-    )
+    .addOption(natsUrlOption())
     .addOption(
       new Option('--redis-url <url>', 'Redis for per-key state')
         .argParser(url('redis', 'rediss'))
