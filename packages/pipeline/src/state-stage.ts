@@ -215,9 +215,13 @@ export class StateStage {
           ResultBatch.encode({ batchId, partition, results: items, producerEpoch: BigInt(epoch) }).finish(),
       });
     }
-    if (results.length > 0 || input.upstream > this.marker!.upstream) {
+    // Accounts rebuilt from PostgreSQL go back to the store even when this turn left them unchanged (every event of
+    // theirs was a duplicate): the store holds every account it is asked for again.
+    const rebuilt = [...loaded].filter(([id]) => !read.accounts.has(id) && !changed.has(id));
+    if (results.length > 0 || rebuilt.length > 0 || input.upstream > this.marker!.upstream) {
       const fence = { epoch, upstream: input.upstream };
-      await wait('redis', () => store.write(partition, fence, changed, appliedIds, now));
+      const toWrite = rebuilt.length === 0 ? changed : new Map([...rebuilt, ...changed]);
+      await wait('redis', () => store.write(partition, fence, toWrite, appliedIds, now));
       this.marker = { ...this.marker!, owner: epoch, upstream: input.upstream };
     }
     for (const [id, state] of changed) this.memory.set(id, state);
