@@ -12,7 +12,7 @@ import {
   type Result,
   type TenantConfig,
 } from '@throughline/contracts';
-import { enrichEvent, type AccountState } from '@throughline/ledger';
+import { EMPTY_ACCOUNT, enrichEvent, type AccountState } from '@throughline/ledger';
 import type { Envelope } from '@throughline/runtime';
 import {
   createMemoryStateStore,
@@ -64,11 +64,18 @@ function envelope(seq: number, events: Event[]): Envelope<EnrichedBatch> {
 /** The ledger as the writer leaves it: the first result of each event id wins (ON CONFLICT DO NOTHING). */
 class Ledger implements CommittedState {
   readonly rows = new Map<string, Result>();
+  /** Account states as PostgreSQL would rebuild them (balances of committed rows). */
+  readonly accounts = new Map<string, AccountState>();
   commit(results: readonly Result[]): void {
     for (const r of results) if (!this.rows.has(r.eventId)) this.rows.set(r.eventId, r);
   }
-  loadAccounts(): Promise<Map<string, AccountState>> {
-    return Promise.resolve(new Map<string, AccountState>());
+  loadAccounts(ids: string[]): Promise<Map<string, AccountState>> {
+    const found = new Map<string, AccountState>();
+    for (const id of ids) {
+      const state = this.accounts.get(id);
+      if (state !== undefined) found.set(id, state);
+    }
+    return Promise.resolve(found);
   }
   committedEvents(ids: string[]): Promise<Map<string, CommittedEvent>> {
     const found = new Map<string, CommittedEvent>();
@@ -166,5 +173,20 @@ describe('state stage', () => {
       ['e4', 'acc-2', 5n],
     ]);
     expect(stage.counters.duplicates).toBe(2);
+  });
+
+  it('writes an account rebuilt from the ledger back to the store when all its events were duplicates', async () => {
+    const store = createMemoryStateStore();
+    const { stage, ledger, published } = await setup(store);
+    // The store lost acc-1 (Redis refused or was emptied); the ledger holds it at a later position.
+    const position = (9n << 16n) | 0n;
+    ledger.accounts.set('acc-1', { ...EMPTY_ACCOUNT, balanceMinor: 100n, position });
+
+    await stage.handle([envelope(3, [credit('e1', 'acc-1', 100n)])]);
+    expect(await published()).toEqual([]);
+    expect(stage.counters.duplicates).toBe(1);
+    const read = await store.read(PARTITION, ['acc-1'], [], NOW);
+    expect(read.accounts.get('acc-1')?.balanceMinor).toBe(100n);
+    expect(read.accounts.get('acc-1')?.position).toBe(position);
   });
 });
