@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { grpcServerSettings, parseSettings } from '@throughline/service';
+import { grpcServerSettings, parseSettings, postgresSettings } from '@throughline/service';
 
 const booleanFlag = z
   .enum(['true', 'false', '1', '0', ''])
@@ -7,7 +7,7 @@ const booleanFlag = z
   .transform((v) => v === 'true' || v === '1');
 
 const schema = grpcServerSettings.extend({
-  DATABASE_URL: z.string().default('postgres://postgres@127.0.0.1:5432/postgres'),
+  ...postgresSettings.shape,
   /** Address of the operational HTTP server: /healthz, /readyz, /metrics. */
   HTTP_ADDRESS: z.string().default('0.0.0.0:9464'),
   /** Address of the gRPC server. */

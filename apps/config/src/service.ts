@@ -1,9 +1,9 @@
 import { EventEmitter } from 'node:events';
-import pg from 'pg';
 import { ConfigServiceService } from '@throughline/contracts';
 import { onShutdown } from '@throughline/runtime';
 import {
   createLogger,
+  createPostgresPool,
   serverCredentialsOrExit,
   startGrpcServer,
   startHttpServer,
@@ -19,8 +19,7 @@ export async function run(telemetry: Telemetry): Promise<void> {
   const logger = createLogger('config', settings.LOG_LEVEL);
   const http = await startHttpServer({ address: settings.HTTP_ADDRESS, metrics: telemetry.metricsHandler });
 
-  const pool = new pg.Pool({ connectionString: settings.DATABASE_URL, max: settings.PG_POOL_SIZE });
-  pool.on('error', (err) => logger.warn('idle PostgreSQL connection failed', { error: err.message }));
+  const pool = createPostgresPool(settings, { max: settings.PG_POOL_SIZE, logger });
   await migrate(pool);
   const repo = createTenantConfigRepository(pool);
   if (settings.SEED_DEMO_TENANTS) {

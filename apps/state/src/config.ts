@@ -4,6 +4,7 @@ import {
   injectLatencySetting,
   parseSettings,
   pipelineModeSettings,
+  postgresSettings,
 } from '@throughline/service';
 
 const schema = commonSettings.extend({
@@ -12,7 +13,7 @@ const schema = commonSettings.extend({
   INJECT_LATENCY: injectLatencySetting,
   REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
   /** PostgreSQL, read only to rebuild state the Redis store lost. */
-  DATABASE_URL: z.string().default('postgres://postgres@127.0.0.1:5432/postgres'),
+  ...postgresSettings.shape,
   /** Accounts kept in memory per partition. */
   STATE_MAX_CACHED_ACCOUNTS: z.coerce.number().int().min(1).default(50_000),
   /** How long an applied event id is remembered to recognise a client retry, ms (at least a day by default). */

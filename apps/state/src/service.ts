@@ -1,5 +1,4 @@
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import {
   createNaiveStateHandler,
   InFlightLimit,
@@ -11,7 +10,7 @@ import {
   withInjectedLatency,
   type AccountTransactions,
 } from '@throughline/pipeline';
-import { pipelineModeOf, runStageService } from '@throughline/service';
+import { createPostgresPool, pipelineModeOf, runStageService } from '@throughline/service';
 import {
   createPostgresAccountTransactions,
   createPostgresStateSource,
@@ -34,8 +33,7 @@ export async function run(telemetry: Telemetry, instanceId: string): Promise<voi
     async start({ bus, logger, metrics }) {
       const redis = new Redis(settings.REDIS_URL, { maxRetriesPerRequest: 2, enableAutoPipelining: false });
       redis.on('error', (err: Error) => logger.warn('redis connection error', { error: err.message }));
-      const pool = new pg.Pool({ connectionString: settings.DATABASE_URL, max: settings.PG_POOL_SIZE });
-      pool.on('error', (err) => logger.warn('idle PostgreSQL connection failed', { error: err.message }));
+      const pool = createPostgresPool(settings, { max: settings.PG_POOL_SIZE, logger });
       // Redis keys carry the database's deployment id: a fresh database never reads another one's state.
       await migrate(pool);
       const keyPrefix = stateKeyPrefixFor(await readDeploymentId(pool));

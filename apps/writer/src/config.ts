@@ -4,6 +4,7 @@ import {
   injectLatencySetting,
   parseSettings,
   pipelineModeSettings,
+  postgresSettings,
 } from '@throughline/service';
 
 const schema = commonSettings
@@ -11,7 +12,7 @@ const schema = commonSettings
     ...pipelineModeSettings,
     /** Modelled latency per dependency round trip, e.g. `postgres=2ms~0.5ms` (off by default). */
     INJECT_LATENCY: injectLatencySetting,
-    DATABASE_URL: z.string().default('postgres://postgres@127.0.0.1:5432/postgres'),
+    ...postgresSettings.shape,
     /** Connections to PostgreSQL; each partition commits one transaction at a time. */
     PG_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(4),
     /** Run the schema migrations and exit (for a migration Job). */

@@ -1,4 +1,3 @@
-import pg from 'pg';
 import {
   createGroupCommitSink,
   createNaiveWriterHandler,
@@ -8,7 +7,7 @@ import {
   STAGES,
   withInjectedLatency,
 } from '@throughline/pipeline';
-import { createLogger, pipelineModeOf, runStageService } from '@throughline/service';
+import { createLogger, createPostgresPool, pipelineModeOf, runStageService } from '@throughline/service';
 import { createPostgresSink, migrate } from '@throughline/stores';
 import type { Telemetry } from '@throughline/telemetry-sdk';
 import { loadSettings } from './config.js';
@@ -16,9 +15,8 @@ import { loadSettings } from './config.js';
 /** Runs the writer service until SIGTERM; telemetry was started by `main.ts` before anything else loaded. */
 export async function run(telemetry: Telemetry, instanceId: string): Promise<void> {
   const settings = loadSettings();
-  const pool = new pg.Pool({ connectionString: settings.DATABASE_URL, max: settings.PG_POOL_SIZE });
   const logger = createLogger('writer', settings.LOG_LEVEL, { instance: instanceId });
-  pool.on('error', (err) => logger.warn('idle PostgreSQL connection failed', { error: err.message }));
+  const pool = createPostgresPool(settings, { max: settings.PG_POOL_SIZE, logger });
   const migration = await migrate(pool);
   logger.info('schema up to date', { ...migration });
   if (settings.MIGRATE_ONLY) {

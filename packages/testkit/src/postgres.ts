@@ -1,7 +1,9 @@
-import { chown } from 'node:fs/promises';
+import { chown, readFile, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { makeTempDir, removeTempDir } from './cleanup.js';
+import { runCommand } from './command.js';
+import { waitFor } from './wait.js';
 import { ManagedServer, ManagedServerHandle } from './managed-server.js';
 import {
   findPostgresBinaries,
@@ -16,6 +18,11 @@ import type { ServerHandle, ServerStartOptions } from './server-handle.js';
 export interface PostgresHandle extends ServerHandle {
   /** Creates a fresh database in this cluster and returns its URL. Default name: `test_<random hex>`. */
   createDatabase(name?: string): Promise<string>;
+  /**
+   * Adds a login role that must give its password over TCP (SCRAM), owning `database` (a name) when given, and
+   * returns its URL for that database, without the password. Change the password with `ALTER ROLE … PASSWORD`.
+   */
+  createPasswordRole(role: string, password: string, database: string): Promise<string>;
 }
 
 export type PostgresStartOptions = ServerStartOptions;
@@ -24,6 +31,7 @@ class PostgresServerHandle extends ManagedServerHandle implements PostgresHandle
   constructor(
     server: ManagedServer,
     private readonly psqlBinary: string,
+    private readonly dataDir: string,
   ) {
     super(server);
   }
@@ -35,6 +43,56 @@ class PostgresServerHandle extends ManagedServerHandle implements PostgresHandle
   async createDatabase(name = `test_${randomBytes(6).toString('hex')}`): Promise<string> {
     await psql(this.psqlBinary, this.port, `CREATE DATABASE ${quoteIdentifier(name)}`);
     return databaseUrl(this.port, name);
+  }
+
+  async createPasswordRole(role: string, password: string, database: string): Promise<string> {
+    const literal = `'${password.replace(/'/g, "''")}'`;
+    await psql(this.psqlBinary, this.port, `CREATE ROLE ${quoteIdentifier(role)} LOGIN PASSWORD ${literal}`);
+    await psql(
+      this.psqlBinary,
+      this.port,
+      `ALTER DATABASE ${quoteIdentifier(database)} OWNER TO ${quoteIdentifier(role)}`,
+    );
+    // The first matching line of pg_hba.conf wins: this role's goes before initdb's `trust` lines.
+    const hba = join(this.dataDir, 'pg_hba.conf');
+    await writeFile(
+      hba,
+      `host all ${quoteIdentifier(role)} 127.0.0.1/32 scram-sha-256\n${await readFile(hba, 'utf8')}`,
+    );
+    await psql(this.psqlBinary, this.port, 'SELECT pg_reload_conf()');
+    // The reload is asynchronous: wait until a connection of the role without its password is refused.
+    await waitFor(() => this.refusesWithoutPassword(role, database), {
+      timeoutMs: 10_000,
+      intervalMs: 50,
+      message: `PostgreSQL did not start asking ${role} for a password`,
+    });
+    return `postgres://${encodeURIComponent(role)}@127.0.0.1:${this.port}/${encodeURIComponent(database)}`;
+  }
+
+  private async refusesWithoutPassword(role: string, database: string): Promise<boolean> {
+    try {
+      await runCommand({
+        command: this.psqlBinary,
+        args: [
+          '-X',
+          '-w',
+          '-h',
+          '127.0.0.1',
+          '-p',
+          String(this.port),
+          '-U',
+          role,
+          '-d',
+          database,
+          '-c',
+          'SELECT 1',
+        ],
+        env: { ...process.env, PGPASSWORD: '', PGSSLMODE: 'disable', PGCONNECT_TIMEOUT: '2' },
+      });
+      return false;
+    } catch (err) {
+      return /password/i.test((err as Error).message);
+    }
   }
 }
 
@@ -71,7 +129,7 @@ export async function startPostgres(opts: PostgresStartOptions = {}): Promise<Po
     }),
     isReady: async (port) => (await psql(bins.psql, port, 'SELECT 1')) === '1',
   });
-  return new PostgresServerHandle(server, bins.psql);
+  return new PostgresServerHandle(server, bins.psql, dataDir);
 }
 
 function databaseUrl(port: number, database: string): string {

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startPostgres, type PostgresHandle } from '../src/index.js';
+import { runCommand } from '../src/command.js';
 import { findPostgresBinaries, psql } from '../src/postgres-cluster.js';
 import { isListening, processExists } from './helpers.js';
 
@@ -41,6 +42,37 @@ describe('startPostgres', () => {
     const names = await psql(psqlBinary, port, 'SELECT datname FROM pg_database ORDER BY datname');
     expect(names.split('\n')).toEqual(expect.arrayContaining(['orders', generatedName]));
     expect(await psql(psqlBinary, port, 'SELECT v FROM t', 'orders')).toBe('42');
+  });
+
+  it('adds a role that must give its password, owning a database', async () => {
+    await pg.createDatabase('owned');
+    const url = await pg.createPasswordRole('app', "it's secret", 'owned');
+    expect(url).toBe(`postgres://app@127.0.0.1:${pg.port}/owned`);
+    const asApp = (password: string, sql: string) =>
+      runCommand({
+        command: psqlBinary,
+        args: [
+          '-X',
+          '-A',
+          '-t',
+          '-q',
+          '-w',
+          '-h',
+          '127.0.0.1',
+          '-p',
+          String(pg.port),
+          '-U',
+          'app',
+          '-d',
+          'owned',
+          '-c',
+          sql,
+        ],
+        env: { ...process.env, PGPASSWORD: password, PGSSLMODE: 'disable' },
+      });
+    expect((await asApp("it's secret", 'CREATE TABLE mine (v int); SELECT current_user')).trim()).toBe('app');
+    await expect(asApp('wrong', 'SELECT 1')).rejects.toThrow(/password authentication failed for user "app"/);
+    await expect(asApp('', 'SELECT 1')).rejects.toThrow(/password/);
   });
 
   it('rejects a second database of the same name', async () => {

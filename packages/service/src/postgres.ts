@@ -1,0 +1,53 @@
+import { readFile } from 'node:fs/promises';
+import pg from 'pg';
+import { parseIntoClientConfig } from 'pg-connection-string';
+import { z } from 'zod';
+import type { Logger } from '@throughline/runtime';
+
+/** How a service reaches PostgreSQL (config, state and writer read the same settings). */
+export const postgresSettings = z.object({
+  /** postgres://user@host:port/database; TLS by its query (`sslmode=verify-full&sslrootcert=/path/ca.crt`). */
+  DATABASE_URL: z.string().default('postgres://postgres@127.0.0.1:5432/postgres'),
+  /**
+   * A file holding the password (a mounted Secret). Read for every new connection, so a rotated password is used
+   * without a restart once the file changes; it takes the place of a password in DATABASE_URL.
+   */
+  DATABASE_PASSWORD_FILE: z.string().min(1).optional(),
+});
+export type PostgresSettings = z.infer<typeof postgresSettings>;
+
+/**
+ * A pool on `settings`. Idle connections that fail (a restart, a terminated backend) are logged and replaced on
+ * next use; a connection refused (authentication, a server starting) fails the query, which the stage retries.
+ */
+export function createPostgresPool(
+  settings: PostgresSettings,
+  opts: { max: number; logger: Logger },
+): pg.Pool {
+  const file = settings.DATABASE_PASSWORD_FILE;
+  const pool = new pg.Pool({
+    // Parsed here rather than passed as connectionString: pg lets a connection string's (absent) password
+    // override a password function.
+    ...parseIntoClientConfig(settings.DATABASE_URL),
+    max: opts.max,
+    ...(file === undefined ? {} : { password: () => readPasswordFile(file) }),
+  });
+  pool.on('error', (err) => opts.logger.warn('idle PostgreSQL connection failed', { error: err.message }));
+  return pool;
+}
+
+/** The file's content without one trailing line break (as `echo` leaves it). */
+export async function readPasswordFile(file: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new Error(
+      `cannot read DATABASE_PASSWORD_FILE ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`,
+      {
+        cause: err,
+      },
+    );
+  }
+  return text.replace(/\r?\n$/, '');
+}

@@ -1,0 +1,62 @@
+/**
+ * The pool every PostgreSQL service uses: its password from a file (a mounted Secret), read again for each new
+ * connection, so a rotated password is picked up without a restart.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '@throughline/runtime';
+import { startPostgres, type PostgresHandle } from '@throughline/testkit';
+import { createPostgresPool, postgresSettings } from '../src/index.js';
+
+describe('createPostgresPool', () => {
+  let server: PostgresHandle;
+  let url: string;
+  let dir: string;
+
+  beforeAll(async () => {
+    server = await startPostgres();
+    await server.createDatabase('app');
+    url = await server.createPasswordRole('app_user', 'first', 'app');
+    dir = mkdtempSync(join(tmpdir(), 'throughline-pgpass-'));
+  });
+  afterAll(async () => {
+    rmSync(dir, { recursive: true, force: true });
+    await server?.stop();
+  });
+
+  it('reads the password file for every new connection: a rotation needs no restart', async () => {
+    const file = join(dir, 'password');
+    writeFileSync(file, 'first\n');
+    const settings = postgresSettings.parse({ DATABASE_URL: url, DATABASE_PASSWORD_FILE: file });
+    const pool = createPostgresPool(settings, { max: 1, logger: silentLogger });
+    try {
+      expect((await pool.query<{ u: string }>('SELECT current_user AS u')).rows[0]!.u).toBe('app_user');
+
+      // Rotated in the database: the open connection goes on, a new one fails until the file has the new password.
+      await pool.query("ALTER ROLE app_user PASSWORD 'second'");
+      const fresh = () => pool.connect().then((c) => c.release(true)); // release(true) closes it
+      await fresh(); // closes the one open connection
+      await expect(fresh()).rejects.toThrow(/password authentication failed for user "app_user"/);
+      writeFileSync(file, 'second');
+      await fresh();
+      expect((await pool.query<{ n: number }>('SELECT 1 AS n')).rows[0]!.n).toBe(1);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('names the file it cannot read, and never the password', async () => {
+    const file = join(dir, 'missing');
+    const pool = createPostgresPool(postgresSettings.parse({ DATABASE_URL: url, DATABASE_PASSWORD_FILE: file }), {
+      max: 1,
+      logger: silentLogger,
+    });
+    try {
+      await expect(pool.query('SELECT 1')).rejects.toThrow(`cannot read DATABASE_PASSWORD_FILE ${file}: ENOENT`);
+    } finally {
+      await pool.end();
+    }
+  });
+});
