@@ -4,7 +4,7 @@
  *
  * Runs from the service image (`node deploy/smoke-test.mjs`, working directory /app) with the services' own
  * dependencies: @grpc/grpc-js and @throughline/contracts as ingest resolves them, pg as the writer does.
- * Env: INGEST_ADDRESS (host:port), INGEST_TLS_CA_FILE / INGEST_TLS_CERT_FILE / INGEST_TLS_KEY_FILE (TLS), DATABASE_URL, SMOKE_EVENTS (default 5), SMOKE_TENANT (default tenant-1),
+ * Env: INGEST_ADDRESS (host:port), INGEST_TLS_CA_FILE / INGEST_TLS_CERT_FILE / INGEST_TLS_KEY_FILE (TLS), DATABASE_URL (and DATABASE_PASSWORD_FILE), SMOKE_EVENTS (default 5), SMOKE_TENANT (default tenant-1),
  * SMOKE_TIMEOUT_MS (default 60000).
  */
 import { randomUUID } from 'node:crypto';
@@ -19,7 +19,7 @@ const importFrom = async (app, specifier) => {
 };
 const grpc = await importFrom('ingest', '@grpc/grpc-js');
 const { IngestServiceClient, Direction } = await importFrom('ingest', '@throughline/contracts');
-const { default: pg } = await importFrom('writer', 'pg');
+const { createPostgresPool, postgresSettings } = await importFrom('writer', '@throughline/service');
 
 const address = env.INGEST_ADDRESS ?? fail('INGEST_ADDRESS is required');
 const databaseUrl = env.DATABASE_URL ?? fail('DATABASE_URL is required');
@@ -64,7 +64,11 @@ client.close();
 if (accepted !== count) fail(`ingest accepted ${accepted} of ${count} events`);
 process.stdout.write(`ingest accepted ${accepted} events (run ${run})\n`);
 
-const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
+// DATABASE_URL, and DATABASE_PASSWORD_FILE when the password is mounted, read as the services read them.
+const pool = createPostgresPool(postgresSettings.parse({ ...env, DATABASE_URL: databaseUrl }), {
+  max: 1,
+  logger: { warn: (msg, fields) => console.error(msg, fields ?? '') },
+});
 const ids = events.map((e) => e.eventId);
 const started = Date.now();
 for (;;) {

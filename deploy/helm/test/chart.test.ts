@@ -208,6 +208,52 @@ describe('values.yaml', () => {
     });
     expect(checkAll(r)).toEqual([]);
   });
+
+  it('mounts the database password as a file when asked, so a rotation needs no restart', () => {
+    const r = helmTemplate({
+      release: 'demo',
+      valueFiles: ['ci/default-values.yaml'],
+      set: {
+        connections: {
+          existingSecret: '',
+          nats: { url: 'nats://nats.messaging:4222' },
+          redis: { url: 'redis://r:6379' },
+          database: {
+            url: 'postgres://tl@pg:5432/tl?sslmode=verify-full',
+            passwordSecret: { name: '{{ .Release.Name }}-pg', key: 'password', asFile: true },
+          },
+        },
+      },
+    });
+    const jobs = r.objects.filter((o) => o.kind === 'Job');
+    const users = [
+      ...['config', 'state', 'writer'].map((s) => r.byName.get(`Deployment/demo-throughline-${s}`)!),
+      ...jobs,
+    ];
+    expect(users.length).toBeGreaterThanOrEqual(3);
+    for (const w of users) {
+      const pod = podSpecOf(w);
+      const env = envOf(pod.containers[0]!);
+      expect(env.get('DATABASE_URL')?.value).toBe('postgres://tl@pg:5432/tl?sslmode=verify-full');
+      expect(env.get('DATABASE_PASSWORD_FILE')?.value).toBe('/etc/throughline/database/password');
+      expect(env.has('TL_DATABASE_PASSWORD')).toBe(false);
+      expect(pod.volumes).toContainEqual({
+        name: 'database-password',
+        secret: { secretName: 'demo-pg', items: [{ key: 'password', path: 'password' }], defaultMode: 0o440 },
+      });
+      expect(pod.containers[0]!.volumeMounts).toContainEqual({
+        name: 'database-password',
+        mountPath: '/etc/throughline/database',
+        readOnly: true,
+      });
+    }
+    for (const s of ['ingest', 'enrich']) {
+      const pod = podSpecOf(r.byName.get(`Deployment/demo-throughline-${s}`)!);
+      expect(JSON.stringify(pod.volumes ?? [])).not.toContain('database-password');
+    }
+    expect(checkAll(r)).toEqual([]);
+    expect(r.objects.flatMap(validateObject)).toEqual([]);
+  });
 });
 
 describe('the invariant checks', () => {

@@ -55,6 +55,34 @@ describe('a broken value fails the render with a message naming it', () => {
     );
   });
 
+  it('a password file asked for where the services cannot read one, or beside a password in the URL', () => {
+    const connections = (redis: object, database: object) => ({
+      connections: { nats: { url: 'nats://n:4222' }, redis: { url: 'redis://r:6379', ...redis }, database },
+    });
+    // The schema has no asFile for NATS and Redis (their clients take the password in the URL only).
+    expect(() =>
+      helmTemplate({
+        set: connections(
+          { passwordSecret: { name: 'r', key: 'p', asFile: true } },
+          { url: 'postgres://p/db' },
+        ),
+      }),
+    ).toThrow('connections.redis.passwordSecret: Additional property asFile is not allowed');
+    expect(() =>
+      helmTemplate({
+        set: connections(
+          {},
+          {
+            url: 'postgres://u:$(TL_DATABASE_PASSWORD)@p/db',
+            passwordSecret: { name: 'p', key: 'p', asFile: true },
+          },
+        ),
+      }),
+    ).toThrow(
+      'connections.database.url must hold no password when connections.database.passwordSecret.asFile is set',
+    );
+  });
+
   it('an env entry that would shadow a setting the chart owns', () => {
     expect(() => helmTemplate(withSecret(at('writer.env', { LEASE_TTL_MS: '3000' })))).toThrow(
       executionError('writer.env.LEASE_TTL_MS is set by the chart from its own values'),

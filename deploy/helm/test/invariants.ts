@@ -143,6 +143,7 @@ export function checkSecretsStayInSecrets(r: Rendered): string[] {
           e &&
           !e.valueFrom?.secretKeyRef &&
           !/\$\([A-Z_]+\)/.test(e.value ?? '') &&
+          !(name === 'DATABASE_URL' && envOf(c).has('DATABASE_PASSWORD_FILE')) &&
           !/^nats:\/\/[^@]*$/.test(e.value ?? '')
         )
           problems.push(`${o.metadata.name}/${c.name}: ${name} is a plain value`);

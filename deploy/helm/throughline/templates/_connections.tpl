@@ -17,6 +17,18 @@ Call with (dict "root" $ "conn" "nats" "env" "NATS_URL").
     secretKeyRef:
       name: {{ tpl $secret $root }}
       key: {{ $c.key }}
+{{- else if and $c.url $passwordSecret.name $passwordSecret.asFile }}
+{{- if ne .conn "database" }}
+{{- fail (printf "connections.%s.passwordSecret.asFile: only the database password can be read from a file" .conn) }}
+{{- end }}
+{{- if contains "$(" $c.url }}
+{{- fail "connections.database.url must hold no password when connections.database.passwordSecret.asFile is set (the services read it from the mounted file)" }}
+{{- end }}
+{{- /* A mounted Secret follows its updates: the services read the file for every new connection (rotation). */}}
+- name: DATABASE_PASSWORD_FILE
+  value: {{ include "throughline.databasePasswordFile" . | quote }}
+- name: {{ .env }}
+  value: {{ tpl $c.url $root | quote }}
 {{- else if and $c.url $passwordSecret.name }}
 {{- /* Kubernetes expands $(VAR) only in plain values: the URL names the variable, the password stays a Secret's. */}}
 {{- if not (contains (printf "$(%s)" $password) $c.url) }}
@@ -38,6 +50,28 @@ Call with (dict "root" $ "conn" "nats" "env" "NATS_URL").
 {{- else }}
 {{- required (printf "connections.%s: set url (stored in a Secret by this chart), existingSecret (a Secret with key %s) or connections.existingSecret" .conn $c.key) "" }}
 {{- end }}
+{{- end }}
+
+{{/* Where a pod finds the database password with connections.database.passwordSecret.asFile. */}}
+{{- define "throughline.databasePasswordFile" -}}
+/etc/throughline/database/password
+{{- end }}
+
+{{/* Whether the database password is mounted as a file: "true" or "". (dict "root" $) */}}
+{{- define "throughline.databasePasswordAsFile" -}}
+{{- $c := .root.Values.connections.database }}
+{{- if and (not (coalesce $c.existingSecret .root.Values.connections.existingSecret)) $c.url (dig "passwordSecret" "name" "" $c) (dig "passwordSecret" "asFile" false $c) }}true{{ end }}
+{{- end }}
+
+{{/* The volume of the database password file. (dict "root" $) */}}
+{{- define "throughline.databasePasswordVolume" -}}
+- name: database-password
+  secret:
+    secretName: {{ tpl .root.Values.connections.database.passwordSecret.name .root }}
+    items:
+      - key: {{ required "connections.database.passwordSecret.key: the key of the password in that Secret" .root.Values.connections.database.passwordSecret.key }}
+        path: password
+    defaultMode: 288 {{- /* 0440, written in decimal: YAML 1.1 and 1.2 read a leading zero differently */}}
 {{- end }}
 
 {{/* The variable a connection URL refers to for its password: TL_NATS_PASSWORD, ... (dict "conn" "redis") */}}

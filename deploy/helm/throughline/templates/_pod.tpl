@@ -71,6 +71,11 @@ spec:
           mountPath: /etc/throughline/grpc-tls
           readOnly: true
         {{- end }}
+        {{- if and $spec.database (include "throughline.databasePasswordAsFile" (dict "root" $root)) }}
+        - name: database-password
+          mountPath: /etc/throughline/database
+          readOnly: true
+        {{- end }}
   volumes:
     - name: tmp
       emptyDir:
@@ -81,6 +86,9 @@ spec:
         {{- /* A mounted Secret follows its updates (cert-manager renewals): the services re-read the files. */}}
         secretName: {{ required "grpcTls.secretName is required when grpcTls.enabled" $root.Values.grpcTls.secretName }}
         defaultMode: 0440
+    {{- end }}
+    {{- if and $spec.database (include "throughline.databasePasswordAsFile" (dict "root" $root)) }}
+    {{- include "throughline.databasePasswordVolume" (dict "root" $root) | nindent 4 }}
     {{- end }}
   {{- with coalesce $svc.nodeSelector $root.Values.nodeSelector }}
   nodeSelector:
