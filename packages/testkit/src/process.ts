@@ -27,8 +27,11 @@ export interface ServiceProcess {
   write(text: string): void;
   /** Resolves when the current run has exited (anything it started is SIGKILLed then). */
   readonly exited: Promise<ExitStatus>;
-  /** Spawns again with the same command, args and env; stops the current run first (SIGTERM) if it is running. */
-  restart(): Promise<void>;
+  /**
+   * Spawns again with the same command, args and env (with `env` added, for this run and later ones); stops the
+   * current run first (SIGTERM) if it is running.
+   */
+  restart(opts?: { env?: Record<string, string> }): Promise<void>;
 }
 
 export interface SpawnServiceOptions {
@@ -67,11 +70,13 @@ class Service implements ServiceProcess {
   private readonly echo: boolean;
   private readonly partialLines = { stdout: '', stderr: '' };
   private readonly logger: Logger;
+  private env: Record<string, string>;
 
   constructor(private readonly opts: SpawnServiceOptions) {
     this.name = opts.name;
     this.echo = opts.echo ?? process.env.TL_TEST_ECHO === '1';
     this.logger = opts.logger ?? silentLogger;
+    this.env = { ...opts.env };
     this.launch();
   }
 
@@ -139,8 +144,9 @@ class Service implements ServiceProcess {
     return this.group.exited;
   }
 
-  async restart(): Promise<void> {
+  async restart(opts: { env?: Record<string, string> } = {}): Promise<void> {
     await this.kill();
+    if (opts.env !== undefined) this.env = { ...this.env, ...opts.env };
     this.launch();
     await this.group.started;
   }
@@ -151,7 +157,7 @@ class Service implements ServiceProcess {
       {
         command: this.opts.command,
         args: this.opts.args ?? [],
-        env: { ...process.env, ...this.opts.env },
+        env: { ...process.env, ...this.env },
         cwd: this.opts.cwd,
         input: this.opts.input === true,
       },

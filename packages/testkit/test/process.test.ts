@@ -63,6 +63,13 @@ describe('spawnService', () => {
     const second = await svc.waitForOutput(/pid=(\d+)/);
     expect(second[1]).not.toBe(first[1]);
     expect(svc.output().match(/ready run=x/g)).toHaveLength(2);
+
+    // Environment added on a restart stays for the later ones.
+    await svc.restart({ env: { RUN: 'y' } });
+    await svc.waitForOutput(/ready run=y/);
+    await svc.restart();
+    await svc.waitForOutput(/ready run=y/);
+    expect(svc.output().match(/ready run=y/g)).toHaveLength(2);
     await svc.kill();
   });
 
