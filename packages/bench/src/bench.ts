@@ -70,7 +70,7 @@ export async function runBench(opts: RunBenchOptions): Promise<BenchReport> {
   if (all || opts.scenario === 'peer') {
     report.peer = await runPeer(workload(sizes.peerEvents), {
       concurrency: 50,
-      timeBoxMs: sizes.timeBoxMs * 2,
+      timeBoxMs: sizes.peerTimeBoxMs,
     });
     opts.progress?.(`peer: ${Math.round(report.peer.eventsPerSecond)} events/s`);
   }

@@ -19,6 +19,8 @@ export interface Sizes {
   withLatency: boolean;
   floorEvents: number;
   peerEvents: number;
+  /** Longest the peer runs before it reports what it committed, ms. */
+  peerTimeBoxMs: number;
   /** Events of each run of the scaling scenario (long enough for every scale step to land mid-run). */
   scalingEvents: number;
 }
@@ -35,6 +37,7 @@ export const SIZES: Record<Size, Sizes> = {
     withLatency: true,
     floorEvents: 500_000,
     peerEvents: 30_000,
+    peerTimeBoxMs: 80_000,
     scalingEvents: 600_000,
   },
   small: {
@@ -48,6 +51,8 @@ export const SIZES: Record<Size, Sizes> = {
     withLatency: false,
     floorEvents: 20_000,
     peerEvents: 2_000,
+    // Generous: the test checks that the peer commits everything; BullMQ's start takes seconds on two busy cores.
+    peerTimeBoxMs: 90_000,
     scalingEvents: 40_000,
   },
 };

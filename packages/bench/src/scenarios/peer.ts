@@ -55,9 +55,12 @@ function keyedChain() {
     const prev = tails.get(key) ?? Promise.resolve();
     const next = prev.then(work, work);
     tails.set(key, next);
-    void next.finally(() => {
-      if (tails.get(key) === next) tails.delete(key);
-    });
+    // The caller handles `next`'s failure; this bookkeeping branch must not leave an unhandled rejection.
+    next
+      .finally(() => {
+        if (tails.get(key) === next) tails.delete(key);
+      })
+      .catch(() => undefined);
     return next;
   };
 }
