@@ -4,77 +4,19 @@
  * every acknowledged event must end in exactly one ledger row, nothing may be dead-lettered, and the wait must be
  * visible while it lasts (/readyz, the stalled-partition gauge, the log).
  */
-import { get } from 'node:http';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DeadLetter } from '@throughline/bus';
 import { EventBatch, partitionOf, subjects, type Event } from '@throughline/contracts';
 import { LedgerWorkload } from '@throughline/ledger';
-import type { StageApp } from '@throughline/stack';
 import { waitFor } from '@throughline/testkit';
 import { expectExactlyOnce } from './exactly-once.js';
+import { deadLettersAfter, lastDeadLetter, runFault, type Fault, type Observed } from './fault-run.js';
 import { metricSum, scrapeMetrics, sendPaced } from './load.js';
 import { ledgerCount, startStack, type Stack } from './stack.js';
 
 const EVENTS_PER_FAULT = 100_000;
 const RATE = 10_000;
 const FAULT_MS = 6_000;
-
-/** `/readyz` of a service: its status code and body. */
-function readyz(port: number): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = get({ host: '127.0.0.1', port, path: '/readyz', timeout: 5_000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.on('timeout', () => req.destroy(new Error('/readyz timed out')));
-  });
-}
-
-/** Dead letters stored after `afterSeq` (each test counts its own, whatever ran before it). */
-async function deadLettersAfter(stack: Stack, afterSeq: number): Promise<DeadLetter[]> {
-  return (await stack.bus.readDeadLetters({ limit: 10_000 })).filter((l) => l.seq > afterSeq);
-}
-
-/** The sequence of the newest dead letter, 0 when there is none. */
-async function lastDeadLetter(stack: Stack): Promise<number> {
-  return Math.max(0, ...(await stack.bus.readDeadLetters({ limit: 10_000 })).map((l) => l.seq));
-}
-
-interface Observed {
-  /** `/readyz` bodies answered with 503 while the fault lasted. */
-  notReady: string[];
-  /** Highest `tl_partitions_stalled` seen for the dependency, summed over the instances. */
-  maxStalled: number;
-}
-
-/** Polls the instances of `app` while `during` runs: their readiness and stalled-partition gauge. */
-async function watch(
-  stack: Stack,
-  app: StageApp,
-  dependency: string,
-  during: Promise<void>,
-): Promise<Observed> {
-  const observed: Observed = { notReady: [], maxStalled: 0 };
-  let over = false;
-  void during.finally(() => (over = true));
-  while (!over) {
-    let stalled = 0;
-    for (const instance of stack.instances(app)) {
-      const port = stack.httpPorts.get(instance.name)!;
-      const ready = await readyz(port);
-      if (ready.status === 503) observed.notReady.push(ready.body);
-      stalled += metricSum(await scrapeMetrics(port), 'tl_partitions_stalled', { tl_dependency: dependency });
-    }
-    observed.maxStalled = Math.max(observed.maxStalled, stalled);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  await during;
-  return observed;
-}
 
 describe('dependencies that refuse for a while, under load', () => {
   let stack: Stack;
@@ -92,44 +34,24 @@ describe('dependencies that refuse for a while, under load', () => {
     if (report.length > 0) process.stdout.write(`\n${report.join('\n')}\n`);
   });
 
-  /** Runs `EVENTS_PER_FAULT` events at `RATE`; `fault` is applied for FAULT_MS once a fifth has committed. */
-  async function underLoad(
-    seed: number,
-    name: string,
-    fault: { apply(): Promise<void>; heal(): Promise<void>; app: StageApp; dependency: string },
-  ): Promise<Observed> {
-    const events: Event[] = new LedgerWorkload({ accounts: 3000, tenants: 5, seed, idPrefix: name }).take(
-      EVENTS_PER_FAULT,
-    );
-    const before = await ledgerCount(stack.pool);
-    const deadBefore = await lastDeadLetter(stack);
-    const load = sendPaced(stack.ingest, events, { perSecond: RATE });
-    await waitFor(async () => (await ledgerCount(stack.pool)) >= before + EVENTS_PER_FAULT / 5, {
-      timeoutMs: 60_000,
-      intervalMs: 100,
-      message: `${name}: the load did not start committing`,
-    });
-    await fault.apply();
-    const atFault = (await ledgerCount(stack.pool)) - before;
-    const faultOver = new Promise<void>((resolve) => setTimeout(resolve, FAULT_MS)).then(() => fault.heal());
-    const observed = await watch(stack, fault.app, fault.dependency, faultOver);
-    await load.done;
-    acknowledged.push(...events.map((e) => e.eventId));
-    await expectExactlyOnce(stack, acknowledged);
-    const dead = await deadLettersAfter(stack, deadBefore);
-    report.push(
-      `[e2e] ${name}: sent ${load.sent}, acknowledged ${load.acknowledged}, committed ${(await ledgerCount(stack.pool)) - before} ` +
-        `(${atFault} when the fault began), dead-lettered ${dead.length}; ${fault.dependency} refused for ${FAULT_MS} ms, ` +
-        `up to ${observed.maxStalled} partitions stalled, /readyz 503 ${observed.notReady.length} times`,
-    );
-    expect(dead).toEqual([]);
-    return observed;
-  }
+  const underLoad = async (seed: number, name: string, fault: Omit<Fault, 'durationMs'>): Promise<Observed> =>
+    (
+      await runFault(
+        stack,
+        { acknowledged, report },
+        {
+          name,
+          seed,
+          events: EVENTS_PER_FAULT,
+          perSecond: RATE,
+          fault: { ...fault, durationMs: FAULT_MS },
+        },
+      )
+    ).observed;
 
   it('Redis out of memory for 6 s: the state stage waits it out; nothing lost, nothing twice, nothing dead-lettered', async () => {
     const observed = await underLoad(41, 'redis-oom', {
-      app: 'state',
-      dependency: 'redis',
+      watch: { app: 'state', dependency: 'redis' },
       async apply() {
         await redis.config('SET', 'maxmemory-policy', 'noeviction');
         await redis.config('SET', 'maxmemory', '1');
@@ -161,8 +83,7 @@ describe('dependencies that refuse for a while, under load', () => {
 
   it('PostgreSQL read only for 6 s: the writer waits it out; nothing lost, nothing twice, nothing dead-lettered', async () => {
     const observed = await underLoad(42, 'pg-read-only', {
-      app: 'writer',
-      dependency: 'postgres',
+      watch: { app: 'writer', dependency: 'postgres' },
       async apply() {
         await stack.pool.query('ALTER SYSTEM SET default_transaction_read_only = on');
         await stack.pool.query('SELECT pg_reload_conf()');

@@ -3,6 +3,10 @@
  * clients a test needs.
  */
 import * as grpc from '@grpc/grpc-js';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { connectJetStreamBus, type Bus } from '@throughline/bus';
 import { SERVICE_NODE_FLAGS } from '@throughline/runtime';
@@ -29,6 +33,11 @@ export interface StackOptions {
   env?: Record<string, string>;
   /** Extra environment for one kind of service (`config`, `ingest`, `enrich`, `state`, `writer`). */
   serviceEnv?: Partial<Record<string, Record<string, string>>>;
+  /**
+   * The services log in as a role of their own with a password, read from a file (DATABASE_PASSWORD_FILE), instead
+   * of the trusted superuser: the test can rotate it.
+   */
+  databasePassword?: boolean;
 }
 
 export interface Stack {
@@ -36,6 +45,9 @@ export interface Stack {
   redis: RedisHandle;
   postgres: PostgresHandle;
   databaseUrl: string;
+  /** With `databasePassword`: the services' role and the file they read its password from. */
+  databaseRole?: { name: string; passwordFile: string };
+  /** A pool of the superuser (whatever the services log in as). */
   pool: pg.Pool;
   bus: Bus;
   /** Every service started, by name (`config`, `ingest`, `enrich`, `state-0`, …). */
@@ -51,6 +63,11 @@ export interface Stack {
   addInstance(app: StageApp, env?: Record<string, string>): Promise<ServiceProcess>;
   /** The running instances of a stage, oldest first. */
   instances(app: StageApp): ServiceProcess[];
+  /**
+   * Starts a service again after it died or was killed (or stops it first), on the gRPC address it had, so its
+   * clients find it again. Resolves once it is ready.
+   */
+  restart(name: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -58,12 +75,24 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const partitions = opts.partitions ?? 8;
   const [nats, redis, postgres] = await Promise.all([startNats(), startRedis(), startPostgres()]);
   const databaseUrl = await postgres.createDatabase('throughline');
+  let serviceDatabaseUrl = databaseUrl;
+  let databaseRole: Stack['databaseRole'];
+  const secretsDir = mkdtempSync(join(tmpdir(), 'throughline-e2e-secrets-'));
+  const extraEnv: Record<string, string> = {};
+  if (opts.databasePassword) {
+    const passwordFile = join(secretsDir, 'database-password');
+    const password = randomBytes(12).toString('base64url');
+    writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
+    serviceDatabaseUrl = await postgres.createPasswordRole('tl_app', password, 'throughline');
+    databaseRole = { name: 'tl_app', passwordFile };
+    extraEnv.DATABASE_PASSWORD_FILE = passwordFile;
+  }
   const services = new Map<string, ServiceProcess>();
   const launcher = await Launcher.start({
     settings: {
       natsUrl: nats.url,
       redisUrl: redis.url,
-      databaseUrl,
+      databaseUrl: serviceDatabaseUrl,
       partitions,
       instances: {
         enrich: opts.enrichInstances ?? 1,
@@ -74,7 +103,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       configAddress: '127.0.0.1:0',
       httpPortBase: 0,
       logLevel: 'info',
-      env: { BUS_ACK_WAIT_MS: '4000', SHUTDOWN_TIMEOUT_MS: '10000', ...opts.env },
+      env: { BUS_ACK_WAIT_MS: '4000', SHUTDOWN_TIMEOUT_MS: '10000', ...extraEnv, ...opts.env },
       appEnv: opts.serviceEnv,
     },
     readyTimeoutMs: 30_000,
@@ -104,6 +133,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     redis,
     postgres,
     databaseUrl,
+    databaseRole,
     pool,
     bus,
     services,
@@ -115,6 +145,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     partitions,
     addInstance: async (app, env) => (await launcher.add(app, env)).process,
     instances: (app) => launcher.running(app).map((s) => s.process),
+    async restart(name) {
+      const service = services.get(name);
+      if (service === undefined) throw new Error(`no service ${name}`);
+      const address = { ingest: ingestAddress, config: configAddress }[name];
+      await service.restart(address === undefined ? {} : { env: { GRPC_ADDRESS: address } });
+      await service.waitForOutput(/"msg":"ready"/, { timeoutMs: 30_000 });
+    },
     async stop() {
       ingest.close();
       configClient.close();
@@ -122,6 +159,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       await bus.close().catch(() => undefined);
       await pool.end().catch(() => undefined);
       await Promise.allSettled([nats.stop(), redis.stop(), postgres.stop()]);
+      rmSync(secretsDir, { recursive: true, force: true });
     },
   };
 }

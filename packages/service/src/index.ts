@@ -30,12 +30,7 @@ export {
   type ClientTls,
   type GrpcTlsSettings,
 } from './tls.js';
-export {
-  createPostgresPool,
-  postgresSettings,
-  readPasswordFile,
-  type PostgresSettings,
-} from './postgres.js';
+export { createPostgresPool, postgresSettings, readPasswordFile, type PostgresSettings } from './postgres.js';
 export { startHttpServer, type HttpServerOptions, type RunningHttpServer } from './http-server.js';
 export { connectServiceBus, staticPartitionsOrExit } from './stage.js';
 export {

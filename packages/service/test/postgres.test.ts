@@ -49,12 +49,17 @@ describe('createPostgresPool', () => {
 
   it('names the file it cannot read, and never the password', async () => {
     const file = join(dir, 'missing');
-    const pool = createPostgresPool(postgresSettings.parse({ DATABASE_URL: url, DATABASE_PASSWORD_FILE: file }), {
-      max: 1,
-      logger: silentLogger,
-    });
+    const pool = createPostgresPool(
+      postgresSettings.parse({ DATABASE_URL: url, DATABASE_PASSWORD_FILE: file }),
+      {
+        max: 1,
+        logger: silentLogger,
+      },
+    );
     try {
-      await expect(pool.query('SELECT 1')).rejects.toThrow(`cannot read DATABASE_PASSWORD_FILE ${file}: ENOENT`);
+      await expect(pool.query('SELECT 1')).rejects.toThrow(
+        `cannot read DATABASE_PASSWORD_FILE ${file}: ENOENT`,
+      );
     } finally {
       await pool.end();
     }
