@@ -55,6 +55,7 @@ export {
 } from './settings.js';
 export { consumerName, parseSubject, type SubjectAddress } from './addressing.js';
 export { LEASE_BUCKET } from './leases/jetstream-lease-bucket.js';
+export { sequenceFloor } from './jetstream/topology.js';
 export {
   connectJetStreamBus,
   createJetStreamBus,

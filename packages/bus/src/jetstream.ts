@@ -103,6 +103,8 @@ class JetStreamBus implements Bus {
   private readonly js: JetStreamClient;
   private manager: Promise<JetStreamManager> | undefined;
   private leaseBucket: Promise<LeaseBucket> | undefined;
+  /** The repair of a lost topology in progress, if any. */
+  private repair: Promise<void> | undefined;
   /** Open mailboxes by durable consumer name. */
   private readonly mailboxes = new Map<string, JetStreamMailbox>();
   private closed = false;
@@ -128,22 +130,64 @@ class JetStreamBus implements Bus {
 
   leases(): Promise<LeaseBucket> {
     this.checkOpen();
-    this.leaseBucket ??= openLeaseBucket(
-      this.nc,
-      this.settings.leaseTtlMs,
-      this.jsOptions.timeout ?? 5_000,
-    ).catch((err: unknown) => {
-      this.leaseBucket = undefined;
-      throw err;
-    });
+    this.leaseBucket ??= openLeaseBucket(this.nc, this.settings.leaseTtlMs, this.jsOptions.timeout ?? 5_000)
+      .then((bucket) => this.repairing(bucket))
+      .catch((err: unknown) => {
+        this.leaseBucket = undefined;
+        throw err;
+      });
     return this.leaseBucket;
   }
 
-  async publish(subject: string, data: Uint8Array, opts: PublishOptions): Promise<PublishAck> {
+  /**
+   * Creates the streams and the lease bucket again when one is missing: the server lost its JetStream store (a
+   * disk lost, a server restarted empty). One repair at a time; a caller whose request found nothing retries once.
+   */
+  private repairTopology(after: string): Promise<void> {
+    this.repair ??= (async () => {
+      this.logger?.warn('bus: a stream is missing; creating the streams and the lease bucket again', {
+        after,
+      });
+      await this.ensureTopology();
+    })().finally(() => (this.repair = undefined));
+    return this.repair;
+  }
+
+  private async withRepair<T>(what: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (err) {
+      if (this.closed || !(err instanceof BusError) || err.code !== BusErrorCode.noStream) throw err;
+      await this.repairTopology(what);
+      return work();
+    }
+  }
+
+  /** `bucket` with each call that finds the bucket's stream missing repaired and tried once more. */
+  private repairing(bucket: LeaseBucket): LeaseBucket {
+    const w = <T>(what: string, work: () => Promise<T>) => this.withRepair(what, work);
+    return {
+      ttlMs: bucket.ttlMs,
+      create: (key, value) => w(`lease create ${key}`, () => bucket.create(key, value)),
+      update: (key, value, revision) => w(`lease update ${key}`, () => bucket.update(key, value, revision)),
+      put: (key, value) => w(`lease put ${key}`, () => bucket.put(key, value)),
+      delete: (key, revision) => w(`lease delete ${key}`, () => bucket.delete(key, revision)),
+      get: (key) => w(`lease get ${key}`, () => bucket.get(key)),
+      advanceRevision: (floor) => w('lease advance', () => bucket.advanceRevision(floor)),
+      entries: (prefix) => w(`lease entries ${prefix}`, () => bucket.entries(prefix)),
+      watch: (prefix, onEntry) => w(`lease watch ${prefix}`, () => bucket.watch(prefix, onEntry)),
+    };
+  }
+
+  publish(subject: string, data: Uint8Array, opts: PublishOptions): Promise<PublishAck> {
     this.checkOpen();
     if (typeof opts.msgId !== 'string' || opts.msgId.length === 0) {
       throw new BusError(BusErrorCode.invalidArgument, 'publish needs a non-empty msgId');
     }
+    return this.withRepair(`publish ${subject}`, () => this.publishOnce(subject, data, opts));
+  }
+
+  private async publishOnce(subject: string, data: Uint8Array, opts: PublishOptions): Promise<PublishAck> {
     try {
       let headers: MsgHdrs | undefined;
       if (opts.headers !== undefined) {
@@ -161,8 +205,12 @@ class JetStreamBus implements Bus {
     }
   }
 
-  async openMailbox(opts: MailboxOptions): Promise<Mailbox> {
+  openMailbox(opts: MailboxOptions): Promise<Mailbox> {
     this.checkOpen();
+    return this.withRepair(`open mailbox ${opts.topic}/${opts.partition}`, () => this.openMailboxOnce(opts));
+  }
+
+  private async openMailboxOnce(opts: MailboxOptions): Promise<Mailbox> {
     const name = consumerName(opts);
     const stream = subjects.stream(opts.topic);
     const config = mailboxConsumerConfig(name, opts.topic, opts.partition, this.settings);

@@ -2,13 +2,16 @@ import { jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager }
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { TOPICS, subjects } from '@throughline/contracts';
-import { startNats, type NatsHandle } from '@throughline/testkit';
+import { startNats, waitFor, type NatsHandle } from '@throughline/testkit';
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BusErrorCode,
   connectJetStreamBus,
   isBusError,
   LEASE_BUCKET,
+  sequenceFloor,
   type Bus,
   type BusSettings,
 } from '../src/index.js';
@@ -196,6 +199,72 @@ describe('JetStream bus', { timeout: 20_000 }, () => {
       await mailbox.close();
     } finally {
       await bus.close();
+    }
+  });
+
+  it('creates its streams and lease bucket again when the server lost its store, above every earlier sequence', async () => {
+    const own = await startNats();
+    const bus = await connectJetStreamBus({
+      servers: own.url,
+      settings,
+      reconnectTimeWaitMs: 200,
+      requestTimeoutMs: 2_000,
+    });
+    try {
+      const startedMs = Date.now();
+      await bus.ensureTopology();
+      const subject = subjects.of('ingested', 0);
+      const first = await bus.publish(subject, new Uint8Array([1]), { msgId: 'before-loss' });
+      // A new stream starts at the floor of its creation time, not at 1.
+      expect(first.seq).toBeGreaterThanOrEqual(sequenceFloor(startedMs - 5_000));
+      expect(first.seq).toBeLessThanOrEqual(sequenceFloor(Date.now() + 5_000));
+      const mailbox = await bus.openMailbox({ group: 'enrich', topic: 'ingested', partition: 0 });
+      const [before] = await mailbox.next({ maxMessages: 1, maxWaitMs: 2_000 });
+      await before!.ack();
+      const leases = await bus.leases();
+      const epoch = (await leases.create('stage.test', new Uint8Array([1])))!;
+
+      await own.kill();
+      for (const entry of readdirSync(own.storeDir))
+        rmSync(join(own.storeDir, entry), { recursive: true, force: true });
+      await own.restart();
+
+      // The first call that finds no stream creates the topology again (callers retry what went unanswered).
+      let after: { seq: number } | undefined;
+      await waitFor(
+        async () =>
+          (after = await bus
+            .publish(subject, new Uint8Array([2]), { msgId: 'after-loss' })
+            .catch(() => undefined)),
+        { timeoutMs: 20_000, intervalMs: 200, message: 'no publish succeeded after the store was lost' },
+      );
+      expect(after!.seq).toBeGreaterThan(first.seq);
+
+      // The old mailbox ends (its consumer is gone) rather than waiting forever; a new one gets the message.
+      await waitFor(
+        () =>
+          mailbox.next({ maxMessages: 1, maxWaitMs: 500 }).then(
+            () => false,
+            () => true,
+          ),
+        {
+          timeoutMs: 20_000,
+          intervalMs: 0,
+          message: 'the mailbox of a consumer that no longer exists never failed',
+        },
+      );
+      const reopened = await bus.openMailbox({ group: 'enrich', topic: 'ingested', partition: 0 });
+      const [got] = await reopened.next({ maxMessages: 1, maxWaitMs: 5_000 });
+      expect([...got!.data]).toEqual([2]);
+      await got!.ack();
+      await reopened.close();
+
+      // Lease epochs go on above the lost bucket's.
+      const next = await leases.create('stage.test', new Uint8Array([2]));
+      expect(next).toBeGreaterThan(epoch);
+    } finally {
+      await bus.close();
+      await own.stop();
     }
   });
 });

@@ -56,6 +56,9 @@ export class JetStreamMailbox implements Mailbox {
     const mailbox = new JetStreamMailbox(opts);
     const messages = await consumer.consume({
       max_messages: opts.pullBatch,
+      // A consumer or stream that disappears (taken over, or the server lost its store) ends the mailbox, so its
+      // owner opens it again (and the bus creates what is missing) instead of waiting for it forever.
+      abort_on_missing_resource: true,
       callback: (msg) => mailbox.onMessage(msg),
     });
     mailbox.messages = messages;

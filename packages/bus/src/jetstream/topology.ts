@@ -14,6 +14,7 @@ import {
   type ConsumerInfo,
   type JetStreamManager,
   type StreamConfig,
+  type StreamInfo,
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/nats-core';
 import { TOPICS, subjects, type Topic } from '@throughline/contracts';
@@ -54,6 +55,18 @@ export function deadLetterStreamConfig(settings: ResolvedBusSettings): DesiredSt
   };
 }
 
+/**
+ * The first sequence of a topic stream created at `createdMs` (the server's clock): the time in 1/20,000 s.
+ * Positions are the ingested sequence shifted by 16 bits and every stage remembers the last input sequence it
+ * consumed, so a stream created again after its store was lost must go on above every sequence of the one before:
+ * it does unless that one averaged over 20,000 messages a second over its whole life (ingest batches a partition's
+ * events for a few milliseconds, so a partition writes at most a few hundred a second). Positions are int64, so the
+ * sequence must stay under 2^47: that is the year 2192.
+ */
+export function sequenceFloor(createdMs: number): number {
+  return Math.floor(createdMs * 20);
+}
+
 /** Creates every topic stream and the dead-letter stream, or updates them to `settings`. */
 export async function ensureStreams(
   jsm: JetStreamManager,
@@ -64,19 +77,29 @@ export async function ensureStreams(
     ...TOPICS.map((topic) => topicStreamConfig(topic, settings)),
     deadLetterStreamConfig(settings),
   ];
-  for (const config of desired) await ensureStream(jsm, config, logger);
+  for (const config of desired)
+    await ensureStream(jsm, config, config.name !== subjects.deadLetterStream, logger);
 }
 
-async function ensureStream(jsm: JetStreamManager, desired: DesiredStream, logger?: Logger): Promise<void> {
+async function ensureStream(
+  jsm: JetStreamManager,
+  desired: DesiredStream,
+  sequenced: boolean,
+  logger?: Logger,
+): Promise<void> {
   let current: StreamConfig;
   try {
-    current = (await jsm.streams.info(desired.name)).config;
+    const info = await jsm.streams.info(desired.name);
+    current = info.config;
+    if (sequenced) await startAtFloor(jsm, info, logger);
   } catch (err) {
+    if (err instanceof BusError) throw err;
     if (!isStreamNotFound(err))
       throw toBusError(err, BusErrorCode.requestFailed, `stream info ${desired.name}`);
     try {
-      await jsm.streams.add(desired);
+      const info = await jsm.streams.add(desired);
       logger?.info('stream created', { stream: desired.name });
+      if (sequenced) await startAtFloor(jsm, info, logger);
       return;
     } catch (addErr) {
       throw toBusError(addErr, BusErrorCode.requestFailed, `create stream ${desired.name}`);
@@ -102,6 +125,31 @@ async function ensureStream(jsm: JetStreamManager, desired: DesiredStream, logge
   } catch (err) {
     throw toBusError(err, BusErrorCode.requestFailed, `update stream ${name}`);
   }
+}
+
+/**
+ * Moves a stream that never stored a message to its first sequence (`sequenceFloor` of its creation time). Every
+ * service that finds it so computes the same floor from the server's creation time, so when two do it at once the
+ * later purge removes nothing the earlier one let through.
+ */
+async function startAtFloor(jsm: JetStreamManager, info: StreamInfo, logger?: Logger): Promise<void> {
+  if (info.state.last_seq > sequenceFloor(Date.now()))
+    logger?.warn(
+      'stream sequence ahead of the clock: if its store is lost, positions of the stream created again could repeat',
+      {
+        stream: info.config.name,
+        lastSeq: info.state.last_seq,
+      },
+    );
+  if (info.state.last_seq !== 0) return;
+  const floor = sequenceFloor(Date.parse(info.created));
+  if (!Number.isFinite(floor) || info.state.first_seq >= floor) return;
+  try {
+    await jsm.streams.purge(info.config.name, { seq: floor });
+  } catch (err) {
+    throw toBusError(err, BusErrorCode.requestFailed, `start stream ${info.config.name} at ${floor}`);
+  }
+  logger?.info('stream starts at its sequence floor', { stream: info.config.name, firstSeq: floor });
 }
 
 export function mailboxConsumerConfig(
