@@ -4,14 +4,16 @@
  * client retry storm. Each ends with every acknowledged event in exactly one ledger row, `verify` clean, Redis
  * agreeing with PostgreSQL and nothing dead-lettered.
  */
-import { writeFileSync } from 'node:fs';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LedgerWorkload } from '@throughline/ledger';
 import type { Event } from '@throughline/contracts';
 import { runFault } from './fault-run.js';
-import { metricSum, scrapeMetrics } from './load.js';
-import { publishBatch, sendEvents, startStack, waitForLedger, type Stack } from './stack.js';
+import { expectExactlyOnce } from './exactly-once.js';
+import { metricSum, scrapeMetrics, sendPaced } from './load.js';
+import { publishBatch, sendEvents, startStack, waitForIdle, waitForLedger, type Stack } from './stack.js';
 
 const EVENTS_PER_FAULT = 80_000;
 const RATE = 10_000;
@@ -203,6 +205,36 @@ describe('servers and services that die or change under load', () => {
     expect(storm.refused + (load.retries.RESOURCE_EXHAUSTED ?? 0)).toBeGreaterThan(0);
     // The storm's events reached the state stage and were recognised there, not only by JetStream's window.
     expect((await stateDuplicates(stack)) - duplicatesBefore).toBeGreaterThan(0);
+  });
+
+  it('the JetStream store lost while idle: the services recreate streams, consumers and leases; positions go on', async () => {
+    // Accounts with state: their positions so far come from the stream about to be lost.
+    const before = new LedgerWorkload({ accounts: 3000, tenants: 5, seed: 59, idPrefix: 'before-loss' }).take(
+      20_000,
+    );
+    await sendEvents(stack.ingest, before, { batchSize: 500, concurrency: 4 });
+    acknowledged.push(...before.map((e) => e.eventId));
+    await waitForLedger(stack.pool, acknowledged.length);
+    await waitForIdle(stack);
+    const duplicatesBefore = await stateDuplicates(stack);
+    await stack.nats.kill();
+    for (const entry of readdirSync(stack.nats.storeDir))
+      rmSync(join(stack.nats.storeDir, entry), { recursive: true, force: true });
+    await stack.nats.restart();
+    // New events of the accounts every earlier test used: under positions that started again at 1 they would be
+    // taken for duplicates and dropped.
+    const events = new LedgerWorkload({ accounts: 3000, tenants: 5, seed: 58, idPrefix: 'store-lost' }).take(
+      40_000,
+    );
+    const sending = sendPaced(stack.ingest, events, { perSecond: RATE });
+    await sending.done;
+    acknowledged.push(...events.map((e) => e.eventId));
+    await expectExactlyOnce(stack, acknowledged, { redisLost: run.redisLost });
+    expect((await stateDuplicates(stack)) - duplicatesBefore).toBe(0);
+    report.push(
+      `[e2e] store-lost: NATS restarted with an empty store; ${events.length} new events sent, acknowledged and ` +
+        `committed, none taken for a duplicate; client retries: ${JSON.stringify(sending.retries)}`,
+    );
   });
 });
 
