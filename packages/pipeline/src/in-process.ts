@@ -19,7 +19,8 @@ import type { ConfigSnapshot } from './config-snapshot.js';
 import { createEnrichHandler } from './enrich-stage.js';
 import type { CommittedState, ResultSink, StateStore } from './ports.js';
 import { STAGE_NAMES, STAGES, type StageName } from './stages.js';
-import { newStateCounters, StateStage, type StateCounters } from './state-stage.js';
+import { newStateCounters, type StateCounters } from './state-counters.js';
+import { StateStage } from './state-stage.js';
 import { createWriterProcessor, newWriterCounters, type WriterCounters } from './writer-stage.js';
 
 export interface StageDependencies {

@@ -29,6 +29,11 @@ interface PartitionState {
 export interface MemoryStateStore extends StateStore {
   /** Forgets a partition's data, as a lost cache would (for tests). */
   forget(partition: number): void;
+  /**
+   * Copies a partition's data; the function returned puts that copy back, as a rollback of the cache to an older
+   * snapshot would (for tests).
+   */
+  snapshot(partition: number): () => void;
 }
 
 /** A write refused because the partition's state is gone: like Redis' `TLLOST`, retried after a rebuild. */
@@ -113,6 +118,7 @@ export function createMemoryStateStore(opts: MemoryStateStoreOptions = {}): Memo
         for (const id of appliedEventIds) ids.add(id);
         marker.owner = fence.epoch;
         marker.upstream = Math.max(marker.upstream, fence.upstream);
+        marker.highWater = fence.highWater;
       });
     },
 
@@ -129,7 +135,7 @@ export function createMemoryStateStore(opts: MemoryStateStoreOptions = {}): Memo
       return run(() => {
         const state = partitionOf(partition);
         if (state.marker === undefined) {
-          state.marker = { createdAtMs: nowMs, recoveredAtMs, owner, upstream: 0 };
+          state.marker = { createdAtMs: nowMs, recoveredAtMs, owner, upstream: 0, highWater: 0n };
         } else {
           if (state.marker.owner > owner) throw fenced(partition, state.marker.owner, owner);
           state.marker.owner = owner;
@@ -140,6 +146,21 @@ export function createMemoryStateStore(opts: MemoryStateStoreOptions = {}): Memo
 
     forget(partition) {
       partitions.delete(partition);
+    },
+
+    reset(partition) {
+      partitions.delete(partition);
+      return Promise.resolve();
+    },
+
+    snapshot(partition) {
+      const state = partitionOf(partition);
+      const copy: PartitionState = {
+        marker: state.marker && { ...state.marker },
+        accounts: new Map(state.accounts),
+        seen: new Map([...state.seen].map(([bucket, ids]) => [bucket, new Set(ids)])),
+      };
+      return () => void partitions.set(partition, copy);
     },
   };
 }

@@ -107,7 +107,7 @@ export function createNaiveStateHandler(
     if (item.event.position <= state.position) return;
     const decision = applyEvent(state, item.event);
     await publish(item, decision.result, wait, ctx);
-    const fence = { epoch, upstream: 0 };
+    const fence = { epoch, upstream: 0, highWater: item.event.position };
     await wait('redis', () =>
       store.write(partition, fence, new Map([[accountId, decision.state]]), [eventId], at),
     );

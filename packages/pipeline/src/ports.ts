@@ -17,6 +17,8 @@ export interface StateMarker {
   owner: number;
   /** The highest lease epoch of the enrich instances whose output was applied. */
   upstream: number;
+  /** The highest position applied in the partition: lower than what was written, the store lost writes. */
+  highWater: bigint;
 }
 
 export interface StateReadResult {
@@ -26,10 +28,14 @@ export interface StateReadResult {
   seen: Set<string>;
 }
 
-/** The fences of a state write: the writer's lease epoch, and the newest enrich epoch its input came from. */
+/**
+ * The fences of a state write: the writer's lease epoch, and the newest enrich epoch its input came from; and the
+ * partition's high-water position after it.
+ */
 export interface StateFence {
   epoch: number;
   upstream: number;
+  highWater: bigint;
 }
 
 /**
@@ -55,6 +61,8 @@ export interface StateStore {
     nowMs: number,
     owner: number,
   ): Promise<StateMarker>;
+  /** Forgets the partition's state (marker first, then accounts and applied ids), as a loss would. */
+  reset(partition: number): Promise<void>;
 }
 
 /** Where an event id was committed: its ledger row's account and position. */
@@ -69,6 +77,8 @@ export interface CommittedState {
   /** The committed ledger rows of these event ids: which account and position each was committed for. */
   committedEvents(eventIds: string[]): Promise<Map<string, CommittedEvent>>;
   hasCommittedRows(partition: number): Promise<boolean>;
+  /** The highest position committed in the partition (0 when none). */
+  highWater(partition: number): Promise<bigint>;
 }
 
 /** The fences of a commit: partition, the writer's lease epoch, the newest state epoch of its results. */

@@ -7,12 +7,14 @@ import {
   type Result,
 } from '@throughline/contracts';
 import { applyEvent, EMPTY_ACCOUNT, type AccountState } from '@throughline/ledger';
-import { silentLogger, sleep, type Envelope, type Logger, type TurnContext } from '@throughline/runtime';
+import { silentLogger, type Envelope, type Logger, type TurnContext } from '@throughline/runtime';
 import { LRUCache } from 'lru-cache';
 import { PipelineError, PipelineErrorCode } from './errors.js';
 import type { CommittedState, StateMarker, StateStore } from './ports.js';
 import { DEFAULT_MAX_OUTPUT_EVENTS } from './enrich-stage.js';
 import { publishChunks } from './publish-chunks.js';
+import { newStateCounters, type StateCounters } from './state-counters.js';
+import { forgetRolledBack, rebuild, rolledBackSince, type RecoveryContext } from './state-recovery.js';
 
 export function decodeEnrichedBatch(msg: BusMessage): EnrichedBatch {
   return EnrichedBatch.decode(msg.data);
@@ -40,32 +42,6 @@ export interface StateStageOptions {
   now?: () => number;
   /** Counts of what the stage decided, for metrics and tests. */
   counters?: StateCounters;
-}
-
-export interface StateCounters {
-  applied: number;
-  rejected: number;
-  /** Events skipped because they were applied before (redelivery or client retry). */
-  duplicates: number;
-  /** Batches dropped unapplied because an enrich instance of a newer epoch had already published to the partition. */
-  staleBatches: number;
-  memoryHits: number;
-  storeHits: number;
-  rebuiltFromDatabase: number;
-  recoveries: number;
-}
-
-export function newStateCounters(): StateCounters {
-  return {
-    applied: 0,
-    rejected: 0,
-    duplicates: 0,
-    staleBatches: 0,
-    memoryHits: 0,
-    storeHits: 0,
-    rebuiltFromDatabase: 0,
-    recoveries: 0,
-  };
 }
 
 /**
@@ -161,7 +137,20 @@ export class StateStage {
         { currentEpoch: read.marker.owner },
       );
     }
+    let stored = read.accounts;
+    const rolledBack =
+      read.marker === undefined
+        ? undefined
+        : await wait('recovery', () => rolledBackSince(this.recovery, this.marker, read.marker!));
+    if (rolledBack !== undefined) {
+      // Nothing the store answered is used: it is forgotten and rebuilt from PostgreSQL (its applied ids are a
+      // subset of the truth, and the ledger answers for the rest).
+      this.counters.rollbacks++;
+      await wait('recovery', () => forgetRolledBack(this.recovery, rolledBack));
+      stored = new Map();
+    }
     if (
+      rolledBack !== undefined ||
       read.marker === undefined ||
       (this.marker !== undefined && read.marker.createdAtMs !== this.marker.createdAtMs)
     ) {
@@ -172,7 +161,7 @@ export class StateStage {
     if (this.marker!.upstream > this.upstream) input = freshBatches(turn, this.marker!.upstream);
     this.counters.staleBatches += input.stale;
     ctx?.addEvents(input.events.length);
-    const loaded = await this.loadMissing(misses, read.accounts, wait);
+    const loaded = await this.loadMissing(misses, stored, wait);
     const seen = await this.seenIds(read.seen, input.events, wait);
 
     const changed = new Map<string, AccountState>();
@@ -217,12 +206,14 @@ export class StateStage {
     }
     // Accounts rebuilt from PostgreSQL go back to the store even when this turn left them unchanged (every event of
     // theirs was a duplicate): the store holds every account it is asked for again.
-    const rebuilt = [...loaded].filter(([id]) => !read.accounts.has(id) && !changed.has(id));
+    const rebuilt = [...loaded].filter(([id]) => !stored.has(id) && !changed.has(id));
     if (results.length > 0 || rebuilt.length > 0 || input.upstream > this.marker!.upstream) {
-      const fence = { epoch, upstream: input.upstream };
+      let highWater = this.marker!.highWater;
+      for (const r of results) if (r.position > highWater) highWater = r.position;
+      const fence = { epoch, upstream: input.upstream, highWater };
       const toWrite = rebuilt.length === 0 ? changed : new Map([...rebuilt, ...changed]);
       await wait('redis', () => store.write(partition, fence, toWrite, appliedIds, now));
-      this.marker = { ...this.marker!, owner: epoch, upstream: input.upstream };
+      this.marker = { ...this.marker!, owner: epoch, upstream: input.upstream, highWater };
     }
     for (const [id, state] of changed) this.memory.set(id, state);
     this.upstream = input.upstream;
@@ -274,34 +265,15 @@ export class StateStage {
     return seen;
   }
 
-  /**
-   * The state store has no marker for this partition: it is new, or it lost its data. Wait until the writer has
-   * committed everything this partition already published (so PostgreSQL is the whole truth), then mark the epoch;
-   * if PostgreSQL already holds rows of the partition, it was a loss and PostgreSQL answers for a horizon.
-   */
+  private get recovery(): RecoveryContext {
+    const { bus, partition, epoch, store, committed, writerGroup, logger } = this.opts;
+    return { bus, partition, epoch, store, committed, writerGroup, logger };
+  }
+
+  /** The store has no marker for the partition (new, lost, or forgotten after a rollback): rebuild it. */
   private async recover(now: number): Promise<void> {
-    const { bus, partition, logger } = this.opts;
-    const group = this.opts.writerGroup;
-    for (let waitedMs = 0; ;) {
-      const backlog = await bus.backlog({ group, topic: 'applied', partition });
-      if (backlog.pending === 0 && backlog.ackPending === 0) break;
-      if (waitedMs % 5000 === 0) {
-        logger.info(
-          'state store has no marker; waiting for the writer to commit the partition before rebuilding',
-          {
-            partition,
-            pending: backlog.pending + backlog.ackPending,
-          },
-        );
-      }
-      await sleep(100);
-      waitedMs += 100;
-    }
-    const lost = await this.opts.committed.hasCommittedRows(partition);
-    this.marker = await this.opts.store.initMarker(partition, lost ? now : null, now, this.opts.epoch);
-    if (lost) {
-      this.counters.recoveries++;
-      logger.warn('state store lost this partition; rebuilding from PostgreSQL', { partition });
-    }
+    const { marker, lost } = await rebuild(this.recovery, now);
+    this.marker = marker;
+    if (lost) this.counters.recoveries++;
   }
 }

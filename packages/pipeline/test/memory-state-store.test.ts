@@ -3,13 +3,13 @@ import { createMemoryStateStore, isPipelineError, PipelineErrorCode } from '../s
 import { classifyFailure } from '@throughline/runtime';
 
 const account = { balanceMinor: 5n, position: 3n, debitsDay: 1, debitsDayMinor: 0n };
-const FENCE = { epoch: 4, upstream: 0 };
+const FENCE = { epoch: 4, upstream: 0, highWater: 0n };
 
 describe('createMemoryStateStore', () => {
   it('has no marker until one is set, then keeps the first and raises its owner', async () => {
     const store = createMemoryStateStore();
     expect((await store.read(0, [], [], 1000)).marker).toBeUndefined();
-    const first = { createdAtMs: 1000, recoveredAtMs: null, owner: 4, upstream: 0 };
+    const first = { createdAtMs: 1000, recoveredAtMs: null, owner: 4, upstream: 0, highWater: 0n };
     expect(await store.initMarker(0, null, 1000, 4)).toEqual(first);
     expect(await store.initMarker(0, 5, 2000, 6)).toEqual({ ...first, owner: 6 });
     store.forget(0);
@@ -42,7 +42,7 @@ describe('createMemoryStateStore', () => {
       .catch((e: unknown) => e);
     expect(isPipelineError(stale) && stale.code === PipelineErrorCode.fenced).toBe(true);
     expect((await store.read(3, ['a'], ['x'], 0)).accounts.size).toBe(0);
-    await store.write(3, { epoch: 9, upstream: 2 }, new Map([['a', account]]), ['x'], 0);
+    await store.write(3, { epoch: 9, upstream: 2, highWater: 0n }, new Map([['a', account]]), ['x'], 0);
     expect((await store.read(3, ['a'], ['x'], 0)).marker).toMatchObject({ owner: 9, upstream: 2 });
   });
 });

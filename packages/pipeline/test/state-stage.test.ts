@@ -67,7 +67,18 @@ class Ledger implements CommittedState {
   /** Account states as PostgreSQL would rebuild them (balances of committed rows). */
   readonly accounts = new Map<string, AccountState>();
   commit(results: readonly Result[]): void {
-    for (const r of results) if (!this.rows.has(r.eventId)) this.rows.set(r.eventId, r);
+    for (const r of results) {
+      if (this.rows.has(r.eventId)) continue;
+      this.rows.set(r.eventId, r);
+      // Balance rows move forward by position (credits only here: no daily debits to keep).
+      const before = this.accounts.get(r.accountId);
+      if (before === undefined || before.position < r.position)
+        this.accounts.set(r.accountId, {
+          ...EMPTY_ACCOUNT,
+          balanceMinor: r.balanceAfterMinor,
+          position: r.position,
+        });
+    }
   }
   loadAccounts(ids: string[]): Promise<Map<string, AccountState>> {
     const found = new Map<string, AccountState>();
@@ -88,6 +99,11 @@ class Ledger implements CommittedState {
   hasCommittedRows(): Promise<boolean> {
     return Promise.resolve(this.rows.size > 0);
   }
+  highWater(): Promise<bigint> {
+    let hw = 0n;
+    for (const r of this.rows.values()) if (r.position > hw) hw = r.position;
+    return Promise.resolve(hw);
+  }
 }
 
 describe('state stage', () => {
@@ -102,6 +118,8 @@ describe('state stage', () => {
     await store.initMarker(PARTITION, null, NOW, EPOCH);
     const ledger = new Ledger();
     const stage = new StateStage({ bus, partition: PARTITION, epoch: EPOCH, store, committed: ledger, now });
+    const owner = (epoch: number) =>
+      new StateStage({ bus, partition: PARTITION, epoch, store, committed: ledger, now });
     const out = await bus.openMailbox({ group: 'writer', topic: 'applied', partition: PARTITION });
     /** The results published since the last call. */
     const published = async (): Promise<Result[]> => {
@@ -109,29 +127,34 @@ describe('state stage', () => {
       for (const m of msgs) await m.ack();
       return msgs.flatMap((m) => ResultBatch.decode(m.data).results);
     };
-    return { stage, ledger, published };
+    return { stage, ledger, published, owner };
   }
 
   it('applies a turn again whose results were committed but whose store write failed', async () => {
     const store = createMemoryStateStore();
-    let refuse = true;
+    let refuse = false;
     const { stage, ledger, published } = await setup({
       ...store,
       read: (...a) => store.read(...a),
       claim: (...a) => store.claim(...a),
       initMarker: (...a) => store.initMarker(...a),
+      reset: (...a) => store.reset(...a),
       write: (...a) => {
         if (refuse) return Promise.reject(new Error('OOM command not allowed when used memory > maxmemory'));
         return store.write(...a);
       },
     });
-    const turn = [envelope(1, [credit('e1', 'acc-1', 100n), credit('e2', 'acc-1', 50n)])];
+    // acc-1 is in the store (a hit, not rebuilt from PostgreSQL) at an older position when the write fails.
+    await stage.handle([envelope(1, [credit('e0', 'acc-1', 10n)])]);
+    ledger.commit(await published());
+    refuse = true;
+    const turn = [envelope(2, [credit('e1', 'acc-1', 100n), credit('e2', 'acc-1', 50n)])];
 
     await expect(stage.handle(turn)).rejects.toThrow(/OOM/);
     const first = await published();
     expect(first.map((r) => [r.eventId, r.balanceAfterMinor])).toEqual([
-      ['e1', 100n],
-      ['e2', 150n],
+      ['e1', 110n],
+      ['e2', 160n],
     ]);
     ledger.commit(first);
 
@@ -139,16 +162,16 @@ describe('state stage', () => {
     await stage.handle(turn);
     // Applied again, to the same results: their publish carries the same message ids, so the bus keeps the first
     // (as JetStream does within its duplicate window, and the writer keeps the first ledger rows after it).
-    expect(stage.counters.applied).toBe(4);
+    expect(stage.counters.applied).toBe(5);
     expect(stage.counters.duplicates).toBe(0);
     expect(await published()).toEqual([]);
     const read = await store.read(PARTITION, ['acc-1'], ['e1', 'e2'], NOW);
-    expect(read.accounts.get('acc-1')?.balanceMinor).toBe(150n);
+    expect(read.accounts.get('acc-1')?.balanceMinor).toBe(160n);
     expect([...read.seen].sort()).toEqual(['e1', 'e2']);
 
     // The next event builds on that balance.
-    await stage.handle([envelope(2, [credit('e3', 'acc-1', 1n)])]);
-    expect((await published()).map((r) => r.balanceAfterMinor)).toEqual([151n]);
+    await stage.handle([envelope(3, [credit('e3', 'acc-1', 1n)])]);
+    expect((await published()).map((r) => r.balanceAfterMinor)).toEqual([161n]);
   });
 
   it('moves no balance for an event id the ledger holds for another account or position', async () => {
@@ -188,5 +211,52 @@ describe('state stage', () => {
     const read = await store.read(PARTITION, ['acc-1'], [], NOW);
     expect(read.accounts.get('acc-1')?.balanceMinor).toBe(100n);
     expect(read.accounts.get('acc-1')?.position).toBe(position);
+  });
+
+  /** Two turns committed, then the store rolled back to before the second: as Redis replaying an older file. */
+  async function rolledBackAfterTwoTurns() {
+    const store = createMemoryStateStore();
+    const env = await setup(store);
+    await env.stage.handle([envelope(1, [credit('e1', 'acc-1', 100n)])]);
+    env.ledger.commit(await env.published());
+    const restore = store.snapshot(PARTITION);
+    await env.stage.handle([envelope(2, [credit('e2', 'acc-1', 50n)])]);
+    env.ledger.commit(await env.published());
+    restore();
+    expect((await store.read(PARTITION, ['acc-1'], [], NOW)).accounts.get('acc-1')?.balanceMinor).toBe(100n);
+    return { store, ...env };
+  }
+
+  it('rebuilds a partition whose store rolled back under its owner, never applying on the older state', async () => {
+    const { stage, published } = await rolledBackAfterTwoTurns();
+    await stage.handle([envelope(3, [credit('e3', 'acc-1', 1n)])]);
+    expect((await published()).map((r) => r.balanceAfterMinor)).toEqual([151n]);
+    expect(stage.counters.rollbacks).toBe(1);
+    expect(stage.counters.recoveries).toBe(1);
+  });
+
+  it('rebuilds a rolled-back partition an instance starts owning, found behind PostgreSQL', async () => {
+    const { store, owner, published } = await rolledBackAfterTwoTurns();
+    const next = owner(EPOCH + 1);
+    await next.claim();
+    // e2 again (its message redelivered) and a new event: e2 is recognised, e3 builds on the committed 150.
+    await next.handle([envelope(2, [credit('e2', 'acc-1', 50n)]), envelope(3, [credit('e3', 'acc-1', 1n)])]);
+    expect((await published()).map((r) => [r.eventId, r.balanceAfterMinor])).toEqual([['e3', 151n]]);
+    expect(next.counters.rollbacks).toBe(1);
+    const read = await store.read(PARTITION, ['acc-1'], [], NOW);
+    expect(read.accounts.get('acc-1')?.balanceMinor).toBe(151n);
+    expect(read.marker?.highWater).toBe((3n << 16n) | 0n);
+  });
+
+  it('trusts a store that is only ahead of PostgreSQL (the writer has not committed yet)', async () => {
+    const store = createMemoryStateStore();
+    const { stage, owner, published } = await setup(store);
+    await stage.handle([envelope(1, [credit('e1', 'acc-1', 100n)])]);
+    await published(); // consumed, not committed: PostgreSQL is behind the store
+    const next = owner(EPOCH + 1);
+    await next.claim();
+    await next.handle([envelope(2, [credit('e2', 'acc-1', 5n)])]);
+    expect((await published()).map((r) => r.balanceAfterMinor)).toEqual([105n]);
+    expect(next.counters.rollbacks).toBe(0);
   });
 });

@@ -16,6 +16,11 @@ export interface StateMarker {
   owner: number;
   /** The highest lease epoch of the enrich instances whose output was applied: older output is stale. */
   upstream: number;
+  /**
+   * The highest position applied in the partition (0 for a marker written before it was kept). Lower than what
+   * was written, or than PostgreSQL's, it tells that Redis lost recent writes (a rollback) though it kept a marker.
+   */
+  highWater: bigint;
 }
 
 /**
@@ -26,6 +31,8 @@ export interface StateKeys {
   account(partition: number, accountId: string): string;
   seen(partition: number, bucket: number): string;
   marker(partition: number): string;
+  /** What every key of the partition begins with. */
+  partitionPrefix(partition: number): string;
 }
 
 export function stateKeys(keyPrefix: string): StateKeys {
@@ -34,6 +41,7 @@ export function stateKeys(keyPrefix: string): StateKeys {
     seen: (partition, bucket) => `${keyPrefix}:{p${partition}}:seen:${bucket}`,
     // A hash (the former `epoch` key held JSON; a deployment that still has one rebuilds once from PostgreSQL).
     marker: (partition) => `${keyPrefix}:{p${partition}}:marker`,
+    partitionPrefix: (partition) => `${keyPrefix}:{p${partition}}:`,
   };
 }
 
@@ -59,19 +67,29 @@ export function decodeAccount(key: string, value: string): AccountState {
   }
 }
 
-/** Decodes the marker hash's fields as HMGET returns them (`created`, `recovered`, `owner`, `upstream`). */
+/** The marker hash's fields, in the order `decodeMarker` takes them. */
+export const MARKER_FIELDS = ['created', 'recovered', 'owner', 'upstream', 'hw'] as const;
+
+/** Decodes the marker hash's fields as HMGET returns them (`MARKER_FIELDS`). */
 export function decodeMarker(key: string, fields: readonly (string | null)[]): StateMarker | undefined {
-  const [created, recovered, owner, upstream] = fields;
+  const [created, recovered, owner, upstream, hw] = fields;
   if (created === null || created === undefined) return undefined;
   const numbers = [created, owner ?? '0', upstream ?? '0', recovered === '' ? '0' : (recovered ?? '0')].map(
     Number,
   );
   if (!numbers.every(Number.isSafeInteger)) throw corrupt(key, JSON.stringify(fields));
+  let highWater = 0n;
+  try {
+    if (hw !== null && hw !== undefined) highWater = BigInt(hw);
+  } catch (err) {
+    throw corrupt(key, JSON.stringify(fields), err);
+  }
   return {
     createdAtMs: numbers[0]!,
     recoveredAtMs: recovered === null || recovered === undefined || recovered === '' ? null : numbers[3]!,
     owner: numbers[1]!,
     upstream: numbers[2]!,
+    highWater,
   };
 }
 

@@ -14,7 +14,8 @@ export const LOST_REPLY = 'TLLOST';
 /**
  * KEYS[1] marker hash, KEYS[2] applied-id bucket, KEYS[3..] account keys.
  * ARGV[1] owner epoch, ARGV[2] upstream epoch, ARGV[3] bucket time to live ms, ARGV[4] account count n,
- * ARGV[5 .. 4+n] account values (in KEYS order), ARGV[5+n ..] applied event ids.
+ * ARGV[5] the partition's high-water position (decimal; the caller's maximum, as Lua numbers cannot hold it),
+ * ARGV[6 .. 5+n] account values (in KEYS order), ARGV[6+n ..] applied event ids.
  */
 export const WRITE_SCRIPT = `
 local marker = redis.call('HMGET', KEYS[1], 'created', 'owner', 'upstream')
@@ -30,23 +31,23 @@ local n = tonumber(ARGV[4])
 local kv = {}
 for i = 1, n do
   kv[#kv + 1] = KEYS[2 + i]
-  kv[#kv + 1] = ARGV[4 + i]
+  kv[#kv + 1] = ARGV[5 + i]
   if #kv >= 4000 then
     redis.call('MSET', unpack(kv))
     kv = {}
   end
 end
 if #kv > 0 then redis.call('MSET', unpack(kv)) end
-local ids = #ARGV - 4 - n
+local ids = #ARGV - 5 - n
 if ids > 0 then
-  for first = 5 + n, #ARGV, 5000 do
+  for first = 6 + n, #ARGV, 5000 do
     redis.call('SADD', KEYS[2], unpack(ARGV, first, math.min(first + 4999, #ARGV)))
   end
   redis.call('PEXPIRE', KEYS[2], ARGV[3])
 end
 local upstream = tonumber(ARGV[2])
 if upstream < tonumber(marker[3] or '0') then upstream = tonumber(marker[3]) end
-redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'upstream', tostring(upstream))
+redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'upstream', tostring(upstream), 'hw', ARGV[5])
 return n
 `;
 
@@ -68,7 +69,7 @@ return 1
  */
 export const INIT_MARKER_SCRIPT = `
 if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('HSET', KEYS[1], 'created', ARGV[1], 'recovered', ARGV[2], 'owner', ARGV[3], 'upstream', '0')
+  redis.call('HSET', KEYS[1], 'created', ARGV[1], 'recovered', ARGV[2], 'owner', ARGV[3], 'upstream', '0', 'hw', '0')
 else
   local owner = redis.call('HGET', KEYS[1], 'owner')
   if owner and tonumber(owner) > tonumber(ARGV[3]) then
@@ -76,5 +77,5 @@ else
   end
   redis.call('HSET', KEYS[1], 'owner', ARGV[3])
 end
-return redis.call('HMGET', KEYS[1], 'created', 'recovered', 'owner', 'upstream')
+return redis.call('HMGET', KEYS[1], 'created', 'recovered', 'owner', 'upstream', 'hw')
 `;

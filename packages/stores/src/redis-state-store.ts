@@ -14,6 +14,7 @@ import {
   decodeAccount,
   decodeMarker,
   encodeAccount,
+  MARKER_FIELDS,
   stateKeys,
   type StateKeys,
   type StateMarker,
@@ -47,10 +48,14 @@ export interface StateRead {
   seen: Set<string>;
 }
 
-/** The fences a write carries: its owner's lease epoch, and the newest enrich epoch its input came from. */
+/**
+ * The fences a write carries: its owner's lease epoch, and the newest enrich epoch its input came from; and the
+ * partition's high-water position after it.
+ */
 export interface WriteFence {
   epoch: number;
   upstream: number;
+  highWater: bigint;
 }
 
 export interface RedisStateStore {
@@ -85,6 +90,11 @@ export interface RedisStateStore {
   ): Promise<StateMarker>;
   /** Removes the marker, as a loss of Redis would (for tests and drills). */
   deleteMarker(partition: number): Promise<void>;
+  /**
+   * Forgets the partition's state, as a loss would: the marker first (so no write lands meanwhile), then its
+   * accounts and applied ids. For state found rolled back (it kept a marker but lost recent writes).
+   */
+  reset(partition: number): Promise<void>;
 }
 
 type PipelineReplies = [error: Error | null, result: unknown][] | null;
@@ -143,7 +153,7 @@ export function createRedisStateStore(
     nowMs: number,
   ): Promise<StateRead> {
     const pipeline = redis.pipeline();
-    pipeline.hmget(keys.marker(partition), 'created', 'recovered', 'owner', 'upstream');
+    pipeline.hmget(keys.marker(partition), ...MARKER_FIELDS);
     const accountKeys = accountIds.map((id) => keys.account(partition, id));
     if (accountKeys.length > 0) pipeline.mget(accountKeys);
     if (eventIds.length > 0) {
@@ -207,6 +217,7 @@ export function createRedisStateStore(
         // Twice the horizon from the last write: the bucket outlives the time it is still read as "previous".
         String(2 * horizonMs),
         String(accountKeys.length),
+        fence.highWater.toString(),
         ...values,
         ...appliedEventIds,
       );
@@ -258,5 +269,25 @@ export function createRedisStateStore(
     }
   }
 
-  return { keys, read, write, claim, initMarker, deleteMarker };
+  async function reset(partition: number): Promise<void> {
+    const what = `reset of partition ${partition}`;
+    try {
+      await redis.del(keys.marker(partition));
+      // Every key of the partition shares its hash tag, so on a cluster they are all on one node.
+      const pattern = `${keys.partitionPrefix(partition)}*`;
+      const nodes = 'nodes' in redis ? redis.nodes('master') : [redis];
+      for (const node of nodes) {
+        let cursor = '0';
+        do {
+          const [next, found] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+          cursor = next;
+          if (found.length > 0) await node.unlink(...found);
+        } while (cursor !== '0');
+      }
+    } catch (err) {
+      throw toStoreError(StoreErrorCode.redisFailed, what, err);
+    }
+  }
+
+  return { keys, read, write, claim, initMarker, deleteMarker, reset };
 }

@@ -62,7 +62,7 @@ describe('outages', () => {
     await store.initMarker(0, null, 1, 1);
     await store.write(
       0,
-      { epoch: 1, upstream: 0 },
+      { epoch: 1, upstream: 0, highWater: 0n },
       new Map([['a', { balanceMinor: 5n, position: 1n, debitsDay: 0, debitsDayMinor: 0n }]]),
       ['e'],
       1,
@@ -76,7 +76,7 @@ describe('outages', () => {
     expect(after).toEqual({ marker: undefined, accounts: new Map(), seen: new Set() });
     // Nothing is written into a partition whose state is gone until it is rebuilt.
     const lost: unknown = await store
-      .write(0, { epoch: 1, upstream: 0 }, new Map(), ['f'], 1)
+      .write(0, { epoch: 1, upstream: 0, highWater: 0n }, new Map(), ['f'], 1)
       .catch((e: unknown) => e);
     expect(isStoreError(lost, StoreErrorCode.stateLost)).toBe(true);
     expect(await rd.redis.keys('outage:*')).toEqual([]);
@@ -90,14 +90,14 @@ describe('outages', () => {
     await rd.redis.config('SET', 'maxmemory', '1');
     try {
       const err: unknown = await store
-        .write(1, { epoch: 1, upstream: 0 }, new Map([['a', account]]), ['e-oom'], 1)
+        .write(1, { epoch: 1, upstream: 0, highWater: 0n }, new Map([['a', account]]), ['e-oom'], 1)
         .catch((e: unknown) => e);
       expect(isStoreError(err, StoreErrorCode.redisFailed)).toBe(true);
       expect(classifyFailure(err)).toEqual({ kind: 'dependency', dependency: 'redis', reason: 'OOM' });
     } finally {
       await rd.redis.config('SET', 'maxmemory', '0');
     }
-    await store.write(1, { epoch: 1, upstream: 0 }, new Map([['a', account]]), ['e-oom'], 1);
+    await store.write(1, { epoch: 1, upstream: 0, highWater: 0n }, new Map([['a', account]]), ['e-oom'], 1);
     expect((await store.read(1, ['a'], ['e-oom'], 1)).seen).toEqual(new Set(['e-oom']));
   });
 

@@ -26,7 +26,7 @@ afterEach(async () => {
   }
 });
 
-const FENCE = { epoch: 10, upstream: 0 };
+const FENCE = { epoch: 10, upstream: 0, highWater: 0n };
 
 /** A store whose partitions already have a marker owned under `FENCE.epoch`. */
 async function ready(s: RedisStateStore, ...partitions: number[]): Promise<RedisStateStore> {
@@ -53,8 +53,34 @@ describe('RedisStateStore', () => {
     const read = await s.read(5, ['a', 'b|with|bars', 'missing'], [], 0);
     expect(read.accounts).toEqual(new Map([...accounts].filter(([k]) => k !== 'c')));
     expect(read.seen.size).toBe(0);
-    expect(read.marker).toEqual({ createdAtMs: 1, recoveredAtMs: null, owner: 10, upstream: 0 });
+    expect(read.marker).toEqual({
+      createdAtMs: 1,
+      recoveredAtMs: null,
+      owner: 10,
+      upstream: 0,
+      highWater: 0n,
+    });
     expect(await servers.redis.get(s.keys.account(5, 'b|with|bars'))).toBe('42|7|19000|0');
+  });
+
+  it('keeps the high-water position a write gives, and forgets a whole partition on reset', async () => {
+    const s = await ready(store(), 6, 7);
+    const big = 2n ** 62n + 5n;
+    await s.write(6, { ...FENCE, highWater: big }, new Map([['a', state(1n, big)]]), ['e1'], 0);
+    await s.write(7, { ...FENCE, highWater: 3n }, new Map([['a', state(2n, 3n)]]), ['e1'], 0);
+    expect((await s.read(6, [], [], 0)).marker?.highWater).toBe(big);
+
+    await s.reset(6);
+    const gone = await s.read(6, ['a'], ['e1'], 0);
+    expect(gone).toEqual({ marker: undefined, accounts: new Map(), seen: new Set() });
+    // A write to the forgotten partition is refused until it is rebuilt; the other partition is untouched.
+    await expect(
+      s.write(6, { ...FENCE, highWater: big }, new Map([['a', state(1n, big)]]), [], 0),
+    ).rejects.toThrow(/TLLOST/);
+    const kept = await s.read(7, ['a'], ['e1'], 0);
+    expect(kept.accounts.get('a')).toEqual(state(2n, 3n));
+    expect(kept.seen).toEqual(new Set(['e1']));
+    expect(kept.marker?.highWater).toBe(3n);
   });
 
   it('keeps every key of a partition under one hash tag', () => {
@@ -116,11 +142,11 @@ describe('RedisStateStore', () => {
 
   it('refuses, atomically, every write of an owner older than the one that claimed the partition', async () => {
     const s = await ready(store(), 3);
-    await s.write(3, { epoch: 10, upstream: 4 }, new Map([['a', state(1n, 1n)]]), ['e1'], 0);
+    await s.write(3, { epoch: 10, upstream: 4, highWater: 0n }, new Map([['a', state(1n, 1n)]]), ['e1'], 0);
     // A newer owner claims the partition; the old one (paused meanwhile) resumes and writes.
     await s.claim(3, 12);
     const stale: unknown = await s
-      .write(3, { epoch: 10, upstream: 4 }, new Map([['a', state(99n, 2n)]]), ['e2'], 0)
+      .write(3, { epoch: 10, upstream: 4, highWater: 0n }, new Map([['a', state(99n, 2n)]]), ['e2'], 0)
       .catch((e: unknown) => e);
     expect(isStoreError(stale, StoreErrorCode.fenced)).toBe(true);
     expect((stale as Error).message).toMatch(/lease epoch 12, newer than 10/);
@@ -129,16 +155,16 @@ describe('RedisStateStore', () => {
     expect(read.seen).toEqual(new Set(['e1']));
     // Claims of older epochs are refused too; the owner's own writes go on and keep the highest upstream epoch.
     expect(isStoreError(await s.claim(3, 11).catch((e: unknown) => e), StoreErrorCode.fenced)).toBe(true);
-    await s.write(3, { epoch: 12, upstream: 2 }, new Map([['a', state(5n, 3n)]]), [], 0);
+    await s.write(3, { epoch: 12, upstream: 2, highWater: 0n }, new Map([['a', state(5n, 3n)]]), [], 0);
     expect((await s.read(3, [], [], 0)).marker).toMatchObject({ owner: 12, upstream: 4 });
-    await s.write(3, { epoch: 12, upstream: 6 }, new Map(), ['e3'], 0);
+    await s.write(3, { epoch: 12, upstream: 6, highWater: 0n }, new Map(), ['e3'], 0);
     expect((await s.read(3, [], [], 0)).marker).toMatchObject({ owner: 12, upstream: 6 });
   });
 
   it('sets the marker only once, raises its owner, and reads it back', async () => {
     const s = store();
     const first = await s.initMarker(2, null, 1000, 5);
-    expect(first).toEqual({ createdAtMs: 1000, recoveredAtMs: null, owner: 5, upstream: 0 });
+    expect(first).toEqual({ createdAtMs: 1000, recoveredAtMs: null, owner: 5, upstream: 0, highWater: 0n });
     expect(await s.initMarker(2, 5000, 5000, 6)).toEqual({ ...first, owner: 6 });
     expect((await s.read(2, [], [], 0)).marker).toEqual({ ...first, owner: 6 });
     expect(
@@ -153,6 +179,7 @@ describe('RedisStateStore', () => {
       recoveredAtMs: 7000,
       owner: 7,
       upstream: 0,
+      highWater: 0n,
     });
   });
 

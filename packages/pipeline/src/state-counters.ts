@@ -1,0 +1,30 @@
+/** What the state stage decided, counted for metrics and tests. */
+export interface StateCounters {
+  applied: number;
+  rejected: number;
+  /** Events skipped because they were applied before (redelivery or client retry). */
+  duplicates: number;
+  /** Batches dropped unapplied because an enrich instance of a newer epoch had already published to the partition. */
+  staleBatches: number;
+  memoryHits: number;
+  storeHits: number;
+  rebuiltFromDatabase: number;
+  /** Partitions rebuilt from PostgreSQL after the store lost their state (all of it, or recent writes). */
+  recoveries: number;
+  /** Of those, partitions whose store kept a marker but lost recent writes (rolled back). */
+  rollbacks: number;
+}
+
+export function newStateCounters(): StateCounters {
+  return {
+    applied: 0,
+    rejected: 0,
+    duplicates: 0,
+    staleBatches: 0,
+    memoryHits: 0,
+    storeHits: 0,
+    rebuiltFromDatabase: 0,
+    recoveries: 0,
+    rollbacks: 0,
+  };
+}

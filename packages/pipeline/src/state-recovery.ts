@@ -1,0 +1,95 @@
+/**
+ * When the state stage may trust what its store holds for a partition, and how it rebuilds it when not.
+ *
+ * The store can lose a partition's state in two ways. All of it (Redis restarted empty, a flush): the marker is
+ * gone. Recent writes only (an append-only file replayed up to its last sync, a replica promoted before it caught
+ * up): the marker is there, but older. The marker keeps the partition's high-water position (the highest position
+ * applied), so a rollback shows as a high-water lower than the one this instance wrote last, or, for an instance
+ * that starts owning the partition, lower than PostgreSQL's once the writer has committed what was published. A
+ * rolled-back partition is forgotten and rebuilt as after a full loss: never used.
+ */
+import type { Bus } from '@throughline/bus';
+import { sleep, type Logger } from '@throughline/runtime';
+import type { CommittedState, StateMarker, StateStore } from './ports.js';
+
+export interface RecoveryContext {
+  bus: Bus;
+  partition: number;
+  epoch: number;
+  store: StateStore;
+  committed: CommittedState;
+  writerGroup: string;
+  logger: Logger;
+}
+
+/** Waits until the writer has committed everything the partition published, so PostgreSQL is the whole truth. */
+export async function waitForWriter(ctx: RecoveryContext, why: string): Promise<void> {
+  const { bus, partition, writerGroup, logger } = ctx;
+  let loggedAtMs = -Infinity;
+  // Polled every 10 ms at first (an owner's first turn waits on it), then every 100 ms.
+  for (let waitedMs = 0, delayMs = 10; ; waitedMs += delayMs, delayMs = Math.min(100, delayMs * 2)) {
+    const backlog = await bus.backlog({ group: writerGroup, topic: 'applied', partition });
+    if (backlog.pending === 0 && backlog.ackPending === 0) return;
+    if (waitedMs - loggedAtMs >= 5000) {
+      loggedAtMs = waitedMs;
+      logger.info(`${why}; waiting for the writer to commit the partition first`, {
+        partition,
+        pending: backlog.pending + backlog.ackPending,
+      });
+    }
+    await sleep(delayMs);
+  }
+}
+
+/**
+ * The store has no marker for the partition: it is new, or it lost its data. Once PostgreSQL is the whole truth,
+ * marks the state's new life; when PostgreSQL already holds rows of the partition, it was a loss, and PostgreSQL
+ * answers for a horizon. Returns the marker and whether it was a loss.
+ */
+export async function rebuild(
+  ctx: RecoveryContext,
+  now: number,
+): Promise<{ marker: StateMarker; lost: boolean }> {
+  await waitForWriter(ctx, 'state store has no marker');
+  const lost = await ctx.committed.hasCommittedRows(ctx.partition);
+  const marker = await ctx.store.initMarker(ctx.partition, lost ? now : null, now, ctx.epoch);
+  if (lost)
+    ctx.logger.warn('state store lost this partition; rebuilding from PostgreSQL', {
+      partition: ctx.partition,
+    });
+  return { marker, lost };
+}
+
+/**
+ * Why the store's state of the partition is older than what was applied, if it is: its high-water position is
+ * below the one this instance wrote last (`known`), or, on an instance's first turn (no `known`), below the
+ * highest one PostgreSQL committed once the writer has committed what was published. A marker of another life
+ * (`known` from before the store lost it all) is no rollback: it is rebuilt as a loss.
+ */
+export async function rolledBackSince(
+  ctx: RecoveryContext,
+  known: StateMarker | undefined,
+  stored: StateMarker,
+): Promise<string | undefined> {
+  if (known !== undefined) {
+    if (stored.createdAtMs !== known.createdAtMs || stored.highWater >= known.highWater) return undefined;
+    return `high-water position ${stored.highWater}, below the ${known.highWater} this instance wrote`;
+  }
+  await waitForWriter(ctx, 'checking the stored state against PostgreSQL');
+  const committed = await ctx.committed.highWater(ctx.partition);
+  return committed > stored.highWater
+    ? `high-water position ${stored.highWater}, below PostgreSQL's ${committed}`
+    : undefined;
+}
+
+/** Forgets a rolled-back partition's state in the store, so that it is rebuilt as after a loss. */
+export async function forgetRolledBack(ctx: RecoveryContext, found: string): Promise<void> {
+  ctx.logger.warn(
+    'state store lost recent writes of this partition (rolled back); rebuilding from PostgreSQL',
+    {
+      partition: ctx.partition,
+      found,
+    },
+  );
+  await ctx.store.reset(ctx.partition);
+}
