@@ -18,6 +18,11 @@ const schema = commonSettings.extend({
   STATE_MAX_CACHED_ACCOUNTS: z.coerce.number().int().min(1).default(50_000),
   /** How long an applied event id is remembered to recognise a client retry, ms (at least a day by default). */
   DEDUP_HORIZON_MS: z.coerce.number().int().min(1000).default(86_400_000),
+  /**
+   * How long an account's state stays in Redis after its last write, ms (seven days by default; at least an
+   * hour, far above the writer's lag): cold accounts expire and are rebuilt from PostgreSQL on their next event.
+   */
+  STATE_ACCOUNT_TTL_MS: z.coerce.number().int().min(3_600_000).default(604_800_000),
   STATE_MAX_TURN_MESSAGES: z.coerce.number().int().min(1).max(1000).default(32),
   STATE_MAX_OUTPUT_EVENTS: z.coerce.number().int().min(1).max(65_535).default(2000),
   PG_POOL_SIZE: z.coerce.number().int().min(1).max(100).default(2),

@@ -38,7 +38,11 @@ export async function run(telemetry: Telemetry, instanceId: string): Promise<voi
       await migrate(pool);
       const keyPrefix = stateKeyPrefixFor(await readDeploymentId(pool));
       const store = withInjectedLatency(
-        createRedisStateStore(redis, { dedupHorizonMs: settings.DEDUP_HORIZON_MS, keyPrefix }),
+        createRedisStateStore(redis, {
+          dedupHorizonMs: settings.DEDUP_HORIZON_MS,
+          accountTtlMs: settings.STATE_ACCOUNT_TTL_MS,
+          keyPrefix,
+        }),
         settings.INJECT_LATENCY,
         'redis',
       );

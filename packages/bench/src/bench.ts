@@ -8,12 +8,13 @@ import { renderHtml } from './report/html.js';
 import type { BenchReport } from './report/types.js';
 import { runAblation, runCapacity } from './scenarios/ablation.js';
 import { runFloor } from './scenarios/floor.js';
+import { runFootprint } from './scenarios/footprint.js';
 import { runPeer } from './scenarios/peer.js';
 import { runScaling } from './scenarios/scaling.js';
 import { runSweep } from './scenarios/sweep.js';
 import { SIZES, type Size } from './sizes.js';
 
-export const SCENARIOS = ['ablation', 'sweep', 'floor', 'peer', 'scaling', 'all'] as const;
+export const SCENARIOS = ['ablation', 'sweep', 'floor', 'peer', 'scaling', 'footprint', 'all'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface RunBenchOptions {
@@ -73,6 +74,10 @@ export async function runBench(opts: RunBenchOptions): Promise<BenchReport> {
       timeBoxMs: sizes.peerTimeBoxMs,
     });
     opts.progress?.(`peer: ${Math.round(report.peer.eventsPerSecond)} events/s`);
+  }
+  if (all || opts.scenario === 'footprint') {
+    report.footprint = await runFootprint(sizes.footprint);
+    opts.progress?.(`footprint: ${Math.round(report.footprint.bytesPerAccount)} bytes per account`);
   }
   return report;
 }

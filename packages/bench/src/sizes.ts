@@ -23,6 +23,8 @@ export interface Sizes {
   peerTimeBoxMs: number;
   /** Events of each run of the scaling scenario (long enough for every scale step to land mid-run). */
   scalingEvents: number;
+  /** Accounts and applied event ids the footprint scenario writes to Redis. */
+  footprint: { accounts: number; eventIds: number };
 }
 
 export const SIZES: Record<Size, Sizes> = {
@@ -39,6 +41,7 @@ export const SIZES: Record<Size, Sizes> = {
     peerEvents: 30_000,
     peerTimeBoxMs: 80_000,
     scalingEvents: 600_000,
+    footprint: { accounts: 100_000, eventIds: 1_000_000 },
   },
   small: {
     events: 2_000,
@@ -54,6 +57,7 @@ export const SIZES: Record<Size, Sizes> = {
     // Generous: the test checks that the peer commits everything; BullMQ's start takes seconds on two busy cores.
     peerTimeBoxMs: 90_000,
     scalingEvents: 40_000,
+    footprint: { accounts: 10_000, eventIds: 50_000 },
   },
 };
 

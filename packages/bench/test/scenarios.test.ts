@@ -44,6 +44,19 @@ it('peer commits the workload through BullMQ', async () => {
   expect(report.peer!.committed).toBe(SIZES.small.peerEvents);
 });
 
+it('footprint measures what Redis holds per account and per applied event id', async () => {
+  const report = await runBench({ scenario: 'footprint', size: 'small' });
+  const f = report.footprint!;
+  expect(f.accounts).toBe(SIZES.small.footprint.accounts);
+  // An account is a key of ~25 bytes and a value of ~50; an id 36 characters in a set: tens to hundreds of bytes.
+  expect(f.bytesPerAccount).toBeGreaterThan(50);
+  expect(f.bytesPerAccount).toBeLessThan(500);
+  expect(f.bytesPerEventId).toBeGreaterThan(36);
+  expect(f.bytesPerEventId).toBeLessThan(300);
+  expect(f.per100kAccountsMiB).toBeCloseTo((f.bytesPerAccount * 100_000) / 2 ** 20, 6);
+  expect(renderTables(report)).toMatch(/Redis footprint: \d+ bytes per account/);
+});
+
 it('scaling scales every stage mid-run, moves partitions cooperatively, and loses nothing', async () => {
   const report = await runBench({ scenario: 'scaling', size: 'small' });
   const { steady, scaling } = report.scaling!;

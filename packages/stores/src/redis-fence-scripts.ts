@@ -15,7 +15,7 @@ export const LOST_REPLY = 'TLLOST';
  * KEYS[1] marker hash, KEYS[2] applied-id bucket, KEYS[3..] account keys.
  * ARGV[1] owner epoch, ARGV[2] upstream epoch, ARGV[3] bucket time to live ms, ARGV[4] account count n,
  * ARGV[5] the partition's high-water position (decimal; the caller's maximum, as Lua numbers cannot hold it),
- * ARGV[6 .. 5+n] account values (in KEYS order), ARGV[6+n ..] applied event ids.
+ * ARGV[6] account time to live ms, ARGV[7 .. 6+n] account values (in KEYS order), ARGV[7+n ..] applied event ids.
  */
 export const WRITE_SCRIPT = `
 local marker = redis.call('HMGET', KEYS[1], 'created', 'owner', 'upstream')
@@ -28,19 +28,12 @@ if owner > epoch then
   return redis.error_reply('${FENCED_REPLY} partition owned under lease epoch ' .. marker[2] .. ', newer than ' .. ARGV[1])
 end
 local n = tonumber(ARGV[4])
-local kv = {}
 for i = 1, n do
-  kv[#kv + 1] = KEYS[2 + i]
-  kv[#kv + 1] = ARGV[5 + i]
-  if #kv >= 4000 then
-    redis.call('MSET', unpack(kv))
-    kv = {}
-  end
+  redis.call('SET', KEYS[2 + i], ARGV[6 + i], 'PX', ARGV[6])
 end
-if #kv > 0 then redis.call('MSET', unpack(kv)) end
-local ids = #ARGV - 5 - n
+local ids = #ARGV - 6 - n
 if ids > 0 then
-  for first = 6 + n, #ARGV, 5000 do
+  for first = 7 + n, #ARGV, 5000 do
     redis.call('SADD', KEYS[2], unpack(ARGV, first, math.min(first + 4999, #ARGV)))
   end
   redis.call('PEXPIRE', KEYS[2], ARGV[3])

@@ -36,6 +36,13 @@ export interface RedisStateStoreOptions {
   dedupHorizonMs?: number;
   /** First segment of every key. Default `tl`. */
   keyPrefix?: string;
+  /**
+   * How long an account's state stays in Redis after its last write, ms: a cold account expires and is rebuilt
+   * from PostgreSQL on its next event, so Redis holds the accounts active within this time, not every account
+   * ever seen. It must stay far above the writer's lag (an expired account is read back from what was committed);
+   * at least an hour. Default 604,800,000 (seven days).
+   */
+  accountTtlMs?: number;
 }
 
 /** What one read returns for a batch. */
@@ -136,6 +143,12 @@ export function createRedisStateStore(
   const horizonMs = opts.dedupHorizonMs ?? 86_400_000;
   if (!(horizonMs > 0))
     throw new StoreError(StoreErrorCode.invalidInput, `dedupHorizonMs ${horizonMs} must be > 0`);
+  const accountTtlMs = opts.accountTtlMs ?? 604_800_000;
+  if (!(accountTtlMs >= 3_600_000))
+    throw new StoreError(
+      StoreErrorCode.invalidInput,
+      `accountTtlMs ${accountTtlMs} must be at least an hour`,
+    );
   const keys = stateKeys(opts.keyPrefix ?? 'tl');
   const bucketOf = (nowMs: number): number => Math.floor(nowMs / horizonMs);
   // EVALSHA with a fallback to EVAL: the scripts are sent once per connection, not per call.
@@ -218,6 +231,7 @@ export function createRedisStateStore(
         String(2 * horizonMs),
         String(accountKeys.length),
         fence.highWater.toString(),
+        String(accountTtlMs),
         ...values,
         ...appliedEventIds,
       );

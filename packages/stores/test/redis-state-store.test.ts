@@ -13,7 +13,7 @@ const servers = useRedis();
 const HOUR = 3_600_000;
 const prefixes: string[] = [];
 
-function store(opts: { dedupHorizonMs?: number } = {}): RedisStateStore {
+function store(opts: { dedupHorizonMs?: number; accountTtlMs?: number } = {}): RedisStateStore {
   const keyPrefix = `tltest-${randomBytes(4).toString('hex')}`;
   prefixes.push(keyPrefix);
   return createRedisStateStore(servers.redis, { ...opts, keyPrefix });
@@ -81,6 +81,17 @@ describe('RedisStateStore', () => {
     expect(kept.accounts.get('a')).toEqual(state(2n, 3n));
     expect(kept.seen).toEqual(new Set(['e1']));
     expect(kept.marker?.highWater).toBe(3n);
+  });
+
+  it('lets an account expire its time to live after its last write (cold accounts leave Redis)', async () => {
+    const s = await ready(store({ accountTtlMs: HOUR }), 8);
+    await s.write(8, FENCE, new Map([['a', state(1n, 1n)]]), ['e1'], 0);
+    const ttl = await servers.redis.pttl(s.keys.account(8, 'a'));
+    expect(ttl).toBeGreaterThan(HOUR - 60_000);
+    expect(ttl).toBeLessThanOrEqual(HOUR);
+    // The marker never expires: without it the partition would be rebuilt.
+    expect(await servers.redis.pttl(s.keys.marker(8))).toBe(-1);
+    expect(() => store({ accountTtlMs: 60_000 })).toThrow(/at least an hour/);
   });
 
   it('keeps every key of a partition under one hash tag', () => {

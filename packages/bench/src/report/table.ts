@@ -95,6 +95,15 @@ export function renderTables(report: BenchReport): string {
       `peer: ${p.label}: ${n0(p.eventsPerSecond)} events/s, ${n2(p.cpuSecondsPer1k)} CPU s/1k events (${n0(p.committed)}/${n0(p.events)} committed${p.timedOut ? ', time box' : ''})`,
     );
   }
+  if (report.footprint) {
+    const f = report.footprint;
+    out.push(
+      '',
+      `Redis footprint: ${n0(f.bytesPerAccount)} bytes per account (${f.per100kAccountsMiB.toFixed(1)} MiB per 100,000 accounts, ` +
+        `${n0(f.accounts)} written), ${n0(f.bytesPerEventId)} bytes per applied event id ` +
+        `(${f.perMillionEventIdsMiB.toFixed(1)} MiB per million inside the horizon, ${n0(f.eventIds)} written)`,
+    );
+  }
   if (report.scaling) {
     const sc = report.scaling;
     const h = sc.scaling.handovers;

@@ -1,5 +1,6 @@
 import type { PipelineRow } from '../pipeline-run.js';
 import type { FloorRow } from '../scenarios/floor.js';
+import type { FootprintReport } from '../scenarios/footprint.js';
 import type { Capacity } from '../scenarios/ablation.js';
 import type { PeerRow } from '../scenarios/peer.js';
 import type { ScalingReport } from '../scenarios/scaling.js';
@@ -18,4 +19,6 @@ export interface BenchReport {
   floor?: FloorRow;
   peer?: PeerRow;
   scaling?: ScalingReport;
+  /** What the state stage keeps in Redis, per account and per applied event id. */
+  footprint?: FootprintReport;
 }
