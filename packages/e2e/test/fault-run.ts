@@ -13,7 +13,7 @@ import type { StageApp } from '@throughline/stack';
 import { waitFor } from '@throughline/testkit';
 import { expectExactlyOnce } from './exactly-once.js';
 import { metricSum, scrapeMetrics, sendPaced, type PacedLoad } from './load.js';
-import { ledgerCount, sendEvents, type Stack } from './stack.js';
+import { ledgerCount, type Stack } from './stack.js';
 
 /** `/readyz` of a service: its status code and body. */
 export function readyz(port: number): Promise<{ status: number; body: string }> {
@@ -102,11 +102,6 @@ export async function runFault(
     events: number;
     perSecond: number;
     fault: Fault;
-    /**
-     * Events to send once the load is acknowledged (chosen from the load's own), before the accounting: for
-     * instance one per partition, so that every partition runs a turn after the fault.
-     */
-    then?: (events: readonly Event[]) => Event[];
   },
 ): Promise<FaultRun> {
   const { name, fault } = opts;
@@ -134,11 +129,6 @@ export async function runFault(
     : await faultOver.then(() => ({ notReady: [], maxStalled: 0 }));
   await load.done;
   run.acknowledged.push(...events.map((e) => e.eventId));
-  const then = opts.then?.(events) ?? [];
-  if (then.length > 0) {
-    await sendEvents(stack.ingest, then, { batchSize: 500, concurrency: 1 });
-    run.acknowledged.push(...then.map((e) => e.eventId));
-  }
   await expectExactlyOnce(stack, run.acknowledged, { redisLost: run.redisLost });
   const dead = await deadLettersAfter(stack, deadBefore);
   const retries = Object.entries(load.retries)

@@ -7,10 +7,9 @@
 import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LedgerWorkload } from '@throughline/ledger';
-import { Direction, partitionOf, type Event } from '@throughline/contracts';
+import type { Event } from '@throughline/contracts';
 import { runFault } from './fault-run.js';
 import { expectExactlyOnce } from './exactly-once.js';
 import { metricSum, scrapeMetrics, sendPaced } from './load.js';
@@ -99,43 +98,6 @@ describe('servers and services that die or change under load', () => {
     expect((logsOf('state').match(/state store lost this partition/g) ?? []).length).toBeGreaterThan(
       rebuildsBefore,
     );
-  });
-
-  it('Redis rolled back to an older snapshot under load: state finds its partitions behind and rebuilds them', async () => {
-    const admin = new Redis(stack.redis.url);
-    const rollbacksBefore = (logsOf('state').match(/lost recent writes of this partition/g) ?? []).length;
-    try {
-      await runFault(stack, run, {
-        name: 'redis-rollback',
-        seed: 60,
-        events: EVENTS_PER_FAULT,
-        perSecond: RATE,
-        fault: {
-          // A snapshot now; 3 s of writes later Redis dies and starts again from it, markers included — as after a
-          // replay of an append-only file up to its last sync, or a replica promoted before it caught up.
-          apply: async () => void (await admin.save()),
-          // state-0 dies with it: its partitions go to owners that find them behind PostgreSQL; state-1's own
-          // partitions find their high-water below the one it wrote.
-          heal: async () => {
-            await Promise.all([stack.redis.kill(), stack.services.get('state-0')!.kill('SIGKILL')]);
-            run.redisLost = true;
-            await stack.redis.restart();
-            await stack.restart('state-0');
-          },
-          durationMs: 3_000,
-        },
-        // A rollback is found by a partition's next turn: one more event in every partition.
-        then: (events) => onePerPartition(events, stack.partitions, 'rollback-probe'),
-      });
-    } finally {
-      admin.disconnect();
-    }
-    const found = logsOf('state')
-      .split('\n')
-      .filter((l) => l.includes('lost recent writes of this partition'))
-      .slice(rollbacksBefore);
-    expect(found.some((l) => /this instance wrote/.test(l))).toBe(true);
-    expect(found.some((l) => /below PostgreSQL's/.test(l))).toBe(true);
   });
 
   it("the services' PostgreSQL password rotated: refused for 6 s until the file has it, nothing lost", async () => {
@@ -275,22 +237,6 @@ describe('servers and services that die or change under load', () => {
     );
   });
 });
-
-/** One new event (a small credit) for an account of each partition among `events`' accounts. */
-function onePerPartition(events: readonly Event[], partitions: number, prefix: string): Event[] {
-  const byPartition = new Map<number, Event>();
-  for (const e of events) {
-    const p = partitionOf(e.accountId, partitions);
-    if (!byPartition.has(p)) byPartition.set(p, e);
-  }
-  expect(byPartition.size).toBe(partitions);
-  return [...byPartition].map(([p, e]) => ({
-    ...e,
-    eventId: `${prefix}-${p}`,
-    direction: Direction.DIRECTION_CREDIT,
-    amountMinor: 1n,
-  }));
-}
 
 /** Events the state stage recognised as already applied, over its instances. */
 async function stateDuplicates(stack: Stack): Promise<number> {

@@ -77,8 +77,6 @@ export interface CommittedState {
   /** The committed ledger rows of these event ids: which account and position each was committed for. */
   committedEvents(eventIds: string[]): Promise<Map<string, CommittedEvent>>;
   hasCommittedRows(partition: number): Promise<boolean>;
-  /** The highest position committed in the partition (0 when none). */
-  highWater(partition: number): Promise<bigint>;
 }
 
 /** The fences of a commit: partition, the writer's lease epoch, the newest state epoch of its results. */

@@ -4,9 +4,8 @@
  * The store can lose a partition's state in two ways. All of it (Redis restarted empty, a flush): the marker is
  * gone. Recent writes only (an append-only file replayed up to its last sync, a replica promoted before it caught
  * up): the marker is there, but older. The marker keeps the partition's high-water position (the highest position
- * applied), so a rollback shows as a high-water lower than the one this instance wrote last, or, for an instance
- * that starts owning the partition, lower than PostgreSQL's once the writer has committed what was published. A
- * rolled-back partition is forgotten and rebuilt as after a full loss: never used.
+ * applied), so a rollback shows as a high-water lower than the one this instance wrote last. A rolled-back
+ * partition is forgotten and rebuilt as after a full loss: never used.
  */
 import type { Bus } from '@throughline/bus';
 import { sleep, type Logger } from '@throughline/runtime';
@@ -61,25 +60,16 @@ export async function rebuild(
 }
 
 /**
- * Why the store's state of the partition is older than what was applied, if it is: its high-water position is
- * below the one this instance wrote last (`known`), or, on an instance's first turn (no `known`), below the
- * highest one PostgreSQL committed once the writer has committed what was published. A marker of another life
- * (`known` from before the store lost it all) is no rollback: it is rebuilt as a loss.
+ * Why the store's state of the partition is older than what this instance applied, if it is: its high-water
+ * position is below the one this instance wrote last (`known`). A marker of another life (`known` from before the
+ * store lost it all) is no rollback: it is rebuilt as a loss. An instance that starts owning the partition has
+ * nothing to compare with (checking against PostgreSQL's high-water cannot tell a rollback from a turn whose results
+ * were published but whose write failed, so it is not done).
  */
-export async function rolledBackSince(
-  ctx: RecoveryContext,
-  known: StateMarker | undefined,
-  stored: StateMarker,
-): Promise<string | undefined> {
-  if (known !== undefined) {
-    if (stored.createdAtMs !== known.createdAtMs || stored.highWater >= known.highWater) return undefined;
-    return `high-water position ${stored.highWater}, below the ${known.highWater} this instance wrote`;
-  }
-  await waitForWriter(ctx, 'checking the stored state against PostgreSQL');
-  const committed = await ctx.committed.highWater(ctx.partition);
-  return committed > stored.highWater
-    ? `high-water position ${stored.highWater}, below PostgreSQL's ${committed}`
-    : undefined;
+export function rolledBackSince(known: StateMarker | undefined, stored: StateMarker): string | undefined {
+  if (known === undefined || stored.createdAtMs !== known.createdAtMs || stored.highWater >= known.highWater)
+    return undefined;
+  return `high-water position ${stored.highWater}, below the ${known.highWater} this instance wrote`;
 }
 
 /** Forgets a rolled-back partition's state in the store, so that it is rebuilt as after a loss. */

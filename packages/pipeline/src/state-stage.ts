@@ -138,10 +138,7 @@ export class StateStage {
       );
     }
     let stored = read.accounts;
-    const rolledBack =
-      read.marker === undefined
-        ? undefined
-        : await wait('recovery', () => rolledBackSince(this.recovery, this.marker, read.marker!));
+    const rolledBack = read.marker === undefined ? undefined : rolledBackSince(this.marker, read.marker);
     if (rolledBack !== undefined) {
       // Nothing the store answered is used: it is forgotten and rebuilt from PostgreSQL (its applied ids are a
       // subset of the truth, and the ledger answers for the rest).

@@ -44,9 +44,7 @@ describe('scanPublishRequest', () => {
   it('counts events before anything is decoded: 2 MB of empty events is refused unread', () => {
     const empties = new Uint8Array(2_000_000);
     for (let i = 0; i < empties.length; i += 2) empties[i] = 0x0a; // field 1, length 0
-    expect(described(empties)).toBe(
-      'events: holds 1000000 events, at most 10000 allowed per request',
-    );
+    expect(described(empties)).toBe('events: holds 1000000 events, at most 10000 allowed per request');
   });
 
   it('refuses an event encoded larger than any valid one, naming it', () => {

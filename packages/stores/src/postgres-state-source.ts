@@ -17,12 +17,6 @@ export interface PostgresStateSource {
    * `balances`, which the writer fills in the same statement as the ledger: one row per account, not per event.
    */
   hasCommittedRows(partition: number): Promise<boolean>;
-  /**
-   * The highest position committed in `partition` (0 when none): the greatest of its accounts' balance rows,
-   * which the writer moves forward with every result. Reads the partition's balance rows, so it is asked when an
-   * owner starts, not per turn.
-   */
-  highWater(partition: number): Promise<bigint>;
 }
 
 // bigint columns are read as text so nobody's global pg type parser can turn them into lossy numbers.
@@ -31,7 +25,6 @@ SELECT account_id, balance_minor::text, position::text, debits_day, debits_day_m
 FROM balances WHERE account_id = ANY($1::text[])`;
 const COMMITTED_IDS_SQL =
   'SELECT event_id, account_id, position::text FROM ledger WHERE event_id = ANY($1::text[])';
-const HIGH_WATER_SQL = 'SELECT coalesce(max(position), 0)::text AS hw FROM balances WHERE partition = $1';
 const HAS_ROWS_SQL = 'SELECT EXISTS (SELECT 1 FROM balances WHERE partition = $1) AS found';
 
 export function createPostgresStateSource(pool: pg.Pool): PostgresStateSource {
@@ -76,18 +69,6 @@ export function createPostgresStateSource(pool: pg.Pool): PostgresStateSource {
       return committed;
     },
 
-    async highWater(partition) {
-      try {
-        const res = await pool.query<{ hw: string }>(HIGH_WATER_SQL, [partition]);
-        return BigInt(res.rows[0]?.hw ?? '0');
-      } catch (err) {
-        throw toStoreError(
-          StoreErrorCode.queryFailed,
-          `cannot read the high-water position of partition ${partition}`,
-          err,
-        );
-      }
-    },
     async hasCommittedRows(partition) {
       try {
         const res = await pool.query<{ found: boolean }>(HAS_ROWS_SQL, [partition]);

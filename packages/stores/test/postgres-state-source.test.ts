@@ -71,13 +71,4 @@ describe('PostgresStateSource', () => {
     expect(await source.hasCommittedRows(4)).toBe(true);
     expect(await source.hasCommittedRows(5)).toBe(false);
   });
-
-  it('tells the highest position committed in a partition', async () => {
-    const { rows } = await pool.query<{ hw: string }>(
-      'SELECT max(position)::text AS hw FROM ledger WHERE partition = 3',
-    );
-    expect(await source.highWater(3)).toBe(BigInt(rows[0]!.hw));
-    expect(await source.highWater(4)).toBe(2n ** 63n - 1n);
-    expect(await source.highWater(5)).toBe(0n);
-  });
 });

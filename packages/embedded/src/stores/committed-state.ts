@@ -21,6 +21,5 @@ export async function createEmbeddedCommittedState(
     loadAccounts: () => Promise.resolve(new Map()),
     committedEvents: () => Promise.resolve(new Map()),
     hasCommittedRows: (partition) => source.hasCommittedRows(partition),
-    highWater: (partition) => source.highWater(partition),
   };
 }
