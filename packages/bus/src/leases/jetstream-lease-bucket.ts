@@ -189,7 +189,12 @@ class JetStreamLeaseBucket implements LeaseBucket {
     } catch (err) {
       throw toBusError(err, BusErrorCode.requestFailed, `watch ${prefix}.>`);
     }
-    await initial;
+    // The initial values arrive in the time of a round trip; should the count it started from never be reached
+    // (keys that expired or changed meanwhile), the watch goes on after the time to live rather than hold the
+    // caller (an instance's start) forever: later values keep arriving either way.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([initial, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.ttlMs)))]);
+    clearTimeout(timer);
     return {
       stop: async () => {
         await messages.close();
