@@ -1,5 +1,6 @@
 /** Parsers for option values: each throws commander's InvalidArgumentError, which becomes a usage error (exit 2). */
 import { InvalidArgumentError, Option } from 'commander';
+import { checkNatsAuth, type NatsAuth } from '@throughline/bus';
 
 export function positiveInt(value: string): number {
   const n = Number(value.replace(/_/g, ''));
@@ -132,4 +133,30 @@ export function partitionsOption(): Option {
     .argParser(positiveInt)
     .env('PARTITION_COUNT')
     .default(16);
+}
+
+/**
+ * NATS credentials and TLS from the services' own variables (NATS_USER with NATS_PASSWORD_FILE, NATS_TOKEN_FILE,
+ * NATS_NKEY_SEED_FILE, NATS_CREDS_FILE, NATS_TLS_CA_FILE, NATS_TLS_CERT_FILE, NATS_TLS_KEY_FILE), for the commands
+ * that read the bus. Contradicting ones are a usage error.
+ */
+export function natsAuthFromEnv(env: NodeJS.ProcessEnv = process.env): NatsAuth {
+  const fields: [keyof NatsAuth, string][] = [
+    ['user', 'NATS_USER'],
+    ['passwordFile', 'NATS_PASSWORD_FILE'],
+    ['tokenFile', 'NATS_TOKEN_FILE'],
+    ['nkeySeedFile', 'NATS_NKEY_SEED_FILE'],
+    ['credsFile', 'NATS_CREDS_FILE'],
+    ['tlsCaFile', 'NATS_TLS_CA_FILE'],
+    ['tlsCertFile', 'NATS_TLS_CERT_FILE'],
+    ['tlsKeyFile', 'NATS_TLS_KEY_FILE'],
+  ];
+  const auth: NatsAuth = {};
+  for (const [field, name] of fields) {
+    const value = env[name];
+    if (value !== undefined && value !== '') auth[field] = value;
+  }
+  const problem = checkNatsAuth(auth);
+  if (problem !== undefined) throw new InvalidArgumentError(`${problem} (NATS_* variables).`);
+  return auth;
 }

@@ -56,6 +56,7 @@ export {
 export { consumerName, parseSubject, type SubjectAddress } from './addressing.js';
 export { LEASE_BUCKET } from './leases/jetstream-lease-bucket.js';
 export { sequenceFloor } from './jetstream/topology.js';
+export { checkNatsAuth, type NatsAuth } from './jetstream/auth.js';
 export {
   connectJetStreamBus,
   createJetStreamBus,

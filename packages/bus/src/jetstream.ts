@@ -26,6 +26,7 @@ import {
   mailboxConsumerConfig,
   takeOverPartition,
 } from './jetstream/topology.js';
+import { natsAuthOptions, type NatsAuth } from './jetstream/auth.js';
 import { resolveBusSettings, type ResolvedBusSettings } from './settings.js';
 import type {
   Bus,
@@ -53,6 +54,10 @@ export interface ConnectJetStreamBusOptions {
   reconnectTimeWaitMs?: number;
   /** Time-out of JetStream requests (publish acks, management, ack confirmations). Default 5000. */
   requestTimeoutMs?: number;
+  /** Credentials and TLS (default: none, as the URL says). */
+  auth?: NatsAuth;
+  /** How long the first connection may take (a TLS handshake the server drops ends only with it). Default 20000. */
+  connectTimeoutMs?: number;
 }
 
 export interface CreateJetStreamBusOptions {
@@ -69,17 +74,23 @@ export interface CreateJetStreamBusOptions {
  */
 export async function connectJetStreamBus(opts: ConnectJetStreamBusOptions): Promise<Bus> {
   let nc: NatsConnection;
+  const auth = natsAuthOptions(opts.auth ?? {});
   try {
     nc = await connect({
+      ...auth,
       servers: opts.servers,
       ...(opts.name === undefined ? {} : { name: opts.name }),
       noAsyncTraces: true,
       maxReconnectAttempts: -1,
       reconnectTimeWait: opts.reconnectTimeWaitMs ?? 2_000,
+      ...(opts.connectTimeoutMs === undefined ? {} : { timeout: opts.connectTimeoutMs }),
     });
   } catch (err) {
-    throw new BusError(BusErrorCode.connectFailed, `cannot connect to NATS at ${String(opts.servers)}`, {
-      cause: ensureError(err),
+    const cause = ensureError(err);
+    // The URL without a password it may hold; the cause says why (refused, authorization violation, TLS).
+    const where = String(opts.servers).replace(/\/\/[^/@\s]*@/g, '//***@');
+    throw new BusError(BusErrorCode.connectFailed, `cannot connect to NATS at ${where}: ${cause.message}`, {
+      cause,
     });
   }
   if (opts.logger !== undefined) watchConnection(nc, opts.logger);

@@ -8,11 +8,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { connectJetStreamBus, type Bus } from '@throughline/bus';
+import { connectJetStreamBus, type Bus, type NatsAuth } from '@throughline/bus';
 import { SERVICE_NODE_FLAGS } from '@throughline/runtime';
 import { ConfigServiceClient, IngestServiceClient, type Event, type Topic } from '@throughline/contracts';
 import { mainOf, OutputService, Stack as Launcher, type StageApp } from '@throughline/stack';
 import {
+  createTestPki,
   spawnService,
   startNats,
   startPostgres,
@@ -38,6 +39,11 @@ export interface StackOptions {
    * of the trusted superuser: the test can rotate it.
    */
   databasePassword?: boolean;
+  /**
+   * NATS demands a user and password and mutual TLS (certificates of a test CA); the services get them from their
+   * NATS_* settings, and the test's own bus client too.
+   */
+  natsSecured?: boolean;
 }
 
 export interface Stack {
@@ -47,6 +53,8 @@ export interface Stack {
   databaseUrl: string;
   /** With `databasePassword`: the services' role and the file they read its password from. */
   databaseRole?: { name: string; passwordFile: string };
+  /** With `natsSecured`: the file holding the services' NATS password. */
+  natsPasswordFile?: string;
   /** A pool of the superuser (whatever the services log in as). */
   pool: pg.Pool;
   bus: Bus;
@@ -73,12 +81,17 @@ export interface Stack {
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const partitions = opts.partitions ?? 8;
-  const [nats, redis, postgres] = await Promise.all([startNats(), startRedis(), startPostgres()]);
+  const secretsDir = mkdtempSync(join(tmpdir(), 'throughline-e2e-secrets-'));
+  const natsSecurity = opts.natsSecured ? secureNats(secretsDir) : undefined;
+  const [nats, redis, postgres] = await Promise.all([
+    startNats(natsSecurity === undefined ? {} : { config: natsSecurity.config }),
+    startRedis(),
+    startPostgres(),
+  ]);
   const databaseUrl = await postgres.createDatabase('throughline');
   let serviceDatabaseUrl = databaseUrl;
   let databaseRole: Stack['databaseRole'];
-  const secretsDir = mkdtempSync(join(tmpdir(), 'throughline-e2e-secrets-'));
-  const extraEnv: Record<string, string> = {};
+  const extraEnv: Record<string, string> = { ...natsSecurity?.env };
   if (opts.databasePassword) {
     const passwordFile = join(secretsDir, 'database-password');
     const password = randomBytes(12).toString('base64url');
@@ -123,7 +136,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
   // Idle connections die when a test stops PostgreSQL; that is expected, not a failure of the test.
   pool.on('error', () => undefined);
-  const bus = await connectJetStreamBus({ servers: nats.url, name: 'e2e-test' });
+  const bus = await connectJetStreamBus({
+    servers: nats.url,
+    name: 'e2e-test',
+    auth: natsSecurity?.auth ?? {},
+  });
   const ingest = new IngestServiceClient(ingestAddress, grpc.credentials.createInsecure(), {
     'grpc.max_send_message_length': 64 * 1024 * 1024,
   });
@@ -134,6 +151,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     postgres,
     databaseUrl,
     databaseRole,
+    ...(natsSecurity?.auth.passwordFile === undefined
+      ? {}
+      : { natsPasswordFile: natsSecurity.auth.passwordFile }),
     pool,
     bus,
     services,
@@ -247,4 +267,36 @@ export async function balancesSnapshot(pool: pg.Pool): Promise<Map<string, strin
     'SELECT account_id, balance_minor::text FROM balances ORDER BY account_id',
   );
   return new Map(rows.map((r) => [r.account_id, r.balance_minor]));
+}
+
+/** A NATS configuration with a user, its password and mutual TLS; the files the services read, and their env. */
+function secureNats(dir: string): { config: string; auth: NatsAuth; env: Record<string, string> } {
+  const pki = createTestPki();
+  const ca = pki.ca('nats-ca');
+  const server = pki.cert('nats-server', ca, 'server');
+  const client = pki.cert('nats-client', ca, 'client');
+  const password = randomBytes(12).toString('base64url');
+  const passwordFile = join(dir, 'nats-password');
+  writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
+  const auth: NatsAuth = {
+    user: 'throughline',
+    passwordFile,
+    tlsCaFile: ca.cert,
+    tlsCertFile: client.cert,
+    tlsKeyFile: client.key,
+  };
+  return {
+    config: [
+      `authorization { users = [ { user: "throughline", password: "${password}" } ] }`,
+      `tls { cert_file: "${server.cert}", key_file: "${server.key}", ca_file: "${ca.cert}", verify: true }`,
+    ].join('\n'),
+    auth,
+    env: {
+      NATS_USER: 'throughline',
+      NATS_PASSWORD_FILE: passwordFile,
+      NATS_TLS_CA_FILE: ca.cert,
+      NATS_TLS_CERT_FILE: client.cert,
+      NATS_TLS_KEY_FILE: client.key,
+    },
+  };
 }

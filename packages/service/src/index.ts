@@ -13,6 +13,7 @@ export {
   busSettingsOf,
   checkOwnership,
   commonSettings,
+  natsAuthOf,
   grpcServerSettings,
   injectLatencySetting,
   pipelineModeOf,

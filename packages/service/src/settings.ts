@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { NatsAuth } from '@throughline/bus';
 import { grpcTlsSettings } from './tls.js';
 import {
   parseLatencySpec,
@@ -28,6 +29,19 @@ export const commonSettings = z.object({
    */
   LEASE_TTL_MS: z.coerce.number().int().min(500).max(600_000).default(5_000),
   NATS_URL: z.string().default('nats://127.0.0.1:4222'),
+  /**
+   * NATS credentials, each from a file (a mounted Secret, read at every connection): a user with
+   * NATS_PASSWORD_FILE, or NATS_TOKEN_FILE, or NATS_NKEY_SEED_FILE, or NATS_CREDS_FILE (JWT and seed).
+   */
+  NATS_USER: z.string().min(1).optional(),
+  NATS_PASSWORD_FILE: z.string().min(1).optional(),
+  NATS_TOKEN_FILE: z.string().min(1).optional(),
+  NATS_NKEY_SEED_FILE: z.string().min(1).optional(),
+  NATS_CREDS_FILE: z.string().min(1).optional(),
+  /** TLS to NATS: the CA of the server's certificate, and a client certificate and key for mutual TLS. */
+  NATS_TLS_CA_FILE: z.string().min(1).optional(),
+  NATS_TLS_CERT_FILE: z.string().min(1).optional(),
+  NATS_TLS_KEY_FILE: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   /** Address of the operational HTTP server: /healthz, /readyz, /metrics. */
   HTTP_ADDRESS: z.string().default('0.0.0.0:9464'),
@@ -136,4 +150,18 @@ export function pipelineModeOf(s: {
   NAIVE_CONCURRENCY: number;
 }): PipelineMode {
   return parsePipelineMode(s.PIPELINE_MODE, s.PIPELINE_FEATURES, s.NAIVE_CONCURRENCY);
+}
+
+/** The NATS credentials and TLS files of `settings`. */
+export function natsAuthOf(settings: CommonSettings): NatsAuth {
+  const auth: NatsAuth = {};
+  if (settings.NATS_USER !== undefined) auth.user = settings.NATS_USER;
+  if (settings.NATS_PASSWORD_FILE !== undefined) auth.passwordFile = settings.NATS_PASSWORD_FILE;
+  if (settings.NATS_TOKEN_FILE !== undefined) auth.tokenFile = settings.NATS_TOKEN_FILE;
+  if (settings.NATS_NKEY_SEED_FILE !== undefined) auth.nkeySeedFile = settings.NATS_NKEY_SEED_FILE;
+  if (settings.NATS_CREDS_FILE !== undefined) auth.credsFile = settings.NATS_CREDS_FILE;
+  if (settings.NATS_TLS_CA_FILE !== undefined) auth.tlsCaFile = settings.NATS_TLS_CA_FILE;
+  if (settings.NATS_TLS_CERT_FILE !== undefined) auth.tlsCertFile = settings.NATS_TLS_CERT_FILE;
+  if (settings.NATS_TLS_KEY_FILE !== undefined) auth.tlsKeyFile = settings.NATS_TLS_KEY_FILE;
+  return auth;
 }

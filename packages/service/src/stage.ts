@@ -1,6 +1,6 @@
-import { connectJetStreamBus, type Bus } from '@throughline/bus';
+import { checkNatsAuth, connectJetStreamBus, type Bus } from '@throughline/bus';
 import { ownedPartitions, type Logger } from '@throughline/runtime';
-import { busSettingsOf, checkOwnership, type CommonSettings } from './settings.js';
+import { busSettingsOf, checkOwnership, natsAuthOf, type CommonSettings } from './settings.js';
 
 /**
  * The partitions a statically assigned instance asks leases for (`p % INSTANCE_COUNT == INSTANCE_INDEX`), or
@@ -23,7 +23,14 @@ export async function connectServiceBus(
   settings: CommonSettings,
   logger: Logger,
 ): Promise<Bus> {
+  const auth = natsAuthOf(settings);
+  const problem = checkNatsAuth(auth);
+  if (problem !== undefined) {
+    logger.error(`invalid NATS settings: ${problem}`);
+    process.exit(2);
+  }
   const bus = await connectJetStreamBus({
+    auth,
     servers: settings.NATS_URL,
     name,
     settings: busSettingsOf(settings),

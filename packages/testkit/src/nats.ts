@@ -1,4 +1,6 @@
 import { pathDirs, requireBinary, searchDescription } from './binaries.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { makeTempDir } from './cleanup.js';
 import { ManagedServer, ManagedServerHandle } from './managed-server.js';
 import type { ServerHandle, ServerStartOptions } from './server-handle.js';
@@ -9,7 +11,13 @@ export interface NatsHandle extends ServerHandle {
   readonly storeDir: string;
 }
 
-export type NatsStartOptions = ServerStartOptions;
+export interface NatsStartOptions extends ServerStartOptions {
+  /**
+   * nats-server configuration (its own format) added to the command line's: accounts and users, authorization,
+   * TLS. Written to a file in the store directory; the address, port and JetStream flags still come from here.
+   */
+  config?: string;
+}
 
 class NatsServerHandle extends ManagedServerHandle implements NatsHandle {
   constructor(
@@ -36,6 +44,12 @@ export async function startNats(opts: NatsStartOptions = {}): Promise<NatsHandle
     searchDescription(opts.binDirs),
   );
   const storeDir = makeTempDir('throughline-nats-');
+  const configArgs: string[] = [];
+  if (opts.config !== undefined) {
+    const file = join(storeDir, 'nats-server.conf');
+    writeFileSync(file, opts.config);
+    configArgs.push('-c', file);
+  }
   const server = await ManagedServer.start({
     kind: 'nats-server',
     dataDir: storeDir,
@@ -45,7 +59,7 @@ export async function startNats(opts: NatsStartOptions = {}): Promise<NatsHandle
     stopTimeoutMs: opts.stopTimeoutMs,
     launch: (port) => ({
       command: binary,
-      args: ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir],
+      args: [...configArgs, '-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir],
     }),
     isReady: async (port) => {
       const greeting = await readFirstLine(port);

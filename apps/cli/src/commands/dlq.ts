@@ -26,7 +26,14 @@ import { poisonReason, STAGES, STAGE_NAMES } from '@throughline/pipeline';
 import { checkReachable } from '../up/preflight.js';
 import { CliError, usageError } from '../errors.js';
 import { count, table } from '../format.js';
-import { duration, natsUrlOption, nonNegativeInt, partitionsOption, positiveInt } from '../options.js';
+import {
+  duration,
+  natsAuthFromEnv,
+  natsUrlOption,
+  nonNegativeInt,
+  partitionsOption,
+  positiveInt,
+} from '../options.js';
 
 /** Dead letters read at most per command; more are reported, never silently left out. */
 const MAX_SCAN = 100_000;
@@ -154,7 +161,7 @@ async function connect(flags: CommonFlags): Promise<Bus> {
       hint: 'is the pipeline running?',
     },
   ]);
-  return connectJetStreamBus({ servers: flags.natsUrl, name: 'throughline-dlq' });
+  return connectJetStreamBus({ servers: flags.natsUrl, name: 'throughline-dlq', auth: natsAuthFromEnv() });
 }
 
 /** Every dead letter matching the filters (or the sequences given), oldest first. */

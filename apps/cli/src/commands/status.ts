@@ -10,7 +10,7 @@ import { readOwnership, type OwnershipView } from '@throughline/runtime';
 import { checkReachable } from '../up/preflight.js';
 import { CliError } from '../errors.js';
 import { count, millis, table } from '../format.js';
-import { natsUrlOption, partitionsOption } from '../options.js';
+import { natsAuthFromEnv, natsUrlOption, partitionsOption } from '../options.js';
 
 interface StatusFlags {
   natsUrl: string;
@@ -39,7 +39,11 @@ export function statusCommand(): Command {
           hint: 'is the pipeline running?',
         },
       ]);
-      const bus = await connectJetStreamBus({ servers: flags.natsUrl, name: 'throughline-status' });
+      const bus = await connectJetStreamBus({
+        servers: flags.natsUrl,
+        name: 'throughline-status',
+        auth: natsAuthFromEnv(),
+      });
       try {
         const stages = await readStatus(bus, flags.partitions);
         process.stdout.write(flags.json ? `${JSON.stringify(stages, null, 2)}\n` : render(stages));
