@@ -209,6 +209,55 @@ describe('values.yaml', () => {
     expect(checkAll(r)).toEqual([]);
   });
 
+  it('mounts NATS credentials and TLS for the services on NATS, and points them at the files', () => {
+    const r = helmTemplate({
+      release: 'demo',
+      valueFiles: ['ci/default-values.yaml'],
+      set: {
+        connections: {
+          nats: {
+            auth: { method: 'password', secretName: '{{ .Release.Name }}-nats-user', user: 'ingest' },
+            tls: { secretName: 'nats-client-tls', clientCert: true },
+          },
+        },
+      },
+    });
+    for (const s of ['ingest', 'enrich', 'state', 'writer']) {
+      const pod = podSpecOf(r.byName.get(`Deployment/demo-throughline-${s}`)!);
+      const env = envOf(pod.containers[0]!);
+      expect(env.get('NATS_USER')?.value).toBe('ingest');
+      expect(env.get('NATS_PASSWORD_FILE')?.value).toBe('/etc/throughline/nats/password');
+      expect(env.get('NATS_TLS_CA_FILE')?.value).toBe('/etc/throughline/nats-tls/ca.crt');
+      expect(env.get('NATS_TLS_CERT_FILE')?.value).toBe('/etc/throughline/nats-tls/tls.crt');
+      expect(env.get('NATS_TLS_KEY_FILE')?.value).toBe('/etc/throughline/nats-tls/tls.key');
+      expect(pod.volumes).toContainEqual({
+        name: 'nats-auth',
+        secret: { secretName: 'demo-nats-user', defaultMode: 0o440 },
+      });
+      expect(pod.volumes).toContainEqual({
+        name: 'nats-tls',
+        secret: { secretName: 'nats-client-tls', defaultMode: 0o440 },
+      });
+      expect(pod.containers[0]!.volumeMounts).toContainEqual({
+        name: 'nats-auth',
+        mountPath: '/etc/throughline/nats',
+        readOnly: true,
+      });
+    }
+    const config = podSpecOf(r.byName.get('Deployment/demo-throughline-config')!);
+    expect(JSON.stringify(config)).not.toContain('nats-auth');
+    expect(checkAll(r)).toEqual([]);
+    expect(r.objects.flatMap(validateObject)).toEqual([]);
+
+    const token = helmTemplate({
+      valueFiles: ['ci/default-values.yaml'],
+      set: { connections: { nats: { auth: { method: 'token', secretName: 'nats-token' } } } },
+    });
+    const env = envOf(podSpecOf(deployment(token, 'state')).containers[0]!);
+    expect(env.get('NATS_TOKEN_FILE')?.value).toBe('/etc/throughline/nats/token');
+    expect(env.has('NATS_TLS_CA_FILE')).toBe(false);
+  });
+
   it('mounts the database password as a file when asked, so a rotation needs no restart', () => {
     const r = helmTemplate({
       release: 'demo',

@@ -83,6 +83,17 @@ describe('a broken value fails the render with a message naming it', () => {
     );
   });
 
+  it('NATS credentials without their Secret, or a password without its user', () => {
+    const nats = (auth: object) => withSecret(at('connections.nats.auth', auth));
+    expect(() => helmTemplate(nats({ method: 'token' }))).toThrow(
+      'connections.nats.auth.secretName: the Secret holding the NATS token',
+    );
+    expect(() => helmTemplate(nats({ method: 'password', secretName: 's' }))).toThrow(
+      'connections.nats.auth.user: the NATS user whose password the Secret holds',
+    );
+    expect(() => helmTemplate(nats({ method: 'kerberos', secretName: 's' }))).toThrow(/method/);
+  });
+
   it('an env entry that would shadow a setting the chart owns', () => {
     expect(() => helmTemplate(withSecret(at('writer.env', { LEASE_TTL_MS: '3000' })))).toThrow(
       executionError('writer.env.LEASE_TTL_MS is set by the chart from its own values'),

@@ -100,3 +100,69 @@ Call with (dict "root" $ "conn" "nats" "env" "NATS_URL").
 {{- printf "http://%s.%s.svc:%d/lag" (include "throughline.componentName" (dict "root" $ "name" "ingest")) $.Release.Namespace (int $.Values.httpPort) }}
 {{- end }}
 {{- end }}
+
+{{/* NATS credentials and TLS: the environment that points the services at the mounted files. (root) */}}
+{{- define "throughline.natsAuthEnv" -}}
+{{- $auth := .Values.connections.nats.auth | default dict }}
+{{- $method := $auth.method | default "none" }}
+{{- if ne $method "none" }}
+{{- $_ := required (printf "connections.nats.auth.secretName: the Secret holding the NATS %s" $method) $auth.secretName }}
+{{- end }}
+{{- if eq $method "password" }}
+- name: NATS_USER
+  value: {{ required "connections.nats.auth.user: the NATS user whose password the Secret holds" $auth.user | quote }}
+- name: NATS_PASSWORD_FILE
+  value: /etc/throughline/nats/password
+{{- else if eq $method "token" }}
+- name: NATS_TOKEN_FILE
+  value: /etc/throughline/nats/token
+{{- else if eq $method "nkey" }}
+- name: NATS_NKEY_SEED_FILE
+  value: /etc/throughline/nats/nkey.seed
+{{- else if eq $method "creds" }}
+- name: NATS_CREDS_FILE
+  value: /etc/throughline/nats/user.creds
+{{- end }}
+{{- with .Values.connections.nats.tls }}
+{{- if .secretName }}
+- name: NATS_TLS_CA_FILE
+  value: /etc/throughline/nats-tls/ca.crt
+{{- if .clientCert }}
+- name: NATS_TLS_CERT_FILE
+  value: /etc/throughline/nats-tls/tls.crt
+- name: NATS_TLS_KEY_FILE
+  value: /etc/throughline/nats-tls/tls.key
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The mounts of NATS credentials and TLS. (root) */}}
+{{- define "throughline.natsMounts" -}}
+{{- if ne (.Values.connections.nats.auth.method | default "none") "none" }}
+- name: nats-auth
+  mountPath: /etc/throughline/nats
+  readOnly: true
+{{- end }}
+{{- if .Values.connections.nats.tls.secretName }}
+- name: nats-tls
+  mountPath: /etc/throughline/nats-tls
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{/* The volumes of NATS credentials and TLS. (root) */}}
+{{- define "throughline.natsVolumes" -}}
+{{- if ne (.Values.connections.nats.auth.method | default "none") "none" }}
+- name: nats-auth
+  secret:
+    secretName: {{ tpl .Values.connections.nats.auth.secretName . }}
+    defaultMode: 288 {{- /* 0440 */}}
+{{- end }}
+{{- with .Values.connections.nats.tls.secretName }}
+- name: nats-tls
+  secret:
+    secretName: {{ tpl . $ }}
+    defaultMode: 288 {{- /* 0440 */}}
+{{- end }}
+{{- end }}

@@ -43,6 +43,7 @@
 {{- end }}
 {{- if $spec.nats }}
 {{- include "throughline.connectionEnv" (dict "root" $root "conn" "nats" "env" "NATS_URL") }}
+{{- include "throughline.natsAuthEnv" $root }}
 - name: PARTITION_COUNT
   value: {{ $root.Values.partitionCount | int | quote }}
 - name: BUS_DUPLICATE_WINDOW_MS

@@ -71,6 +71,9 @@ spec:
           mountPath: /etc/throughline/grpc-tls
           readOnly: true
         {{- end }}
+        {{- if $spec.nats }}
+        {{- include "throughline.natsMounts" $root | nindent 8 }}
+        {{- end }}
         {{- if and $spec.database (include "throughline.databasePasswordAsFile" (dict "root" $root)) }}
         - name: database-password
           mountPath: /etc/throughline/database
@@ -86,6 +89,9 @@ spec:
         {{- /* A mounted Secret follows its updates (cert-manager renewals): the services re-read the files. */}}
         secretName: {{ required "grpcTls.secretName is required when grpcTls.enabled" $root.Values.grpcTls.secretName }}
         defaultMode: 0440
+    {{- end }}
+    {{- if $spec.nats }}
+    {{- include "throughline.natsVolumes" $root | nindent 4 }}
     {{- end }}
     {{- if and $spec.database (include "throughline.databasePasswordAsFile" (dict "root" $root)) }}
     {{- include "throughline.databasePasswordVolume" (dict "root" $root) | nindent 4 }}
