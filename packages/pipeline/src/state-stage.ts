@@ -184,7 +184,6 @@ export class StateStage {
       if (decision.result.rejectReason === '') this.counters.applied++;
       else this.counters.rejected++;
     }
-    for (const [id, state] of loaded) if (!changed.has(id)) this.memory.set(id, state);
     if (results.length > 0) {
       await publishChunks({
         ctx,
@@ -212,6 +211,9 @@ export class StateStage {
       await wait('redis', () => store.write(partition, fence, toWrite, appliedIds, now));
       this.marker = { ...this.marker!, owner: epoch, upstream: input.upstream, highWater };
     }
+    // Memory takes the turn's accounts only once the store holds them: an account kept in memory is never read from
+    // the store again, so one that entered memory before a refused write would never reach it.
+    for (const [id, state] of loaded) if (!changed.has(id)) this.memory.set(id, state);
     for (const [id, state] of changed) this.memory.set(id, state);
     this.upstream = input.upstream;
   };

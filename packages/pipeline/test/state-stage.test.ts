@@ -208,6 +208,32 @@ describe('state stage', () => {
     expect(read.accounts.get('acc-1')?.position).toBe(position);
   });
 
+  it('writes an account rebuilt from the ledger once its refused write is retried, though its events were duplicates', async () => {
+    const store = createMemoryStateStore();
+    let refuse = true;
+    const { stage, ledger, published } = await setup({
+      ...store,
+      read: (...a) => store.read(...a),
+      claim: (...a) => store.claim(...a),
+      initMarker: (...a) => store.initMarker(...a),
+      reset: (...a) => store.reset(...a),
+      write: (...a) => {
+        if (refuse) return Promise.reject(new Error('OOM command not allowed when used memory > maxmemory'));
+        return store.write(...a);
+      },
+    });
+    const position = (9n << 16n) | 0n;
+    ledger.accounts.set('acc-1', { ...EMPTY_ACCOUNT, balanceMinor: 100n, position });
+    const turn = [envelope(3, [credit('e1', 'acc-1', 100n)])];
+
+    await expect(stage.handle(turn)).rejects.toThrow(/OOM/);
+    refuse = false;
+    await stage.handle(turn);
+    expect(await published()).toEqual([]);
+    const read = await store.read(PARTITION, ['acc-1'], [], NOW);
+    expect(read.accounts.get('acc-1')?.balanceMinor).toBe(100n);
+  });
+
   /** Two turns committed, then the store rolled back to before the second: as Redis replaying an older file. */
   async function rolledBackAfterTwoTurns() {
     const store = createMemoryStateStore();
