@@ -65,7 +65,7 @@ const cases: Case[] = [
     'bench: an unknown scenario',
     () => ['bench', 'fastest'],
     2,
-    /unknown scenario 'fastest': expected one of ablation, sweep, floor, peer, scaling, all/,
+    /unknown scenario 'fastest': expected one of ablation, sweep, floor, peer, scaling, footprint, all/,
   ],
   [
     'bench: a bad size',
