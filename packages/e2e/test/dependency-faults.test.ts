@@ -14,7 +14,7 @@ import { deadLettersAfter, lastDeadLetter, runFault, type Fault, type Observed }
 import { metricSum, scrapeMetrics, sendPaced } from './load.js';
 import { ledgerCount, startStack, type Stack } from './stack.js';
 
-const EVENTS_PER_FAULT = 100_000;
+const EVENTS_PER_FAULT = 70_000;
 const RATE = 10_000;
 const FAULT_MS = 6_000;
 
