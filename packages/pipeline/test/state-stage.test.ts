@@ -101,6 +101,24 @@ class Ledger implements CommittedState {
   }
 }
 
+/** A memory store whose writes are refused as Redis refuses them when out of memory, while `refuse` is set. */
+function refusingStore() {
+  const store = createMemoryStateStore();
+  const refusing: StateStore & { refuse: boolean } = {
+    refuse: false,
+    read: (...a) => store.read(...a),
+    claim: (...a) => store.claim(...a),
+    initMarker: (...a) => store.initMarker(...a),
+    reset: (...a) => store.reset(...a),
+    write: (...a) => {
+      if (refusing.refuse)
+        return Promise.reject(new Error('OOM command not allowed when used memory > maxmemory'));
+      return store.write(...a);
+    },
+  };
+  return { store, refusing };
+}
+
 describe('state stage', () => {
   let bus: Bus;
   afterEach(async () => {
@@ -126,23 +144,12 @@ describe('state stage', () => {
   }
 
   it('applies a turn again whose results were committed but whose store write failed', async () => {
-    const store = createMemoryStateStore();
-    let refuse = false;
-    const { stage, ledger, published } = await setup({
-      ...store,
-      read: (...a) => store.read(...a),
-      claim: (...a) => store.claim(...a),
-      initMarker: (...a) => store.initMarker(...a),
-      reset: (...a) => store.reset(...a),
-      write: (...a) => {
-        if (refuse) return Promise.reject(new Error('OOM command not allowed when used memory > maxmemory'));
-        return store.write(...a);
-      },
-    });
+    const { store, refusing } = refusingStore();
+    const { stage, ledger, published } = await setup(refusing);
     // acc-1 is in the store (a hit, not rebuilt from PostgreSQL) at an older position when the write fails.
     await stage.handle([envelope(1, [credit('e0', 'acc-1', 10n)])]);
     ledger.commit(await published());
-    refuse = true;
+    refusing.refuse = true;
     const turn = [envelope(2, [credit('e1', 'acc-1', 100n), credit('e2', 'acc-1', 50n)])];
 
     await expect(stage.handle(turn)).rejects.toThrow(/OOM/);
@@ -153,7 +160,7 @@ describe('state stage', () => {
     ]);
     ledger.commit(first);
 
-    refuse = false;
+    refusing.refuse = false;
     await stage.handle(turn);
     // Applied again, to the same results: their publish carries the same message ids, so the bus keeps the first
     // (as JetStream does within its duplicate window, and the writer keeps the first ledger rows after it).
@@ -209,25 +216,15 @@ describe('state stage', () => {
   });
 
   it('writes an account rebuilt from the ledger once its refused write is retried, though its events were duplicates', async () => {
-    const store = createMemoryStateStore();
-    let refuse = true;
-    const { stage, ledger, published } = await setup({
-      ...store,
-      read: (...a) => store.read(...a),
-      claim: (...a) => store.claim(...a),
-      initMarker: (...a) => store.initMarker(...a),
-      reset: (...a) => store.reset(...a),
-      write: (...a) => {
-        if (refuse) return Promise.reject(new Error('OOM command not allowed when used memory > maxmemory'));
-        return store.write(...a);
-      },
-    });
+    const { store, refusing } = refusingStore();
+    const { stage, ledger, published } = await setup(refusing);
+    refusing.refuse = true;
     const position = (9n << 16n) | 0n;
     ledger.accounts.set('acc-1', { ...EMPTY_ACCOUNT, balanceMinor: 100n, position });
     const turn = [envelope(3, [credit('e1', 'acc-1', 100n)])];
 
     await expect(stage.handle(turn)).rejects.toThrow(/OOM/);
-    refuse = false;
+    refusing.refuse = false;
     await stage.handle(turn);
     expect(await published()).toEqual([]);
     const read = await store.read(PARTITION, ['acc-1'], [], NOW);
