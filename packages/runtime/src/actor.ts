@@ -252,6 +252,7 @@ export class PartitionActor<T> {
       clearInterval(working);
       stats.durationMs = performance.now() - started;
       stats.events = clock.events;
+      if (clock.positions !== undefined) stats.positions = clock.positions;
       stats.externalCalls = clock.externalCalls;
       stats.computeMs = Math.max(0, stats.durationMs - clock.totalDependencyMs);
       scope?.end(stats, failure);

@@ -13,7 +13,14 @@
  * ```
  */
 export { PartitionActor, type Envelope, type PartitionActorOptions, type Stall } from './actor.js';
-export { TurnClock, type TurnContext, type TurnObserver, type TurnScope, type TurnStats } from './turn.js';
+export {
+  TurnClock,
+  type PositionRange,
+  type TurnContext,
+  type TurnObserver,
+  type TurnScope,
+  type TurnStats,
+} from './turn.js';
 export { Supervisor, type Supervised, type SupervisedHandle, type SupervisorOptions } from './supervisor.js';
 export { assignPartitions } from './ownership/assignment.js';
 export {

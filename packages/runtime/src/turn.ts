@@ -22,6 +22,17 @@ export interface TurnStats {
   externalCalls: number;
   retries: number;
   deadLettered: number;
+  /**
+   * The lowest and highest event position the turn processed, when the handler reported them: how `throughline
+   * trace` finds the turn that carried one event.
+   */
+  positions?: PositionRange;
+}
+
+/** An inclusive range of event positions (positions are int64: `seq << 16 | index`). */
+export interface PositionRange {
+  first: bigint;
+  last: bigint;
 }
 
 /** What a handler gets besides its batch: the means to account for its waiting. */
@@ -29,13 +40,15 @@ export interface TurnContext {
   readonly partition: number;
   /** Headers for messages this turn publishes (the W3C trace context of the turn), when tracing is on. */
   readonly outgoingHeaders: Record<string, string> | undefined;
+  /** The id of the trace the turn's span belongs to, when it is traced and sampled (hex, 32 digits). */
+  readonly traceId: string | undefined;
   /**
    * Awaits `work` and books its wall time as waiting on `dependency`, counting `calls` external round trips
    * (default 1). With tracing on, the wait is a child span of the turn.
    */
   wait<T>(dependency: string, work: Promise<T> | (() => Promise<T>), calls?: number): Promise<T>;
-  /** Reports how many events the turn processed. */
-  addEvents(n: number): void;
+  /** Reports how many events the turn processed and, when known, the range of their positions. */
+  addEvents(n: number, positions?: PositionRange): void;
   /**
    * Dead-letters one item of a message of the turn (an event of a batch that a deterministic check on its own
    * content refused), with the reason; the rest of the message goes on, and the message is acked with the turn.
@@ -47,6 +60,8 @@ export interface TurnContext {
 /** A tracer's view of one turn (implemented by @throughline/telemetry; the runtime only calls it). */
 export interface TurnScope {
   readonly outgoingHeaders: Record<string, string> | undefined;
+  /** The trace id of the turn's span, when it is sampled (an unsampled span is never exported). */
+  readonly traceId?: string | undefined;
   /** Runs `work` as a child span named for `dependency`. */
   dependency<T>(dependency: string, work: () => Promise<T>): Promise<T>;
   /** Ends the turn's span with its time split. */
@@ -68,9 +83,11 @@ export interface TurnObserver {
 export class TurnClock implements TurnContext {
   readonly partition: number;
   readonly outgoingHeaders: Record<string, string> | undefined;
+  readonly traceId: string | undefined;
   readonly dependencyMs: Record<string, number> = {};
   externalCalls = 0;
   events = 0;
+  positions: PositionRange | undefined;
   private readonly scope: TurnScope | undefined;
   private readonly deadLetterPart: TurnContext['deadLetter'];
 
@@ -78,6 +95,7 @@ export class TurnClock implements TurnContext {
     this.partition = partition;
     this.scope = scope;
     this.outgoingHeaders = scope?.outgoingHeaders;
+    this.traceId = scope?.traceId;
     this.deadLetterPart = deadLetter;
   }
 
@@ -89,9 +107,9 @@ export class TurnClock implements TurnContext {
     const started = performance.now();
     this.externalCalls += calls;
     try {
-      if (typeof work === 'function')
-        return await (this.scope ? this.scope.dependency(dependency, work) : work());
-      return await work;
+      // A promise already running is a child span too (started now): every wait booked shows as a span.
+      const run = typeof work === 'function' ? work : () => work;
+      return await (this.scope ? this.scope.dependency(dependency, run) : run());
     } finally {
       this.book(dependency, performance.now() - started);
     }
@@ -102,8 +120,17 @@ export class TurnClock implements TurnContext {
     this.dependencyMs[dependency] = (this.dependencyMs[dependency] ?? 0) + ms;
   }
 
-  addEvents(n: number): void {
+  addEvents(n: number, positions?: PositionRange): void {
     this.events += n;
+    if (positions === undefined) return;
+    const seen = this.positions;
+    this.positions =
+      seen === undefined
+        ? { ...positions }
+        : {
+            first: positions.first < seen.first ? positions.first : seen.first,
+            last: positions.last > seen.last ? positions.last : seen.last,
+          };
   }
 
   get totalDependencyMs(): number {
