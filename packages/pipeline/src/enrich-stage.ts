@@ -3,6 +3,7 @@ import { EnrichedBatch, EventBatch, partitionOf, subjects, type EnrichedEvent } 
 import { enrichEvent } from '@throughline/ledger';
 import type { Envelope, TurnContext } from '@throughline/runtime';
 import type { BusMessage } from '@throughline/bus';
+import { positionRange } from './position-range.js';
 import { PipelineError, PipelineErrorCode } from './errors.js';
 import type { ConfigSnapshot } from './config-snapshot.js';
 import { MAX_EVENTS_PER_MESSAGE } from './ingest-publisher.js';
@@ -107,7 +108,10 @@ export function createEnrichHandler(
         );
       }
     }
-    ctx?.addEvents(out.length);
+    ctx?.addEvents(
+      out.length,
+      positionRange(out, (e) => e.position),
+    );
     if (out.length === 0) return;
     await publishChunks({
       ctx,

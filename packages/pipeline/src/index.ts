@@ -34,6 +34,7 @@ export {
   MAX_EVENTS_PER_MESSAGE,
   type IngestPublisherOptions,
   type PublishObserver,
+  type SentMessage,
 } from './ingest-publisher.js';
 export { ConfigCache, ConfigSnapshot } from './config-snapshot.js';
 export { ConfigFeed, type ConfigFeedOptions } from './config-feed.js';

@@ -41,8 +41,18 @@ export interface PublishObserver {
     requests: unknown[];
   }): {
     headers: Record<string, string>;
-    end(error?: Error): void;
+    /** Ends the span: with the error, or with what each message was stored as. */
+    end(error?: Error, sent?: readonly SentMessage[]): void;
   };
+}
+
+/** One message of a published batch as the stream stored it. */
+export interface SentMessage {
+  batchId: string;
+  /** The stream sequence it was stored at. */
+  seq: number;
+  /** Its events: their positions are `positionOf(seq, 0 … events - 1)`. */
+  events: number;
 }
 
 interface Waiter {
@@ -199,13 +209,14 @@ export class IngestPublisher {
     partition: number,
     events: Event[],
     acceptedAtMs: bigint,
-  ): { batchId: string; data: Uint8Array }[] {
+  ): { batchId: string; data: Uint8Array; events: number }[] {
     // The SHA-1 of every event id followed by a newline; one update over the joined ids costs less than two per id.
     let ids = '';
     for (const e of events) ids += `${e.eventId}\n`;
     const batchId = `ing-${partition}-${createHash('sha1').update(ids).digest('base64url')}`;
     const data = EventBatch.encode({ batchId, partition, acceptedAtMs, events }).finish();
-    if (data.length <= this.opts.maxMessageBytes || events.length === 1) return [{ batchId, data }];
+    if (data.length <= this.opts.maxMessageBytes || events.length === 1)
+      return [{ batchId, data, events: events.length }];
     const half = Math.ceil(events.length / 2);
     return [
       ...this.encode(partition, events.slice(0, half), acceptedAtMs),
@@ -228,10 +239,13 @@ export class IngestPublisher {
         requests: [...counts.keys()].map((w) => w.token),
       });
       const headers = trace ? { headers: trace.headers } : {};
-      await Promise.all(
+      const acks = await Promise.all(
         messages.map((m) => this.opts.bus.publish(subject, m.data, { msgId: m.batchId, ...headers })),
       );
-      trace?.end();
+      trace?.end(
+        undefined,
+        messages.map((m, i) => ({ batchId: m.batchId, seq: acks[i]!.seq, events: m.events })),
+      );
       this.inFlight -= events.length;
       this.inFlightBytesCount -= batch.bytes;
       for (const [waiter, n] of counts) {

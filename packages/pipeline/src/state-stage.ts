@@ -9,6 +9,7 @@ import {
 import { applyEvent, EMPTY_ACCOUNT, type AccountState } from '@throughline/ledger';
 import { silentLogger, type Envelope, type Logger, type TurnContext } from '@throughline/runtime';
 import { LRUCache } from 'lru-cache';
+import { positionRange } from './position-range.js';
 import { PipelineError, PipelineErrorCode } from './errors.js';
 import type { CommittedState, StateMarker, StateStore } from './ports.js';
 import { DEFAULT_MAX_OUTPUT_EVENTS } from './enrich-stage.js';
@@ -157,7 +158,10 @@ export class StateStage {
     }
     if (this.marker!.upstream > this.upstream) input = freshBatches(turn, this.marker!.upstream);
     this.counters.staleBatches += input.stale;
-    ctx?.addEvents(input.events.length);
+    ctx?.addEvents(
+      input.events.length,
+      positionRange(input.events, (e) => e.position),
+    );
     const loaded = await this.loadMissing(misses, stored, wait);
     const seen = await this.seenIds(read.seen, input.events, wait);
 

@@ -7,7 +7,7 @@ import {
   type Tracer,
   context,
 } from '@opentelemetry/api';
-import type { PublishObserver } from '@throughline/pipeline';
+import { positionOf, type PublishObserver, type SentMessage } from '@throughline/pipeline';
 import { injectHeaders } from './propagation.js';
 import {
   ATTR_MESSAGING_BATCH_MESSAGE_COUNT,
@@ -16,8 +16,12 @@ import {
   ATTR_MESSAGING_OPERATION_NAME,
   ATTR_MESSAGING_OPERATION_TYPE,
   ATTR_MESSAGING_SYSTEM,
+  ATTR_TL_BATCH_IDS,
   ATTR_TL_EVENTS,
   ATTR_TL_PARTITION,
+  ATTR_TL_POSITION_FIRST,
+  ATTR_TL_POSITION_LAST,
+  ATTR_TL_SEQS,
   ATTR_TL_STAGE,
   MESSAGING_SYSTEM_NATS,
 } from './semconv.js';
@@ -61,10 +65,20 @@ export function createPublishObserver(tracer: Tracer): PublishObserver {
       );
       return {
         headers: injectHeaders(trace.setSpan(parent, span)),
-        end(error?: Error) {
+        end(error?: Error, sent?: readonly SentMessage[]) {
           if (error) {
             span.recordException(error);
             span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
+          }
+          if (sent !== undefined && sent.length > 0) {
+            const stored = [...sent].sort((a, b) => a.seq - b.seq);
+            const lastOne = stored[stored.length - 1]!;
+            span.setAttributes({
+              [ATTR_TL_BATCH_IDS]: stored.map((m) => m.batchId).join(','),
+              [ATTR_TL_SEQS]: stored.map((m) => m.seq).join(','),
+              [ATTR_TL_POSITION_FIRST]: positionOf(stored[0]!.seq, 0).toString(),
+              [ATTR_TL_POSITION_LAST]: positionOf(lastOne.seq, Math.max(0, lastOne.events - 1)).toString(),
+            });
           }
           span.end();
         },

@@ -28,3 +28,13 @@ export const ATTR_TL_RETRIES = 'tl.retries';
 export const ATTR_TL_DEAD_LETTERED = 'tl.dead_lettered';
 /** The dependency a child span waited on. */
 export const ATTR_TL_DEPENDENCY = 'tl.dependency';
+/**
+ * The lowest and highest position (`seq << 16 | index`, as a decimal string) of the events a span processed or
+ * published: with the span links, how `throughline trace` finds the spans that carried one event.
+ */
+export const ATTR_TL_POSITION_FIRST = 'tl.position.first';
+export const ATTR_TL_POSITION_LAST = 'tl.position.last';
+/** The ids of the messages an ingest publish span sent (comma-separated, in the order of `tl.seqs`). */
+export const ATTR_TL_BATCH_IDS = 'tl.batch_ids';
+/** The stream sequences those messages were stored at (comma-separated). */
+export const ATTR_TL_SEQS = 'tl.seqs';

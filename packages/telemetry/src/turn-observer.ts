@@ -1,4 +1,12 @@
-import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
+import {
+  context,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  TraceFlags,
+  type Tracer,
+} from '@opentelemetry/api';
 import type { TurnObserver, TurnScope, TurnStats } from '@throughline/runtime';
 import type { PipelineMetrics } from './metrics.js';
 import { injectHeaders, linksFrom } from './propagation.js';
@@ -17,6 +25,8 @@ import {
   ATTR_TL_EVENTS,
   ATTR_TL_EXTERNAL_CALLS,
   ATTR_TL_PARTITION,
+  ATTR_TL_POSITION_FIRST,
+  ATTR_TL_POSITION_LAST,
   ATTR_TL_QUEUE_WAIT_MS,
   ATTR_TL_RETRIES,
   ATTR_TL_STAGE,
@@ -62,9 +72,11 @@ export function createTurnObserver(options: TurnObserverOptions): TurnObserver {
         ROOT_CONTEXT,
       );
       const spanContext = trace.setSpan(context.active(), span);
+      const { traceId, traceFlags } = span.spanContext();
       metrics?.turnStarted(stage);
       return {
         outgoingHeaders: injectHeaders(spanContext),
+        traceId: (traceFlags & TraceFlags.SAMPLED) !== 0 ? traceId : undefined,
         dependency<T>(dependency: string, work: () => Promise<T>): Promise<T> {
           return tracer.startActiveSpan(
             `wait ${dependency}`,
@@ -103,6 +115,11 @@ export function createTurnObserver(options: TurnObserverOptions): TurnObserver {
             [ATTR_TL_RETRIES]: stats.retries,
             [ATTR_TL_DEAD_LETTERED]: stats.deadLettered,
           });
+          if (stats.positions !== undefined) {
+            // Decimal strings: positions are int64 and exceed a double's exact integers.
+            span.setAttribute(ATTR_TL_POSITION_FIRST, stats.positions.first.toString());
+            span.setAttribute(ATTR_TL_POSITION_LAST, stats.positions.last.toString());
+          }
           if (error) {
             span.recordException(error);
             span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });

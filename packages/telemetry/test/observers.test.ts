@@ -1,0 +1,92 @@
+import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import {
+  AlwaysOffSampler,
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
+import { describe, expect, it } from 'vitest';
+import { positionOf } from '@throughline/pipeline';
+import { carries, createPublishObserver, createTurnObserver, spansFromReadable } from '../src/index.js';
+
+const STATS = {
+  stage: 'state',
+  partition: 2,
+  messages: 1,
+  events: 3,
+  startedAtMs: 0,
+  queueWaitMs: 1,
+  durationMs: 5,
+  dependencyMs: { redis: 2 },
+  computeMs: 3,
+  externalCalls: 1,
+  retries: 0,
+  deadLettered: 0,
+};
+
+describe('what spans record for `throughline trace`', () => {
+  const exporter = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  const tracer = provider.getTracer('t');
+
+  it("a turn's span holds its positions (beyond a double's integers) and gives the handler its trace id", () => {
+    exporter.reset();
+    const scope = createTurnObserver({ tracer }).startTurn({
+      stage: 'state',
+      partition: 2,
+      messages: [],
+      startTimeMs: Date.now(),
+    });
+    const first = (1n << 60n) + 1n;
+    scope.end({ ...STATS, positions: { first, last: first + 2n } });
+    const [span] = spansFromReadable(exporter.getFinishedSpans());
+    expect(scope.traceId).toBe(span!.traceId);
+    expect(span!.attributes['tl.position.first']).toBe(first.toString());
+    expect(carries(span!, first + 2n)).toBe(true);
+    expect(carries(span!, first + 3n)).toBe(false);
+    expect(carries(span!, first - 1n)).toBe(false);
+  });
+
+  it('an unsampled turn gives no trace id (its span is never exported, a row must not point at it)', () => {
+    const unsampled = new BasicTracerProvider({ sampler: new AlwaysOffSampler() }).getTracer('off');
+    const scope = createTurnObserver({ tracer: unsampled }).startTurn({
+      stage: 'writer',
+      partition: 0,
+      messages: [],
+      startTimeMs: Date.now(),
+    });
+    expect(scope.traceId).toBeUndefined();
+    scope.end(STATS);
+  });
+
+  it("ingest's publish span holds the ids, sequences and position range of the messages it sent", () => {
+    exporter.reset();
+    const observer = createPublishObserver(tracer);
+    const request = tracer.startSpan('request');
+    // What `capture()` returns inside the request's handler: its context.
+    const token = trace.setSpan(ROOT_CONTEXT, request);
+    const publish = observer.startPublish({
+      subject: 'tl.ingested.1',
+      partition: 1,
+      events: 5,
+      messages: 2,
+      requests: [token],
+    });
+    publish.end(undefined, [
+      { batchId: 'ing-1-b', seq: 11, events: 2 },
+      { batchId: 'ing-1-a', seq: 10, events: 3 },
+    ]);
+    request.end();
+    const span = spansFromReadable(exporter.getFinishedSpans()).find(
+      (s) => s.name === 'publish tl.ingested.1',
+    )!;
+    expect(span.parentSpanId).toBe(request.spanContext().spanId);
+    expect(span.attributes).toMatchObject({
+      'tl.batch_ids': 'ing-1-a,ing-1-b',
+      'tl.seqs': '10,11',
+      'tl.position.first': positionOf(10, 0).toString(),
+      'tl.position.last': positionOf(11, 1).toString(),
+    });
+    expect(carries(span, positionOf(11, 2))).toBe(false);
+  });
+});
