@@ -27,7 +27,7 @@ afterAll(async () => {
 async function rows(prefix: string) {
   const ledger = await db.pool.query(
     `SELECT event_id, partition, account_id, position::text, outcome, reject_reason, direction, amount_minor::text, delta_minor::text,
-            balance_after_minor::text, occurred_at, accepted_at FROM ledger WHERE account_id LIKE $1 ORDER BY event_id`,
+            balance_after_minor::text, occurred_at, accepted_at, encode(trace_id, 'hex') AS trace FROM ledger WHERE account_id LIKE $1 ORDER BY event_id`,
     [`${prefix}%`],
   );
   const balances = await db.pool.query(
@@ -61,13 +61,12 @@ describe('the stores on the embedded database', () => {
   it("commits with the COPY sink exactly what the stores' sink commits", async () => {
     const viaCopy = history({ events: 300, accounts: 7, prefix: 'a-' });
     const viaUnnest = history({ events: 300, accounts: 7, prefix: 'b-' });
-    expect(await createCopySink(db).commitBatch({ partition: 3, epoch: 1, upstream: 0 }, viaCopy)).toEqual({
+    const fence = { partition: 3, epoch: 1, upstream: 0, traceId: '0af7651916cd43dd8448eb211c80319c' };
+    expect(await createCopySink(db).commitBatch(fence, viaCopy)).toEqual({
       inserted: 300,
       duplicates: 0,
     });
-    expect(
-      await createPostgresSink(db.pool).commitBatch({ partition: 3, epoch: 1, upstream: 0 }, viaUnnest),
-    ).toEqual({
+    expect(await createPostgresSink(db.pool).commitBatch(fence, viaUnnest)).toEqual({
       inserted: 300,
       duplicates: 0,
     });
@@ -81,6 +80,7 @@ describe('the stores on the embedded database', () => {
     expect(a.ledger.map(strip)).toEqual(b.ledger.map(strip));
     expect(a.balances.map(strip)).toEqual(b.balances.map(strip));
     expect(a.balances).toHaveLength(7);
+    expect(new Set(a.ledger.map((r: { trace: string | null }) => r.trace))).toEqual(new Set([fence.traceId]));
   });
 
   it('is idempotent and moves balances only forward', async () => {

@@ -79,11 +79,15 @@ export interface CommittedState {
   hasCommittedRows(partition: number): Promise<boolean>;
 }
 
-/** The fences of a commit: partition, the writer's lease epoch, the newest state epoch of its results. */
+/**
+ * The fences of a commit: partition, the writer's lease epoch, the newest state epoch of its results; and the
+ * writer turn's trace id, kept with each row it inserts.
+ */
 export interface CommitFence {
   partition: number;
   epoch: number;
   upstream: number;
+  traceId?: string;
 }
 
 /** Where results are committed: one transaction per call, fenced. */

@@ -1,6 +1,7 @@
 import type { BusMessage } from '@throughline/bus';
 import { ResultBatch, type Result } from '@throughline/contracts';
 import type { Envelope, TurnContext } from '@throughline/runtime';
+import { positionRange } from './position-range.js';
 import type { ResultSink } from './ports.js';
 
 export function decodeResultBatch(msg: BusMessage): ResultBatch {
@@ -61,9 +62,14 @@ export function createWriterProcessor(opts: {
         newest = producer;
         for (const r of value.results) results.push(r);
       }
-      ctx?.addEvents(results.length);
+      ctx?.addEvents(
+        results.length,
+        positionRange(results, (r) => r.position),
+      );
       if (results.length === 0 && newest === upstream) return;
-      const commit = () => sink.commitBatch({ partition, epoch, upstream: newest }, results);
+      // The rows keep the id of this turn's trace: `throughline trace <event_id>` starts from it.
+      const fence = { partition, epoch, upstream: newest, ...(ctx?.traceId ? { traceId: ctx.traceId } : {}) };
+      const commit = () => sink.commitBatch(fence, results);
       const { inserted, duplicates } = await (ctx ? ctx.wait('postgres', commit) : commit());
       upstream = newest;
       counters.committedRows += inserted;

@@ -27,6 +27,7 @@ export { FENCED_SQLSTATE } from './migrations/004_partition_epochs.js';
 export {
   COMMIT_SQL,
   commitParameters,
+  ledgerTraceId,
   createPostgresSink,
   type CommitFence,
   type CommitOutcome,

@@ -27,12 +27,14 @@ export interface CommitOutcome {
 
 /**
  * The fences a commit carries: the partition, the lease epoch of the writer instance committing it (refused when
- * a newer one owns the partition), and the highest lease epoch of the state instances whose results it holds.
+ * a newer one owns the partition), and the highest lease epoch of the state instances whose results it holds;
+ * with the id of the writer turn's trace (32 hex digits), stored with each row it inserts when given.
  */
 export interface CommitFence {
   partition: number;
   epoch: number;
   upstream: number;
+  traceId?: string;
 }
 
 /** The results of one partition's batch, with its fences. */
@@ -68,15 +70,16 @@ export interface PostgresSink {
  * The writer's commit statement. Its inserts are data-modifying CTEs of one statement: one snapshot, one implicit
  * transaction, one round trip. The first CTE checks and advances each partition's writer fence (a row lock held
  * to the end of the statement): a partition whose fence holds a newer epoch is left out of every other CTE, so a
- * stale writer changes nothing. Its 26 parameters are column arrays (ledger columns for every result, balance
- * columns for each account's last, the fences of each partition; see `commitParameters`); an empty
+ * stale writer changes nothing. Its 27 parameters are column arrays (ledger columns for every result, balance
+ * columns for each account's last, the fences and trace id of each partition; see `commitParameters`); an empty
  * `reject_reason` element is NULL. Timestamps arrive as epoch milliseconds; to_timestamp(float8) keeps them exact
  * (rounded to the microsecond). Returns each partition that passed its fence with the rows it inserted. Exported
  * for the benchmark's floor, which runs the same statement without this package's parameter encoding.
  */
 export const COMMIT_SQL = `
 WITH f AS (
-  SELECT * FROM unnest($24::int[], $25::int8[], $26::int8[]) AS f(partition, epoch, upstream)
+  SELECT u.partition, u.epoch, u.upstream, decode(u.trace, 'hex') AS trace_id
+  FROM unnest($24::int[], $25::int8[], $26::int8[], $27::text[]) AS u(partition, epoch, upstream, trace)
 ), fence AS (
   INSERT INTO tl_partition_epochs AS e (stage, partition, epoch)
   SELECT 'writer', f.partition, f.epoch FROM f
@@ -89,15 +92,16 @@ WITH f AS (
 ), ins AS (
   INSERT INTO ledger (event_id, partition, account_id, tenant_id, position, outcome, reject_reason, direction,
                       amount_minor, currency, delta_minor, fee_minor, balance_after_minor, config_version,
-                      occurred_at, accepted_at)
+                      occurred_at, accepted_at, trace_id)
   SELECT u.event_id, u.partition, u.account_id, u.tenant_id, u.position, u.outcome, u.reject_reason, u.direction,
          u.amount_minor, u.currency, u.delta_minor, u.fee_minor, u.balance_after_minor, u.config_version,
-         to_timestamp(u.occurred_ms::float8 / 1000), to_timestamp(u.accepted_ms::float8 / 1000)
+         to_timestamp(u.occurred_ms::float8 / 1000), to_timestamp(u.accepted_ms::float8 / 1000), f.trace_id
   FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::int8[], $6::text[], $7::text[], $8::text[],
               $9::int8[], $10::text[], $11::int8[], $12::int8[], $13::int8[], $14::int8[], $15::int8[], $16::int8[])
        AS u(event_id, partition, account_id, tenant_id, position, outcome, reject_reason, direction,
             amount_minor, currency, delta_minor, fee_minor, balance_after_minor, config_version,
             occurred_ms, accepted_ms)
+  JOIN f ON f.partition = u.partition
   WHERE u.partition IN (SELECT partition FROM fence)
   ON CONFLICT (event_id) DO NOTHING
   RETURNING partition
@@ -145,17 +149,19 @@ function directionName(result: Result): string {
 }
 
 /**
- * Builds the 23 parameters of COMMIT_SQL, as binary arrays: ledger columns for every result, balance columns for
- * each account's last.
+ * Builds the 27 parameters of COMMIT_SQL, as binary arrays: ledger columns for every result, balance columns for
+ * each account's last, and each partition's fences and trace id.
  */
 export function commitParameters(groups: readonly PartitionResults[]): Buffer[] {
   const fencePartitions = new Int4ArrayBuilder(groups.length);
   const fenceEpochs = new Int8ArrayBuilder(groups.length);
   const fenceUpstreams = new Int8ArrayBuilder(groups.length);
+  const fenceTraces = new TextArrayBuilder(groups.length, 32);
   for (const { fence } of groups) {
     fencePartitions.push(fence.partition);
     fenceEpochs.push(BigInt(fence.epoch));
     fenceUpstreams.push(BigInt(fence.upstream));
+    fenceTraces.push(ledgerTraceId(fence));
   }
   let rows = 0;
   for (const { results } of groups) rows += results.length;
@@ -244,7 +250,17 @@ export function commitParameters(groups: readonly PartitionResults[]): Buffer[] 
     fencePartitions,
     fenceEpochs,
     fenceUpstreams,
+    fenceTraces,
   ].map((b) => b.finish());
+}
+
+/**
+ * The trace id a commit stores with its rows: the fence's when it is one (32 hex digits, not all zero), else none
+ * (NULL). Shared with the embedded mode's sink.
+ */
+export function ledgerTraceId(fence: { traceId?: string }): string | undefined {
+  const id = fence.traceId;
+  return id !== undefined && /^[0-9a-f]{32}$/.test(id) && !/^0+$/.test(id) ? id : undefined;
 }
 
 export function createPostgresSink(pool: pg.Pool, opts: PostgresSinkOptions = {}): PostgresSink {

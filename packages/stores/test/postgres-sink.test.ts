@@ -177,6 +177,32 @@ describe('PostgresSink', () => {
     expect(await sink.commitGroups([])).toEqual([]);
   });
 
+  it("keeps each partition's writer trace id with the rows it inserted, and NULL for anything else", async () => {
+    const traced = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
+    const other = '0123456789abcdef0123456789abcdef';
+    const a = history({ events: 3, accounts: 1, prefix: 'tr-a-' });
+    const b = history({ events: 2, accounts: 1, prefix: 'tr-b-' });
+    const c = history({ events: 2, accounts: 1, prefix: 'tr-c-' });
+    const d = history({ events: 1, accounts: 1, prefix: 'tr-d-' });
+    await sink.commitGroups([
+      { fence: { ...at(20), traceId: traced }, results: a },
+      { fence: { ...at(21), traceId: other }, results: b },
+      { fence: at(22), results: c },
+      { fence: { ...at(23), traceId: 'not-a-trace-id' }, results: d },
+    ]);
+    // A replay under another trace keeps the id of the commit that inserted the row.
+    await sink.commitBatch({ ...at(20), traceId: other }, a);
+    const rows = await pool.query<{ event_id: string; trace: string | null }>(
+      `SELECT event_id, encode(trace_id, 'hex') AS trace FROM ledger WHERE event_id LIKE 'tr-%' ORDER BY event_id`,
+    );
+    const byPrefix = (prefix: string) =>
+      rows.rows.filter((r) => r.event_id.startsWith(prefix)).map((r) => r.trace);
+    expect(byPrefix('tr-a-')).toEqual([traced, traced, traced]);
+    expect(byPrefix('tr-b-')).toEqual([other, other]);
+    expect(byPrefix('tr-c-')).toEqual([null, null]);
+    expect(byPrefix('tr-d-')).toEqual([null]);
+  });
+
   it("refuses the commit of a writer older than the partition's owner, and writes nothing of it", async () => {
     const batch = history({ events: 4, accounts: 1, prefix: 'f1-' });
     // A new owner (epoch 20) acquired partition 9; the old one (epoch 12) resumes after a pause and commits.

@@ -7,7 +7,7 @@
  */
 import { Direction, Outcome, type Result } from '@throughline/contracts';
 import { PipelineError, PipelineErrorCode, type ResultSink } from '@throughline/pipeline';
-import { FENCED_SQLSTATE } from '@throughline/stores';
+import { FENCED_SQLSTATE, ledgerTraceId } from '@throughline/stores';
 import { EmbeddedError, EmbeddedErrorCode } from '../errors.js';
 import type { SqlStep, StepResult } from '../database/protocol.js';
 
@@ -28,10 +28,10 @@ const COPY_BALANCES_SQL = `COPY tl_stage_balances FROM '/dev/blob'`;
 const INSERT_LEDGER_SQL = `
 INSERT INTO ledger (event_id, partition, account_id, tenant_id, position, outcome, reject_reason, direction,
                     amount_minor, currency, delta_minor, fee_minor, balance_after_minor, config_version,
-                    occurred_at, accepted_at)
+                    occurred_at, accepted_at, trace_id)
 SELECT event_id, partition, account_id, tenant_id, position, outcome, reject_reason, direction, amount_minor,
        currency, delta_minor, fee_minor, balance_after_minor, config_version,
-       to_timestamp(occurred_ms::float8 / 1000), to_timestamp(accepted_ms::float8 / 1000)
+       to_timestamp(occurred_ms::float8 / 1000), to_timestamp(accepted_ms::float8 / 1000), decode($1::text, 'hex')
 FROM tl_stage_results
 ON CONFLICT (event_id) DO NOTHING`;
 
@@ -162,7 +162,7 @@ export function createCopySink(db: StatementRunner): ResultSink {
       if (results.length > 0)
         steps.push(
           { sql: COPY_RESULTS_SQL, params: [], blob: staging.results },
-          { sql: INSERT_LEDGER_SQL, params: [] },
+          { sql: INSERT_LEDGER_SQL, params: [ledgerTraceId(fence) ?? null] },
           { sql: COPY_BALANCES_SQL, params: [], blob: staging.balances },
           { sql: UPSERT_BALANCES_SQL, params: [] },
         );
