@@ -2,7 +2,8 @@
  * @throughline/telemetry — tracing and metrics of the pipeline on `@opentelemetry/api` only (the SDK is set up by
  * @throughline/telemetry-sdk in the apps). It turns each turn into a `process tl.<stage>.<p>` CONSUMER span linked
  * to every message's producer, each ingest batch into a `publish tl.ingested.<p>` PRODUCER span, records the time
- * split (queue wait, each dependency, compute) on spans and as metrics, and explains spans: where the time went.
+ * split (queue wait, each dependency, compute) on spans and as metrics, and explains spans: where the time went,
+ * per stage (`explainSpans`) and for one event from its ledger row back to its request (`traceEventPath`).
  *
  * ```ts
  * const metrics = new PipelineMetrics(metricsApi.getMeter('throughline'));
@@ -18,6 +19,16 @@ export { PipelineMetrics } from './metrics.js';
 export { createTurnObserver, type TurnObserverOptions } from './turn-observer.js';
 export { createPublishObserver } from './publish-observer.js';
 export { explainSpans, formatExplanation, type Explanation, type StageReport } from './explain.js';
+export {
+  carries,
+  traceEventPath,
+  type EventPath,
+  type Hop,
+  type HopStage,
+  type LedgerRowRef,
+  type SpanSource,
+} from './event-path.js';
+export { formatEventPath, slowestSentence } from './event-path-format.js';
 export {
   parseOtlpJsonFile,
   spansFromJaeger,
