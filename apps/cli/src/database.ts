@@ -1,8 +1,10 @@
 /** Opening the database a command works on: a PostgreSQL server, or an embedded data directory. */
+import { Option, type Command } from 'commander';
 import pg from 'pg';
-import { EmbeddedDatabase, hasDatabase } from '@throughline/embedded';
+import { DEFAULT_DATA_DIR, EmbeddedDatabase, hasDatabase } from '@throughline/embedded';
 import { redactSecrets } from '@throughline/runtime';
 import { CliError } from './errors.js';
+import { url } from './options.js';
 
 export interface DatabaseTarget {
   pool: pg.Pool;
@@ -48,4 +50,34 @@ export function databaseError(err: unknown, target: DatabaseTarget): CliError {
     );
   }
   return new CliError(`${target.description}: ${message}`, { cause: err });
+}
+
+/** The flags of a command that reads the ledger: a PostgreSQL URL or an embedded data directory. */
+export interface DatabaseFlags {
+  databaseUrl?: string;
+  dataDir?: string;
+}
+
+/** Adds `--database-url` and `--data-dir` to a command that reads the ledger (`verb`: what it does with it). */
+export function withDatabaseOptions(cmd: Command, verb: string): Command {
+  return cmd
+    .addOption(
+      new Option('--database-url <url>', `PostgreSQL to ${verb} (default: DATABASE_URL when set)`)
+        .argParser(url('postgres', 'postgresql'))
+        .conflicts('dataDir'),
+    )
+    .addOption(
+      new Option(
+        '--data-dir <dir>',
+        `embedded database to ${verb} (default when DATABASE_URL is not set: ${DEFAULT_DATA_DIR})`,
+      ),
+    );
+}
+
+/** Opens what the flags name: `--database-url`, else DATABASE_URL unless `--data-dir` is given, else the directory. */
+export async function openDatabase(flags: DatabaseFlags): Promise<DatabaseTarget> {
+  const envUrl = process.env.DATABASE_URL;
+  if (flags.databaseUrl !== undefined) return openPostgres(flags.databaseUrl);
+  if (flags.dataDir === undefined && envUrl) return openPostgres(url('postgres', 'postgresql')(envUrl));
+  return openDataDir(flags.dataDir ?? DEFAULT_DATA_DIR);
 }

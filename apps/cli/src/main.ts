@@ -14,6 +14,7 @@ import { dlqCommand } from './commands/dlq.js';
 import { explainCommand } from './commands/explain.js';
 import { loadCommand } from './commands/load.js';
 import { statusCommand } from './commands/status.js';
+import { traceCommand } from './commands/trace.js';
 import { upCommand } from './commands/up.js';
 import { verifyCommand } from './commands/verify.js';
 import { ExitCode, isCliError, oneLine } from './errors.js';
@@ -53,6 +54,7 @@ function createProgram(): Command {
     .addCommand(dlqCommand())
     .addCommand(configCommand())
     .addCommand(explainCommand())
+    .addCommand(traceCommand())
     .addCommand(benchCommand())
     .addHelpText(
       'after',

@@ -1,14 +1,8 @@
 /** `throughline explain`: where the time went, per stage, from spans in Jaeger or in a file of OTLP JSON. */
-import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
-import {
-  explainSpans,
-  formatExplanation,
-  parseOtlpJsonFile,
-  spansFromJaeger,
-  type SpanRecord,
-} from '@throughline/telemetry';
-import { CliError, ExitCode, usageError } from '../errors.js';
+import { explainSpans, formatExplanation, type SpanRecord } from '@throughline/telemetry';
+import { ExitCode, usageError } from '../errors.js';
+import { fileSpans, jaegerSpans } from '../span-sources.js';
 import { duration, positiveInt, url } from '../options.js';
 
 interface ExplainFlags {
@@ -44,18 +38,7 @@ async function fromJaeger(
     query.searchParams.set('start', String(Math.floor(startMs * 1000)));
     query.searchParams.set('end', String(Math.floor(endMs * 1000)));
     query.searchParams.set('limit', String(limit));
-    let body: { data?: unknown[]; errors?: { msg?: string }[] | null };
-    try {
-      const res = await fetch(query, { signal: AbortSignal.timeout(30_000) });
-      if (!res.ok) throw new Error(`HTTP ${res.status} ${res.statusText}`);
-      body = (await res.json()) as typeof body;
-    } catch (err) {
-      throw new CliError(
-        `cannot read traces from Jaeger at ${base} (${err instanceof Error ? err.message : String(err)}): check --jaeger points at its query API (UI port, 16686)`,
-        { cause: err },
-      );
-    }
-    for (const s of spansFromJaeger(body.data ?? [])) {
+    for (const s of await jaegerSpans(base, query)) {
       if (seen.has(s.spanId)) continue;
       seen.add(s.spanId);
       spans.push(s);
@@ -107,23 +90,7 @@ export function explainCommand(): Command {
         throw usageError('give --file <path> or --jaeger <url>');
       let spans: SpanRecord[];
       if (flags.file !== undefined) {
-        let text: string;
-        try {
-          text = await readFile(flags.file, 'utf8');
-        } catch (err) {
-          throw new CliError(
-            `cannot read ${flags.file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
-            { cause: err },
-          );
-        }
-        try {
-          spans = parseOtlpJsonFile(text);
-        } catch (err) {
-          throw new CliError(
-            `${flags.file} is not OTLP JSON (${err instanceof Error ? err.message : String(err)})`,
-            { cause: err },
-          );
-        }
+        spans = await fileSpans(flags.file);
       } else {
         const endMs = flags.until === undefined ? Date.now() : Date.parse(flags.until);
         if (!Number.isFinite(endMs))

@@ -1,17 +1,14 @@
 /** `throughline verify`: the ledger's invariants against PostgreSQL or an embedded data directory. */
 import { Command, Option } from 'commander';
 import pc from 'picocolors';
-import { DEFAULT_DATA_DIR } from '@throughline/embedded';
 import { verifyLedger } from '@throughline/stores';
-import { databaseError, openDataDir, openPostgres, type DatabaseTarget } from '../database.js';
+import { databaseError, openDatabase, withDatabaseOptions, type DatabaseFlags } from '../database.js';
 import { renderViolations } from '../demo/summary.js';
 import { ExitCode } from '../errors.js';
 import { count, seconds } from '../format.js';
-import { positiveInt, url } from '../options.js';
+import { positiveInt } from '../options.js';
 
-interface VerifyFlags {
-  databaseUrl?: string;
-  dataDir?: string;
+interface VerifyFlags extends DatabaseFlags {
   maxViolations: number;
   json?: boolean;
 }
@@ -25,31 +22,17 @@ const INVARIANTS = [
 ];
 
 export function verifyCommand(): Command {
-  return new Command('verify')
-    .description('check the ledger invariants; exits 0 only when none is violated')
-    .addOption(
-      new Option('--database-url <url>', 'PostgreSQL to check (default: DATABASE_URL when set)')
-        .argParser(url('postgres', 'postgresql'))
-        .conflicts('dataDir'),
-    )
-    .addOption(
-      new Option(
-        '--data-dir <dir>',
-        `embedded database to check (default when DATABASE_URL is not set: ${DEFAULT_DATA_DIR})`,
-      ),
-    )
+  return withDatabaseOptions(
+    new Command('verify').description('check the ledger invariants; exits 0 only when none is violated'),
+    'check',
+  )
     .addOption(
       new Option('--max-violations <n>', 'violations listed at most').argParser(positiveInt).default(100),
     )
     .option('--json', 'print the report as JSON')
     .addHelpText('after', `\nInvariants:\n${INVARIANTS.map((i) => `  - ${i}`).join('\n')}\n`)
     .action(async (flags: VerifyFlags) => {
-      const envUrl = process.env.DATABASE_URL;
-      let target: DatabaseTarget;
-      if (flags.databaseUrl !== undefined) target = openPostgres(flags.databaseUrl);
-      else if (flags.dataDir === undefined && envUrl)
-        target = openPostgres(url('postgres', 'postgresql')(envUrl));
-      else target = await openDataDir(flags.dataDir ?? DEFAULT_DATA_DIR);
+      const target = await openDatabase(flags);
       const started = performance.now();
       try {
         const report = await verifyLedger(target.pool, { maxViolations: flags.maxViolations }).catch(
