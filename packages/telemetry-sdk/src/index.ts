@@ -15,3 +15,4 @@ export {
   type Telemetry,
   type TelemetryOptions,
 } from './sdk.js';
+export { FollowLinksSampler, samplerFromEnv } from './sampler.js';

@@ -11,6 +11,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import { samplerFromEnv } from './sampler.js';
 
 export interface TelemetryOptions {
   /** `service.name` (`OTEL_SERVICE_NAME` overrides it, as the SDK specifies). */
@@ -23,7 +24,8 @@ export interface TelemetryOptions {
   /**
    * The environment, for the standard `OTEL_*` variables: traces go over OTLP/HTTP when
    * `OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is set and `OTEL_TRACES_EXPORTER` is not
-   * `none`; otherwise tracing is off. `OTEL_TRACES_SAMPLER` and friends are honoured by the SDK.
+   * `none`; otherwise tracing is off. `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG` choose the sampler, which
+   * also keeps a span whose link is sampled (see `FollowLinksSampler`).
    */
   env: NodeJS.ProcessEnv;
   /** Exports spans here instead (tests use an in-memory exporter); turns tracing on. */
@@ -79,6 +81,7 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
       ...(options.partitions ? { 'tl.partitions': options.partitions.join(',') } : {}),
     }),
     spanProcessors,
+    sampler: samplerFromEnv(options.env),
     ...(tracing ? {} : { traceExporter: undefined }),
     metricReader: prometheus,
     instrumentations: options.instrumentLibraries === false ? [] : libraryInstrumentations(options.env),
