@@ -60,6 +60,49 @@ describe('traces exported over OTLP/HTTP name the stage made slow on purpose', (
     );
     const printed = execFileSync(process.execPath, [cli, 'explain', '--file', file], { encoding: 'utf8' });
     expect(printed).toMatch(/The bottleneck is writer: .* waiting on postgres/);
+
+    // One event followed from its ledger row back to its request: every hop found, the writer the slowest,
+    // waiting on postgres. Events from the middle and the end of the run (the very first ones may be slowest in
+    // state: its first turn on a partition recovers the partition, which took ~0.5 s here).
+    for (const event of [events[Math.floor(events.length / 2)]!, events.at(-1)!]) {
+      const { rows } = await stack.pool.query<{ trace_id: string }>(
+        `SELECT encode(trace_id, 'hex') AS trace_id FROM ledger WHERE event_id = $1`,
+        [event.eventId],
+      );
+      expect(rows[0]!.trace_id).toMatch(/^[0-9a-f]{32}$/);
+      const traced = JSON.parse(
+        execFileSync(
+          process.execPath,
+          [cli, 'trace', event.eventId, '--file', file, '--database-url', stack.databaseUrl, '--json'],
+          { encoding: 'utf8' },
+        ),
+      ) as {
+        hops: {
+          stage: string;
+          span: { traceId: string; service?: string };
+          requestSpan?: { name: string };
+        }[];
+        missing: unknown[];
+        slowest: { stage: string; dominant: string };
+        sentence: string;
+      };
+      process.stdout.write(`[e2e] trace ${event.eventId}: ${traced.sentence}\n`);
+      expect(traced.missing).toEqual([]);
+      expect(traced.hops.map((h) => [h.stage, h.span.service])).toEqual(
+        ['ingest', 'enrich', 'state', 'writer'].map((stage) => [stage, `throughline-${stage}`]),
+      );
+      expect(traced.hops[0]!.requestSpan?.name).toMatch(/IngestService\/Publish(Batch|Stream)$/);
+      expect(traced.hops[3]!.span.traceId).toBe(rows[0]!.trace_id);
+      expect(traced.slowest).toMatchObject({ stage: 'writer', dominant: 'postgres' });
+    }
+    const table = execFileSync(
+      process.execPath,
+      [cli, 'trace', events[15_000]!.eventId, '--file', file, '--database-url', stack.databaseUrl],
+      { encoding: 'utf8' },
+    );
+    process.stdout.write(`\n${table}\n`);
+    expect(table).toMatch(/^writer\s+process tl\.applied\.\d+\s+.*postgres \d+/m);
+    expect(table).toMatch(/The slowest hop is writer: .* mostly waiting on postgres/);
     // Library instrumentation: gRPC server spans on ingest, pg spans under the writer's waits.
     expect(
       spans.some(
