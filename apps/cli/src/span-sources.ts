@@ -1,7 +1,9 @@
 /** Where `explain` and `trace` read spans: a file of OTLP JSON, or Jaeger's query API (the UI's port, 16686). */
 import { readFile } from 'node:fs/promises';
 import { parseOtlpJsonFile, spansFromJaeger, type SpanRecord } from '@throughline/telemetry';
+import { Option, type Command } from 'commander';
 import { CliError } from './errors.js';
+import { url } from './options.js';
 
 interface JaegerResponse {
   data?: unknown[] | null;
@@ -42,4 +44,20 @@ export async function fileSpans(path: string): Promise<SpanRecord[]> {
       cause: err,
     });
   }
+}
+
+/** Adds `--file <path>` and `--jaeger <url>` (one or the other) to a command that reads spans. */
+export function withSpanSourceOptions(cmd: Command): Command {
+  return cmd
+    .addOption(
+      new Option(
+        '--file <path>',
+        'a file of OTLP JSON spans (one export request, an array, or one per line)',
+      ).conflicts('jaeger'),
+    )
+    .addOption(
+      new Option('--jaeger <url>', "Jaeger's query API, e.g. http://localhost:16686").argParser(
+        url('http', 'https'),
+      ),
+    );
 }

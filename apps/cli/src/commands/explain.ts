@@ -2,8 +2,8 @@
 import { Command, Option } from 'commander';
 import { explainSpans, formatExplanation, type SpanRecord } from '@throughline/telemetry';
 import { ExitCode, usageError } from '../errors.js';
-import { fileSpans, jaegerSpans } from '../span-sources.js';
-import { duration, positiveInt, url } from '../options.js';
+import { fileSpans, jaegerSpans, withSpanSourceOptions } from '../span-sources.js';
+import { duration, positiveInt } from '../options.js';
 
 interface ExplainFlags {
   file?: string;
@@ -48,21 +48,11 @@ async function fromJaeger(
 }
 
 export function explainCommand(): Command {
-  return new Command('explain')
-    .description(
+  return withSpanSourceOptions(
+    new Command('explain').description(
       'show where the time went per stage (queue wait, each dependency, compute) and name the bottleneck',
-    )
-    .addOption(
-      new Option(
-        '--file <path>',
-        'a file of OTLP JSON spans (one export request, an array, or one per line)',
-      ).conflicts('jaeger'),
-    )
-    .addOption(
-      new Option('--jaeger <url>', "Jaeger's query API, e.g. http://localhost:16686").argParser(
-        url('http', 'https'),
-      ),
-    )
+    ),
+  )
     .addOption(
       new Option('--service <name...>', 'services to read from Jaeger').default(
         DEFAULT_SERVICES,

@@ -11,7 +11,7 @@ import {
 } from '@throughline/telemetry';
 import { databaseError, openDatabase, withDatabaseOptions, type DatabaseFlags } from '../database.js';
 import { CliError, ExitCode, usageError } from '../errors.js';
-import { fileSpans, jaegerSpans } from '../span-sources.js';
+import { fileSpans, jaegerSpans, withSpanSourceOptions } from '../span-sources.js';
 import { url } from '../options.js';
 
 interface TraceFlags extends DatabaseFlags {
@@ -91,25 +91,16 @@ function asJson(path: EventPath): unknown {
 }
 
 export function traceCommand(): Command {
-  return withDatabaseOptions(
-    new Command('trace')
-      .description(
-        "follow one event from its ledger row back to the client's request and show where it waited, hop by hop",
-      )
-      .argument('<event_id>', 'the event to follow (its ledger row must exist)'),
-    'read the ledger row from',
+  return withSpanSourceOptions(
+    withDatabaseOptions(
+      new Command('trace')
+        .description(
+          "follow one event from its ledger row back to the client's request and show where it waited, hop by hop",
+        )
+        .argument('<event_id>', 'the event to follow (its ledger row must exist)'),
+      'read the ledger row from',
+    ),
   )
-    .addOption(
-      new Option(
-        '--file <path>',
-        'a file of OTLP JSON spans (one export request, an array, or one per line)',
-      ).conflicts('jaeger'),
-    )
-    .addOption(
-      new Option('--jaeger <url>', "Jaeger's query API, e.g. http://localhost:16686").argParser(
-        url('http', 'https'),
-      ),
-    )
     .addOption(
       new Option(
         '--jaeger-ui <url>',
