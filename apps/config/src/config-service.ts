@@ -2,12 +2,39 @@ import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import type { ConfigChange, ConfigServiceServer, TenantConfig } from '@throughline/contracts';
 import { ensureError, type Logger } from '@throughline/runtime';
-import { isStoreError, type TenantConfigRepository } from '@throughline/stores';
+import { isStoreError, type ConfigListenOptions, type TenantConfigRepository } from '@throughline/stores';
+
+/**
+ * The database's configuration changes as events for the Watch streams, and how to stop following them: `change`
+ * for each notification, and `resync` when the LISTEN connection was lost and listens again — changes committed
+ * meanwhile were never notified, so every Watch stream is ended and its client, reconnecting, reads the whole
+ * configuration again.
+ */
+export async function followConfigChanges(
+  repo: TenantConfigRepository,
+  logger: Logger,
+  opts: Pick<ConfigListenOptions, 'reconnectDelayMs'> = {},
+): Promise<{ changes: EventEmitter; stop: () => Promise<void> }> {
+  const changes = new EventEmitter();
+  changes.setMaxListeners(0);
+  const stop = await repo.listen((tenantId, version) => changes.emit('change', { tenantId, version }), {
+    ...opts,
+    onError: (err) => logger.warn('config change notifications', { error: err.message }),
+    onResync: () => {
+      logger.warn(
+        'config change notifications resumed; ending every Watch so that clients read the whole configuration',
+      );
+      changes.emit('resync');
+    },
+  });
+  return { changes, stop };
+}
 
 /**
  * Fans the database's change notifications (one LISTEN per process) out to every Watch stream. A stream first
  * gets the configurations newer than the version it asked for, then a marker, then each change as it happens;
- * notifications that arrive while the snapshot is being read are held and sent after it, without duplicates.
+ * notifications that arrive while the snapshot is being read are held and sent after it, without duplicates. A
+ * `resync` (notifications may have been lost) ends every stream with UNAVAILABLE.
  */
 export function createConfigService(
   repo: TenantConfigRepository,
@@ -75,9 +102,21 @@ export function createConfigService(
           },
         );
       };
+      // grpc-js ends a server stream with the status of an 'error' event.
+      const resync = (): void => {
+        call.emit('error', {
+          code: grpc.status.UNAVAILABLE,
+          details: 'configuration changes may have been missed; reconnect to read them',
+        });
+      };
+      const off = (): void => {
+        changes.off('change', forward);
+        changes.off('resync', resync);
+      };
       changes.on('change', forward);
-      call.on('cancelled', () => changes.off('change', forward));
-      call.on('close', () => changes.off('change', forward));
+      changes.on('resync', resync);
+      call.on('cancelled', off);
+      call.on('close', off);
       repo.list().then(
         (list) => {
           for (const c of list.configs) send(c);

@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import { ConfigServiceService } from '@throughline/contracts';
 import { onShutdown } from '@throughline/runtime';
 import {
@@ -10,7 +9,7 @@ import {
 } from '@throughline/service';
 import { createTenantConfigRepository, migrate } from '@throughline/stores';
 import { loadSettings } from './config.js';
-import { createConfigService } from './config-service.js';
+import { createConfigService, followConfigChanges } from './config-service.js';
 import type { Telemetry } from '@throughline/telemetry-sdk';
 
 /** Runs the config service until SIGTERM; telemetry was started by `main.ts` before anything else loaded. */
@@ -27,11 +26,7 @@ export async function run(telemetry: Telemetry): Promise<void> {
     logger.info('demo tenants seeded', { added });
   }
 
-  const changes = new EventEmitter();
-  changes.setMaxListeners(0);
-  const stopListening = await repo.listen((tenantId, version) =>
-    changes.emit('change', { tenantId, version }),
-  );
+  const { changes, stop: stopListening } = await followConfigChanges(repo, logger);
 
   const grpcServer = await startGrpcServer({
     address: settings.GRPC_ADDRESS,

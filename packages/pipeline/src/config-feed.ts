@@ -77,10 +77,16 @@ export class ConfigFeed {
     }
   }
 
-  /** Runs one Watch stream until it ends; resolves with why it ended. */
+  /**
+   * Runs one Watch stream until it ends; resolves with why it ended. Every stream starts from the whole
+   * configuration (`afterVersion` 0), not from the highest version held: versions are drawn before commit, so a
+   * change with a lower version than one already seen can commit later — while no stream was open — and asking
+   * only for newer versions would skip it for good. The cache keeps, per tenant, the newer of what it has and what
+   * arrives, so the snapshot replays nothing.
+   */
   private watchOnce(): Promise<string> {
     return new Promise((resolve) => {
-      const call = this.opts.client.watch({ afterVersion: this.opts.cache.current.version });
+      const call = this.opts.client.watch({ afterVersion: 0n });
       this.call = call;
       call.on('data', (change: ConfigChange) => {
         if (change.config !== undefined) {
