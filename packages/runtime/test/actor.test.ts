@@ -269,28 +269,35 @@ describe('PartitionActor', () => {
 });
 
 describe('Supervisor', () => {
-  it('restarts a crashed child with backoff and stops every child', async () => {
-    let starts = 0;
-    let stops = 0;
-    const supervisor = new Supervisor({ restartInitialMs: 5, restartMaxMs: 10 });
+  it('restarts a crashed child with doubling backoff and stops every child', async () => {
+    const startedAt: number[] = [];
+    const stopped: boolean[] = [];
+    const supervisor = new Supervisor({ restartInitialMs: 40, restartMaxMs: 1000 });
     supervisor.start(() => {
-      const n = ++starts;
+      const n = startedAt.push(performance.now()) - 1;
+      stopped.push(false);
       let release: () => void = () => undefined;
       return {
         name: 'child',
         partition: 0,
         run: () =>
-          n < 3 ? Promise.reject(new Error(`crash ${n}`)) : new Promise<void>((r) => (release = r)),
+          n < 2 ? Promise.reject(new Error(`crash ${n}`)) : new Promise<void>((r) => (release = r)),
         stop: () => {
-          stops++;
+          stopped[n] = true;
           release();
           return Promise.resolve();
         },
       };
     });
-    await until(() => starts === 3);
+    await until(() => startedAt.length === 3);
     expect(supervisor.restarts).toBe(2);
+    // Each crashed child was stopped before its successor started; the pauses were 40 ms, then 80 ms (timers
+    // never fire early by more than a millisecond's rounding; a busy machine only makes them longer).
+    expect(stopped).toEqual([true, true, false]);
+    expect(startedAt[1]! - startedAt[0]!).toBeGreaterThanOrEqual(39);
+    expect(startedAt[2]! - startedAt[1]!).toBeGreaterThanOrEqual(79);
     await supervisor.stop();
-    expect(stops).toBeGreaterThanOrEqual(1);
+    expect(stopped).toEqual([true, true, true]);
+    expect(startedAt).toHaveLength(3);
   });
 });
