@@ -1,17 +1,25 @@
 import { expect, it } from 'vitest';
-import { renderTables, runBench, SIZES } from '../src/index.js';
+import { ABLATION_STEPS, kneeOf, renderTables, runBench, SIZES } from '../src/index.js';
 
 // The harness at its small size: every scenario runs and reports sane figures (speed is not checked).
 it('ablation reports one row per lesson', async () => {
   const report = await runBench({ scenario: 'ablation', size: 'small' });
-  expect(report.ablation).toHaveLength(5);
+  expect(report.ablation!.map((r) => r.label)).toEqual(ABLATION_STEPS.map((s) => s.label));
   for (const row of report.ablation!) {
+    // A naive row is time-boxed: it commits what it can, never more than it sent, and its rate is what it did.
     expect(row.committed).toBeGreaterThan(0);
-    expect(row.eventsPerSecond).toBeGreaterThan(0);
+    expect(row.committed).toBeLessThanOrEqual(row.sent);
+    expect(row.eventsPerSecond).toBeCloseTo(row.committed / row.seconds, 0);
+    expect(Object.keys(row.cpuSeconds)).toEqual(
+      expect.arrayContaining(['ingest', 'enrich', 'state', 'writer', 'load']),
+    );
     expect(row.cpuSecondsPer1k).toBeGreaterThan(0);
   }
-  const full = report.ablation![4]!;
-  expect(full.committed).toBe(full.sent);
+  const [naive, , , , full] = report.ablation!;
+  expect(full!.committed).toBe(full!.sent);
+  // The lesson the ablation is about: the naive design makes external calls per event, the full design per batch.
+  expect(naive!.externalCallsPerEvent).toBeGreaterThanOrEqual(1);
+  expect(full!.externalCallsPerEvent).toBeLessThan(0.1);
   // The capacity run: every event committed, then the same design paced at half of the rate it reached.
   const { max, halfLoad } = report.capacity!;
   expect(max.committed).toBe(SIZES.small.capacityEvents);
@@ -26,13 +34,18 @@ it('ablation reports one row per lesson', async () => {
 it('sweep reports curves with a knee', async () => {
   const report = await runBench({ scenario: 'sweep', size: 'small' });
   expect(report.sweep!.map((c) => c.design)).toEqual(['naive', 'full']);
+  const settings = { naive: SIZES.small.naiveConcurrency, full: SIZES.small.turnMessages };
   for (const curve of report.sweep!) {
-    expect(curve.points.length).toBeGreaterThan(0);
-    expect(curve.knee).toBeDefined();
+    expect(curve.points.map((p) => p.setting)).toEqual(settings[curve.design]);
+    // The knee is the smallest setting within 5% of the best throughput of the curve's own points.
+    expect(curve.knee).toBe(
+      kneeOf(curve.points.map((p) => ({ setting: p.setting, eventsPerSecond: p.row.eventsPerSecond }))),
+    );
+    expect(settings[curve.design]).toContain(curve.knee);
   }
 });
 
-it('floor moves every event over three hops and commits each of its rows once', async () => {
+it('floor moves every event over three hops and commits all of them', async () => {
   const report = await runBench({ scenario: 'floor', size: 'small' });
   expect(report.floor!.events).toBe(SIZES.small.floorEvents);
   expect(report.floor!.committed).toBe(SIZES.small.floorEvents);
@@ -71,4 +84,28 @@ it('scaling scales every stage mid-run, moves partitions cooperatively, and lose
   expect(h.pauseMaxMs).toBeLessThan(5_000);
   expect(report.scaling!.ratio).toBeCloseTo(scaling.eventsPerSecond / steady.eventsPerSecond, 6);
   expect(renderTables(report)).toMatch(/while scaling: \d+\.\d% of steady throughput; \d+ partitions moved/);
+});
+
+it('the knee is the smallest setting within 5% of the best', () => {
+  const curve = (pairs: [number, number][]) =>
+    pairs.map(([setting, eventsPerSecond]) => ({ setting, eventsPerSecond }));
+  expect(
+    kneeOf(
+      curve([
+        [4, 100],
+        [1, 50],
+        [2, 96],
+      ]),
+    ),
+  ).toBe(2);
+  expect(
+    kneeOf(
+      curve([
+        [1, 50],
+        [2, 94],
+        [4, 100],
+      ]),
+    ),
+  ).toBe(4);
+  expect(kneeOf([])).toBeUndefined();
 });
