@@ -86,12 +86,14 @@ export interface FaultRun {
   observed: Observed;
   /** Events committed when the fault began (of this run's). */
   atFault: number;
+  /** Events acknowledged and not yet committed when the fault began (at least). */
+  inFlightAtFault: number;
 }
 
 /**
  * Runs `events` events of a fresh workload (ids prefixed with `name`) at `perSecond` with `fault` in the middle;
  * adds them to `acknowledged` (every event acknowledged so far in this stack) and checks the whole stack's
- * accounting. A line for `report` says what happened.
+ * accounting, and that the fault began with events in flight. A line for `report` says what happened.
  */
 export async function runFault(
   stack: Stack,
@@ -119,7 +121,11 @@ export async function runFault(
     intervalMs: 100,
     message: `${name}: the load did not start committing`,
   });
+  // Acknowledged first, committed second: committed only grows, so the difference never overstates the events
+  // in flight — acknowledged (each a promise) and not yet in the ledger — that the fault lands on.
+  const acknowledgedAtFault = load.acknowledged;
   const atFault = (await ledgerCount(stack.pool)) - before;
+  const inFlightAtFault = acknowledgedAtFault - atFault;
   await fault.apply();
   const faultOver = new Promise<void>((resolve) => setTimeout(resolve, fault.durationMs)).then(() =>
     fault.heal(),
@@ -136,7 +142,7 @@ export async function runFault(
     .join(', ');
   run.report.push(
     `[e2e] ${name}: sent ${load.sent}, acknowledged ${load.acknowledged}, committed ${(await ledgerCount(stack.pool)) - before} ` +
-      `(${atFault} when the fault began), dead-lettered ${dead.length}; fault for ${fault.durationMs} ms` +
+      `(${atFault} when the fault began, ${inFlightAtFault} acknowledged and not committed then), dead-lettered ${dead.length}; fault for ${fault.durationMs} ms` +
       (fault.watch
         ? `, up to ${observed.maxStalled} ${fault.watch.app} partitions stalled on ${fault.watch.dependency}, /readyz 503 ${observed.notReady.length} times`
         : '') +
@@ -144,5 +150,7 @@ export async function runFault(
   );
   expect(load.acknowledged).toBe(opts.events);
   expect(dead).toEqual([]);
-  return { load, observed, atFault };
+  // The fault hit work in flight, not an idle pipeline.
+  expect(inFlightAtFault, `${name}: nothing was in flight when the fault began`).toBeGreaterThan(0);
+  return { load, observed, atFault, inFlightAtFault };
 }
