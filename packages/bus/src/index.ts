@@ -57,6 +57,7 @@ export { consumerName, parseSubject, type SubjectAddress } from './addressing.js
 export { LEASE_BUCKET } from './leases/jetstream-lease-bucket.js';
 export { sequenceFloor } from './jetstream/topology.js';
 export { checkNatsAuth, type NatsAuth } from './jetstream/auth.js';
+export { readSecretFile } from './secret-file.js';
 export {
   connectJetStreamBus,
   createJetStreamBus,

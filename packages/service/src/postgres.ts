@@ -1,7 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import pg from 'pg';
 import { parseIntoClientConfig } from 'pg-connection-string';
 import { z } from 'zod';
+import { readSecretFile } from '@throughline/bus';
 import type { Logger } from '@throughline/runtime';
 
 /** How a service reaches PostgreSQL (config, state and writer read the same settings). */
@@ -36,18 +36,7 @@ export function createPostgresPool(
   return pool;
 }
 
-/** The file's content without one trailing line break (as `echo` leaves it). */
-export async function readPasswordFile(file: string): Promise<string> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new Error(
-      `cannot read DATABASE_PASSWORD_FILE ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`,
-      {
-        cause: err,
-      },
-    );
-  }
-  return text.replace(/\r?\n$/, '');
+/** The PostgreSQL password of `DATABASE_PASSWORD_FILE`, read for every new connection. */
+export function readPasswordFile(file: string): string {
+  return readSecretFile(file, 'DATABASE_PASSWORD_FILE');
 }

@@ -4,7 +4,6 @@
  * reconnection, so a rotated credential is used without a restart; and TLS with a CA, and a client certificate when
  * the server asks for one.
  */
-import { readFileSync } from 'node:fs';
 import {
   credsAuthenticator,
   nkeyAuthenticator,
@@ -14,6 +13,7 @@ import {
   type ConnectionOptions,
 } from '@nats-io/nats-core';
 import { BusError, BusErrorCode } from '../errors.js';
+import { readSecretFile } from '../secret-file.js';
 
 export interface NatsAuth {
   /** With `passwordFile`: user and password. */
@@ -47,16 +47,12 @@ export function checkNatsAuth(auth: NatsAuth): string | undefined {
   return undefined;
 }
 
-/** A file's content without one trailing line break; its path (never its content) in the error. */
+/** A NATS secret's file, read at this (re)connection; a failure is the connection's. */
 function readSecret(file: string, what: string): string {
   try {
-    return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    return readSecretFile(file, `the NATS ${what} file`);
   } catch (err) {
-    throw new BusError(
-      BusErrorCode.connectFailed,
-      `cannot read the NATS ${what} file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
-      { cause: err instanceof Error ? err : undefined },
-    );
+    throw new BusError(BusErrorCode.connectFailed, (err as Error).message, { cause: err as Error });
   }
 }
 
