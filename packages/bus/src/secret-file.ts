@@ -10,7 +10,8 @@ export function readSecretFile(file: string, what: string): string {
   try {
     return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
   } catch (err) {
-    throw new Error(`cannot read ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
+    // The code in parentheses, not after a colon: "…/admin-token: ENOENT" reads as a secret to log redaction.
+    throw new Error(`cannot read ${what} ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`, {
       cause: err,
     });
   }

@@ -95,7 +95,7 @@ describe('NATS authentication from files', () => {
   it('names a credential file it cannot read, not its content', async () => {
     const server = await nats('authorization { token: "tok-0" }');
     const err = await refused(server.url, { tokenFile: join(dir, 'missing-token') });
-    expect(err.message).toContain(`cannot read the NATS token file ${join(dir, 'missing-token')}: ENOENT`);
+    expect(err.message).toContain(`cannot read the NATS token file ${join(dir, 'missing-token')} (ENOENT)`);
   });
 
   it('refuses settings that contradict each other', () => {

@@ -58,7 +58,7 @@ describe('createPostgresPool', () => {
     );
     try {
       await expect(pool.query('SELECT 1')).rejects.toThrow(
-        `cannot read DATABASE_PASSWORD_FILE ${file}: ENOENT`,
+        `cannot read DATABASE_PASSWORD_FILE ${file} (ENOENT)`,
       );
     } finally {
       await pool.end();
