@@ -34,9 +34,10 @@ export interface TenantConfigRepository {
   /**
    * Stores a new version of a tenant's configuration: the version is the next value of
    * `tenant_config_version_seq`, the current row is upserted, a history row is added, and listeners are notified —
-   * all in one transaction. Returns the stored configuration.
+   * all in one transaction. `changedBy` (who made the change) is kept with the history row; without it, the
+   * database role. Returns the stored configuration.
    */
-  put(config: TenantConfigInput): Promise<TenantConfig>;
+  put(config: TenantConfigInput, opts?: { changedBy?: string }): Promise<TenantConfig>;
   /**
    * Listens for changes on a dedicated connection (LISTEN tl_config), reconnecting and listening again when it
    * drops. Resolves once listening; the returned function stops.
@@ -67,8 +68,9 @@ cur AS (
     WHERE c.version < EXCLUDED.version
 ), hist AS (
   INSERT INTO tenant_config_history (tenant_id, version, enabled, base_currency, fee_bps, fx_rates_e9,
-                                     daily_debit_limit_minor, overdraft_limit_minor, updated_at)
-  SELECT $1::text, v.version, $2::bool, $3::text, $4::int, $5::jsonb, $6::int8, $7::int8, v.updated_at FROM v
+                                     daily_debit_limit_minor, overdraft_limit_minor, updated_at, changed_by)
+  SELECT $1::text, v.version, $2::bool, $3::text, $4::int, $5::jsonb, $6::int8, $7::int8, v.updated_at,
+         coalesce($8::text, current_user) FROM v
 )
 SELECT version::text AS version, floor(extract(epoch FROM updated_at) * 1000)::int8::text AS updated_ms FROM v`;
 
@@ -114,7 +116,7 @@ export function createTenantConfigRepository(pool: pg.Pool): TenantConfigReposit
       }
     },
 
-    async put(config) {
+    async put(config, opts = {}) {
       validateConfig(config);
       try {
         const res = await pool.query<{ version: string; updated_ms: string }>(PUT_SQL, [
@@ -125,6 +127,7 @@ export function createTenantConfigRepository(pool: pg.Pool): TenantConfigReposit
           ratesJson(config.fxRatesE9),
           config.dailyDebitLimitMinor.toString(),
           config.overdraftLimitMinor.toString(),
+          opts.changedBy ?? null,
         ]);
         const row = res.rows[0];
         if (row === undefined) throw new Error('the put returned no version');

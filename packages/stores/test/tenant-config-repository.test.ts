@@ -41,7 +41,7 @@ function waitFor<T>(subscribe: (push: (value: T) => void) => void, match: (value
 describe('TenantConfigRepository', () => {
   it('puts, gets and lists with increasing versions, keeping the history', async () => {
     const first = await repo.put(acme());
-    const second = await repo.put(acme({ feeBps: 20 }));
+    const second = await repo.put(acme({ feeBps: 20 }), { changedBy: 'token:ops' });
     const other = await repo.put(acme({ tenantId: 'zeta', baseCurrency: 'GBP', enabled: false }));
     expect(second.version).toBeGreaterThan(first.version);
     expect(other.version).toBeGreaterThan(second.version);
@@ -52,12 +52,13 @@ describe('TenantConfigRepository', () => {
     const list = await repo.list();
     expect(list.configs.map((c) => c.tenantId)).toEqual(['acme', 'zeta']);
     expect(list.version).toBe(other.version);
-    const history = await pool.query<{ version: string; fee_bps: number }>(
-      `SELECT version::text, fee_bps FROM tenant_config_history WHERE tenant_id = 'acme' ORDER BY version`,
+    const history = await pool.query<{ version: string; fee_bps: number; changed_by: string }>(
+      `SELECT version::text, fee_bps, changed_by FROM tenant_config_history WHERE tenant_id = 'acme' ORDER BY version`,
     );
+    const role = (await pool.query<{ r: string }>('SELECT current_user AS r')).rows[0]!.r;
     expect(history.rows).toEqual([
-      { version: first.version.toString(), fee_bps: 12 },
-      { version: second.version.toString(), fee_bps: 20 },
+      { version: first.version.toString(), fee_bps: 12, changed_by: role },
+      { version: second.version.toString(), fee_bps: 20, changed_by: 'token:ops' },
     ]);
     const stored = await pool.query(`SELECT fx_rates_e9 FROM tenant_configs WHERE tenant_id = 'acme'`);
     expect(stored.rows[0].fx_rates_e9).toEqual({

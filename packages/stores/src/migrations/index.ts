@@ -4,6 +4,7 @@ import { deployment002 } from './002_deployment.js';
 import { dropPartitionIndex003 } from './003_drop_partition_index.js';
 import { partitionEpochs004 } from './004_partition_epochs.js';
 import { ledgerTraceId005 } from './005_ledger_trace_id.js';
+import { configChangedBy006 } from './006_config_changed_by.js';
 
 export interface Migration {
   /** Strictly increasing, recorded in `tl_schema_migrations.version`. */
@@ -19,4 +20,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, name: 'drop ledger partition index', sql: dropPartitionIndex003 },
   { version: 4, name: 'partition epochs', sql: partitionEpochs004 },
   { version: 5, name: 'ledger trace id', sql: ledgerTraceId005 },
+  { version: 6, name: 'config changed by', sql: configChangedBy006 },
 ];
