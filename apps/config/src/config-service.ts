@@ -3,6 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { ConfigChange, ConfigServiceServer, TenantConfig } from '@throughline/contracts';
 import { ensureError, type Logger } from '@throughline/runtime';
 import { isStoreError, type ConfigListenOptions, type TenantConfigRepository } from '@throughline/stores';
+import type { CallCredentials, PutAuthorization } from './admin-auth.js';
 
 /**
  * The database's configuration changes as events for the Watch streams, and how to stop following them: `change`
@@ -40,6 +41,7 @@ export function createConfigService(
   repo: TenantConfigRepository,
   changes: EventEmitter,
   logger: Logger,
+  authorizePut: (call: CallCredentials) => PutAuthorization,
 ): ConfigServiceServer {
   return {
     get(call, callback) {
@@ -66,10 +68,24 @@ export function createConfigService(
         callback({ code: grpc.status.INVALID_ARGUMENT, details: 'config: is required' });
         return;
       }
+      const auth = authorizePut({
+        metadata: call.metadata,
+        clientName: [call.getAuthContext().sslPeerCertificate?.subject?.CN].flat()[0],
+        peer: call.getPeer(),
+      });
+      if (!auth.ok) {
+        logger.warn('configuration change refused', { tenant: config.tenantId, reason: auth.status.details });
+        callback(auth.status);
+        return;
+      }
       const { version: _version, updatedAtMs: _updatedAtMs, ...input } = config;
-      repo.put(input).then(
+      repo.put(input, { changedBy: auth.by }).then(
         (stored) => {
-          logger.info('configuration stored', { tenant: stored.tenantId, version: String(stored.version) });
+          logger.info('configuration stored', {
+            tenant: stored.tenantId,
+            version: String(stored.version),
+            by: auth.by,
+          });
           callback(null, stored);
         },
         (err: unknown) => callback(toStatus(err)),

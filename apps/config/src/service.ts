@@ -9,6 +9,7 @@ import {
 } from '@throughline/service';
 import { createTenantConfigRepository, migrate } from '@throughline/stores';
 import { loadSettings } from './config.js';
+import { createPutAuthorizer, describeAdminAuth } from './admin-auth.js';
 import { createConfigService, followConfigChanges } from './config-service.js';
 import type { Telemetry } from '@throughline/telemetry-sdk';
 
@@ -36,12 +37,13 @@ export async function run(telemetry: Telemetry): Promise<void> {
       {
         name: 'throughline.v1.ConfigService',
         definition: ConfigServiceService,
-        implementation: createConfigService(repo, changes, logger),
+        implementation: createConfigService(repo, changes, logger, createPutAuthorizer(settings)),
       },
     ],
   });
   grpcServer.setServing(true);
   http.setReady(true);
+  logger.info(`configuration changes (Put): ${describeAdminAuth(settings)}`);
   logger.info('ready', { httpPort: http.port, port: grpcServer.port });
 
   onShutdown(

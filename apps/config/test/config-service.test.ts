@@ -11,6 +11,7 @@ import { ConfigCache, ConfigFeed, ConfigSnapshot } from '@throughline/pipeline';
 import { silentLogger } from '@throughline/runtime';
 import { createTenantConfigRepository, migrate, type TenantConfigRepository } from '@throughline/stores';
 import { startPostgres, waitFor, type PostgresHandle } from '@throughline/testkit';
+import { createPutAuthorizer } from '../src/admin-auth.js';
 import { createConfigService, followConfigChanges } from '../src/config-service.js';
 
 let postgres: PostgresHandle;
@@ -25,7 +26,10 @@ let client: ConfigServiceClient | undefined;
 async function serve(atPort = 0): Promise<void> {
   const { changes } = current;
   server = new grpc.Server();
-  server.addService(ConfigServiceService, createConfigService(repo, changes, silentLogger));
+  server.addService(
+    ConfigServiceService,
+    createConfigService(repo, changes, silentLogger, createPutAuthorizer({ CONFIG_PUT_OPEN: true })),
+  );
   port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`127.0.0.1:${atPort}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
       err ? reject(err) : resolve(p),

@@ -49,8 +49,10 @@ export class StackPlan {
     return this.spec('config', 'config', {
       DATABASE_URL: s.databaseUrl,
       GRPC_ADDRESS: s.configAddress,
-      // The local stack runs on loopback without certificates: plaintext, said explicitly.
+      // The local stack runs on loopback without certificates: plaintext, and configuration changes open to
+      // whoever reaches it there (`throughline config set`), both said explicitly.
       GRPC_PLAINTEXT: 'true',
+      CONFIG_PUT_OPEN: 'true',
       SEED_DEMO_TENANTS: 'true',
     });
   }
