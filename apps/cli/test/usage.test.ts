@@ -1,4 +1,5 @@
 /** Bad input for every command: one line saying what to do, a meaningful exit code, no stack trace. */
+import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '@throughline/testkit';
@@ -152,6 +153,18 @@ const cases: Case[] = [
     /nothing to set: give at least one of --enabled/,
   ],
   [
+    'config: an admin token file that is not there (read before connecting)',
+    () => ['config', 'set', 'tenant-1', '--fee-bps', '1', '--admin-token-file', join(dir, 'no-token')],
+    2,
+    /cannot read the admin token file .*no-token \(ENOENT\)/,
+  ],
+  [
+    'config admin-token: a name with a blank',
+    () => ['config', 'admin-token', 'two words'],
+    2,
+    /admin-token wants a name of letters, digits/,
+  ],
+  [
     'config: an unreachable server',
     () => ['config', 'list', '--config-address', `127.0.0.1:${closed}`],
     1,
@@ -210,10 +223,26 @@ describe('bad input', () => {
       ['config', 'get'],
       ['config', 'list'],
       ['config', 'set'],
+      ['config', 'admin-token'],
+      ['trace'],
     ]) {
       const run = await runCli([...command, '--help']);
       expect(run.code, command.join(' ')).toBe(0);
       expect(run.stdout).toMatch(/^Usage: throughline/);
     }
+  });
+
+  it('config admin-token prints a fresh token, and the line of its SHA-256 for the token file', async () => {
+    const first = await runCli(['config', 'admin-token', 'ops']);
+    const second = await runCli(['config', 'admin-token', 'ops']);
+    expect(first.code).toBe(0);
+    const token = first.stdout.trim();
+    expect(token).toMatch(/^tla_[A-Za-z0-9_-]{43}$/);
+    expect(second.stdout.trim()).not.toBe(token);
+    const digest = createHash('sha256').update(token).digest('hex');
+    expect(first.stderr).toContain(`\nops ${digest}\n`);
+    expect(first.stderr).not.toContain(token);
+    // What it prints on stderr is a tokens file as it is: comments and the line.
+    expect(first.stderr.split('\n').filter((l) => l !== '' && !l.startsWith('#'))).toEqual([`ops ${digest}`]);
   });
 });

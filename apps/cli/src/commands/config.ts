@@ -1,6 +1,8 @@
-/** `throughline config get | list | set`: tenant configuration through the ConfigService. */
+/** `throughline config get | list | set | admin-token`: tenant configuration through the ConfigService. */
+import { createHash, randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { Command, Option } from 'commander';
+import { readSecretFile } from '@throughline/bus';
 import { ConfigServiceClient, type ListConfigsResponse, type TenantConfig } from '@throughline/contracts';
 import { describeConfig, fxPair, listConfigs } from '../config/tenant-config-text.js';
 import { addTlsOptions, credentialsOf, type TlsFlags } from '../tls-options.js';
@@ -16,6 +18,7 @@ interface ConnectionFlags extends TlsFlags {
 }
 
 interface SetFlags extends ConnectionFlags {
+  adminTokenFile?: string;
   enabled?: boolean;
   feeBps?: number;
   baseCurrency?: string;
@@ -52,6 +55,11 @@ async function withClient<T>(
           exitCode: ExitCode.usage,
           cause: err,
         });
+      if (err.code === grpc.status.UNAUTHENTICATED || err.code === grpc.status.PERMISSION_DENIED)
+        throw new CliError(
+          `the ConfigService refused the change: ${err.details} (an admin token goes in --admin-token-file or THROUGHLINE_ADMIN_TOKEN_FILE; \`throughline config admin-token <name>\` makes one)`,
+          { cause: err },
+        );
       throw new CliError(`ConfigService at ${address} failed: ${err.details || err.message}`, { cause: err });
     }
     throw err;
@@ -153,6 +161,11 @@ export function configCommand(): Command {
         (v: string, prev: string[] = []) => [...prev, currency(v)],
       ),
     )
+    .addOption(
+      new Option('--admin-token-file <path>', 'a file holding an admin token of the ConfigService').env(
+        'THROUGHLINE_ADMIN_TOKEN_FILE',
+      ),
+    )
     .addOption(addressOption())
     .option('--json', 'print JSON')
     .action(async (tenantId: string, flags: SetFlags) => {
@@ -170,6 +183,10 @@ export function configCommand(): Command {
           'nothing to set: give at least one of --enabled, --fee-bps, --base-currency, --daily-debit-limit, --overdraft-limit, --fx, --remove-fx',
         );
       }
+      // Read before connecting: a missing token file is the user's to fix, whatever the service says.
+      const metadata = new grpc.Metadata();
+      if (flags.adminTokenFile !== undefined)
+        metadata.set('authorization', `Bearer ${readToken(flags.adminTokenFile)}`);
       const stored = await withClient(flags, async (c) => {
         const current = await call<TenantConfig>((o, done) =>
           c.get({ tenantId }, new grpc.Metadata(), o, done),
@@ -178,11 +195,48 @@ export function configCommand(): Command {
           throw err;
         });
         return call<TenantConfig>((o, done) =>
-          c.put({ config: merge(tenantId, current, flags) }, new grpc.Metadata(), o, done),
+          c.put({ config: merge(tenantId, current, flags) }, metadata, o, done),
         );
       });
       print(flags, stored, `stored version ${stored.version}\n${describeConfig(stored)}`);
     });
   for (const sub of config.commands) addTlsOptions(sub);
+  config
+    .command('admin-token')
+    .description(
+      'make an admin token for configuration changes: the token on stdout (shown once), the line for CONFIG_ADMIN_TOKENS_FILE on stderr',
+    )
+    .argument('<name>', 'who holds it, recorded with each change it makes (letters, digits, . _ -)')
+    .option('--json', 'print both as JSON')
+    .action((name: string, flags: { json?: boolean }) => {
+      if (!/^[A-Za-z0-9._-]{1,64}$/.test(name))
+        throw usageError(
+          `admin-token wants a name of letters, digits, ".", "_" or "-" (at most 64), got ${JSON.stringify(name)}`,
+        );
+      const token = `tla_${randomBytes(32).toString('base64url')}`;
+      const line = `${name} ${createHash('sha256').update(token, 'utf8').digest('hex')}`;
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify({ name, token, line })}\n`);
+        return;
+      }
+      process.stdout.write(`${token}\n`);
+      // A valid tokens file by itself: the explanation is a comment.
+      process.stderr.write(
+        `# ${name}: this line goes in the ConfigService's CONFIG_ADMIN_TOKENS_FILE (the token's SHA-256 only); ` +
+          'the token, on stdout, is stored nowhere: keep it in a file for `throughline config set --admin-token-file`\n' +
+          `${line}\n`,
+      );
+    });
   return config;
+}
+
+/** The admin token in `file`; an unreadable file fails in one line naming it. */
+function readToken(file: string): string {
+  try {
+    const token = readSecretFile(file, 'the admin token file').trim();
+    if (token === '') throw new Error(`the admin token file ${file} is empty`);
+    return token;
+  } catch (err) {
+    throw new CliError((err as Error).message, { exitCode: ExitCode.usage, cause: err });
+  }
 }
