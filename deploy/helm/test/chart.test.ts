@@ -305,6 +305,56 @@ describe('values.yaml', () => {
   });
 });
 
+describe('who may change the configuration', () => {
+  it('refuses changes by default, mounts an admin tokens Secret on config alone, and names admin certificates', () => {
+    const none = envOf(
+      podSpecOf(deployment(helmTemplate({ valueFiles: ['ci/default-values.yaml'] }), 'config'))
+        .containers[0]!,
+    );
+    for (const name of ['CONFIG_ADMIN_TOKENS_FILE', 'CONFIG_ADMIN_CLIENTS', 'CONFIG_PUT_OPEN'])
+      expect(none.has(name), name).toBe(false);
+
+    const r = helmTemplate({
+      valueFiles: ['ci/default-values.yaml'],
+      set: {
+        grpcTls: { enabled: true, secretName: 'tl-grpc', clientAuth: true },
+        config: {
+          admin: {
+            tokensSecret: { name: '{{ .Release.Name }}-admins', key: 'tokens' },
+            clients: ['ops', 'ci'],
+          },
+        },
+      },
+    });
+    const pod = podSpecOf(deployment(r, 'config'));
+    const env = envOf(pod.containers[0]!);
+    expect(env.get('CONFIG_ADMIN_TOKENS_FILE')?.value).toBe('/etc/throughline/config-admin/tokens');
+    expect(env.get('CONFIG_ADMIN_CLIENTS')?.value).toBe('ops,ci');
+    expect(env.has('CONFIG_PUT_OPEN')).toBe(false);
+    expect(pod.volumes).toContainEqual({
+      name: 'config-admin',
+      secret: { secretName: 'tl-admins', items: [{ key: 'tokens', path: 'tokens' }], defaultMode: 0o440 },
+    });
+    expect(pod.containers[0]!.volumeMounts).toContainEqual({
+      name: 'config-admin',
+      mountPath: '/etc/throughline/config-admin',
+      readOnly: true,
+    });
+    for (const s of ['ingest', 'enrich', 'state', 'writer'])
+      expect(JSON.stringify(podSpecOf(deployment(r, s))), s).not.toMatch(/config-admin|CONFIG_ADMIN/);
+    expect(checkAll(r)).toEqual([]);
+    expect(r.objects.flatMap(validateObject)).toEqual([]);
+
+    const open = helmTemplate({
+      valueFiles: ['ci/default-values.yaml'],
+      set: { config: { admin: { open: true } } },
+    });
+    expect(envOf(podSpecOf(deployment(open, 'config')).containers[0]!).get('CONFIG_PUT_OPEN')?.value).toBe(
+      'true',
+    );
+  });
+});
+
 describe('the invariant checks', () => {
   it('report what a broken chart would render', () => {
     const r = helmTemplate({ valueFiles: ['ci/scaled-values.yaml'] });

@@ -55,6 +55,29 @@ describe('a broken value fails the render with a message naming it', () => {
     );
   });
 
+  it('config admin settings that contradict each other, or name certificates nothing verifies', () => {
+    expect(() =>
+      helmTemplate({
+        valueFiles: ['ci/default-values.yaml'],
+        set: { config: { admin: { open: true, tokensSecret: { name: 'a', key: 'k' } } } },
+      }),
+    ).toThrow('config.admin.open contradicts config.admin.tokensSecret and config.admin.clients: choose one');
+    expect(() =>
+      helmTemplate({
+        valueFiles: ['ci/default-values.yaml'],
+        set: { config: { admin: { clients: ['ops'] } } },
+      }),
+    ).toThrow(
+      'config.admin.clients names client certificates, which only mutual TLS verifies: set grpcTls.enabled and grpcTls.clientAuth',
+    );
+    expect(() =>
+      helmTemplate({
+        valueFiles: ['ci/default-values.yaml'],
+        set: { config: { admin: { clients: ['a,b'] } } },
+      }),
+    ).toThrow(/config\.admin\.clients\.0/);
+  });
+
   it('a password file asked for where the services cannot read one, or beside a password in the URL', () => {
     const connections = (redis: object, database: object) => ({
       connections: { nats: { url: 'nats://n:4222' }, redis: { url: 'redis://r:6379', ...redis }, database },

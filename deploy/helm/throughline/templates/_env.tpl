@@ -93,6 +93,7 @@
 {{- if eq .name "config" }}
 - name: SEED_DEMO_TENANTS
   value: {{ $svc.seedDemoTenants | quote }}
+{{- include "throughline.configAdminEnv" $root }}
 {{- end }}
 {{- include "throughline.otelEnv" (dict "root" $root "name" .name) }}
 {{- range $key, $value := $svc.env }}
@@ -118,5 +119,29 @@
 {{- with include "throughline.otlpEndpoint" $root }}
 - name: OTEL_EXPORTER_OTLP_ENDPOINT
   value: {{ . | quote }}
+{{- end }}
+{{- end }}
+
+{{/* Who may change the configuration (ConfigService.Put): config.admin. */}}
+{{- define "throughline.configAdminEnv" -}}
+{{- $admin := .Values.config.admin }}
+{{- $tokens := $admin.tokensSecret | default dict }}
+{{- if and $admin.open (or $tokens.name $admin.clients) }}
+{{- fail "config.admin.open contradicts config.admin.tokensSecret and config.admin.clients: choose one" }}
+{{- end }}
+{{- if and $admin.clients (not (and .Values.grpcTls.enabled .Values.grpcTls.clientAuth)) }}
+{{- fail "config.admin.clients names client certificates, which only mutual TLS verifies: set grpcTls.enabled and grpcTls.clientAuth" }}
+{{- end }}
+{{- if $tokens.name }}
+- name: CONFIG_ADMIN_TOKENS_FILE
+  value: {{ printf "/etc/throughline/config-admin/%s" (required "config.admin.tokensSecret.key: the key of the tokens file in that Secret" $tokens.key) | quote }}
+{{- end }}
+{{- with $admin.clients }}
+- name: CONFIG_ADMIN_CLIENTS
+  value: {{ join "," . | quote }}
+{{- end }}
+{{- if $admin.open }}
+- name: CONFIG_PUT_OPEN
+  value: "true"
 {{- end }}
 {{- end }}

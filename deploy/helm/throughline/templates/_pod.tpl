@@ -79,6 +79,11 @@ spec:
           mountPath: /etc/throughline/database
           readOnly: true
         {{- end }}
+        {{- if and (eq .name "config") $root.Values.config.admin.tokensSecret.name }}
+        - name: config-admin
+          mountPath: /etc/throughline/config-admin
+          readOnly: true
+        {{- end }}
   volumes:
     - name: tmp
       emptyDir:
@@ -88,13 +93,23 @@ spec:
       secret:
         {{- /* A mounted Secret follows its updates (cert-manager renewals): the services re-read the files. */}}
         secretName: {{ required "grpcTls.secretName is required when grpcTls.enabled" $root.Values.grpcTls.secretName }}
-        defaultMode: 0440
+        defaultMode: 288 {{- /* 0440, in decimal: YAML 1.1 and 1.2 read a leading zero differently */}}
     {{- end }}
     {{- if $spec.nats }}
     {{- include "throughline.natsVolumes" $root | nindent 4 }}
     {{- end }}
     {{- if and $spec.database (include "throughline.databasePasswordAsFile" (dict "root" $root)) }}
     {{- include "throughline.databasePasswordVolume" (dict "root" $root) | nindent 4 }}
+    {{- end }}
+    {{- if and (eq .name "config") $root.Values.config.admin.tokensSecret.name }}
+    - name: config-admin
+      secret:
+        {{- /* A mounted Secret follows its updates: tokens added or revoked count at the next Put. */}}
+        secretName: {{ tpl $root.Values.config.admin.tokensSecret.name $root }}
+        defaultMode: 288 {{- /* 0440, in decimal: YAML 1.1 and 1.2 read a leading zero differently */}}
+        items:
+          - key: {{ $root.Values.config.admin.tokensSecret.key }}
+            path: {{ $root.Values.config.admin.tokensSecret.key }}
     {{- end }}
   {{- with coalesce $svc.nodeSelector $root.Values.nodeSelector }}
   nodeSelector:
