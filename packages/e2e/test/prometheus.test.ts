@@ -124,7 +124,30 @@ describe('Prometheus scraping the services', () => {
     const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
     const documented = [...readme.matchAll(/^\| `(tl_[a-z_]+)` \|/gm)].map((m) => m[1]!);
     expect(documented.length).toBeGreaterThanOrEqual(20);
-    expect(documented.filter((name) => !exported.has(name) && !exported.has(`${name}_count`))).toEqual([]);
+    const missing = documented.filter((name) => !exported.has(name) && !exported.has(`${name}_count`));
+    // What the services serve now for a metric Prometheus never stored, to tell a scrape problem from an absent one.
+    const served = async () =>
+      (
+        await Promise.all(
+          [...stack.httpPorts].map(async ([service, port]) => {
+            const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+            return text
+              .split('\n')
+              .filter((l) => missing.some((m) => l.startsWith(m)))
+              .map((l) => `${service}: ${l}`);
+          }),
+        )
+      ).flat();
+    const targetHealth = async () =>
+      (
+        await prometheus.api<{
+          activeTargets: { labels: Record<string, string>; health: string; lastError: string }[];
+        }>('targets')
+      ).activeTargets.map((t) => `${t.labels.service}: ${t.health} ${t.lastError}`);
+    expect(
+      missing,
+      missing.length > 0 ? [...(await served()), ...(await targetHealth())].join('\n') : '',
+    ).toEqual([]);
 
     // Every panel's query returns data while the traffic is inside its window.
     const empty = async (): Promise<string[]> => {
