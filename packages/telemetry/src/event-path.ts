@@ -90,17 +90,30 @@ const isTurn = (stage: HopStage) => (s: SpanRecord) =>
 const isIngestPublish = (s: SpanRecord) =>
   s.name.startsWith('publish ') && s.attributes[ATTR_TL_STAGE] === 'ingest';
 
+/** Whether an ingest publish sent the message stored at `seq` (its position range alone can span others'). */
+const sentSeq = (s: SpanRecord, seq: bigint): boolean =>
+  String(s.attributes[ATTR_TL_SEQS] ?? '')
+    .split(',')
+    .includes(seq.toString());
+
 /** Follows an event from its ledger row through the spans of `source`; never throws for spans it cannot find. */
 export async function traceEventPath(row: LedgerRowRef, source: SpanSource): Promise<EventPath> {
   const traces = new Map<string, Promise<SpanRecord[]>>();
+  const failures: string[] = [];
   const spansOf = (traceId: string): Promise<SpanRecord[]> => {
     let spans = traces.get(traceId);
     if (spans === undefined) {
-      spans = source.trace(traceId).catch(() => []);
+      spans = source.trace(traceId).catch((err: unknown) => {
+        failures.push(err instanceof Error ? err.message : String(err));
+        return [];
+      });
       traces.set(traceId, spans);
     }
     return spans;
   };
+  /** Why a hop was not found: what the spans say, and the reads that failed (not the same as "not sampled"). */
+  const because = (why: string): string =>
+    failures.length === 0 ? why : `${why}; ${failures.length} trace read(s) failed, e.g. ${failures[0]}`;
   /** The spans `from` links to that match, found in their traces; the event's own first. */
   const linked = async (from: SpanRecord, match: (s: SpanRecord) => boolean): Promise<SpanRecord[]> => {
     const found: SpanRecord[] = [];
@@ -130,7 +143,9 @@ export async function traceEventPath(row: LedgerRowRef, source: SpanSource): Pro
   if (writer === undefined) {
     path.missing.push({
       stage: 'writer',
-      why: `no writer span of trace ${row.traceId} carries position ${row.position} (spans not exported, expired, or not in the source)`,
+      why: because(
+        `no writer span of trace ${row.traceId} carries position ${row.position} (spans not exported, expired, or not in the source)`,
+      ),
     });
     return path;
   }
@@ -139,7 +154,9 @@ export async function traceEventPath(row: LedgerRowRef, source: SpanSource): Pro
   ];
   let current = writer;
   for (const stage of ['state', 'enrich', 'ingest'] as const) {
-    const match = stage === 'ingest' ? isIngestPublish : isTurn(stage);
+    const seq = row.position >> 16n;
+    const match =
+      stage === 'ingest' ? (s: SpanRecord) => isIngestPublish(s) && sentSeq(s, seq) : isTurn(stage);
     const [span, otherAttempts] = pick(
       await linked(current, (s) => match(s) && carries(s, row.position)),
       current,
@@ -147,7 +164,9 @@ export async function traceEventPath(row: LedgerRowRef, source: SpanSource): Pro
     if (span === undefined) {
       path.missing.push({
         stage,
-        why: `none of the ${current.links.length} spans the ${chain[0]!.stage} span links to is a ${stage} span carrying position ${row.position} (not sampled, not exported, or expired)`,
+        why: because(
+          `none of the ${current.links.length} spans the ${chain[0]!.stage} span links to is a ${stage} span carrying position ${row.position} (not sampled, not exported, or expired)`,
+        ),
       });
       break;
     }

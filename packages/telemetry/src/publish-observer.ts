@@ -2,6 +2,7 @@ import {
   SpanKind,
   SpanStatusCode,
   trace,
+  TraceFlags,
   type Context,
   type Link,
   type Tracer,
@@ -27,18 +28,25 @@ import {
 } from './semconv.js';
 
 /**
- * Traces ingest's publishes: one `publish tl.ingested.<p>` PRODUCER span per batch, a child of the first request
- * whose events it carries and linked to every other one, so each request's trace is reachable from the batch.
+ * Traces ingest's publishes: one `publish tl.ingested.<p>` PRODUCER span per batch, a child of the first sampled
+ * request whose events it carries (else the first) and linked to every other one, so each request's trace is
+ * reachable from the batch.
  */
 export function createPublishObserver(tracer: Tracer): PublishObserver {
   return {
     capture: () => context.active(),
     startPublish({ subject, partition, events, messages, requests }) {
       const contexts = requests as Context[];
-      const parent = contexts[0] ?? context.active();
+      // The parent is the first *sampled* request, if any: then the publish (and, through the links, every hop
+      // after it) is kept whenever one of the requests it carries is, whichever came first.
+      const sampled = contexts.findIndex(
+        (ctx) => ((trace.getSpanContext(ctx)?.traceFlags ?? 0) & TraceFlags.SAMPLED) !== 0,
+      );
+      const first = Math.max(0, sampled);
+      const parent = contexts[first] ?? context.active();
       const links: Link[] = [];
       const seen = new Set<string>();
-      for (const ctx of contexts.slice(1)) {
+      for (const ctx of contexts.filter((_, i) => i !== first)) {
         const sc = trace.getSpanContext(ctx);
         if (sc === undefined || !trace.isSpanContextValid(sc) || seen.has(sc.spanId)) continue;
         seen.add(sc.spanId);

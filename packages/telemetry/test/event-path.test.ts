@@ -66,7 +66,17 @@ function pipelineSpans() {
     [otherRequest],
     request,
   );
-  const otherPublish = span('publish tl.ingested.3', 'ingest', 12, 15, before, [], otherRequest);
+  // Another publish to the partition whose messages were stored on either side of ours: its position range
+  // holds our position, its sequences do not.
+  const otherPublish = span(
+    'publish tl.ingested.3',
+    'ingest',
+    12,
+    15,
+    { ...range(BigInt(SEQ - 2) << 16n, (BigInt(SEQ + 1) << 16n) | 9n), 'tl.seqs': `${SEQ - 2},${SEQ + 1}` },
+    [],
+    otherRequest,
+  );
   const enrich = span('process tl.ingested.3', 'enrich', 16, 21, turn({ config: 0, nats: 3 }, 2), [
     otherPublish,
     publish,
@@ -184,6 +194,8 @@ describe('traceEventPath', () => {
     const gone = await traceEventPath(rowOf(s.writer), failing);
     expect(gone.hops).toEqual([]);
     expect(gone.missing[0]!.stage).toBe('writer');
+    // A read that failed is said as such, not taken for spans that were never sampled.
+    expect(gone.missing[0]!.why).toMatch(/1 trace read\(s\) failed, e\.g\. HTTP 500$/);
     expect(gone.slowest).toBeUndefined();
     const elsewhere = await traceEventPath(
       { ...rowOf(s.writer), position: POSITION + (1n << 20n) },

@@ -1,4 +1,4 @@
-import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import { ROOT_CONTEXT, trace, TraceFlags } from '@opentelemetry/api';
 import {
   AlwaysOffSampler,
   BasicTracerProvider,
@@ -88,5 +88,27 @@ describe('what spans record for `throughline trace`', () => {
       'tl.position.last': positionOf(11, 1).toString(),
     });
     expect(carries(span, positionOf(11, 2))).toBe(false);
+  });
+
+  it("a publish's parent is the first sampled request it carries, so a sampled request keeps its path", () => {
+    exporter.reset();
+    const request = (n: number, flags: TraceFlags) =>
+      trace.setSpanContext(ROOT_CONTEXT, {
+        traceId: String(n).repeat(32),
+        spanId: String(n).repeat(16),
+        traceFlags: flags,
+      });
+    const publish = createPublishObserver(tracer).startPublish({
+      subject: 'tl.ingested.2',
+      partition: 2,
+      events: 3,
+      messages: 1,
+      requests: [request(1, TraceFlags.NONE), request(2, TraceFlags.SAMPLED), request(3, TraceFlags.SAMPLED)],
+    });
+    publish.end(undefined, [{ batchId: 'b', seq: 5, events: 3 }]);
+    const [span] = spansFromReadable(exporter.getFinishedSpans());
+    expect(span!.traceId).toBe('2'.repeat(32));
+    expect(span!.parentSpanId).toBe('2'.repeat(16));
+    expect(span!.links.map((l) => l.spanId).sort()).toEqual(['1'.repeat(16), '3'.repeat(16)]);
   });
 });

@@ -21,6 +21,8 @@ interface TraceFlags extends DatabaseFlags {
   json?: boolean;
 }
 
+const JAEGER_READS_AT_ONCE = 8;
+
 interface LedgerRow {
   event_id: string;
   partition: number;
@@ -79,7 +81,21 @@ async function spanSource(flags: TraceFlags): Promise<SpanSource> {
     return { trace: (traceId) => Promise.resolve(byTrace.get(traceId) ?? []) };
   }
   const base = flags.jaeger!;
-  return { trace: (traceId) => jaegerSpans(base, new URL(`/api/traces/${traceId}`, base)) };
+  // A hop links to many traces (one per message of the turn): read them a few at a time, not all at once.
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return {
+    async trace(traceId) {
+      if (running >= JAEGER_READS_AT_ONCE) await new Promise<void>((resolve) => waiting.push(resolve));
+      running++;
+      try {
+        return await jaegerSpans(base, new URL(`/api/traces/${traceId}`, base));
+      } finally {
+        running--;
+        waiting.shift()?.();
+      }
+    },
+  };
 }
 
 function asJson(path: EventPath): unknown {
