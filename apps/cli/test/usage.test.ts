@@ -12,6 +12,8 @@ beforeAll(async () => {
   closed = await freePort();
   mkdirSync(join(dir, 'not-a-database'));
   writeFileSync(join(dir, 'not-a-database', 'notes.txt'), 'mine');
+  // What `pnpm throughline config admin-token ops > token` leaves: pnpm's banner, then the token.
+  writeFileSync(join(dir, 'noisy-token'), '\n> throughline@0.1.0 throughline\n\ntla_do-not-print-me\n');
 });
 
 type Case = [description: string, args: () => string[], exitCode: number, message: RegExp];
@@ -159,6 +161,12 @@ const cases: Case[] = [
     /cannot read the admin token file .*no-token \(ENOENT\)/,
   ],
   [
+    'config: an admin token file holding more than a token (never printed)',
+    () => ['config', 'set', 'tenant-1', '--fee-bps', '1', '--admin-token-file', join(dir, 'noisy-token')],
+    2,
+    /admin token file .*noisy-token does not hold one token \(one line of printable characters/,
+  ],
+  [
     'config admin-token: a name with a blank',
     () => ['config', 'admin-token', 'two words'],
     2,
@@ -181,6 +189,7 @@ describe('bad input', () => {
     expect(lines[0]).toMatch(/^error: /);
     expect(lines[0]).toMatch(message);
     expect(run.stderr).not.toMatch(/^\s+at /m);
+    expect(run.stderr).not.toContain('do-not-print-me');
     expect(run.stdout).toBe('');
   });
 

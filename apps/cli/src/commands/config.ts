@@ -185,8 +185,13 @@ export function configCommand(): Command {
       }
       // Read before connecting: a missing token file is the user's to fix, whatever the service says.
       const metadata = new grpc.Metadata();
-      if (flags.adminTokenFile !== undefined)
+      if (flags.adminTokenFile !== undefined) {
         metadata.set('authorization', `Bearer ${readToken(flags.adminTokenFile)}`);
+        if (!(flags.tls === true || flags.tlsCa !== undefined || flags.tlsCert !== undefined))
+          process.stderr.write(
+            'warning: sending the admin token without TLS: anyone on the path can read it (use --tls or --tls-ca unless a mesh encrypts)\n',
+          );
+      }
       const stored = await withClient(flags, async (c) => {
         const current = await call<TenantConfig>((o, done) =>
           c.get({ tenantId }, new grpc.Metadata(), o, done),
@@ -230,13 +235,21 @@ export function configCommand(): Command {
   return config;
 }
 
-/** The admin token in `file`; an unreadable file fails in one line naming it. */
+/**
+ * The admin token in `file`: one line of printable ASCII (what `config admin-token` prints). Anything else is
+ * refused without echoing it — a token file that caught other output must not end up in an error message.
+ */
 function readToken(file: string): string {
+  let token: string;
   try {
-    const token = readSecretFile(file, 'the admin token file').trim();
-    if (token === '') throw new Error(`the admin token file ${file} is empty`);
-    return token;
+    token = readSecretFile(file, 'the admin token file').trim();
   } catch (err) {
     throw new CliError((err as Error).message, { exitCode: ExitCode.usage, cause: err });
   }
+  if (!/^[\x21-\x7e]+$/.test(token))
+    throw new CliError(
+      `the admin token file ${file} does not hold one token (one line of printable characters, as \`throughline config admin-token\` prints it)`,
+      { exitCode: ExitCode.usage },
+    );
+  return token;
 }
