@@ -29,7 +29,9 @@ export interface CallCredentials {
   peer: string;
 }
 
-export type PutAuthorization = { ok: true; by: string } | { ok: false; status: Partial<grpc.StatusObject> };
+/** Allowed (and by whom), or refused with the status for the caller and, when it differs, a reason for the log. */
+export type PutAuthorization =
+  { ok: true; by: string } | { ok: false; status: Partial<grpc.StatusObject>; log?: string };
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
@@ -102,7 +104,12 @@ export function createPutAuthorizer(s: AdminAuthSettings): (call: CallCredential
           s.CONFIG_ADMIN_TOKENS_FILE,
         );
       } catch (err) {
-        return refuse(grpc.status.UNAVAILABLE, `cannot check admin tokens: ${(err as Error).message}`);
+        // The caller has proved nothing yet: it learns that tokens cannot be checked, the log learns why.
+        return {
+          ok: false,
+          status: { code: grpc.status.UNAVAILABLE, details: 'cannot check admin tokens now; retry later' },
+          log: (err as Error).message,
+        };
       }
       const digest = Buffer.from(tokenDigest(token), 'hex');
       for (const [name, known] of tokens)

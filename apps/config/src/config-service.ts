@@ -74,7 +74,10 @@ export function createConfigService(
         peer: call.getPeer(),
       });
       if (!auth.ok) {
-        logger.warn('configuration change refused', { tenant: config.tenantId, reason: auth.status.details });
+        logger.warn('configuration change refused', {
+          tenant: config.tenantId,
+          reason: auth.log ?? auth.status.details,
+        });
         callback(auth.status);
         return;
       }
@@ -95,8 +98,11 @@ export function createConfigService(
       const sentVersion = new Map<string, bigint>();
       let floor = call.request.afterVersion;
       let snapshotDone = false;
+      let ended = false;
+      let resyncAfterSnapshot = false;
       const held: { tenantId: string; version: bigint }[] = [];
       const send = (config: TenantConfig): void => {
+        if (ended) return;
         const last = sentVersion.get(config.tenantId) ?? floor;
         if (config.version <= last) return;
         sentVersion.set(config.tenantId, config.version);
@@ -118,8 +124,15 @@ export function createConfigService(
           },
         );
       };
-      // grpc-js ends a server stream with the status of an 'error' event.
+      // grpc-js ends a server stream with the status of an 'error' event. A snapshot still being read may have
+      // been read before the missed changes: the stream ends once it is sent, not in the middle of it.
       const resync = (): void => {
+        if (!snapshotDone) {
+          resyncAfterSnapshot = true;
+          return;
+        }
+        if (ended) return;
+        ended = true;
         call.emit('error', {
           code: grpc.status.UNAVAILABLE,
           details: 'configuration changes may have been missed; reconnect to read them',
@@ -135,10 +148,15 @@ export function createConfigService(
       call.on('close', off);
       repo.list().then(
         (list) => {
+          if (call.cancelled) return;
           for (const c of list.configs) send(c);
           call.write({ config: undefined, snapshotComplete: true });
           floor = 0n;
           snapshotDone = true;
+          if (resyncAfterSnapshot) {
+            resync();
+            return;
+          }
           for (const n of held.splice(0)) forward(n);
         },
         (err: unknown) => call.destroy(ensureError(err)),

@@ -194,6 +194,22 @@ describe('admin settings', () => {
     expect(adminAuthProblem({ CONFIG_PUT_OPEN: true })).toBeUndefined();
   });
 
+  it('tells a caller only that tokens cannot be checked when the file is unreadable; the log gets the path', () => {
+    const metadata = new grpc.Metadata();
+    metadata.set('authorization', 'Bearer t');
+    const missing = join(pki.dir, 'no-such-tokens');
+    const auth = createPutAuthorizer({ CONFIG_ADMIN_TOKENS_FILE: missing, CONFIG_PUT_OPEN: false })({
+      metadata,
+      clientName: undefined,
+      peer: 'p',
+    });
+    expect(auth).toEqual({
+      ok: false,
+      status: { code: grpc.status.UNAVAILABLE, details: 'cannot check admin tokens now; retry later' },
+      log: `cannot read CONFIG_ADMIN_TOKENS_FILE ${missing} (ENOENT)`,
+    });
+  });
+
   it('reads a token file of names and digests, naming a bad line by its number only', () => {
     const digest = tokenDigest('x');
     expect([...parseTokenFile(`\n# c\na ${digest}\n  b   ${digest}  \n`, 'f').keys()]).toEqual(['a', 'b']);

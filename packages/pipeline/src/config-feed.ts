@@ -90,7 +90,10 @@ export class ConfigFeed {
       this.call = call;
       call.on('data', (change: ConfigChange) => {
         if (change.config !== undefined) {
+          const before = this.opts.cache.current;
           this.opts.cache.apply(change);
+          // Every (re)connect replays the whole configuration: only what it changed is worth a line.
+          if (this.opts.cache.current === before) return;
           this.opts.logger.info('configuration changed', {
             tenant: change.config.tenantId,
             version: String(change.config.version),
