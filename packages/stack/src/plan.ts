@@ -49,10 +49,10 @@ export class StackPlan {
     return this.spec('config', 'config', {
       DATABASE_URL: s.databaseUrl,
       GRPC_ADDRESS: s.configAddress,
-      // The local stack runs on loopback without certificates: plaintext, and configuration changes open to
-      // whoever reaches it there (`throughline config set`), both said explicitly.
+      // The local stack runs without certificates: plaintext, said explicitly. Configuration changes are open
+      // (`throughline config set`) while the service listens on loopback only; bound wider, it refuses them.
       GRPC_PLAINTEXT: 'true',
-      CONFIG_PUT_OPEN: 'true',
+      ...(isLoopback(s.configAddress) ? { CONFIG_PUT_OPEN: 'true' } : {}),
       SEED_DEMO_TENANTS: 'true',
     });
   }
@@ -105,4 +105,10 @@ export class StackPlan {
       },
     };
   }
+}
+
+/** Whether `host:port` listens on the loopback interface only. */
+export function isLoopback(address: string): boolean {
+  const host = address.slice(0, address.lastIndexOf(':')).replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

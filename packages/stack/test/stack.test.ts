@@ -60,6 +60,15 @@ describe('StackPlan', () => {
     expect(plan.instance('state').name).toBe('state-2');
     expect(plan.instance('enrich').name).toBe('enrich-1');
   });
+
+  it('opens configuration changes only while config listens on loopback', () => {
+    const put = (configAddress: string) =>
+      new StackPlan(settings({ configAddress })).config().env.CONFIG_PUT_OPEN;
+    for (const address of ['127.0.0.1:0', 'localhost:50052', '[::1]:50052'])
+      expect(put(address), address).toBe('true');
+    for (const address of ['0.0.0.0:50052', '10.1.2.3:50052', '[::]:50052'])
+      expect(put(address), address).toBeUndefined();
+  });
 });
 
 /** A service whose life the test drives: it reports ready at once, with ports from a counter. */
