@@ -84,7 +84,10 @@ export async function run(telemetry: Telemetry, instanceId: string): Promise<voi
           result.observe(counters.duplicates, { 'tl.outcome': 'duplicate' });
         });
       metrics.observe('tl.state.cache_hit_ratio', 'Share of account look-ups answered from memory', () => {
-        const lookups = counters.memoryHits + counters.storeHits + counters.rebuiltFromDatabase;
+        // A new account is a look-up too (memory, store and PostgreSQL all asked): with fresh accounts only, the
+        // ratio is 0, not absent.
+        const lookups =
+          counters.memoryHits + counters.storeHits + counters.rebuiltFromDatabase + counters.newAccounts;
         return Promise.resolve(lookups === 0 ? [] : [{ value: counters.memoryHits / lookups }]);
       });
       return {

@@ -9,6 +9,8 @@ export interface StateCounters {
   memoryHits: number;
   storeHits: number;
   rebuiltFromDatabase: number;
+  /** Accounts looked up and found nowhere (memory, store, PostgreSQL): their first event. */
+  newAccounts: number;
   /** Partitions rebuilt from PostgreSQL after the store lost their state (all of it, or recent writes). */
   recoveries: number;
   /** Of those, partitions whose store kept a marker but lost recent writes (rolled back). */
@@ -24,6 +26,7 @@ export function newStateCounters(): StateCounters {
     memoryHits: 0,
     storeHits: 0,
     rebuiltFromDatabase: 0,
+    newAccounts: 0,
     recoveries: 0,
     rollbacks: 0,
   };

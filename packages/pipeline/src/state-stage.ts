@@ -234,6 +234,7 @@ export class StateStage {
     if (absent.length > 0) {
       const fromDb = await wait('postgres', () => this.opts.committed.loadAccounts(absent));
       this.counters.rebuiltFromDatabase += fromDb.size;
+      this.counters.newAccounts += absent.length - fromDb.size;
       for (const [id, state] of fromDb) loaded.set(id, state);
     }
     return loaded;

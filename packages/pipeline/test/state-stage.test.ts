@@ -143,6 +143,21 @@ describe('state stage', () => {
     return { stage, ledger, published, owner };
   }
 
+  it('counts every account look-up: new accounts, then memory hits', async () => {
+    const { stage } = await setup(createMemoryStateStore());
+    await stage.handle([
+      envelope(1, [credit('n1', 'acc-a', 10n), credit('n2', 'acc-b', 10n), credit('n3', 'acc-a', 5n)]),
+    ]);
+    expect(stage.counters).toMatchObject({
+      newAccounts: 2,
+      memoryHits: 0,
+      storeHits: 0,
+      rebuiltFromDatabase: 0,
+    });
+    await stage.handle([envelope(2, [credit('n4', 'acc-a', 1n)])]);
+    expect(stage.counters).toMatchObject({ newAccounts: 2, memoryHits: 1 });
+  });
+
   it('applies a turn again whose results were committed but whose store write failed', async () => {
     const { store, refusing } = refusingStore();
     const { stage, ledger, published } = await setup(refusing);
