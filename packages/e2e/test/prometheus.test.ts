@@ -124,7 +124,17 @@ describe('Prometheus scraping the services', () => {
     const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
     const documented = [...readme.matchAll(/^\| `(tl_[a-z_]+)` \|/gm)].map((m) => m[1]!);
     expect(documented.length).toBeGreaterThanOrEqual(20);
-    const missing = documented.filter((name) => !exported.has(name) && !exported.has(`${name}_count`));
+    // A gauge appears with its first value (the cache hit ratio, with the first account look-up): give Prometheus
+    // a few scrapes to store what the services serve by now, rather than judging one moment.
+    let missing: string[] = [];
+    await waitFor(
+      async () => {
+        const stored = new Set(await prometheus.api<string[]>('label/__name__/values'));
+        missing = documented.filter((name) => !stored.has(name) && !stored.has(`${name}_count`));
+        return missing.length === 0;
+      },
+      { timeoutMs: 15_000, intervalMs: 500 },
+    ).catch(() => undefined);
     // What the services serve now for a metric Prometheus never stored, to tell a scrape problem from an absent one.
     const served = async () =>
       (
