@@ -54,7 +54,7 @@ export {
   type ResolvedBusSettings,
 } from './settings.js';
 export { consumerName, parseSubject, type SubjectAddress } from './addressing.js';
-export { LEASE_BUCKET } from './leases/jetstream-lease-bucket.js';
+export { CLIENT_BUCKET, LEASE_BUCKET } from './leases/jetstream-lease-bucket.js';
 export { sequenceFloor } from './jetstream/topology.js';
 export { checkNatsAuth, type NatsAuth } from './jetstream/auth.js';
 export { readSecretFile } from './secret-file.js';

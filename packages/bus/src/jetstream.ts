@@ -16,7 +16,12 @@ import { consumerName } from './addressing.js';
 import { DEFAULT_DEAD_LETTER_LIMIT, deadLetterEnvelope } from './dead-letter.js';
 import { BusError, BusErrorCode, ensureError } from './errors.js';
 import { readJetStreamDeadLetters } from './jetstream/dead-letters.js';
-import { ensureLeaseBucket, openLeaseBucket } from './leases/jetstream-lease-bucket.js';
+import {
+  CLIENT_BUCKET,
+  ensureClientBucket,
+  ensureLeaseBucket,
+  openLeaseBucket,
+} from './leases/jetstream-lease-bucket.js';
 import { JetStreamMailbox } from './jetstream/mailbox.js';
 import { isNoMessage, isStreamNotFound, toBusError } from './jetstream/nats-errors.js';
 import {
@@ -114,6 +119,7 @@ class JetStreamBus implements Bus {
   private readonly js: JetStreamClient;
   private manager: Promise<JetStreamManager> | undefined;
   private leaseBucket: Promise<LeaseBucket> | undefined;
+  private clientBucket: Promise<LeaseBucket> | undefined;
   /** The repair of a lost topology in progress, if any. */
   private repair: Promise<void> | undefined;
   /** Open mailboxes by durable consumer name. */
@@ -137,6 +143,18 @@ class JetStreamBus implements Bus {
     const jsm = await this.jsm();
     await ensureStreams(jsm, this.settings, this.logger);
     await ensureLeaseBucket(this.nc, jsm, this.settings.leaseTtlMs, this.logger);
+    await ensureClientBucket(this.nc, jsm, this.logger);
+  }
+
+  clients(): Promise<LeaseBucket> {
+    this.checkOpen();
+    this.clientBucket ??= openLeaseBucket(this.nc, 0, this.jsOptions.timeout ?? 5_000, CLIENT_BUCKET)
+      .then((bucket) => this.repairing(bucket))
+      .catch((err: unknown) => {
+        this.clientBucket = undefined;
+        throw err;
+      });
+    return this.clientBucket;
   }
 
   leases(): Promise<LeaseBucket> {

@@ -51,6 +51,7 @@ class MemoryBus implements Bus, MemoryBusContext {
   private readonly mailboxes = new Set<MemoryMailbox>();
   private readonly addresses = new Map<string, SubjectAddress | undefined>();
   private readonly leaseBucket: MemoryLeaseBucket;
+  private readonly clientBucket: MemoryLeaseBucket;
 
   constructor(
     private readonly settings: ResolvedBusSettings,
@@ -58,10 +59,15 @@ class MemoryBus implements Bus, MemoryBusContext {
     private readonly logger: Logger | undefined,
   ) {
     this.leaseBucket = new MemoryLeaseBucket(settings.leaseTtlMs, now);
+    this.clientBucket = new MemoryLeaseBucket(0, now);
   }
 
   leases(): Promise<LeaseBucket> {
     return Promise.resolve(this.leaseBucket);
+  }
+
+  clients(): Promise<LeaseBucket> {
+    return Promise.resolve(this.clientBucket);
   }
 
   ensureTopology(): Promise<void> {

@@ -166,7 +166,7 @@ export interface LeaseWatch {
  * `.`-separated tokens of `[A-Za-z0-9_-]`.
  */
 export interface LeaseBucket {
-  /** How long a key lives after its last write, ms. */
+  /** How long a key lives after its last write, ms; 0: until deleted. */
   readonly ttlMs: number;
   /** Writes `key` only when it holds no value (never written, deleted or expired): its revision, else undefined. */
   create(key: string, value: Uint8Array): Promise<number | undefined>;
@@ -219,6 +219,11 @@ export interface Bus {
   backlog(opts: MailboxOptions): Promise<ConsumerBacklog>;
   /** The bucket of stage membership and partition leases (created by `ensureTopology()`). */
   leases(): Promise<LeaseBucket>;
+  /**
+   * The bucket of ingest's client credentials (created by `ensureTopology()`): keys live until deleted
+   * (`ttlMs` 0). Written by operators (`throughline clients`), watched by ingest.
+   */
+  clients(): Promise<LeaseBucket>;
   /** Closes connections; open mailboxes stop. */
   close(): Promise<void>;
 }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BusErrorCode,
+  CLIENT_BUCKET,
   connectJetStreamBus,
   isBusError,
   LEASE_BUCKET,
@@ -23,6 +24,7 @@ const STREAMS = [
   ...TOPICS.map((topic) => subjects.stream(topic)),
   subjects.deadLetterStream,
   `KV_${LEASE_BUCKET}`,
+  `KV_${CLIENT_BUCKET}`,
 ];
 
 let nats: NatsHandle;
@@ -88,11 +90,15 @@ describe('JetStream bus', { timeout: 20_000 }, () => {
     try {
       await bus.ensureTopology();
       await bus.ensureTopology();
-      expect(logged.filter((msg) => msg === 'stream created')).toHaveLength(STREAMS.length - 1);
+      expect(logged.filter((msg) => msg === 'stream created')).toHaveLength(STREAMS.length - 2);
       expect(logged.filter((msg) => msg === 'lease bucket created')).toHaveLength(1);
       expect(logged).not.toContain('stream updated');
       const leases = await jsm.streams.info(`KV_${LEASE_BUCKET}`);
       expect(leases.config).toMatchObject({ max_msgs_per_subject: 1, max_age: 5_000 * 1e6 });
+      expect(logged.filter((msg) => msg === 'client bucket created')).toHaveLength(1);
+      // Credentials stay until revoked: no time to live.
+      const clients = await jsm.streams.info(`KV_${CLIENT_BUCKET}`);
+      expect(clients.config).toMatchObject({ max_msgs_per_subject: 1, max_age: 0 });
       const topic = await jsm.streams.info(subjects.stream('enriched'));
       expect(topic.config).toMatchObject({
         subjects: [subjects.wildcard('enriched')],
@@ -120,6 +126,32 @@ describe('JetStream bus', { timeout: 20_000 }, () => {
       expect((await jsm.streams.info(`KV_${LEASE_BUCKET}`)).config.max_age).toBe(3_000 * 1e6);
     } finally {
       await changed.close();
+    }
+  });
+
+  it('keeps client credentials in their own bucket: written, watched and deleted, never expired', async () => {
+    const bus = await makeBus({ ...settings, leaseTtlMs: 1_000 });
+    try {
+      await bus.ensureTopology();
+      const clients = await bus.clients();
+      expect(clients.ttlMs).toBe(0);
+      const seen: (string | undefined)[] = [];
+      const watch = await clients.watch('client', (entry) =>
+        seen.push(
+          entry.value === undefined ? undefined : `${entry.key}=${Buffer.from(entry.value).toString()}`,
+        ),
+      );
+      await clients.put('client.shop', new TextEncoder().encode('a'));
+      // Past the lease bucket's time to live, the key is still there.
+      await new Promise((resolve) => setTimeout(resolve, 1_200));
+      expect((await clients.entries('client')).map((e) => e.key)).toEqual(['client.shop']);
+      expect(await (await bus.leases()).entries('client')).toEqual([]);
+      expect(await clients.delete('client.shop')).toBe(true);
+      await waitFor(() => seen.length === 2, { message: 'the put and the delete were not both watched' });
+      expect(seen).toEqual(['client.shop=a', undefined]);
+      await watch.stop();
+    } finally {
+      await bus.close();
     }
   });
 

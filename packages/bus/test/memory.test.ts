@@ -32,6 +32,19 @@ describe('memory bus clock', () => {
     expect(redelivered).toMatchObject({ seq: delivered!.seq, deliveryCount: 2 });
     await bus.close();
   });
+
+  it('keeps client credentials past the lease time to live, in a bucket of their own', async () => {
+    let now = 1_000_000;
+    const bus = createMemoryBus({ ...settings, leaseTtlMs: 1_000, now: () => now });
+    await bus.ensureTopology();
+    const clients = await bus.clients();
+    await clients.put('client.shop', new Uint8Array([1]));
+    await (await bus.leases()).put('client.shop', new Uint8Array([2]));
+    now += 60_000;
+    expect((await clients.get('client.shop'))?.value).toEqual(new Uint8Array([1]));
+    expect(await (await bus.leases()).get('client.shop')).toBeUndefined();
+    await bus.close();
+  });
 });
 
 runLeaseBucketConformance('memory', async () => {

@@ -73,6 +73,7 @@ export function withSequenceBase(bus: Bus, base: number): Bus {
     removeDeadLetter: (seq) => bus.removeDeadLetter(seq),
     backlog: (opts) => bus.backlog(opts),
     leases: () => bus.leases(),
+    clients: () => bus.clients(),
     topicBacklog: (topic) => bus.topicBacklog(topic),
     close: () => bus.close(),
   };

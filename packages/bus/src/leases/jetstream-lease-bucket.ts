@@ -1,7 +1,8 @@
 /**
- * The lease bucket of the JetStream bus: a NATS KV bucket (`KV_tl_leases`) whose stream keeps one value a key and
- * removes a key `ttlMs` after its last write (`max_age`). Works on nats-server 2.9: compare-and-set is a publish
- * with the expected last subject sequence.
+ * The key-value buckets of the JetStream bus: NATS KV buckets whose stream keeps one value a key. The lease bucket
+ * (`KV_tl_leases`) removes a key `ttlMs` after its last write (`max_age`); the client bucket (`KV_tl_clients`,
+ * ingest's credentials) keeps its keys until deleted. Works on nats-server 2.9: compare-and-set is a publish with
+ * the expected last subject sequence.
  */
 import {
   DeliverPolicy,
@@ -21,9 +22,10 @@ import { toBusError } from '../jetstream/nats-errors.js';
 import type { LeaseBucket, LeaseEntry, LeaseWatch, Logger } from '../types.js';
 import { checkLeaseKey } from './keys.js';
 
-/** The bucket's name; its stream is `KV_tl_leases`. */
+/** The lease bucket's name; its stream is `KV_tl_leases`. */
 export const LEASE_BUCKET = 'tl_leases';
-const KEY_SUBJECT_PREFIX = `$KV.${LEASE_BUCKET}.`;
+/** The client bucket's name (ingest's client credentials); its stream is `KV_tl_clients`. */
+export const CLIENT_BUCKET = 'tl_clients';
 /** The header nats.js and nats-server use to mark a KV delete (`DEL`) or purge (`PURGE`). */
 const KV_OPERATION_HEADER = 'KV-Operation';
 
@@ -63,23 +65,49 @@ export async function ensureLeaseBucket(
   }
 }
 
+/** Creates the client bucket when it is missing: no time to live, the last value of each key kept. */
+export async function ensureClientBucket(
+  nc: NatsConnection,
+  jsm: JetStreamManager,
+  logger?: Logger,
+): Promise<void> {
+  try {
+    const missing = await jsm.streams
+      .info(`KV_${CLIENT_BUCKET}`)
+      .then(() => false)
+      .catch((err: unknown) => {
+        if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return true;
+        throw err;
+      });
+    if (!missing) return;
+    await new Kvm(nc).create(CLIENT_BUCKET, { history: 1 });
+    logger?.info('client bucket created', { bucket: CLIENT_BUCKET });
+  } catch (err) {
+    throw toBusError(err, BusErrorCode.requestFailed, `ensure client bucket ${CLIENT_BUCKET}`);
+  }
+}
+
 /** The first revision of a lease bucket created now: the current time in microseconds. */
 export function epochFloorNow(nowMs: number = Date.now()): number {
   return Math.floor(nowMs) * 1000;
 }
 
-/** Opens the bucket (which `ensureLeaseBucket` created). */
+/**
+ * Opens a bucket (which `ensureLeaseBucket` or `ensureClientBucket` created): `LEASE_BUCKET` with its `ttlMs`, or
+ * `CLIENT_BUCKET` with 0 (keys never expire).
+ */
 export async function openLeaseBucket(
   nc: NatsConnection,
   ttlMs: number,
   requestTimeoutMs: number,
+  bucket: string = LEASE_BUCKET,
 ): Promise<LeaseBucket> {
   try {
     const js = jetstream(nc, { timeout: requestTimeoutMs });
     const jsm = await jetstreamManager(nc, { timeout: requestTimeoutMs });
-    return new JetStreamLeaseBucket(await new Kvm(js).open(LEASE_BUCKET), js, jsm, ttlMs);
+    return new JetStreamLeaseBucket(bucket, await new Kvm(js).open(bucket), js, jsm, ttlMs, requestTimeoutMs);
   } catch (err) {
-    throw toBusError(err, BusErrorCode.requestFailed, `open lease bucket ${LEASE_BUCKET}`);
+    throw toBusError(err, BusErrorCode.requestFailed, `open bucket ${bucket}`);
   }
 }
 
@@ -93,14 +121,20 @@ function isWrongRevision(err: unknown): boolean {
 }
 
 class JetStreamLeaseBucket implements LeaseBucket {
-  private readonly stream = `KV_${LEASE_BUCKET}`;
+  private readonly stream: string;
+  private readonly keyPrefix: string;
 
   constructor(
+    bucket: string,
     private readonly kv: KV,
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
     readonly ttlMs: number,
-  ) {}
+    private readonly requestTimeoutMs: number,
+  ) {
+    this.stream = `KV_${bucket}`;
+    this.keyPrefix = `$KV.${bucket}.`;
+  }
 
   async create(key: string, value: Uint8Array): Promise<number | undefined> {
     checkLeaseKey(key);
@@ -166,7 +200,7 @@ class JetStreamLeaseBucket implements LeaseBucket {
 
   async watch(prefix: string, onEntry: (entry: LeaseEntry) => void): Promise<LeaseWatch> {
     checkLeaseKey(prefix);
-    const filter = `${KEY_SUBJECT_PREFIX}${prefix}.>`;
+    const filter = `${this.keyPrefix}${prefix}.>`;
     let messages: ConsumerMessages;
     let initial: Promise<void>;
     try {
@@ -181,7 +215,7 @@ class JetStreamLeaseBucket implements LeaseBucket {
       if (pendingAtStart === 0) initialDone();
       messages = await consumer.consume({
         callback: (msg) => {
-          onEntry(toLeaseEntry(msg));
+          onEntry(toLeaseEntry(msg, this.keyPrefix));
           // `pending` counts what the consumer still has to deliver: 0 once the last current value arrived.
           if (msg.info.pending === 0) initialDone();
         },
@@ -190,10 +224,12 @@ class JetStreamLeaseBucket implements LeaseBucket {
       throw toBusError(err, BusErrorCode.requestFailed, `watch ${prefix}.>`);
     }
     // The initial values arrive in the time of a round trip; should the count it started from never be reached
-    // (keys that expired or changed meanwhile), the watch goes on after the time to live rather than hold the
-    // caller (an instance's start) forever: later values keep arriving either way.
+    // (keys that expired or changed meanwhile), the watch goes on after the time to live (or a request's time-out,
+    // in a bucket without one) rather than hold the caller (an instance's start) forever: later values keep
+    // arriving either way.
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([initial, new Promise<void>((resolve) => (timer = setTimeout(resolve, this.ttlMs)))]);
+    const patienceMs = this.ttlMs > 0 ? this.ttlMs : this.requestTimeoutMs;
+    await Promise.race([initial, new Promise<void>((resolve) => (timer = setTimeout(resolve, patienceMs)))]);
     clearTimeout(timer);
     return {
       stop: async () => {
@@ -216,11 +252,11 @@ class JetStreamLeaseBucket implements LeaseBucket {
 }
 
 /** A stored KV message as a lease entry: the key is the subject after `$KV.<bucket>.`. */
-function toLeaseEntry(msg: JsMsg): LeaseEntry {
+function toLeaseEntry(msg: JsMsg, keyPrefix: string): LeaseEntry {
   const operation = msg.headers?.get(KV_OPERATION_HEADER) ?? '';
   const deleted = operation === 'DEL' || operation === 'PURGE';
   return {
-    key: msg.subject.slice(KEY_SUBJECT_PREFIX.length),
+    key: msg.subject.slice(keyPrefix.length),
     value: deleted ? undefined : msg.data,
     revision: msg.info.streamSequence,
   };

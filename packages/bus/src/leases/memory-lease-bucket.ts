@@ -97,7 +97,7 @@ export class MemoryLeaseBucket implements LeaseBucket {
   private live(key: string): Stored | undefined {
     const stored = this.keys.get(key);
     if (stored === undefined) return undefined;
-    if (this.now() - stored.writtenAtMs >= this.ttlMs) {
+    if (this.ttlMs > 0 && this.now() - stored.writtenAtMs >= this.ttlMs) {
       this.keys.delete(key);
       return undefined;
     }
