@@ -2,9 +2,8 @@
  * One measured run of the pipeline: fresh servers and services with the given settings, the same generated events
  * sent over gRPC by this process (the load generator), until every event is committed or the time box ends.
  */
-import * as grpc from '@grpc/grpc-js';
 import type pg from 'pg';
-import type { Event, IngestServiceClient } from '@throughline/contracts';
+import { publishWithRetry, type Event, type IngestServiceClient } from '@throughline/contracts';
 import { LedgerWorkload } from '@throughline/ledger';
 import { verifyLedger } from '@throughline/stores';
 import { selfCpuSeconds, treeCpuSeconds } from './cpu.js';
@@ -93,20 +92,9 @@ export function workload(events: number): Event[] {
   return new LedgerWorkload({ accounts: 20_000, seed: 7, idPrefix: 'bench' }).take(events);
 }
 
+/** One request, retried while ingest refuses it for being over its bound (or unavailable for a moment). */
 async function publishBatch(client: IngestServiceClient, events: Event[]): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await new Promise<void>((resolve, reject) =>
-        client.publishBatch({ events }, (err) => (err ? reject(err) : resolve())),
-      );
-      return;
-    } catch (err) {
-      const e = err as grpc.ServiceError;
-      if (attempt > 200 || (e.code !== grpc.status.RESOURCE_EXHAUSTED && e.code !== grpc.status.UNAVAILABLE))
-        throw err;
-      await new Promise((r) => setTimeout(r, Number(e.metadata?.get('retry-after-ms')[0] ?? 100)));
-    }
-  }
+  await publishWithRetry(client, events, { maxAttempts: 200, pauseMs: 100 });
 }
 
 /**

@@ -52,3 +52,12 @@ export {
 export { subjects, type Topic, TOPICS } from './subjects.js';
 export { partitionOf } from './partition.js';
 export { protoRoot, protoFiles } from './proto-root.js';
+export {
+  clientMetadata,
+  isRetriable,
+  publishOnce,
+  publishWithRetry,
+  retryDelayMs,
+  type PublishOptions,
+  type PublishWithRetryOptions,
+} from './ingest-client.js';

@@ -4,8 +4,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { get } from 'node:http';
-import type { Event, IngestServiceClient } from '@throughline/contracts';
-import { publishBatch } from './stack.js';
+import { publishWithRetry, type Event, type IngestServiceClient } from '@throughline/contracts';
 
 export interface PacedLoad {
   /** Events acknowledged by ingest so far (each one a promise: it must reach the ledger). */
@@ -41,21 +40,14 @@ export function sendPaced(
       const waitMs = dueMs - (performance.now() - started);
       if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
       state.sent += chunk.length;
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await publishBatch(client, chunk);
-          state.acknowledged += chunk.length;
-          break;
-        } catch (err) {
-          const e = err as grpc.ServiceError;
-          if (e.code !== grpc.status.RESOURCE_EXHAUSTED && e.code !== grpc.status.UNAVAILABLE) throw err;
-          const name = grpc.status[e.code];
+      await publishWithRetry(client, chunk, {
+        maxAttempts: 600,
+        onRetry: (code) => {
+          const name = grpc.status[code];
           state.retries[name] = (state.retries[name] ?? 0) + 1;
-          if (attempt >= 600) throw new Error(`gave up after ${attempt} retries: ${e.message}`);
-          const hint = Number(e.metadata?.get('retry-after-ms')[0] ?? 200);
-          await new Promise((r) => setTimeout(r, hint));
-        }
-      }
+        },
+      });
+      state.acknowledged += chunk.length;
     }
   };
   const done = Promise.all(Array.from({ length: concurrency }, worker)).then(() => undefined);

@@ -10,7 +10,14 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { connectJetStreamBus, type Bus, type NatsAuth } from '@throughline/bus';
 import { SERVICE_NODE_FLAGS } from '@throughline/runtime';
-import { ConfigServiceClient, IngestServiceClient, type Event, type Topic } from '@throughline/contracts';
+import {
+  ConfigServiceClient,
+  IngestServiceClient,
+  publishOnce,
+  publishWithRetry as retried,
+  type Event,
+  type Topic,
+} from '@throughline/contracts';
 import { mainOf, OutputService, Stack as Launcher, type StageApp } from '@throughline/stack';
 import {
   createTestPki,
@@ -205,26 +212,13 @@ export async function sendEvents(
   return events.length / ((performance.now() - started) / 1000);
 }
 
-/** PublishBatch, retrying RESOURCE_EXHAUSTED after its hint and UNAVAILABLE after a pause (a client would). */
+/** PublishBatch, retried as a client would (RESOURCE_EXHAUSTED after its hint, UNAVAILABLE after a pause). */
 export async function publishWithRetry(client: IngestServiceClient, events: Event[]): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await publishBatch(client, events);
-      return;
-    } catch (err) {
-      const e = err as grpc.ServiceError;
-      if (attempt > 50 || (e.code !== grpc.status.RESOURCE_EXHAUSTED && e.code !== grpc.status.UNAVAILABLE))
-        throw err;
-      const hint = Number(e.metadata?.get('retry-after-ms')[0] ?? 200);
-      await new Promise((r) => setTimeout(r, hint));
-    }
-  }
+  await retried(client, events);
 }
 
 export function publishBatch(client: IngestServiceClient, events: Event[]): Promise<number> {
-  return new Promise((resolve, reject) => {
-    client.publishBatch({ events }, (err, res) => (err ? reject(err) : resolve(res.accepted)));
-  });
+  return publishOnce(client, events);
 }
 
 export async function ledgerCount(pool: pg.Pool): Promise<number> {

@@ -1,7 +1,7 @@
 /** Sends the request stream to an IngestService at a target rate with bounded concurrency, and counts the outcome. */
 import * as grpc from '@grpc/grpc-js';
-import type { IngestServiceClient, PublishBatchResponse } from '@throughline/contracts';
-import { call, statusName } from '../grpc.js';
+import { publishWithRetry, type IngestServiceClient } from '@throughline/contracts';
+import { statusName } from '../grpc.js';
 import { RequestStream, type LoadRequest, type RequestStreamOptions } from './request-stream.js';
 
 export interface LoadOptions extends RequestStreamOptions {
@@ -14,6 +14,8 @@ export interface LoadOptions extends RequestStreamOptions {
   concurrency: number;
   /** Deadline of one request, ms. Default 30000. */
   requestTimeoutMs?: number;
+  /** The client's token (`throughline clients create`), sent as a bearer token. */
+  token?: string;
   signal?: AbortSignal;
   onProgress?: (report: LoadReport) => void;
 }
@@ -72,37 +74,28 @@ export async function runLoad(client: IngestServiceClient, o: LoadOptions): Prom
 
   const send = async (request: LoadRequest): Promise<void> => {
     const t0 = performance.now();
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await call<PublishBatchResponse>(
-          (opts, done) => client.publishBatch({ events: request.events }, new grpc.Metadata(), opts, done),
-          o.requestTimeoutMs ?? 30_000,
-        );
-        latencies.push(performance.now() - t0);
-        if (request.kind === 'valid') {
-          report.acceptedEvents += request.events.length;
-          report.resentEvents += request.resent;
-        } else {
-          report.errors.ACCEPTED_MALFORMED = (report.errors.ACCEPTED_MALFORMED ?? 0) + 1;
-        }
-        return;
-      } catch (err) {
-        const code = (err as grpc.ServiceError).code;
-        if (request.kind === 'invalid' && code === grpc.status.INVALID_ARGUMENT) {
-          report.malformedRefused += request.events.length;
-          return;
-        }
-        const retriable = code === grpc.status.RESOURCE_EXHAUSTED || code === grpc.status.UNAVAILABLE;
-        if (retriable && attempt < MAX_ATTEMPTS && !o.signal?.aborted) {
-          report.retries++;
-          const hint = Number((err as grpc.ServiceError).metadata?.get('retry-after-ms')[0] ?? 200);
-          await new Promise((r) => setTimeout(r, Number.isFinite(hint) ? hint : 200));
-          continue;
-        }
-        const kind = statusName(err);
-        report.errors[kind] = (report.errors[kind] ?? 0) + 1;
+    try {
+      await publishWithRetry(client, request.events, {
+        token: o.token,
+        attemptTimeoutMs: o.requestTimeoutMs ?? 30_000,
+        maxAttempts: MAX_ATTEMPTS,
+        signal: o.signal,
+        onRetry: () => report.retries++,
+      });
+      latencies.push(performance.now() - t0);
+      if (request.kind === 'valid') {
+        report.acceptedEvents += request.events.length;
+        report.resentEvents += request.resent;
+      } else {
+        report.errors.ACCEPTED_MALFORMED = (report.errors.ACCEPTED_MALFORMED ?? 0) + 1;
+      }
+    } catch (err) {
+      if (request.kind === 'invalid' && (err as grpc.ServiceError).code === grpc.status.INVALID_ARGUMENT) {
+        report.malformedRefused += request.events.length;
         return;
       }
+      const kind = statusName(err);
+      report.errors[kind] = (report.errors[kind] ?? 0) + 1;
     }
   };
 
