@@ -1,11 +1,6 @@
 import { z } from 'zod';
-import { grpcServerSettings, parseSettings, postgresSettings } from '@throughline/service';
+import { booleanFlag, grpcServerSettings, parseSettings, postgresSettings } from '@throughline/service';
 import { adminAuthProblem } from './admin-auth.js';
-
-const booleanFlag = z
-  .enum(['true', 'false', '1', '0', ''])
-  .default('false')
-  .transform((v) => v === 'true' || v === '1');
 
 const schema = grpcServerSettings
   .extend({

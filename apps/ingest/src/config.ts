@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonSettings, grpcServerSettings, parseSettings } from '@throughline/service';
+import { booleanFlag, commonSettings, grpcServerSettings, parseSettings } from '@throughline/service';
 
 const schema = commonSettings.merge(grpcServerSettings).extend({
   /** Address of the public gRPC server. */
@@ -20,6 +20,11 @@ const schema = commonSettings.merge(grpcServerSettings).extend({
     .default(64 * 1024 * 1024),
   /** Retry hint sent with RESOURCE_EXHAUSTED, ms. */
   INGEST_RETRY_AFTER_MS: z.coerce.number().int().min(1).default(200),
+  /**
+   * Every caller may publish for every tenant, unauthenticated: for a local stack on loopback only. Default false:
+   * each call needs a client credential of the client bucket (`throughline clients create`).
+   */
+  INGEST_AUTH_OPEN: booleanFlag,
 });
 export type IngestSettings = z.infer<typeof schema>;
 

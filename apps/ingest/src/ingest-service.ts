@@ -2,12 +2,15 @@ import * as grpc from '@grpc/grpc-js';
 import { IngestServiceService, PublishBatchRequest, type IngestServiceServer } from '@throughline/contracts';
 import {
   describeViolation,
+  IngestAccess,
   isPipelineError,
   isResourceExhaustedError,
   scanPublishRequest,
   validateEvents,
   type EventLimits,
+  type CallIdentity,
   type FieldViolation,
+  type IngestClient,
   type IngestPublisher,
 } from '@throughline/pipeline';
 import { ensureError, type Logger } from '@throughline/runtime';
@@ -53,18 +56,26 @@ export function ingestServiceDefinition(limits: EventLimits): typeof IngestServi
 }
 
 /**
- * IngestService: validates every event of a request before anything is published (a bad request is refused whole
- * with INVALID_ARGUMENT naming the event index and field), then answers once the stream has acked every event.
+ * IngestService: authenticates the caller (UNAUTHENTICATED without a valid credential), validates every event of a
+ * request before anything is published (a bad request is refused whole with INVALID_ARGUMENT naming the event
+ * index and field), refuses an event of a tenant the client may not publish for (PERMISSION_DENIED naming the
+ * event), then answers once the stream has acked every event.
  */
 export function createIngestService(
   publisher: IngestPublisher,
   limits: EventLimits,
   logger: Logger,
+  access: IngestAccess = new IngestAccess(undefined),
 ): IngestServiceServer {
   return {
     publishBatch(call, callback) {
       try {
-        const error = check(call.request, limits);
+        const who = access.authenticate(identityOf(call));
+        if (!who.ok) {
+          callback(who.status);
+          return;
+        }
+        const error = check(call.request, limits) ?? denied(access, who.client, call.request);
         if (error) {
           callback(error);
           return;
@@ -78,6 +89,13 @@ export function createIngestService(
       }
     },
     publishStream(call, callback) {
+      const who = access.authenticate(identityOf(call));
+      if (!who.ok) {
+        // Nothing of the stream is read: the call ends at once.
+        callback(who.status);
+        return;
+      }
+      const client = who.client;
       let accepted = 0n;
       let batches = 0n;
       let failed = false;
@@ -96,7 +114,16 @@ export function createIngestService(
       const onData = (request: PublishBatchRequest): void => {
         if (failed) return;
         const index = batches;
-        const invalid = check(request, limits, `message ${index}: `);
+        if (!access.isCurrent(client)) {
+          fail((earlier) => ({
+            code: grpc.status.UNAUTHENTICATED,
+            details: `message ${index}: the client's credential was revoked during the stream (${earlier} events of earlier messages were accepted)`,
+          }));
+          return;
+        }
+        const invalid =
+          check(request, limits, `message ${index}: `) ??
+          denied(access, client, request, `message ${index}: `);
         if (invalid) {
           fail((earlier) => ({
             ...invalid,
@@ -133,6 +160,33 @@ export function createIngestService(
       call.on('error', (err) => logger.warn('publish stream broken by the client', { error: err.message }));
     },
   };
+}
+
+/** What the transport says of the caller: its `authorization` header and its verified certificate's name. */
+function identityOf(
+  call: Pick<grpc.ServerUnaryCall<unknown, unknown>, 'metadata' | 'getAuthContext'>,
+): CallIdentity {
+  const header = call.metadata.get('authorization')[0];
+  const cn: unknown = call.getAuthContext().sslPeerCertificate?.subject?.CN;
+  return {
+    authorization: header === undefined ? undefined : String(header),
+    certificateName: typeof cn === 'string' ? cn : Array.isArray(cn) ? String(cn[0]) : undefined,
+  };
+}
+
+/** PERMISSION_DENIED naming the first event of a tenant `client` may not publish for. */
+function denied(
+  access: IngestAccess,
+  client: IngestClient,
+  request: PublishBatchRequest,
+  prefix = '',
+): Partial<grpc.StatusObject> | undefined {
+  const refused = access.refusal(client, request.events, prefix);
+  if (refused === undefined) return undefined;
+  const metadata = new grpc.Metadata();
+  metadata.set('tl-violation-index', String(refused.index));
+  metadata.set('tl-violation-field', 'tenant_id');
+  return { code: refused.code, details: wellFormed(refused.details), metadata };
 }
 
 function check(

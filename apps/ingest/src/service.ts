@@ -1,5 +1,12 @@
 import type { Bus } from '@throughline/bus';
-import { IngestPublisher, maxRequestBytes, STAGE_NAMES, STAGES } from '@throughline/pipeline';
+import {
+  IngestAccess,
+  IngestClientDirectory,
+  IngestPublisher,
+  maxRequestBytes,
+  STAGE_NAMES,
+  STAGES,
+} from '@throughline/pipeline';
 import { onShutdown } from '@throughline/runtime';
 import {
   connectServiceBus,
@@ -45,6 +52,10 @@ export async function run(telemetry: Telemetry): Promise<void> {
     observer: createPublishObserver(telemetry.tracer),
   });
   const limits = { maxBatchEvents: settings.INGEST_MAX_REQUEST_EVENTS };
+  // The clients are known before the first call is served: a credential created before start works at once.
+  const access = new IngestAccess(
+    settings.INGEST_AUTH_OPEN ? undefined : await IngestClientDirectory.open(await bus.clients(), logger),
+  );
   const grpcServer = await startGrpcServer({
     address: settings.GRPC_ADDRESS,
     credentials: await serverCredentialsOrExit(settings, logger),
@@ -55,7 +66,7 @@ export async function run(telemetry: Telemetry): Promise<void> {
       {
         name: 'throughline.v1.IngestService',
         definition: ingestServiceDefinition(limits),
-        implementation: createIngestService(publisher, limits, logger),
+        implementation: createIngestService(publisher, limits, logger, access),
       },
     ],
   });
@@ -67,11 +78,20 @@ export async function run(telemetry: Telemetry): Promise<void> {
   telemetry.meter
     .createObservableCounter('tl.ingest.refused', {
       description:
-        'Calls refused with RESOURCE_EXHAUSTED (events in flight over INGEST_MAX_IN_FLIGHT_EVENTS)',
+        'Calls refused: RESOURCE_EXHAUSTED (events in flight over INGEST_MAX_IN_FLIGHT_EVENTS), UNAUTHENTICATED (no valid client credential), PERMISSION_DENIED (an event of a tenant the client may not publish for)',
     })
-    .addCallback((result) => result.observe(publisher.refusedCalls, { 'tl.reason': 'resource_exhausted' }));
+    .addCallback((result) => {
+      result.observe(publisher.refusedCalls, { 'tl.reason': 'resource_exhausted' });
+      result.observe(access.refused.unauthenticated, { 'tl.reason': 'unauthenticated' });
+      result.observe(access.refused.permissionDenied, { 'tl.reason': 'permission_denied' });
+    });
   grpcServer.setServing(true);
   http.setReady(true);
+  logger.info(
+    access.open
+      ? 'publishing is open to every caller (INGEST_AUTH_OPEN=true)'
+      : `publishing needs a client credential (${access.clients} clients known)`,
+  );
   logger.info('ready', { httpPort: http.port, port: grpcServer.port, partitions: settings.PARTITION_COUNT });
 
   onShutdown(
@@ -80,6 +100,7 @@ export async function run(telemetry: Telemetry): Promise<void> {
       grpcServer.setServing(false);
       await grpcServer.shutdown(Math.max(1000, settings.SHUTDOWN_TIMEOUT_MS - 5000));
       await publisher.close();
+      await access.close();
       await bus.close();
       await http.close();
       await telemetry.shutdown();

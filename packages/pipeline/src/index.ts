@@ -21,6 +21,23 @@ export {
 } from './validation.js';
 export { maxEventBytes, maxRequestBytes, scanPublishRequest } from './request-bounds.js';
 export {
+  ALL_TENANTS,
+  CLIENT_NAME,
+  clientKey,
+  decodeClientRecord,
+  encodeClientRecord,
+  IngestAccess,
+  IngestClientDirectory,
+  listClients,
+  newClientToken,
+  tenantRefusal,
+  tokenSha256,
+  type Authentication,
+  type CallIdentity,
+  type IngestClient,
+  type IngestClientRecord,
+} from './ingest-clients.js';
+export {
   InvalidEventError,
   isInvalidEventError,
   isPipelineError,

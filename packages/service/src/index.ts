@@ -24,6 +24,7 @@ export {
 } from './settings.js';
 export { startGrpcServer, type GrpcServerOptions, type RunningGrpcServer } from './grpc-server.js';
 export {
+  booleanFlag,
   channelCredentialsOf,
   grpcTlsSettings,
   serverCredentialsOf,

@@ -10,7 +10,8 @@ import { createSecureContext } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { z } from 'zod';
 
-const flag = z
+/** A boolean setting: `true`/`1` or `false`/`0`/empty, default false. */
+export const booleanFlag = z
   .enum(['true', 'false', '1', '0', ''])
   .default('false')
   .transform((v) => v === 'true' || v === '1');
@@ -25,7 +26,7 @@ export const grpcTlsSettings = z.object({
   /** How often the files are read again, ms: a rotated certificate is served from then on. */
   GRPC_TLS_RELOAD_MS: z.coerce.number().int().min(500).default(60_000),
   /** Serve without TLS. Only when set: there is no silent fallback to plaintext. */
-  GRPC_PLAINTEXT: flag,
+  GRPC_PLAINTEXT: booleanFlag,
 });
 export type GrpcTlsSettings = z.infer<typeof grpcTlsSettings>;
 

@@ -62,6 +62,8 @@ export class StackPlan {
     return this.spec('ingest', 'ingest', {
       GRPC_ADDRESS: this.settings.ingestAddress,
       GRPC_PLAINTEXT: 'true',
+      // Publishing without a client credential, as configuration changes: only while ingest listens on loopback.
+      ...(isLoopback(this.settings.ingestAddress) ? { INGEST_AUTH_OPEN: 'true' } : {}),
     });
   }
 
