@@ -8,6 +8,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { benchCommand } from './commands/bench.js';
+import { clientsCommand } from './commands/clients.js';
 import { configCommand } from './commands/config.js';
 import { demoCommand } from './commands/demo.js';
 import { dlqCommand } from './commands/dlq.js';
@@ -53,6 +54,7 @@ function createProgram(): Command {
     .addCommand(verifyCommand())
     .addCommand(dlqCommand())
     .addCommand(configCommand())
+    .addCommand(clientsCommand())
     .addCommand(explainCommand())
     .addCommand(traceCommand())
     .addCommand(benchCommand())

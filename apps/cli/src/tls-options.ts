@@ -30,10 +30,14 @@ export function addTlsOptions(cmd: Command): Command {
     .addOption(new Option('--tls-key <file>', 'its private key (PEM)').env('THROUGHLINE_TLS_KEY'));
 }
 
+/** Whether the flags ask for TLS (--tls, --tls-ca or --tls-cert). */
+export function usesTls(flags: TlsFlags): boolean {
+  return flags.tls === true || flags.tlsCa !== undefined || flags.tlsCert !== undefined;
+}
+
 /** Plaintext unless a TLS flag is given (the local stack of `throughline up` serves plaintext). */
 export function credentialsOf(flags: TlsFlags): grpc.ChannelCredentials {
-  const tls = flags.tls === true || flags.tlsCa !== undefined || flags.tlsCert !== undefined;
-  if (!tls) return grpc.credentials.createInsecure();
+  if (!usesTls(flags)) return grpc.credentials.createInsecure();
   if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined))
     throw new CliError('--tls-cert and --tls-key go together');
   const read = (file: string | undefined, flag: string): Buffer | null => {

@@ -2,10 +2,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { Command, Option } from 'commander';
-import { readSecretFile } from '@throughline/bus';
 import { ConfigServiceClient, type ListConfigsResponse, type TenantConfig } from '@throughline/contracts';
 import { describeConfig, fxPair, listConfigs } from '../config/tenant-config-text.js';
 import { addTlsOptions, credentialsOf, type TlsFlags } from '../tls-options.js';
+import { readTokenFile, warnTokenWithoutTls } from '../token-file.js';
 import { CliError, ExitCode, usageError } from '../errors.js';
 import { call, ensureReachable, isServiceError, toJson } from '../grpc.js';
 import { bool, currency, hostPort, int64, nonNegativeInt } from '../options.js';
@@ -186,11 +186,13 @@ export function configCommand(): Command {
       // Read before connecting: a missing token file is the user's to fix, whatever the service says.
       const metadata = new grpc.Metadata();
       if (flags.adminTokenFile !== undefined) {
-        metadata.set('authorization', `Bearer ${readToken(flags.adminTokenFile)}`);
-        if (!(flags.tls === true || flags.tlsCa !== undefined || flags.tlsCert !== undefined))
-          process.stderr.write(
-            'warning: sending the admin token without TLS: anyone on the path can read it (use --tls or --tls-ca unless a mesh encrypts)\n',
-          );
+        const token = readTokenFile(
+          flags.adminTokenFile,
+          'the admin token file',
+          'throughline config admin-token',
+        );
+        metadata.set('authorization', `Bearer ${token}`);
+        warnTokenWithoutTls(flags, 'admin token');
       }
       const stored = await withClient(flags, async (c) => {
         const current = await call<TenantConfig>((o, done) =>
@@ -233,23 +235,4 @@ export function configCommand(): Command {
       );
     });
   return config;
-}
-
-/**
- * The admin token in `file`: one line of printable ASCII (what `config admin-token` prints). Anything else is
- * refused without echoing it — a token file that caught other output must not end up in an error message.
- */
-function readToken(file: string): string {
-  let token: string;
-  try {
-    token = readSecretFile(file, 'the admin token file').trim();
-  } catch (err) {
-    throw new CliError((err as Error).message, { exitCode: ExitCode.usage, cause: err });
-  }
-  if (!/^[\x21-\x7e]+$/.test(token))
-    throw new CliError(
-      `the admin token file ${file} does not hold one token (one line of printable characters, as \`throughline config admin-token\` prints it)`,
-      { exitCode: ExitCode.usage },
-    );
-  return token;
 }

@@ -11,7 +11,7 @@
  * writer's dead letters are results whose effect the state stage already counted: they are not redriven here.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { connectJetStreamBus, type Bus, type DeadLetter } from '@throughline/bus';
+import type { Bus, DeadLetter } from '@throughline/bus';
 import {
   EnrichedBatch,
   EventBatch,
@@ -23,17 +23,10 @@ import {
   type Topic,
 } from '@throughline/contracts';
 import { poisonReason, STAGES, STAGE_NAMES } from '@throughline/pipeline';
-import { checkReachable } from '../up/preflight.js';
 import { CliError, usageError } from '../errors.js';
+import { connectNats } from '../nats.js';
 import { count, table } from '../format.js';
-import {
-  duration,
-  natsAuthFromEnv,
-  natsUrlOption,
-  nonNegativeInt,
-  partitionsOption,
-  positiveInt,
-} from '../options.js';
+import { duration, natsUrlOption, nonNegativeInt, partitionsOption, positiveInt } from '../options.js';
 
 /** Dead letters read at most per command; more are reported, never silently left out. */
 const MAX_SCAN = 100_000;
@@ -151,17 +144,8 @@ function withFilters(cmd: Command): Command {
     );
 }
 
-async function connect(flags: CommonFlags): Promise<Bus> {
-  await checkReachable([
-    {
-      name: 'NATS',
-      url: flags.natsUrl,
-      defaultPort: 4222,
-      setting: '--nats-url or NATS_URL',
-      hint: 'is the pipeline running?',
-    },
-  ]);
-  return connectJetStreamBus({ servers: flags.natsUrl, name: 'throughline-dlq', auth: natsAuthFromEnv() });
+function connect(flags: CommonFlags): Promise<Bus> {
+  return connectNats(flags.natsUrl, 'dlq');
 }
 
 /** Every dead letter matching the filters (or the sequences given), oldest first. */

@@ -9,6 +9,7 @@ import { ensureReachable, toJson } from '../grpc.js';
 import { runLoad, type LoadReport } from '../load/load-runner.js';
 import { duration, hostPort, nonNegativeNumber, positiveInt, rate, share } from '../options.js';
 import { interruptSignal } from '../signals.js';
+import { readTokenFile, warnTokenWithoutTls } from '../token-file.js';
 
 interface LoadFlags extends TlsFlags {
   rate: number | 'max';
@@ -23,6 +24,7 @@ interface LoadFlags extends TlsFlags {
   target: string;
   batchSize: number;
   concurrency: number;
+  tokenFile?: string;
   json?: boolean;
 }
 
@@ -38,6 +40,11 @@ function render(r: LoadReport, target: string, rateFlag: number | 'max'): string
     unexpected.length === 0
       ? `  errors: ${pc.green('none')}`
       : `  errors by kind: ${pc.red(unexpected.map(([k, n]) => `${k} ${count(n)}`).join(', '))}`,
+    ...(r.errors.UNAUTHENTICATED !== undefined || r.errors.PERMISSION_DENIED !== undefined
+      ? [
+          '  ingest wants a client credential allowed for these tenants: give --token-file (`throughline clients create <name> --tenants …` makes one)',
+        ]
+      : []),
   ];
   return lines.join('\n');
 }
@@ -92,12 +99,24 @@ export function loadCommand(): Command {
         .default(1000),
     )
     .addOption(new Option('--concurrency <n>', 'requests in flight').argParser(positiveInt).default(8))
+    .addOption(
+      new Option(
+        '--token-file <path>',
+        'a file holding the client token to publish with (`throughline clients create`; not needed by `throughline up`)',
+      ).env('THROUGHLINE_TOKEN_FILE'),
+    )
     .option('--json', 'print the report as JSON')
     .action(async (flags: LoadFlags) => {
       if (flags.batchSize > 100_000)
         throw usageError('--batch-size above 100000 exceeds what ingest accepts');
       if (flags.duplicates + flags.invalid > 1)
         throw usageError('--duplicates and --invalid add up to more than 1');
+      // Read before connecting: a missing token file is the user's to fix, whatever the service says.
+      const token =
+        flags.tokenFile === undefined
+          ? undefined
+          : readTokenFile(flags.tokenFile, 'the client token file', 'throughline clients create');
+      if (token !== undefined) warnTokenWithoutTls(flags, 'client token');
       const client = new IngestServiceClient(flags.target, credentialsOf(flags), {
         'grpc.max_send_message_length': 64 * 1024 * 1024,
       });
@@ -117,6 +136,7 @@ export function loadCommand(): Command {
           seed: flags.seed,
           batchSize: flags.batchSize,
           concurrency: flags.concurrency,
+          ...(token === undefined ? {} : { token }),
           signal: interrupt.signal,
           ...(process.stderr.isTTY && !flags.json
             ? {

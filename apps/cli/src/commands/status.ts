@@ -4,13 +4,13 @@
  */
 import { Command } from 'commander';
 import pc from 'picocolors';
-import { connectJetStreamBus, type Bus } from '@throughline/bus';
+import type { Bus } from '@throughline/bus';
 import { STAGE_NAMES, STAGES } from '@throughline/pipeline';
 import { readOwnership, type OwnershipView } from '@throughline/runtime';
-import { checkReachable } from '../up/preflight.js';
 import { CliError } from '../errors.js';
+import { connectNats } from '../nats.js';
 import { count, millis, table } from '../format.js';
-import { natsAuthFromEnv, natsUrlOption, partitionsOption } from '../options.js';
+import { natsUrlOption, partitionsOption } from '../options.js';
 
 interface StatusFlags {
   natsUrl: string;
@@ -30,20 +30,7 @@ export function statusCommand(): Command {
     .addOption(partitionsOption())
     .option('--json', 'print the status as JSON')
     .action(async (flags: StatusFlags) => {
-      await checkReachable([
-        {
-          name: 'NATS',
-          url: flags.natsUrl,
-          defaultPort: 4222,
-          setting: '--nats-url or NATS_URL',
-          hint: 'is the pipeline running?',
-        },
-      ]);
-      const bus = await connectJetStreamBus({
-        servers: flags.natsUrl,
-        name: 'throughline-status',
-        auth: natsAuthFromEnv(),
-      });
+      const bus = await connectNats(flags.natsUrl, 'status');
       try {
         const stages = await readStatus(bus, flags.partitions);
         process.stdout.write(flags.json ? `${JSON.stringify(stages, null, 2)}\n` : render(stages));
