@@ -4,8 +4,10 @@
  *
  * Runs from the service image (`node deploy/smoke-test.mjs`, working directory /app) with the services' own
  * dependencies: @grpc/grpc-js and @throughline/contracts as ingest resolves them, pg as the writer does.
- * Env: INGEST_ADDRESS (host:port), INGEST_TLS_CA_FILE / INGEST_TLS_CERT_FILE / INGEST_TLS_KEY_FILE (TLS), DATABASE_URL (and DATABASE_PASSWORD_FILE), SMOKE_EVENTS (default 5), SMOKE_TENANT (default tenant-1),
- * SMOKE_TIMEOUT_MS (default 60000).
+ * Env: INGEST_ADDRESS (host:port), INGEST_TLS_CA_FILE / INGEST_TLS_CERT_FILE / INGEST_TLS_KEY_FILE (TLS),
+ * INGEST_TOKEN_FILE (the client token, from `throughline clients create`), DATABASE_URL (and
+ * DATABASE_PASSWORD_FILE), SMOKE_EVENTS (default 5), SMOKE_TENANT (default tenant-1), SMOKE_TIMEOUT_MS (default
+ * 60000).
  */
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -18,7 +20,7 @@ const importFrom = async (app, specifier) => {
   return import(pathToFileURL(resolved).href);
 };
 const grpc = await importFrom('ingest', '@grpc/grpc-js');
-const { IngestServiceClient, Direction } = await importFrom('ingest', '@throughline/contracts');
+const { IngestServiceClient, Direction, publishOnce } = await importFrom('ingest', '@throughline/contracts');
 const { createPostgresPool, postgresSettings } = await importFrom('writer', '@throughline/service');
 
 const address = env.INGEST_ADDRESS ?? fail('INGEST_ADDRESS is required');
@@ -53,13 +55,17 @@ const credentials = env.INGEST_TLS_CA_FILE
       file('INGEST_TLS_CERT_FILE'),
     )
   : grpc.credentials.createInsecure();
+// The client token, never printed: a file that does not hold one line is refused without showing it.
+let token;
+if (env.INGEST_TOKEN_FILE) {
+  token = readFileSync(env.INGEST_TOKEN_FILE, 'utf8').trim();
+  if (!/^[\x21-\x7e]+$/.test(token))
+    fail(`INGEST_TOKEN_FILE ${env.INGEST_TOKEN_FILE} does not hold one token`);
+}
 const client = new IngestServiceClient(address, credentials);
-const accepted = await new Promise((resolve, reject) => {
-  const deadline = new Date(Date.now() + 15000);
-  client.publishBatch({ events }, new grpc.Metadata(), { deadline }, (err, res) =>
-    err ? reject(err) : resolve(res.accepted),
-  );
-}).catch((err) => fail(`PublishBatch to ${address}: ${err.message}`));
+const accepted = await publishOnce(client, events, { token, attemptTimeoutMs: 15000 }).catch((err) =>
+  fail(`PublishBatch to ${address}: ${err.message}`),
+);
 client.close();
 if (accepted !== count) fail(`ingest accepted ${accepted} of ${count} events`);
 process.stdout.write(`ingest accepted ${accepted} events (run ${run})\n`);

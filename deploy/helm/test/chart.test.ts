@@ -355,6 +355,51 @@ describe('who may change the configuration', () => {
   });
 });
 
+describe('who may publish', () => {
+  it('keeps ingest closed by default, opens it only when said, and gives the test pod its client token Secret', () => {
+    const closed = helmTemplate({ valueFiles: ['ci/default-values.yaml'] });
+    for (const s of ['ingest', 'enrich', 'state', 'writer', 'config'])
+      expect(envOf(podSpecOf(deployment(closed, s)).containers[0]!).has('INGEST_AUTH_OPEN'), s).toBe(false);
+    const testPod = (r: ReturnType<typeof helmTemplate>) =>
+      podSpecOf(
+        r.objects.find((o) => o.kind === 'Pod' && o.metadata.annotations?.['helm.sh/hook'] === 'test')!,
+      );
+    expect(JSON.stringify(testPod(closed))).not.toMatch(/ingest-client|INGEST_TOKEN_FILE/);
+
+    const r = helmTemplate({
+      valueFiles: ['ci/default-values.yaml'],
+      set: {
+        ingest: { auth: { open: true } },
+        tests: { clientTokenSecret: { name: '{{ .Release.Name }}-smoke', key: 'client-token' } },
+      },
+    });
+    expect(envOf(podSpecOf(deployment(r, 'ingest')).containers[0]!).get('INGEST_AUTH_OPEN')?.value).toBe(
+      'true',
+    );
+    for (const s of ['enrich', 'state', 'writer', 'config'])
+      expect(envOf(podSpecOf(deployment(r, s)).containers[0]!).has('INGEST_AUTH_OPEN'), s).toBe(false);
+    const pod = testPod(r);
+    expect(envOf(pod.containers[0]!).get('INGEST_TOKEN_FILE')?.value).toBe(
+      '/etc/throughline/ingest-client/client-token',
+    );
+    expect(pod.volumes).toContainEqual({
+      name: 'ingest-client',
+      secret: {
+        secretName: 'tl-smoke',
+        items: [{ key: 'client-token', path: 'client-token' }],
+        defaultMode: 0o440,
+      },
+    });
+    expect(pod.containers[0]!.volumeMounts).toContainEqual({
+      name: 'ingest-client',
+      mountPath: '/etc/throughline/ingest-client',
+      readOnly: true,
+    });
+    expect(checkAll(r)).toEqual([]);
+    expect(r.objects.flatMap(validateObject)).toEqual([]);
+  });
+});
+
 describe('the invariant checks', () => {
   it('report what a broken chart would render', () => {
     const r = helmTemplate({ valueFiles: ['ci/scaled-values.yaml'] });

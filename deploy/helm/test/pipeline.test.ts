@@ -5,7 +5,12 @@
  * pod as rendered (deploy/smoke-test.mjs) sends events through ingest and waits for their ledger rows. Only what
  * a cluster gives differently is replaced: listen addresses (one host here, so port 0) and config's address.
  */
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connectJetStreamBus } from '@throughline/bus';
+import { clientKey, encodeClientRecord, newClientToken } from '@throughline/pipeline';
 import { SERVICE_NODE_FLAGS } from '@throughline/runtime';
 import { OutputService, type App, type ReadyPorts } from '@throughline/stack';
 import {
@@ -30,6 +35,7 @@ let postgres: PostgresHandle;
 let rendered: Rendered;
 const instances: { pod: string; service: ServiceProcess }[] = [];
 let ingestAddress: string;
+const secrets = mkdtempSync(join(tmpdir(), 'tl-chart-client-'));
 
 /** Starts every replica of one Deployment as the chart renders it; resolves with their ready lines' ports. */
 function startDeployment(name: App, overrides: Record<string, string> = {}): Promise<ReadyPorts[]> {
@@ -70,7 +76,8 @@ beforeAll(async () => {
       state: { replicas: 2 },
       writer: { replicas: 2 },
       config: { replicas: 1, seedDemoTenants: true },
-      tests: { events: 6, timeoutMs: 20_000 },
+      // Ingest stays closed, as by default: the test pod publishes with a client token from a Secret.
+      tests: { events: 6, timeoutMs: 20_000, clientTokenSecret: { name: 'smoke-client', key: 'token' } },
     },
   });
   const [config] = await startDeployment('config');
@@ -87,6 +94,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(instances.map(({ service }) => service.kill('SIGKILL')));
   await Promise.all([nats?.stop(), redis?.stop(), postgres?.stop()]);
+  rmSync(secrets, { recursive: true, force: true });
 }, 60_000);
 
 describe('the chart’s pods on real NATS, Redis and PostgreSQL', () => {
@@ -99,29 +107,55 @@ describe('the chart’s pods on real NATS, Redis and PostgreSQL', () => {
     }
   });
 
-  it('passes the helm test pod: events through ingest, committed by the writer', () => {
+  /** Runs the `helm test` pod as rendered, its client token (the Secret's key, mounted as a file) given as `token`. */
+  function runTestPod(token: string): SpawnSyncReturns<string> {
     const pod = rendered.objects.find(
       (o) => o.kind === 'Pod' && o.metadata.annotations?.['helm.sh/hook'] === 'test',
     )!;
     const container = podSpecOf(pod).containers[0]!;
-    const run = spawnSync(process.execPath, [...SERVICE_NODE_FLAGS, ...(container.args ?? [])], {
+    const env = podEnv(rendered, container, {
+      name: pod.metadata.name,
+      namespace: 'pipeline',
+      nodeName: 'node-1',
+    });
+    // The chart mounts the Secret's key at INGEST_TOKEN_FILE; here the same file name holds the token.
+    expect(env.INGEST_TOKEN_FILE).toBe('/etc/throughline/ingest-client/token');
+    const file = join(secrets, `token-${Math.random().toString(36).slice(2)}`);
+    writeFileSync(file, `${token}\n`, { mode: 0o600 });
+    return spawnSync(process.execPath, [...SERVICE_NODE_FLAGS, ...(container.args ?? [])], {
       cwd: out,
-      env: {
-        PATH: process.env.PATH ?? '',
-        ...podEnv(rendered, container, {
-          name: pod.metadata.name,
-          namespace: 'pipeline',
-          nodeName: 'node-1',
-        }),
-        INGEST_ADDRESS: ingestAddress,
-      },
+      env: { PATH: process.env.PATH ?? '', ...env, INGEST_ADDRESS: ingestAddress, INGEST_TOKEN_FILE: file },
       encoding: 'utf8',
       timeout: 30_000,
     });
+  }
+
+  it('passes the helm test pod: events through ingest (with its client token), committed by the writer', async () => {
+    // The operator's step before `helm test`: `throughline clients create smoke-test --tenants tenant-1`.
+    const { token, sha256 } = newClientToken();
+    const bus = await connectJetStreamBus({ servers: nats.url, name: 'chart-test' });
+    try {
+      const record = {
+        tokenSha256: sha256,
+        certificate: false,
+        tenants: ['tenant-1'],
+        createdAtMs: Date.now(),
+      };
+      await (await bus.clients()).put(clientKey('smoke-test'), encodeClientRecord(record));
+    } finally {
+      await bus.close();
+    }
+    const run = runTestPod(token);
     expect(run.stderr).toBe('');
     expect(run.stdout).toContain('ingest accepted 6 events');
     expect(run.stdout).toContain('committed: 6 APPLIED');
     expect(run.status).toBe(0);
+  });
+
+  it('refuses the helm test pod without a valid client token: ingest is closed by default', () => {
+    const run = runTestPod(newClientToken().token);
+    expect(run.stderr).toMatch(/smoke test failed: PublishBatch .*UNAUTHENTICATED.*not a client credential/);
+    expect(run.status).toBe(1);
   });
 
   it('drains every instance on SIGTERM, as a Deployment stops its pods', async () => {

@@ -95,6 +95,10 @@
   value: {{ $svc.seedDemoTenants | quote }}
 {{- include "throughline.configAdminEnv" $root }}
 {{- end }}
+{{- if and (eq .name "ingest") $svc.auth.open }}
+- name: INGEST_AUTH_OPEN
+  value: "true"
+{{- end }}
 {{- include "throughline.otelEnv" (dict "root" $root "name" .name) }}
 {{- range $key, $value := $svc.env }}
 - name: {{ $key }}
