@@ -15,6 +15,7 @@ import { dlqCommand } from './commands/dlq.js';
 import { explainCommand } from './commands/explain.js';
 import { loadCommand } from './commands/load.js';
 import { statusCommand } from './commands/status.js';
+import { topologyCommand } from './commands/topology.js';
 import { traceCommand } from './commands/trace.js';
 import { upCommand } from './commands/up.js';
 import { verifyCommand } from './commands/verify.js';
@@ -51,6 +52,7 @@ function createProgram(): Command {
     .addCommand(upCommand())
     .addCommand(loadCommand())
     .addCommand(statusCommand())
+    .addCommand(topologyCommand())
     .addCommand(verifyCommand())
     .addCommand(dlqCommand())
     .addCommand(configCommand())

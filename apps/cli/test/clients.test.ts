@@ -127,3 +127,24 @@ describe('throughline clients', () => {
     expect((await clients(['list'])).stdout).toMatch(/edge\s+certificate\s+every tenant/);
   });
 });
+
+describe('throughline topology', () => {
+  it("creates the streams and buckets, or finds them as the services' settings want them", async () => {
+    const fresh = await startNats();
+    try {
+      for (let i = 0; i < 2; i++) {
+        const run = await runCli(['topology', '--nats-url', fresh.url]);
+        expect(run.stderr).toBe('');
+        expect(run.stdout).toBe(
+          'streams and buckets in place: TL_INGESTED, TL_ENRICHED, TL_APPLIED, TL_DEAD_LETTER, KV_tl_leases, KV_tl_clients\n',
+        );
+        expect(run.code).toBe(0);
+      }
+      // The buckets are there: `status` reads the lease bucket, `clients list` the client bucket.
+      expect((await runCli(['status', '--nats-url', fresh.url, '--partitions', '2'])).code).toBe(0);
+      expect((await runCli(['clients', 'list', '--nats-url', fresh.url])).stdout).toContain('no clients');
+    } finally {
+      await fresh.stop();
+    }
+  });
+});

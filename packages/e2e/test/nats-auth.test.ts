@@ -1,25 +1,47 @@
 /**
- * The five services over a NATS that demands a user, a password and mutual TLS: each service connects with its
- * NATS_* settings (files, as from mounted Secrets), events flow exactly once, a client without credentials is
- * refused, and no log holds the password.
+ * The five services over the shipped NATS configuration (deploy/nats/sample-server.conf): mutual TLS and one user
+ * per service holding its least-privilege permissions (deploy/nats/permissions.conf). Each service connects with
+ * its NATS_* settings (files, as from mounted Secrets) and events flow exactly once; what a service's user may not
+ * do is refused by the server: publishing another stage's topic (a forged result on `tl.applied.*`), acknowledging
+ * another stage's messages, deleting or purging a stream, writing a client credential. A client without
+ * credentials is refused, and no log holds a password.
  */
 import { readFileSync } from 'node:fs';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BusErrorCode, connectJetStreamBus, isBusError } from '@throughline/bus';
+import { BusErrorCode, connectJetStreamBus, isBusError, type NatsAuth } from '@throughline/bus';
+import { subjects } from '@throughline/contracts';
 import { LedgerWorkload } from '@throughline/ledger';
 import { expectExactlyOnce } from './exactly-once.js';
 import { sendEvents, startStack, type Stack } from './stack.js';
 
-describe('the services over a NATS with a password and mutual TLS', () => {
+describe('the services over NATS with mutual TLS and a least-privilege user each', () => {
   let stack: Stack;
+  const connections: NatsConnection[] = [];
+
+  /** A raw NATS connection as `user` (to try what the bus would never do). */
+  async function as(user: string): Promise<NatsConnection> {
+    const auth: NatsAuth = stack.natsUsers![user]!;
+    const nc = await connect({
+      servers: stack.nats.url,
+      user,
+      pass: readFileSync(auth.passwordFile!, 'utf8').trim(),
+      tls: { caFile: auth.tlsCaFile!, certFile: auth.tlsCertFile!, keyFile: auth.tlsKeyFile! },
+    });
+    connections.push(nc);
+    return nc;
+  }
+
   beforeAll(async () => {
     stack = await startStack({ partitions: 4, stateInstances: 1, writerInstances: 1, natsSecured: true });
   });
   afterAll(async () => {
+    await Promise.all(connections.map((nc) => nc.close()));
     await stack?.stop();
   });
 
-  it('connects every service with its NATS_* settings; events flow exactly once; others are refused', async () => {
+  it('connects every service as its own user; events flow exactly once, and no service hit a permission', async () => {
     const events = new LedgerWorkload({ accounts: 500, tenants: 5, seed: 71, idPrefix: 'nats-auth' }).take(
       5_000,
     );
@@ -28,13 +50,59 @@ describe('the services over a NATS with a password and mutual TLS', () => {
       stack,
       events.map((e) => e.eventId),
     );
+    // nats-server logs each refusal; none of the services' own requests was one.
+    expect(stack.nats.output()).not.toMatch(/(Publish|Subscription) Violation/);
 
     const anonymous = await connectJetStreamBus({ servers: stack.nats.url, connectTimeoutMs: 3_000 }).catch(
       (e: unknown) => e,
     );
     expect(isBusError(anonymous, BusErrorCode.connectFailed)).toBe(true);
 
-    const password = readFileSync(stack.natsPasswordFile!, 'utf8').trim();
-    for (const service of stack.services.values()) expect(service.output()).not.toContain(password);
+    for (const [user, auth] of Object.entries(stack.natsUsers!)) {
+      const password = readFileSync(auth.passwordFile!, 'utf8').trim();
+      for (const service of stack.services.values()) expect(service.output(), user).not.toContain(password);
+    }
+  });
+
+  it('refuses a forged result on tl.applied.* from any user but state, and a forged batch from any but ingest', async () => {
+    for (const user of ['ingest', 'enrich', 'writer']) {
+      const js = jetstream(await as(user), { timeout: 3_000 });
+      const err = await js.publish(subjects.of('applied', 0), new Uint8Array([1])).catch((e: unknown) => e);
+      expect(String(err), user).toMatch(/permissions violation/i);
+    }
+    for (const user of ['enrich', 'state', 'writer']) {
+      const js = jetstream(await as(user), { timeout: 3_000 });
+      const err = await js.publish(subjects.of('ingested', 0), new Uint8Array([1])).catch((e: unknown) => e);
+      expect(String(err), user).toMatch(/permissions violation/i);
+    }
+    // Nothing forged reached a stream: the applied topic holds nothing but what the writer has not consumed.
+    const backlog = await stack.bus.topicBacklog('applied');
+    expect(backlog).toBe(0);
+  });
+
+  it('refuses deleting or purging a stream, acknowledging another stage, and writing a client credential', async () => {
+    for (const user of ['ingest', 'enrich', 'state', 'writer']) {
+      const nc = await as(user);
+      const jsm = await jetstreamManager(nc, { timeout: 3_000, checkAPI: false });
+      const deleted = await jsm.streams.delete(subjects.stream('applied')).catch((e: unknown) => e);
+      expect(String(deleted), user).toMatch(/permissions violation/i);
+      const purged = await jsm.streams.purge(subjects.stream('ingested')).catch((e: unknown) => e);
+      expect(String(purged), user).toMatch(/permissions violation/i);
+      const client = await nc
+        .request('$KV.tl_clients.client.mallory', new Uint8Array([1]), { timeout: 3_000 })
+        .catch((e: unknown) => e);
+      expect(String(client), user).toMatch(/permissions violation/i);
+    }
+    const ack = await (
+      await as('enrich')
+    )
+      .request('$JS.ACK.TL_APPLIED.writer-0.1.1.1.1.1.1', new Uint8Array(), { timeout: 3_000 })
+      .catch((e: unknown) => e);
+    expect(String(ack)).toMatch(/permissions violation/i);
+    // The streams are all still there, and the refusals are in the server's log.
+    const jsm = await jetstreamManager(await as('operator'), { timeout: 3_000 });
+    for (const topic of ['ingested', 'enriched', 'applied'] as const)
+      expect((await jsm.streams.info(subjects.stream(topic))).config.name).toBe(subjects.stream(topic));
+    expect(stack.nats.output()).toMatch(/Publish Violation - User "enrich", Subject "tl.applied.0"/);
   });
 });

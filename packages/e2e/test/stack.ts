@@ -4,9 +4,10 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { connectJetStreamBus, type Bus, type NatsAuth } from '@throughline/bus';
 import { SERVICE_NODE_FLAGS } from '@throughline/runtime';
@@ -32,6 +33,9 @@ import {
   type ServiceProcess,
 } from '@throughline/testkit';
 
+/** deploy/nats: the shipped sample server configuration and its permission sets. */
+const NATS_DEPLOY_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../deploy/nats');
+
 export interface StackOptions {
   partitions?: number;
   enrichInstances?: number;
@@ -47,8 +51,10 @@ export interface StackOptions {
    */
   databasePassword?: boolean;
   /**
-   * NATS demands a user and password and mutual TLS (certificates of a test CA); the services get them from their
-   * NATS_* settings, and the test's own bus client too.
+   * NATS runs deploy/nats/sample-server.conf: mutual TLS (certificates of a test CA) and one user per service with
+   * its least-privilege permissions (deploy/nats/permissions.conf). Each service gets its user from its NATS_*
+   * settings; the test's own bus client is the operator (TL_ADMIN), and creates the streams before the services
+   * start, as `throughline topology` does.
    */
   natsSecured?: boolean;
 }
@@ -60,8 +66,8 @@ export interface Stack {
   databaseUrl: string;
   /** With `databasePassword`: the services' role and the file they read its password from. */
   databaseRole?: { name: string; passwordFile: string };
-  /** With `natsSecured`: the file holding the services' NATS password. */
-  natsPasswordFile?: string;
+  /** With `natsSecured`: each NATS user (ingest, enrich, state, writer, operator) and the file of its password. */
+  natsUsers?: Record<string, NatsAuth>;
   /** A pool of the superuser (whatever the services log in as). */
   pool: pg.Pool;
   bus: Bus;
@@ -98,7 +104,17 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const databaseUrl = await postgres.createDatabase('throughline');
   let serviceDatabaseUrl = databaseUrl;
   let databaseRole: Stack['databaseRole'];
-  const extraEnv: Record<string, string> = { ...natsSecurity?.env };
+  const extraEnv: Record<string, string> = {};
+  if (natsSecurity !== undefined) {
+    // The streams and buckets exist before the services start: under their permissions they may only check them.
+    const operator = await connectJetStreamBus({
+      servers: nats.url,
+      name: 'e2e-topology',
+      auth: natsSecurity.auth,
+    });
+    await operator.ensureTopology();
+    await operator.close();
+  }
   if (opts.databasePassword) {
     const passwordFile = join(secretsDir, 'database-password');
     const password = randomBytes(12).toString('base64url');
@@ -124,7 +140,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       httpPortBase: 0,
       logLevel: 'info',
       env: { BUS_ACK_WAIT_MS: '4000', SHUTDOWN_TIMEOUT_MS: '10000', ...extraEnv, ...opts.env },
-      appEnv: opts.serviceEnv,
+      appEnv: mergeAppEnv(natsSecurity?.appEnv ?? {}, opts.serviceEnv ?? {}),
     },
     readyTimeoutMs: 30_000,
     spawn: (spec) => {
@@ -158,9 +174,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     postgres,
     databaseUrl,
     databaseRole,
-    ...(natsSecurity?.auth.passwordFile === undefined
-      ? {}
-      : { natsPasswordFile: natsSecurity.auth.passwordFile }),
+    ...(natsSecurity === undefined ? {} : { natsUsers: natsSecurity.users }),
     pool,
     bus,
     services,
@@ -264,33 +278,55 @@ export async function balancesSnapshot(pool: pg.Pool): Promise<Map<string, strin
 }
 
 /** A NATS configuration with a user, its password and mutual TLS; the files the services read, and their env. */
-function secureNats(dir: string): { config: string; auth: NatsAuth; env: Record<string, string> } {
+function mergeAppEnv(
+  a: Partial<Record<string, Record<string, string>>>,
+  b: Partial<Record<string, Record<string, string>>>,
+): Partial<Record<string, Record<string, string>>> {
+  const out: Partial<Record<string, Record<string, string>>> = { ...a };
+  for (const [app, env] of Object.entries(b)) out[app] = { ...out[app], ...env };
+  return out;
+}
+
+/** The shipped sample server configuration, its permissions included, TLS files and passwords filled in. */
+function secureNats(dir: string): {
+  config: string;
+  auth: NatsAuth;
+  users: Record<string, NatsAuth>;
+  appEnv: Record<string, Record<string, string>>;
+} {
   const pki = createTestPki();
   const ca = pki.ca('nats-ca');
   const server = pki.cert('nats-server', ca, 'server');
   const client = pki.cert('nats-client', ca, 'client');
-  const password = randomBytes(12).toString('base64url');
-  const passwordFile = join(dir, 'nats-password');
-  writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
-  const auth: NatsAuth = {
-    user: 'throughline',
-    passwordFile,
-    tlsCaFile: ca.cert,
-    tlsCertFile: client.cert,
-    tlsKeyFile: client.key,
-  };
+  const tls = { tlsCaFile: ca.cert, tlsCertFile: client.cert, tlsKeyFile: client.key };
+  const users: Record<string, NatsAuth> = {};
+  let config = readFileSync(join(NATS_DEPLOY_DIR, 'sample-server.conf'), 'utf8')
+    // The test kit gives the address, the port and JetStream's store on the command line.
+    .replace(/^port: .*$/m, '')
+    .replace(/^jetstream \{[^}]*\}$/m, '')
+    // nats-server resolves an include relative to the configuration's own file: the permissions go in as they are.
+    .replace('include "permissions.conf"', readFileSync(join(NATS_DEPLOY_DIR, 'permissions.conf'), 'utf8'))
+    .replace('/etc/nats/tls/tls.crt', server.cert)
+    .replace('/etc/nats/tls/tls.key', server.key)
+    .replace('/etc/nats/tls/ca.crt', ca.cert);
+  for (const user of ['ingest', 'enrich', 'state', 'writer', 'operator']) {
+    const password = randomBytes(12).toString('base64url');
+    const passwordFile = join(dir, `nats-${user}-password`);
+    writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
+    config = config.replace(`$TL_${user.toUpperCase()}_PASSWORD`, `"${password}"`);
+    users[user] = { user, passwordFile, ...tls };
+  }
+  const env = (user: string): Record<string, string> => ({
+    NATS_USER: user,
+    NATS_PASSWORD_FILE: users[user]!.passwordFile!,
+    NATS_TLS_CA_FILE: ca.cert,
+    NATS_TLS_CERT_FILE: client.cert,
+    NATS_TLS_KEY_FILE: client.key,
+  });
   return {
-    config: [
-      `authorization { users = [ { user: "throughline", password: "${password}" } ] }`,
-      `tls { cert_file: "${server.cert}", key_file: "${server.key}", ca_file: "${ca.cert}", verify: true }`,
-    ].join('\n'),
-    auth,
-    env: {
-      NATS_USER: 'throughline',
-      NATS_PASSWORD_FILE: passwordFile,
-      NATS_TLS_CA_FILE: ca.cert,
-      NATS_TLS_CERT_FILE: client.cert,
-      NATS_TLS_KEY_FILE: client.key,
-    },
+    config,
+    auth: users.operator!,
+    users,
+    appEnv: Object.fromEntries(['ingest', 'enrich', 'state', 'writer'].map((app) => [app, env(app)])),
   };
 }

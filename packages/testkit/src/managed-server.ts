@@ -76,6 +76,11 @@ export class ManagedServer {
     return this.group && !this.group.hasExited ? this.group.pid : undefined;
   }
 
+  /** What the server printed, over all its runs (the last 256 KiB). */
+  output(): string {
+    return this.log.text();
+  }
+
   stop(): Promise<void> {
     return this.serialize(async () => {
       if (this.stopped) return;
@@ -213,6 +218,10 @@ export abstract class ManagedServerHandle implements ServerHandle {
 
   get pid(): number | undefined {
     return this.server.pid;
+  }
+
+  output(): string {
+    return this.server.output();
   }
 
   stop(): Promise<void> {

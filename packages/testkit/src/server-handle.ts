@@ -9,6 +9,8 @@ export interface ServerHandle {
   readonly url: string;
   /** The server's process id, `undefined` while it is not running. */
   readonly pid: number | undefined;
+  /** What the server printed (its log), over all its runs: the last 256 KiB. */
+  output(): string;
   /** Shuts the server down gracefully and removes its data directory. Idempotent. */
   stop(): Promise<void>;
   /** SIGKILLs the server (and its workers), keeping the data directory for `restart()`; resolves once all are gone. */

@@ -1,0 +1,60 @@
+/**
+ * `throughline topology`: creates the streams and buckets the services use (or brings them to the given settings),
+ * and shows them. With least-privilege NATS permissions (deploy/nats/permissions.conf) the services may only check
+ * them: an operator's user runs this before they start, and again after NATS lost its JetStream store.
+ */
+import { Command, Option } from 'commander';
+import { CLIENT_BUCKET, LEASE_BUCKET } from '@throughline/bus';
+import { subjects, TOPICS } from '@throughline/contracts';
+import { CliError } from '../errors.js';
+import { connectNats } from '../nats.js';
+import { natsUrlOption, positiveInt } from '../options.js';
+
+interface TopologyFlags {
+  natsUrl: string;
+  duplicateWindowMs: number;
+  leaseTtlMs: number;
+}
+
+export function topologyCommand(): Command {
+  return new Command('topology')
+    .description(
+      "create the streams and buckets the services use, with the services' settings (an operator's NATS user, before they start)",
+    )
+    .addOption(natsUrlOption())
+    .addOption(
+      new Option('--duplicate-window-ms <ms>', "the streams' de-duplication window, as the services' setting")
+        .argParser(positiveInt)
+        .env('BUS_DUPLICATE_WINDOW_MS')
+        .default(120_000),
+    )
+    .addOption(
+      new Option('--lease-ttl-ms <ms>', "how long a lease lives unrenewed, as the services' setting")
+        .argParser(positiveInt)
+        .env('LEASE_TTL_MS')
+        .default(5_000),
+    )
+    .action(async (flags: TopologyFlags) => {
+      const bus = await connectNats(flags.natsUrl, 'topology', {
+        duplicateWindowMs: flags.duplicateWindowMs,
+        leaseTtlMs: flags.leaseTtlMs,
+      });
+      try {
+        await bus.ensureTopology().catch((err: unknown) => {
+          throw new CliError(
+            `could not create the streams: ${(err as Error).message} (does this NATS user hold TL_ADMIN of deploy/nats/permissions.conf?)`,
+            { cause: err },
+          );
+        });
+        const names = [
+          ...TOPICS.map((t) => subjects.stream(t)),
+          subjects.deadLetterStream,
+          `KV_${LEASE_BUCKET}`,
+          `KV_${CLIENT_BUCKET}`,
+        ];
+        process.stdout.write(`streams and buckets in place: ${names.join(', ')}\n`);
+      } finally {
+        await bus.close();
+      }
+    });
+}
