@@ -400,6 +400,99 @@ describe('who may publish', () => {
   });
 });
 
+describe('network policies', () => {
+  const policy = (r: Rendered, name: string) => r.byName.get(`NetworkPolicy/tl-throughline-${name}`)!.spec;
+  const selector = (name: string) => ({
+    podSelector: {
+      matchLabels: {
+        'app.kubernetes.io/name': 'throughline',
+        'app.kubernetes.io/instance': 'tl',
+        'app.kubernetes.io/component': name,
+      },
+    },
+  });
+  const dns = {
+    ports: [
+      { protocol: 'UDP', port: 53 },
+      { protocol: 'TCP', port: 53 },
+    ],
+  };
+
+  it('renders none unless enabled', () => {
+    const r = helmTemplate({ valueFiles: ['ci/default-values.yaml'] });
+    expect(r.objects.filter((o) => o.kind === 'NetworkPolicy')).toEqual([]);
+  });
+
+  it('lets each service accept only what it serves, from whom, and reach only its own dependencies', () => {
+    const producers = { namespaceSelector: { matchLabels: { team: 'payments' } } };
+    const admins = { namespaceSelector: { matchLabels: { role: 'ops' } } };
+    const prometheus = {
+      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } },
+    };
+    const natsPeer = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'nats' } } };
+    const r = helmTemplate({
+      valueFiles: ['ci/default-values.yaml'],
+      set: {
+        telemetry: { otlpEndpoint: 'http://jaeger-collector.observability:4318' },
+        networkPolicy: {
+          enabled: true,
+          ingestFrom: [producers],
+          configFrom: [admins],
+          metricsFrom: [prometheus],
+          egress: {
+            nats: { to: [natsPeer], ports: [4222] },
+            redis: { to: [], ports: [6379] },
+            database: { to: [], ports: [5432] },
+            otlp: { to: [], ports: [4318] },
+          },
+        },
+      },
+    });
+    const metrics = { ports: [{ protocol: 'TCP', port: 9464 }], from: [prometheus] };
+    const nats = { ports: [{ protocol: 'TCP', port: 4222 }], to: [natsPeer] };
+    const redis = { ports: [{ protocol: 'TCP', port: 6379 }] };
+    const database = { ports: [{ protocol: 'TCP', port: 5432 }] };
+    const otlp = { ports: [{ protocol: 'TCP', port: 4318 }] };
+    for (const name of ['ingest', 'enrich', 'state', 'writer', 'config'])
+      expect(policy(r, name).podSelector, name).toEqual({
+        matchLabels: selector(name).podSelector.matchLabels,
+      });
+
+    expect(policy(r, 'ingest')).toMatchObject({
+      policyTypes: ['Ingress', 'Egress'],
+      // The helm test pod may publish too.
+      ingress: [metrics, { ports: [{ protocol: 'TCP', port: 50051 }], from: [producers, selector('test')] }],
+      egress: [dns, nats, otlp],
+    });
+    expect(policy(r, 'config')).toMatchObject({
+      ingress: [metrics, { ports: [{ protocol: 'TCP', port: 50052 }], from: [selector('enrich'), admins] }],
+      egress: [dns, database, otlp],
+    });
+    expect(policy(r, 'enrich')).toMatchObject({
+      ingress: [metrics],
+      egress: [dns, nats, otlp, { ports: [{ protocol: 'TCP', port: 50052 }], to: [selector('config')] }],
+    });
+    expect(policy(r, 'state')).toMatchObject({
+      ingress: [metrics],
+      egress: [dns, nats, redis, database, otlp],
+    });
+    expect(policy(r, 'writer')).toMatchObject({ ingress: [metrics], egress: [dns, nats, database, otlp] });
+    for (const name of ['ingest', 'enrich', 'state', 'writer', 'config']) {
+      // Exactly these rules: nothing more is let in or out.
+      expect(policy(r, name).ingress.length, name).toBe(name === 'ingest' || name === 'config' ? 2 : 1);
+    }
+    expect(policy(r, 'state').egress).toHaveLength(5);
+    expect(policy(r, 'writer').egress).toHaveLength(4);
+    // The helm test pod carries the labels ingest's rule names.
+    const testPod = r.objects.find(
+      (o) => o.kind === 'Pod' && o.metadata.annotations?.['helm.sh/hook'] === 'test',
+    )!;
+    expect(testPod.metadata.labels).toMatchObject(selector('test').podSelector.matchLabels);
+    expect(checkAll(r)).toEqual([]);
+    expect(r.objects.flatMap(validateObject)).toEqual([]);
+  });
+});
+
 describe('the invariant checks', () => {
   it('report what a broken chart would render', () => {
     const r = helmTemplate({ valueFiles: ['ci/scaled-values.yaml'] });
