@@ -1,4 +1,3 @@
-import { Redis } from 'ioredis';
 import {
   createNaiveStateHandler,
   InFlightLimit,
@@ -10,7 +9,7 @@ import {
   withInjectedLatency,
   type AccountTransactions,
 } from '@throughline/pipeline';
-import { createPostgresPool, pipelineModeOf, runStageService } from '@throughline/service';
+import { createPostgresPool, createRedisClient, pipelineModeOf, runStageService } from '@throughline/service';
 import {
   createPostgresAccountTransactions,
   createPostgresStateSource,
@@ -31,8 +30,10 @@ export async function run(telemetry: Telemetry, instanceId: string): Promise<voi
     telemetry,
     instanceId,
     async start({ bus, logger, metrics }) {
-      const redis = new Redis(settings.REDIS_URL, { maxRetriesPerRequest: 2, enableAutoPipelining: false });
-      redis.on('error', (err: Error) => logger.warn('redis connection error', { error: err.message }));
+      const redis = createRedisClient(settings, logger, {
+        maxRetriesPerRequest: 2,
+        enableAutoPipelining: false,
+      });
       const pool = createPostgresPool(settings, { max: settings.PG_POOL_SIZE, logger });
       // Redis keys carry the database's deployment id: a fresh database never reads another one's state.
       await migrate(pool);

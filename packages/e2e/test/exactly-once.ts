@@ -38,7 +38,7 @@ export async function expectRedisMatchesPostgres(stack: Stack, opts: RedisCheck 
   const { rows } = await stack.pool.query<{ account_id: string; balance_minor: string; position: string }>(
     'SELECT account_id, balance_minor::text, position::text FROM balances ORDER BY account_id',
   );
-  const redis = new Redis(stack.redis.url);
+  const redis = new Redis(stack.redis.url, stack.redisOptions);
   try {
     const mismatches: string[] = [];
     let compared = 0;

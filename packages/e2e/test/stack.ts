@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { RedisOptions } from 'ioredis';
 import pg from 'pg';
 import { connectJetStreamBus, type Bus, type NatsAuth } from '@throughline/bus';
 import { SERVICE_NODE_FLAGS } from '@throughline/runtime';
@@ -21,6 +22,7 @@ import {
 } from '@throughline/contracts';
 import { mainOf, OutputService, Stack as Launcher, type StageApp } from '@throughline/stack';
 import {
+  aclFileUsers,
   createTestPki,
   spawnService,
   startNats,
@@ -29,12 +31,16 @@ import {
   waitFor,
   type NatsHandle,
   type PostgresHandle,
+  type CertFiles,
   type RedisHandle,
+  type RedisStartOptions,
   type ServiceProcess,
+  type TestPki,
 } from '@throughline/testkit';
 
-/** deploy/nats: the shipped sample server configuration and its permission sets. */
-const NATS_DEPLOY_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../deploy/nats');
+/** deploy/: the shipped sample server configurations (nats/, redis/). */
+const DEPLOY_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../deploy');
+const NATS_DEPLOY_DIR = join(DEPLOY_DIR, 'nats');
 
 export interface StackOptions {
   partitions?: number;
@@ -57,6 +63,16 @@ export interface StackOptions {
    * start, as `throughline topology` does.
    */
   natsSecured?: boolean;
+  /**
+   * Redis serves TLS only, verifying client certificates, with the ACL of deploy/redis/users.acl; the state service
+   * logs in as its user (REDIS_USERNAME, REDIS_PASSWORD_FILE, REDIS_TLS_*). `stack.redis.flushAll` is unavailable.
+   */
+  redisSecured?: boolean;
+  /**
+   * PostgreSQL serves SSL and refuses the services' role without it; the services connect with
+   * `sslmode=verify-full` and the test CA. Implies `databasePassword`.
+   */
+  databaseSsl?: boolean;
 }
 
 export interface Stack {
@@ -71,6 +87,8 @@ export interface Stack {
   /** A pool of the superuser (whatever the services log in as). */
   pool: pg.Pool;
   bus: Bus;
+  /** The options of the test's own Redis client (TLS and the ACL user when `redisSecured`). */
+  redisOptions: RedisOptions;
   /** Every service started, by name (`config`, `ingest`, `enrich`, `state-0`, …). */
   services: Map<string, ServiceProcess>;
   ingest: IngestServiceClient;
@@ -96,10 +114,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const partitions = opts.partitions ?? 8;
   const secretsDir = mkdtempSync(join(tmpdir(), 'throughline-e2e-secrets-'));
   const natsSecurity = opts.natsSecured ? secureNats(secretsDir) : undefined;
+  const pki = opts.redisSecured || opts.databaseSsl ? createTestPki() : undefined;
+  const ca = pki?.ca('data-ca');
+  const redisSecurity = opts.redisSecured ? secureRedis(secretsDir, pki!, ca!) : undefined;
   const [nats, redis, postgres] = await Promise.all([
     startNats(natsSecurity === undefined ? {} : { config: natsSecurity.config }),
-    startRedis(),
-    startPostgres(),
+    startRedis(redisSecurity?.start ?? {}),
+    startPostgres(opts.databaseSsl ? { ssl: pki!.cert('postgres', ca!, 'server') } : {}),
   ]);
   const databaseUrl = await postgres.createDatabase('throughline');
   let serviceDatabaseUrl = databaseUrl;
@@ -115,13 +136,17 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     await operator.ensureTopology();
     await operator.close();
   }
-  if (opts.databasePassword) {
+  if (opts.databasePassword || opts.databaseSsl) {
     const passwordFile = join(secretsDir, 'database-password');
     const password = randomBytes(12).toString('base64url');
     writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
     serviceDatabaseUrl = await postgres.createPasswordRole('tl_app', password, 'throughline');
     databaseRole = { name: 'tl_app', passwordFile };
     extraEnv.DATABASE_PASSWORD_FILE = passwordFile;
+  }
+  if (opts.databaseSsl) {
+    await postgres.requireSsl('tl_app', 'throughline');
+    serviceDatabaseUrl += `?sslmode=verify-full&sslrootcert=${encodeURIComponent(ca!.cert)}`;
   }
   const services = new Map<string, ServiceProcess>();
   const launcher = await Launcher.start({
@@ -140,7 +165,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       httpPortBase: 0,
       logLevel: 'info',
       env: { BUS_ACK_WAIT_MS: '4000', SHUTDOWN_TIMEOUT_MS: '10000', ...extraEnv, ...opts.env },
-      appEnv: mergeAppEnv(natsSecurity?.appEnv ?? {}, opts.serviceEnv ?? {}),
+      appEnv: mergeAppEnv(
+        mergeAppEnv(
+          natsSecurity?.appEnv ?? {},
+          redisSecurity === undefined ? {} : { state: redisSecurity.env },
+        ),
+        opts.serviceEnv ?? {},
+      ),
     },
     readyTimeoutMs: 30_000,
     spawn: (spec) => {
@@ -177,6 +208,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     ...(natsSecurity === undefined ? {} : { natsUsers: natsSecurity.users }),
     pool,
     bus,
+    redisOptions: redisSecurity?.clientOptions ?? {},
     services,
     ingest,
     config: configClient,
@@ -285,6 +317,37 @@ function mergeAppEnv(
   const out: Partial<Record<string, Record<string, string>>> = { ...a };
   for (const [app, env] of Object.entries(b)) out[app] = { ...out[app], ...env };
   return out;
+}
+
+/** Redis over TLS with client certificates and the shipped ACL; the state service's settings to reach it. */
+function secureRedis(
+  dir: string,
+  pki: TestPki,
+  ca: CertFiles,
+): { start: RedisStartOptions; env: Record<string, string>; clientOptions: RedisOptions } {
+  const server = pki.cert('redis', ca, 'server');
+  const client = pki.cert('redis-client', ca, 'client');
+  const password = randomBytes(12).toString('base64url');
+  const passwordFile = join(dir, 'redis-password');
+  writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
+  return {
+    start: {
+      tls: { cert: server.cert, key: server.key, ca: ca.cert, clientCert: client },
+      users: aclFileUsers(readFileSync(join(DEPLOY_DIR, 'redis', 'users.acl'), 'utf8'), password),
+    },
+    clientOptions: {
+      username: 'throughline',
+      password,
+      tls: { ca: readFileSync(ca.cert), cert: readFileSync(client.cert), key: readFileSync(client.key) },
+    },
+    env: {
+      REDIS_USERNAME: 'throughline',
+      REDIS_PASSWORD_FILE: passwordFile,
+      REDIS_TLS_CA_FILE: ca.cert,
+      REDIS_TLS_CERT_FILE: client.cert,
+      REDIS_TLS_KEY_FILE: client.key,
+    },
+  };
 }
 
 /** The shipped sample server configuration, its permissions included, TLS files and passwords filled in. */

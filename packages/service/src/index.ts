@@ -33,6 +33,13 @@ export {
   type GrpcTlsSettings,
 } from './tls.js';
 export { createPostgresPool, postgresSettings, readPasswordFile, type PostgresSettings } from './postgres.js';
+export {
+  createRedisClient,
+  redisOptionsOf,
+  redisSettings,
+  redisSettingsProblem,
+  type RedisSettings,
+} from './redis.js';
 export { startHttpServer, type HttpServerOptions, type RunningHttpServer } from './http-server.js';
 export { connectServiceBus, staticPartitionsOrExit } from './stage.js';
 export {

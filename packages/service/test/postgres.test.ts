@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '@throughline/runtime';
-import { startPostgres, type PostgresHandle } from '@throughline/testkit';
+import { createTestPki, startPostgres, type PostgresHandle } from '@throughline/testkit';
 import { createPostgresPool, postgresSettings } from '../src/index.js';
 
 describe('createPostgresPool', () => {
@@ -63,5 +63,57 @@ describe('createPostgresPool', () => {
     } finally {
       await pool.end();
     }
+  });
+});
+
+describe('createPostgresPool over SSL', () => {
+  const pki = createTestPki();
+  const ca = pki.ca('pg-ca');
+  const otherCa = pki.ca('other-ca');
+  const serverCert = pki.cert('postgres', ca, 'server');
+  let server: PostgresHandle;
+  let url: string;
+  let passwordFile: string;
+
+  beforeAll(async () => {
+    server = await startPostgres({ ssl: serverCert });
+    await server.createDatabase('app');
+    url = await server.createPasswordRole('app_user', 'secret', 'app');
+    await server.requireSsl('app_user', 'app');
+    passwordFile = join(pki.dir, 'pg-password');
+    writeFileSync(passwordFile, 'secret\n', { mode: 0o600 });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  const query = async (databaseUrl: string): Promise<string> => {
+    const pool = createPostgresPool(
+      postgresSettings.parse({ DATABASE_URL: databaseUrl, DATABASE_PASSWORD_FILE: passwordFile }),
+      {
+        max: 1,
+        logger: silentLogger,
+      },
+    );
+    try {
+      const { rows } = await pool.query<{ ssl: boolean }>(
+        'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()',
+      );
+      return rows[0]!.ssl ? 'ssl' : 'plaintext';
+    } catch (err) {
+      return (err as Error).message;
+    } finally {
+      await pool.end();
+    }
+  };
+
+  it('verifies the server against the CA and its name (sslmode=verify-full), and is refused otherwise', async () => {
+    expect(await query(`${url}?sslmode=verify-full&sslrootcert=${encodeURIComponent(ca.cert)}`)).toBe('ssl');
+    // Another CA: the server's certificate is not trusted.
+    expect(await query(`${url}?sslmode=verify-full&sslrootcert=${encodeURIComponent(otherCa.cert)}`)).toMatch(
+      /certificate/i,
+    );
+    // The role may not connect without encryption.
+    expect(await query(`${url}?sslmode=disable`)).toMatch(/no encryption/);
   });
 });

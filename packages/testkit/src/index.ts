@@ -47,7 +47,7 @@ export { freePort } from './ports.js';
 export { waitFor, type WaitForOptions } from './wait.js';
 export type { ServerHandle, ServerStartOptions } from './server-handle.js';
 export { startNats, type NatsHandle, type NatsStartOptions } from './nats.js';
-export { startRedis, type RedisHandle, type RedisStartOptions } from './redis.js';
+export { aclFileUsers, startRedis, type RedisHandle, type RedisStartOptions } from './redis.js';
 export { startPostgres, type PostgresHandle, type PostgresStartOptions } from './postgres.js';
 export { createTestPki, type CertFiles, type TestPki } from './pki.js';
 export { startPrometheus, type PrometheusHandle, type PrometheusStartOptions } from './prometheus.js';

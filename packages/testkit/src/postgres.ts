@@ -1,4 +1,4 @@
-import { chown, readFile, writeFile } from 'node:fs/promises';
+import { chmod, chown, copyFile, readFile, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { makeTempDir, removeTempDir } from './cleanup.js';
@@ -23,9 +23,17 @@ export interface PostgresHandle extends ServerHandle {
    * returns its URL for that database, without the password. Change the password with `ALTER ROLE … PASSWORD`.
    */
   createPasswordRole(role: string, password: string, database: string): Promise<string>;
+  /**
+   * Refuses every connection of `role` that is not encrypted (a `hostnossl … reject` line first in pg_hba.conf);
+   * needs `ssl` at start. Resolves once a plaintext connection of the role is refused.
+   */
+  requireSsl(role: string, database: string): Promise<void>;
 }
 
-export type PostgresStartOptions = ServerStartOptions;
+export interface PostgresStartOptions extends ServerStartOptions {
+  /** Serve SSL with this certificate and key (PEM); clients still choose (`sslmode`) unless `requireSsl`. */
+  ssl?: { cert: string; key: string };
+}
 
 class PostgresServerHandle extends ManagedServerHandle implements PostgresHandle {
   constructor(
@@ -69,7 +77,21 @@ class PostgresServerHandle extends ManagedServerHandle implements PostgresHandle
     return `postgres://${encodeURIComponent(role)}@127.0.0.1:${this.port}/${encodeURIComponent(database)}`;
   }
 
-  private async refusesWithoutPassword(role: string, database: string): Promise<boolean> {
+  async requireSsl(role: string, database: string): Promise<void> {
+    const hba = join(this.dataDir, 'pg_hba.conf');
+    await writeFile(
+      hba,
+      `hostnossl all ${quoteIdentifier(role)} 127.0.0.1/32 reject\n${await readFile(hba, 'utf8')}`,
+    );
+    await psql(this.psqlBinary, this.port, 'SELECT pg_reload_conf()');
+    await waitFor(() => this.refusesWithoutPassword(role, database, /no encryption|SSL off/i), {
+      timeoutMs: 10_000,
+      intervalMs: 50,
+      message: `PostgreSQL did not start refusing plaintext connections of ${role}`,
+    });
+  }
+
+  private async refusesWithoutPassword(role: string, database: string, why = /password/i): Promise<boolean> {
     try {
       await runCommand({
         command: this.psqlBinary,
@@ -91,7 +113,7 @@ class PostgresServerHandle extends ManagedServerHandle implements PostgresHandle
       });
       return false;
     } catch (err) {
-      return /password/i.test((err as Error).message);
+      return why.test((err as Error).message);
     }
   }
 }
@@ -109,6 +131,17 @@ export async function startPostgres(opts: PostgresStartOptions = {}): Promise<Po
   try {
     if (user) await chown(baseDir, user.uid, user.gid);
     await initCluster(bins, dataDir, baseDir, user);
+    if (opts.ssl !== undefined) {
+      // PostgreSQL wants its key owned by the server's user and readable by it alone.
+      for (const [from, to] of [
+        [opts.ssl.cert, 'server.crt'],
+        [opts.ssl.key, 'server.key'],
+      ] as const) {
+        await copyFile(from, join(dataDir, to));
+        await chmod(join(dataDir, to), 0o600);
+        if (user) await chown(join(dataDir, to), user.uid, user.gid);
+      }
+    }
   } catch (e) {
     await removeTempDir(baseDir);
     throw e;
@@ -123,7 +156,12 @@ export async function startPostgres(opts: PostgresStartOptions = {}): Promise<Po
     stopTimeoutMs: opts.stopTimeoutMs,
     launch: (port) => ({
       command: bins.postgres,
-      args: postgresArgs(dataDir, baseDir, port),
+      args: [
+        ...postgresArgs(dataDir, baseDir, port),
+        ...(opts.ssl === undefined
+          ? []
+          : ['-c', 'ssl=on', '-c', 'ssl_cert_file=server.crt', '-c', 'ssl_key_file=server.key']),
+      ],
       cwd: baseDir,
       ...user,
     }),

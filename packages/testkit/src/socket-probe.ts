@@ -1,12 +1,21 @@
 import { connect } from 'node:net';
+import { connect as connectTls, type ConnectionOptions } from 'node:tls';
 
 /**
  * Connects to 127.0.0.1:`port`, writes `request` (if any) and resolves with the first line the server sends
- * back, without its line ending. Enough to read a NATS INFO greeting or a RESP reply.
+ * back, without its line ending. Enough to read a NATS INFO greeting or a RESP reply. With `tls`, over TLS.
  */
-export function readFirstLine(port: number, request?: string, timeoutMs = 2_000): Promise<string> {
+export function readFirstLine(
+  port: number,
+  request?: string,
+  timeoutMs = 2_000,
+  tls?: ConnectionOptions,
+): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port });
+    const socket =
+      tls === undefined
+        ? connect({ host: '127.0.0.1', port })
+        : connectTls({ host: '127.0.0.1', port, ...tls });
     let received = '';
     const finish = (err: Error | undefined, line?: string): void => {
       socket.destroy();
@@ -18,7 +27,7 @@ export function readFirstLine(port: number, request?: string, timeoutMs = 2_000)
     );
     socket.setEncoding('utf8');
     socket.once('error', (err) => finish(err));
-    socket.once('connect', () => {
+    socket.once(tls === undefined ? 'connect' : 'secureConnect', () => {
       if (request !== undefined) socket.write(request);
     });
     socket.on('data', (text: string) => {

@@ -1,10 +1,12 @@
 /**
- * The five services over the shipped NATS configuration (deploy/nats/sample-server.conf): mutual TLS and one user
- * per service holding its least-privilege permissions (deploy/nats/permissions.conf). Each service connects with
- * its NATS_* settings (files, as from mounted Secrets) and events flow exactly once; what a service's user may not
- * do is refused by the server: publishing another stage's topic (a forged result on `tl.applied.*`), acknowledging
- * another stage's messages, deleting or purging a stream, writing a client credential. A client without
- * credentials is refused, and no log holds a password.
+ * The five services with every hop secured as the shipped configurations say: NATS with mutual TLS and one user
+ * per service holding its least-privilege permissions (deploy/nats/sample-server.conf, permissions.conf); Redis
+ * over TLS only, verifying client certificates, the state service logged in as the ACL user of
+ * deploy/redis/users.acl; PostgreSQL refusing the services' role without SSL, the services verifying it
+ * (`sslmode=verify-full`). Each service connects with its settings (files, as from mounted Secrets) and events flow
+ * exactly once; what a service's NATS user may not do is refused by the server: publishing another stage's topic (a
+ * forged result on `tl.applied.*`), acknowledging another stage's messages, deleting or purging a stream, writing a
+ * client credential. A client without credentials is refused, and no log holds a password.
  */
 import { readFileSync } from 'node:fs';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -16,7 +18,7 @@ import { LedgerWorkload } from '@throughline/ledger';
 import { expectExactlyOnce } from './exactly-once.js';
 import { sendEvents, startStack, type Stack } from './stack.js';
 
-describe('the services over NATS with mutual TLS and a least-privilege user each', () => {
+describe('the services with every hop secured: NATS users of least privilege, Redis TLS and ACL, PostgreSQL SSL', () => {
   let stack: Stack;
   const connections: NatsConnection[] = [];
 
@@ -34,14 +36,21 @@ describe('the services over NATS with mutual TLS and a least-privilege user each
   }
 
   beforeAll(async () => {
-    stack = await startStack({ partitions: 4, stateInstances: 1, writerInstances: 1, natsSecured: true });
+    stack = await startStack({
+      partitions: 4,
+      stateInstances: 1,
+      writerInstances: 1,
+      natsSecured: true,
+      redisSecured: true,
+      databaseSsl: true,
+    });
   });
   afterAll(async () => {
     await Promise.all(connections.map((nc) => nc.close()));
     await stack?.stop();
   });
 
-  it('connects every service as its own user; events flow exactly once, and no service hit a permission', async () => {
+  it('connects every service as its own user, over TLS to each server; events flow exactly once, and no service hit a permission', async () => {
     const events = new LedgerWorkload({ accounts: 500, tenants: 5, seed: 71, idPrefix: 'nats-auth' }).take(
       5_000,
     );
@@ -50,6 +59,13 @@ describe('the services over NATS with mutual TLS and a least-privilege user each
       stack,
       events.map((e) => e.eventId),
     );
+    // Every connection of the services' database role is encrypted.
+    const { rows } = await stack.pool.query<{ total: number; plaintext: number }>(
+      `SELECT count(*)::int AS total, count(*) FILTER (WHERE NOT s.ssl)::int AS plaintext
+         FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.usename = 'tl_app'`,
+    );
+    expect(rows[0]!.total).toBeGreaterThan(0);
+    expect(rows[0]!.plaintext).toBe(0);
     // nats-server logs each refusal; none of the services' own requests was one.
     expect(stack.nats.output()).not.toMatch(/(Publish|Subscription) Violation/);
 
@@ -58,10 +74,13 @@ describe('the services over NATS with mutual TLS and a least-privilege user each
     );
     expect(isBusError(anonymous, BusErrorCode.connectFailed)).toBe(true);
 
-    for (const [user, auth] of Object.entries(stack.natsUsers!)) {
-      const password = readFileSync(auth.passwordFile!, 'utf8').trim();
-      for (const service of stack.services.values()) expect(service.output(), user).not.toContain(password);
-    }
+    const secrets = [
+      ...Object.values(stack.natsUsers!).map((auth) => readFileSync(auth.passwordFile!, 'utf8').trim()),
+      readFileSync(stack.databaseRole!.passwordFile, 'utf8').trim(),
+      String(stack.redisOptions.password),
+    ];
+    for (const secret of secrets)
+      for (const [name, service] of stack.services) expect(service.output(), name).not.toContain(secret);
   });
 
   it('refuses a forged result on tl.applied.* from any user but state, and a forged batch from any but ingest', async () => {
