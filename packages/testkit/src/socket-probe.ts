@@ -26,7 +26,7 @@ export function readFirstLine(
       finish(new Error(`no reply from 127.0.0.1:${port} within ${timeoutMs} ms`)),
     );
     socket.setEncoding('utf8');
-    socket.once('error', (err) => finish(err));
+    socket.once('error', (err: Error) => finish(err));
     socket.once(tls === undefined ? 'connect' : 'secureConnect', () => {
       if (request !== undefined) socket.write(request);
     });
