@@ -11,10 +11,20 @@ import { runFloor } from './scenarios/floor.js';
 import { runFootprint } from './scenarios/footprint.js';
 import { runPeer } from './scenarios/peer.js';
 import { runScaling } from './scenarios/scaling.js';
+import { runSecurity } from './scenarios/security.js';
 import { runSweep } from './scenarios/sweep.js';
 import { SIZES, type Size } from './sizes.js';
 
-export const SCENARIOS = ['ablation', 'sweep', 'floor', 'peer', 'scaling', 'footprint', 'all'] as const;
+export const SCENARIOS = [
+  'ablation',
+  'sweep',
+  'floor',
+  'peer',
+  'scaling',
+  'security',
+  'footprint',
+  'all',
+] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export interface RunBenchOptions {
@@ -67,6 +77,12 @@ export async function runBench(opts: RunBenchOptions): Promise<BenchReport> {
       onRow,
       ...(opts.baselineRoot === undefined ? {} : { baselineRoot: opts.baselineRoot }),
     });
+  }
+  if (all || opts.scenario === 'security') {
+    report.security = await runSecurity(sizes, workload(sizes.securityEvents), { onRow });
+    opts.progress?.(
+      `security: every hop secured at ${(100 * report.security.ratio).toFixed(1)}% of plaintext`,
+    );
   }
   if (all || opts.scenario === 'peer') {
     report.peer = await runPeer(workload(sizes.peerEvents), {

@@ -19,3 +19,6 @@ export type { FloorRow } from './scenarios/floor.js';
 export type { PeerRow } from './scenarios/peer.js';
 export { SCALE_STEPS, type ScalingReport } from './scenarios/scaling.js';
 export { SIZES, INJECTED_LATENCY, type Size, type Sizes } from './sizes.js';
+export { runSecurity, type SecurityReport } from './scenarios/security.js';
+export { startSecuredServers, type Security } from './secured.js';
+export { workload } from './pipeline-run.js';

@@ -9,6 +9,7 @@ import { verifyLedger } from '@throughline/stores';
 import { selfCpuSeconds, treeCpuSeconds } from './cpu.js';
 import { emptyStageMetrics, scrapeStage, type StageMetrics } from './metrics.js';
 import type { StageApp } from '@throughline/stack';
+import { startSecuredServers } from './secured.js';
 import { startPipeline, startServers, type PipelineStack } from './stack.js';
 
 export interface PipelineRunOptions {
@@ -37,6 +38,8 @@ export interface PipelineRunOptions {
   instances?: Partial<Record<StageApp, number>>;
   /** Run the services of another checkout (`<root>/apps/<app>/dist/main.js`), built with `pnpm build`. */
   appsRoot?: string;
+  /** Every hop secured (`startSecuredServers`): TLS to each server and on gRPC, users and a client token. */
+  secured?: boolean;
   /**
    * Runs beside the load (scale events, faults), given the stack and how many events were sent so far; the run
    * waits for it before it ends.
@@ -93,8 +96,8 @@ export function workload(events: number): Event[] {
 }
 
 /** One request, retried while ingest refuses it for being over its bound (or unavailable for a moment). */
-async function publishBatch(client: IngestServiceClient, events: Event[]): Promise<void> {
-  await publishWithRetry(client, events, { maxAttempts: 200, pauseMs: 100 });
+async function publishBatch(client: IngestServiceClient, events: Event[], token?: string): Promise<void> {
+  await publishWithRetry(client, events, { maxAttempts: 200, pauseMs: 100, token });
 }
 
 /**
@@ -108,6 +111,7 @@ export async function sendEvents(
   stop: () => boolean,
   pace?: number,
   onSent: (events: number) => void = () => undefined,
+  token?: string,
 ): Promise<void> {
   if (pace === undefined) {
     let next = 0;
@@ -116,7 +120,7 @@ export async function sendEvents(
         const chunk = events.slice(next, next + 1000);
         next += 1000;
         onSent(chunk.length);
-        await publishBatch(client, chunk);
+        await publishBatch(client, chunk, token);
       }
     };
     await Promise.all(Array.from({ length: 8 }, worker));
@@ -132,7 +136,7 @@ export async function sendEvents(
     if (inFlight.size >= 64) await Promise.race(inFlight);
     const chunk = events.slice(k * size, (k + 1) * size);
     onSent(chunk.length);
-    const sending = publishBatch(client, chunk).finally(() => inFlight.delete(sending));
+    const sending = publishBatch(client, chunk, token).finally(() => inFlight.delete(sending));
     inFlight.add(sending);
   }
   await Promise.all(inFlight);
@@ -219,7 +223,7 @@ export function handoversOf(outputs: readonly string[]): Handovers {
 }
 
 export async function runPipeline(opts: PipelineRunOptions, events: Event[]): Promise<PipelineRow> {
-  const servers = await startServers();
+  const servers = opts.secured ? await startSecuredServers() : await startServers();
   try {
     const stack = await startPipeline({
       servers,
@@ -249,6 +253,7 @@ export async function runPipeline(opts: PipelineRunOptions, events: Event[]): Pr
         () => stopSending,
         opts.paceEventsPerSecond,
         (n) => (sent += n),
+        stack.token,
       );
       const beside = opts.during?.(stack, () => sent);
       const { committed, timedOut } = await waitForCommitted(

@@ -23,6 +23,8 @@ export interface Sizes {
   peerTimeBoxMs: number;
   /** Events of each run of the scaling scenario (long enough for every scale step to land mid-run). */
   scalingEvents: number;
+  /** Events of each run of the security scenario (plaintext and secured, alternating). */
+  securityEvents: number;
   /** Accounts and applied event ids the footprint scenario writes to Redis. */
   footprint: { accounts: number; eventIds: number };
 }
@@ -41,6 +43,7 @@ export const SIZES: Record<Size, Sizes> = {
     peerEvents: 30_000,
     peerTimeBoxMs: 80_000,
     scalingEvents: 600_000,
+    securityEvents: 300_000,
     footprint: { accounts: 100_000, eventIds: 1_000_000 },
   },
   small: {
@@ -57,6 +60,7 @@ export const SIZES: Record<Size, Sizes> = {
     // Generous: the test checks that the peer commits everything; BullMQ's start takes seconds on two busy cores.
     peerTimeBoxMs: 90_000,
     scalingEvents: 40_000,
+    securityEvents: 20_000,
     footprint: { accounts: 10_000, eventIds: 50_000 },
   },
 };

@@ -7,6 +7,7 @@ import pg from 'pg';
 import { IngestServiceClient } from '@throughline/contracts';
 import { SERVICE_NODE_FLAGS } from '@throughline/runtime';
 import { mainOf, OutputService, Stack as Launcher, type StageApp } from '@throughline/stack';
+import type { Security } from './secured.js';
 import {
   spawnService,
   startNats,
@@ -24,6 +25,8 @@ export interface Servers {
   pids: number[];
   /** Each server's pid by name (nats, redis, postgres), for CPU accounting per server. */
   pidsByName: Record<string, number>;
+  /** With every hop secured (`startSecuredServers`): how the services and the load reach the servers. */
+  security?: Security;
   stop(): Promise<void>;
 }
 
@@ -64,6 +67,8 @@ export interface PipelineStackOptions {
 
 export interface PipelineStack {
   ingest: IngestServiceClient;
+  /** The load's client token, when ingest takes only authenticated calls. */
+  token?: string;
   pool: pg.Pool;
   /** Every service started, by name (`writer`, or `state-0`, `state-1`, … with several instances). */
   services: Map<string, ServiceProcess>;
@@ -90,6 +95,7 @@ export async function startPipeline(opts: PipelineStackOptions): Promise<Pipelin
       httpPortBase: 0,
       logLevel: 'info',
       env: { SHUTDOWN_TIMEOUT_MS: '5000', ...opts.env },
+      ...(opts.servers.security === undefined ? {} : { appEnv: opts.servers.security.appEnv }),
     },
     spawn: (spec) => {
       const process = spawnService({
@@ -105,11 +111,14 @@ export async function startPipeline(opts: PipelineStackOptions): Promise<Pipelin
   const pool = new pg.Pool({ connectionString: opts.servers.databaseUrl, max: 2 });
   // An idle connection dies when the run stops its PostgreSQL: expected, not a failure.
   pool.on('error', () => undefined);
-  const ingest = new IngestServiceClient(launcher.settings.ingestAddress, grpc.credentials.createInsecure(), {
+  const security = opts.servers.security;
+  const credentials = security?.ingestCredentials ?? grpc.credentials.createInsecure();
+  const ingest = new IngestServiceClient(launcher.settings.ingestAddress, credentials, {
     'grpc.max_send_message_length': 64 * 1024 * 1024,
   });
   return {
     ingest,
+    ...(security === undefined ? {} : { token: security.token }),
     pool,
     services,
     httpPorts: launcher.httpPorts,

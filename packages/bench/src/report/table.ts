@@ -131,5 +131,25 @@ export function renderTables(report: BenchReport): string {
         `leases and fencing: this build at ${(100 * sc.baseline.ratio).toFixed(1)}% of the baseline's throughput (median of ${sc.baseline.rounds.length} alternating rounds; baseline ${sc.baseline.root})`,
       );
   }
+  if (report.security) {
+    const se = report.security;
+    out.push(
+      '',
+      'security (same events; plaintext and open vs every hop secured: TLS to NATS, Redis, PostgreSQL and on gRPC, users, a client token)',
+      table(
+        ['row', 'events/s', 'p99 ms', 'committed', 'verified'],
+        se.rounds
+          .flatMap((r) => [r.plaintext, r.secured])
+          .map((r) => [
+            r.label,
+            n0(r.eventsPerSecond),
+            n0(r.p99Ms),
+            `${n0(r.committed)}/${n0(r.sent)}`,
+            String(r.verified),
+          ]),
+      ),
+      `every hop secured: ${(100 * se.ratio).toFixed(1)}% of plaintext throughput (median of ${se.rounds.length} alternating rounds)`,
+    );
+  }
   return out.join('\n') + '\n';
 }

@@ -4,6 +4,7 @@ import type { FootprintReport } from '../scenarios/footprint.js';
 import type { Capacity } from '../scenarios/ablation.js';
 import type { PeerRow } from '../scenarios/peer.js';
 import type { ScalingReport } from '../scenarios/scaling.js';
+import type { SecurityReport } from '../scenarios/security.js';
 import type { SweepCurve } from '../scenarios/sweep.js';
 
 /** Everything one benchmark invocation measured; the JSON file is this object. */
@@ -19,6 +20,8 @@ export interface BenchReport {
   floor?: FloorRow;
   peer?: PeerRow;
   scaling?: ScalingReport;
+  /** The same steady run plaintext and with every hop secured, alternating. */
+  security?: SecurityReport;
   /** What the state stage keeps in Redis, per account and per applied event id. */
   footprint?: FootprintReport;
 }
