@@ -27,11 +27,11 @@ it('secured servers refuse a client without credentials or TLS', async () => {
     });
     expect(reply).not.toContain('PONG');
     // PostgreSQL: the services' role without SSL is refused.
-    const url = new URL(servers.security!.appEnv.writer!.DATABASE_URL!);
+    const url = new URL(servers.security.appEnv.writer!.DATABASE_URL!);
     url.search = '?sslmode=disable';
     const client = new pg.Client({ connectionString: url.toString(), password: 'irrelevant' });
     await expect(client.connect()).rejects.toThrow(/no encryption/);
-    expect(servers.security!.appEnv.ingest).toMatchObject({
+    expect(servers.security.appEnv.ingest).toMatchObject({
       INGEST_AUTH_OPEN: 'false',
       GRPC_PLAINTEXT: 'false',
     });
