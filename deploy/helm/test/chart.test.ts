@@ -400,6 +400,84 @@ describe('who may publish', () => {
   });
 });
 
+describe('TLS and credentials for Redis and PostgreSQL', () => {
+  it('mounts each Secret where the services read it, on the services that use that connection only', () => {
+    const none = helmTemplate({ valueFiles: ['ci/default-values.yaml'] });
+    expect(JSON.stringify(none.objects)).not.toMatch(
+      /REDIS_TLS|DATABASE_TLS|REDIS_USERNAME|redis-tls|database-tls/,
+    );
+
+    const r = helmTemplate({
+      valueFiles: ['ci/default-values.yaml'],
+      set: {
+        connections: {
+          redis: {
+            username: 'throughline',
+            passwordFile: { secretName: '{{ .Release.Name }}-redis-user', key: 'password' },
+            tls: { secretName: 'redis-tls', clientCert: true },
+          },
+          database: { tls: { secretName: 'pg-tls', clientCert: false } },
+        },
+      },
+    });
+    const state = podSpecOf(deployment(r, 'state'));
+    const env = envOf(state.containers[0]!);
+    expect(env.get('REDIS_USERNAME')?.value).toBe('throughline');
+    expect(env.get('REDIS_PASSWORD_FILE')?.value).toBe('/etc/throughline/redis/password');
+    expect(env.get('REDIS_TLS_CA_FILE')?.value).toBe('/etc/throughline/redis-tls/ca.crt');
+    expect(env.get('REDIS_TLS_CERT_FILE')?.value).toBe('/etc/throughline/redis-tls/tls.crt');
+    expect(env.get('REDIS_TLS_KEY_FILE')?.value).toBe('/etc/throughline/redis-tls/tls.key');
+    expect(env.get('DATABASE_TLS_CA_FILE')?.value).toBe('/etc/throughline/database-tls/ca.crt');
+    expect(env.has('DATABASE_TLS_CERT_FILE')).toBe(false);
+    expect(state.volumes).toContainEqual({
+      name: 'redis-password',
+      secret: {
+        secretName: 'tl-redis-user',
+        items: [{ key: 'password', path: 'password' }],
+        defaultMode: 0o440,
+      },
+    });
+    expect(state.volumes).toContainEqual({
+      name: 'redis-tls',
+      secret: { secretName: 'redis-tls', defaultMode: 0o440 },
+    });
+    expect(state.volumes).toContainEqual({
+      name: 'database-tls',
+      secret: { secretName: 'pg-tls', defaultMode: 0o440 },
+    });
+    for (const [name, path] of [
+      ['redis-password', '/etc/throughline/redis'],
+      ['redis-tls', '/etc/throughline/redis-tls'],
+      ['database-tls', '/etc/throughline/database-tls'],
+    ])
+      expect(state.containers[0]!.volumeMounts).toContainEqual({ name, mountPath: path, readOnly: true });
+    // PostgreSQL's CA reaches every user of the database (the writer, config, the migration Job, the test pod);
+    // Redis' settings only the state service.
+    for (const s of ['writer', 'config']) {
+      const text = JSON.stringify(podSpecOf(deployment(r, s)));
+      expect(text, s).toContain('DATABASE_TLS_CA_FILE');
+      expect(text, s).not.toMatch(/REDIS_|redis-tls|redis-password/);
+    }
+    for (const s of ['ingest', 'enrich'])
+      expect(JSON.stringify(podSpecOf(deployment(r, s))), s).not.toMatch(/DATABASE_TLS|REDIS_|-tls"/);
+    const job = r.objects.find((o) => o.kind === 'Job')!;
+    expect(JSON.stringify(job)).toContain('/etc/throughline/database-tls/ca.crt');
+    const testPod = r.objects.find(
+      (o) => o.kind === 'Pod' && o.metadata.annotations?.['helm.sh/hook'] === 'test',
+    )!;
+    expect(JSON.stringify(testPod)).toContain('/etc/throughline/database-tls/ca.crt');
+    expect(checkAll(r)).toEqual([]);
+    expect(r.objects.flatMap(validateObject)).toEqual([]);
+
+    expect(() =>
+      helmTemplate({
+        valueFiles: ['ci/default-values.yaml'],
+        set: { connections: { redis: { username: 'u' } } },
+      }),
+    ).toThrow(/connections.redis.username needs its password/);
+  });
+});
+
 describe('network policies', () => {
   const policy = (r: Rendered, name: string) => r.byName.get(`NetworkPolicy/tl-throughline-${name}`)!.spec;
   const selector = (name: string) => ({

@@ -13,6 +13,14 @@ export const postgresSettings = z.object({
    * without a restart once the file changes; it takes the place of a password in DATABASE_URL.
    */
   DATABASE_PASSWORD_FILE: z.string().min(1).optional(),
+  /**
+   * TLS from files (mounted Secrets), instead of DATABASE_URL's query: the CA that signed the server's certificate
+   * (the server is then verified, its name included, as `sslmode=verify-full`), and a client certificate and key
+   * for a server that authenticates clients by certificate.
+   */
+  DATABASE_TLS_CA_FILE: z.string().min(1).optional(),
+  DATABASE_TLS_CERT_FILE: z.string().min(1).optional(),
+  DATABASE_TLS_KEY_FILE: z.string().min(1).optional(),
 });
 export type PostgresSettings = z.infer<typeof postgresSettings>;
 
@@ -25,15 +33,43 @@ export function createPostgresPool(
   opts: { max: number; logger: Logger },
 ): pg.Pool {
   const file = settings.DATABASE_PASSWORD_FILE;
+  const ssl = tlsOf(settings);
   const pool = new pg.Pool({
     // Parsed here rather than passed as connectionString: pg lets a connection string's (absent) password
     // override a password function.
     ...parseIntoClientConfig(settings.DATABASE_URL),
     max: opts.max,
     ...(file === undefined ? {} : { password: () => readPasswordFile(file) }),
+    ...(ssl === undefined ? {} : { ssl }),
   });
   pool.on('error', (err) => opts.logger.warn('idle PostgreSQL connection failed', { error: err.message }));
   return pool;
+}
+
+/** The TLS options of the DATABASE_TLS_* files, or undefined (TLS then as DATABASE_URL says). */
+function tlsOf(
+  s: PostgresSettings,
+): { ca: string; cert?: string; key?: string; rejectUnauthorized: true } | undefined {
+  if (s.DATABASE_TLS_CA_FILE === undefined) {
+    if (s.DATABASE_TLS_CERT_FILE !== undefined)
+      throw new Error(
+        'DATABASE_TLS_CERT_FILE needs DATABASE_TLS_CA_FILE, to verify the server it is shown to',
+      );
+    return undefined;
+  }
+  if ((s.DATABASE_TLS_CERT_FILE === undefined) !== (s.DATABASE_TLS_KEY_FILE === undefined))
+    throw new Error('DATABASE_TLS_CERT_FILE and DATABASE_TLS_KEY_FILE go together');
+  const read = (path: string, what: string) => readSecretFile(path, what);
+  return {
+    ca: read(s.DATABASE_TLS_CA_FILE, 'DATABASE_TLS_CA_FILE'),
+    ...(s.DATABASE_TLS_CERT_FILE === undefined
+      ? {}
+      : {
+          cert: read(s.DATABASE_TLS_CERT_FILE, 'DATABASE_TLS_CERT_FILE'),
+          key: read(s.DATABASE_TLS_KEY_FILE!, 'DATABASE_TLS_KEY_FILE'),
+        }),
+    rejectUnauthorized: true,
+  };
 }
 
 /** The PostgreSQL password of `DATABASE_PASSWORD_FILE`, read for every new connection. */

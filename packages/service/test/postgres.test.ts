@@ -87,9 +87,9 @@ describe('createPostgresPool over SSL', () => {
     await server?.stop();
   });
 
-  const query = async (databaseUrl: string): Promise<string> => {
+  const query = async (databaseUrl: string, extra: Record<string, string> = {}): Promise<string> => {
     const pool = createPostgresPool(
-      postgresSettings.parse({ DATABASE_URL: databaseUrl, DATABASE_PASSWORD_FILE: passwordFile }),
+      postgresSettings.parse({ DATABASE_URL: databaseUrl, DATABASE_PASSWORD_FILE: passwordFile, ...extra }),
       {
         max: 1,
         logger: silentLogger,
@@ -115,5 +115,10 @@ describe('createPostgresPool over SSL', () => {
     );
     // The role may not connect without encryption.
     expect(await query(`${url}?sslmode=disable`)).toMatch(/no encryption/);
+  });
+
+  it('takes the CA from DATABASE_TLS_CA_FILE (a mounted Secret) and verifies the server with it', async () => {
+    expect(await query(url, { DATABASE_TLS_CA_FILE: ca.cert })).toBe('ssl');
+    expect(await query(url, { DATABASE_TLS_CA_FILE: otherCa.cert })).toMatch(/certificate/i);
   });
 });

@@ -166,3 +166,77 @@ Call with (dict "root" $ "conn" "nats" "env" "NATS_URL").
     defaultMode: 288 {{- /* 0440 */}}
 {{- end }}
 {{- end }}
+
+{{/*
+TLS to Redis or PostgreSQL from a Secret (connections.<conn>.tls: ca.crt, and tls.crt/tls.key with clientCert, as
+cert-manager makes them), mounted at /etc/throughline/<conn>-tls. (dict "root" $ "conn" "redis" "prefix" "REDIS")
+*/}}
+{{- define "throughline.dataTlsEnv" -}}
+{{- with (index .root.Values.connections .conn).tls }}
+{{- if .secretName }}
+- name: {{ $.prefix }}_TLS_CA_FILE
+  value: {{ printf "/etc/throughline/%s-tls/ca.crt" $.conn | quote }}
+{{- if .clientCert }}
+- name: {{ $.prefix }}_TLS_CERT_FILE
+  value: {{ printf "/etc/throughline/%s-tls/tls.crt" $.conn | quote }}
+- name: {{ $.prefix }}_TLS_KEY_FILE
+  value: {{ printf "/etc/throughline/%s-tls/tls.key" $.conn | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "throughline.dataTlsMount" -}}
+{{- if (index .root.Values.connections .conn).tls.secretName }}
+- name: {{ .conn }}-tls
+  mountPath: {{ printf "/etc/throughline/%s-tls" .conn }}
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "throughline.dataTlsVolume" -}}
+{{- with (index .root.Values.connections .conn).tls.secretName }}
+- name: {{ $.conn }}-tls
+  secret:
+    secretName: {{ tpl . $.root }}
+    defaultMode: 288 {{- /* 0440 */}}
+{{- end }}
+{{- end }}
+
+{{/* The Redis ACL user and its password file (connections.redis.username, .passwordFile). (root) */}}
+{{- define "throughline.redisAuthEnv" -}}
+{{- $r := .Values.connections.redis }}
+{{- with $r.username }}
+- name: REDIS_USERNAME
+  value: {{ . | quote }}
+{{- end }}
+{{- if $r.passwordFile.secretName }}
+- name: REDIS_PASSWORD_FILE
+  value: /etc/throughline/redis/password
+{{- else if $r.username }}
+{{- fail "connections.redis.username needs its password: connections.redis.passwordFile.secretName" }}
+{{- end }}
+{{- end }}
+
+{{- define "throughline.redisAuthMount" -}}
+{{- if .Values.connections.redis.passwordFile.secretName }}
+- name: redis-password
+  mountPath: /etc/throughline/redis
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "throughline.redisAuthVolume" -}}
+{{- with .Values.connections.redis.passwordFile }}
+{{- if .secretName }}
+- name: redis-password
+  secret:
+    {{- /* Mounted, so a rotation reaches the pod; the state service reads it again before each reconnect. */}}
+    secretName: {{ tpl .secretName $ }}
+    items:
+      - key: {{ .key }}
+        path: password
+    defaultMode: 288 {{- /* 0440 */}}
+{{- end }}
+{{- end }}
+{{- end }}

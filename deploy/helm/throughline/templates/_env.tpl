@@ -86,9 +86,12 @@
 {{- end }}
 {{- if $spec.redis }}
 {{- include "throughline.connectionEnv" (dict "root" $root "conn" "redis" "env" "REDIS_URL") }}
+{{- include "throughline.redisAuthEnv" $root }}
+{{- include "throughline.dataTlsEnv" (dict "root" $root "conn" "redis" "prefix" "REDIS") }}
 {{- end }}
 {{- if $spec.database }}
 {{- include "throughline.connectionEnv" (dict "root" $root "conn" "database" "env" "DATABASE_URL") }}
+{{- include "throughline.dataTlsEnv" (dict "root" $root "conn" "database" "prefix" "DATABASE") }}
 {{- end }}
 {{- if eq .name "config" }}
 - name: SEED_DEMO_TENANTS

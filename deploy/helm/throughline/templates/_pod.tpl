@@ -79,6 +79,13 @@ spec:
           mountPath: /etc/throughline/database
           readOnly: true
         {{- end }}
+        {{- if $spec.database }}
+        {{- include "throughline.dataTlsMount" (dict "root" $root "conn" "database") | nindent 8 }}
+        {{- end }}
+        {{- if $spec.redis }}
+        {{- include "throughline.redisAuthMount" $root | nindent 8 }}
+        {{- include "throughline.dataTlsMount" (dict "root" $root "conn" "redis") | nindent 8 }}
+        {{- end }}
         {{- if and (eq .name "config") $root.Values.config.admin.tokensSecret.name }}
         - name: config-admin
           mountPath: /etc/throughline/config-admin
@@ -100,6 +107,13 @@ spec:
     {{- end }}
     {{- if and $spec.database (include "throughline.databasePasswordAsFile" (dict "root" $root)) }}
     {{- include "throughline.databasePasswordVolume" (dict "root" $root) | nindent 4 }}
+    {{- end }}
+    {{- if $spec.database }}
+    {{- include "throughline.dataTlsVolume" (dict "root" $root "conn" "database") | nindent 4 }}
+    {{- end }}
+    {{- if $spec.redis }}
+    {{- include "throughline.redisAuthVolume" $root | nindent 4 }}
+    {{- include "throughline.dataTlsVolume" (dict "root" $root "conn" "redis") | nindent 4 }}
     {{- end }}
     {{- if and (eq .name "config") $root.Values.config.admin.tokensSecret.name }}
     - name: config-admin
