@@ -13,7 +13,7 @@ import * as grpc from '@grpc/grpc-js';
 import { connectJetStreamBus } from '@throughline/bus';
 import { clientKey, encodeClientRecord, newClientToken } from '@throughline/pipeline';
 import { aclFileUsers, createTestPki, startNats, startPostgres, startRedis } from '@throughline/testkit';
-import type { Servers } from './stack.js';
+import { serverPids, type Servers } from './stack.js';
 
 const ACL_FILE = resolve(dirname(fileURLToPath(import.meta.url)), '../../../deploy/redis/users.acl');
 
@@ -122,13 +122,7 @@ export async function startSecuredServers(): Promise<Servers & { security: Secur
       ingestCredentials: grpc.credentials.createSsl(readFileSync(ca.cert)),
       token,
     };
-    const pidsByName: Record<string, number> = {};
-    for (const [name, pid] of [
-      ['nats', nats.pid],
-      ['redis', redis.pid],
-      ['postgres', postgres.pid],
-    ] as const)
-      if (pid !== undefined) pidsByName[name] = pid;
+    const pidsByName = serverPids({ nats, redis, postgres });
     return {
       natsUrl: nats.url,
       redisUrl: redis.url,

@@ -30,16 +30,17 @@ export interface Servers {
   stop(): Promise<void>;
 }
 
+/** Each running server's pid by name, for CPU accounting. */
+export function serverPids(servers: Record<string, { pid: number | undefined }>): Record<string, number> {
+  const pids: Record<string, number> = {};
+  for (const [name, server] of Object.entries(servers)) if (server.pid !== undefined) pids[name] = server.pid;
+  return pids;
+}
+
 export async function startServers(): Promise<Servers> {
   const [nats, redis, postgres] = await Promise.all([startNats(), startRedis(), startPostgres()]);
   const databaseUrl = await postgres.createDatabase('throughline');
-  const pidsByName: Record<string, number> = {};
-  for (const [name, pid] of [
-    ['nats', nats.pid],
-    ['redis', redis.pid],
-    ['postgres', postgres.pid],
-  ] as const)
-    if (pid !== undefined) pidsByName[name] = pid;
+  const pidsByName = serverPids({ nats, redis, postgres });
   return {
     natsUrl: nats.url,
     redisUrl: redis.url,

@@ -4,7 +4,6 @@
  * clients). TLS is on for a `rediss://` URL or when a TLS file is set; the server's name is checked against the URL's
  * host.
  */
-import { readFileSync } from 'node:fs';
 import { Redis, type RedisOptions } from 'ioredis';
 import { z } from 'zod';
 import { readSecretFile } from '@throughline/bus';
@@ -44,14 +43,9 @@ export function redisOptionsOf(s: RedisSettings): RedisOptions {
     s.REDIS_URL.startsWith('rediss://') ||
     s.REDIS_TLS_CA_FILE !== undefined ||
     s.REDIS_TLS_CERT_FILE !== undefined;
-  const file = (path: string | undefined, what: string) => {
-    if (path === undefined) return undefined;
-    try {
-      return readFileSync(path);
-    } catch (err) {
-      throw new Error(`cannot read ${what} (${(err as NodeJS.ErrnoException).code ?? 'error'}): ${path}`);
-    }
-  };
+  // PEM files of mounted Secrets, read with the one secret-file reader (its errors name the file, not its content).
+  const file = (path: string | undefined, what: string) =>
+    path === undefined ? undefined : readSecretFile(path, what);
   return {
     ...(s.REDIS_USERNAME === undefined ? {} : { username: s.REDIS_USERNAME }),
     ...(s.REDIS_PASSWORD_FILE === undefined
