@@ -96,7 +96,7 @@ describe('Prometheus scraping the services', () => {
       { timeoutMs: 30_000, intervalMs: 250, message: 'the dead-letter alert did not fire for enrich' },
     );
     const rules = (await prometheus.api<RuleGroups>('rules')).groups.flatMap((g) => g.rules);
-    expect(rules).toHaveLength(6);
+    expect(rules).toHaveLength(7);
     expect(rules.filter((r) => r.health !== 'ok').map((r) => `${r.name}: ${r.lastError}`)).toEqual([]);
 
     // Every metric a rule or a panel reads is one the services export.
