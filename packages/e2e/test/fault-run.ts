@@ -46,10 +46,10 @@ export interface Observed {
   maxStalled: number;
 }
 
-/** Polls the instances of `app` while `during` runs: their readiness and stalled-partition gauge. */
+/** Polls the instances of `apps` while `during` runs: their readiness and stalled-partition gauge. */
 async function watch(
   stack: Stack,
-  app: StageApp,
+  apps: readonly StageApp[],
   dependency: string,
   during: Promise<void>,
 ): Promise<Observed> {
@@ -58,7 +58,7 @@ async function watch(
   void during.finally(() => (over = true));
   while (!over) {
     let stalled = 0;
-    for (const instance of stack.instances(app)) {
+    for (const instance of apps.flatMap((app) => stack.instances(app))) {
       const port = stack.httpPorts.get(instance.name)!;
       const ready = await readyz(port);
       if (ready.status === 503) observed.notReady.push(ready.body);
@@ -71,14 +71,22 @@ async function watch(
   return observed;
 }
 
+function watchedApps(app: StageApp | readonly StageApp[]): readonly StageApp[] {
+  return typeof app === 'string' ? [app] : app;
+}
+
 export interface Fault {
   /** Starts the fault (a kill, a refusal); called once a fifth of the load has committed. */
   apply(): Promise<void>;
   /** Ends it (a restart, a repair); called `durationMs` after `apply` returned. */
   heal(): Promise<void>;
   durationMs: number;
-  /** The stage whose readiness and stalled-partition gauge are watched meanwhile, on which dependency. */
-  watch?: { app: StageApp; dependency: string };
+  /**
+   * The stage (or stages) whose readiness and stalled-partition gauge are watched meanwhile, on which dependency:
+   * every stage that uses it when the one that meets the fault first depends on the moment (a stage with no work
+   * then opens no connection).
+   */
+  watch?: { app: StageApp | readonly StageApp[]; dependency: string };
 }
 
 export interface FaultRun {
@@ -141,7 +149,7 @@ export async function runFault(
     fault.heal(),
   );
   const observed = fault.watch
-    ? await watch(stack, fault.watch.app, fault.watch.dependency, faultOver)
+    ? await watch(stack, watchedApps(fault.watch.app), fault.watch.dependency, faultOver)
     : await faultOver.then(() => ({ notReady: [], maxStalled: 0 }));
   await load.done;
   run.acknowledged.push(...events.map((e) => e.eventId));
@@ -154,7 +162,7 @@ export async function runFault(
     `[e2e] ${name}: sent ${load.sent}, acknowledged ${load.acknowledged}, committed ${(await ledgerCount(stack.pool)) - before} ` +
       `(${atFault} when the fault began, ${inFlightAtFault} acknowledged and not committed then), dead-lettered ${dead.length}; fault for ${fault.durationMs} ms` +
       (fault.watch
-        ? `, up to ${observed.maxStalled} ${fault.watch.app} partitions stalled on ${fault.watch.dependency}, /readyz 503 ${observed.notReady.length} times`
+        ? `, up to ${observed.maxStalled} ${watchedApps(fault.watch.app).join('+')} partitions stalled on ${fault.watch.dependency}, /readyz 503 ${observed.notReady.length} times`
         : '') +
       (retries === '' ? '' : `; client retries: ${retries}`),
   );
