@@ -6,7 +6,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createUser } from '@nats-io/nkeys';
+import { encodeAccount, encodeOperator, encodeUser, fmtCreds } from '@nats-io/jwt';
+import { createAccount, createOperator, createUser } from '@nats-io/nkeys';
 import { subjects } from '@throughline/contracts';
 import { createTestPki, startNats, type NatsHandle, type TestPki } from '@throughline/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -91,6 +92,60 @@ describe('NATS authentication from files', () => {
     const other = new TextDecoder().decode(createUser().getSeed());
     await refused(server.url, { nkeySeedFile: secretFile('other.nk', other) });
   });
+
+  it(
+    'a creds file (a user JWT and its seed) against a server in operator mode',
+    { timeout: 20_000 },
+    async () => {
+      // What nsc makes: an operator, an account allowed JetStream, a user of that account and its creds file.
+      const operator = createOperator();
+      const account = createAccount();
+      const systemAccount = createAccount();
+      // Every limit unlimited (a limit left out of the JWT is 0 to the server), JetStream on.
+      const jetstream = {
+        subs: -1,
+        data: -1,
+        payload: -1,
+        imports: -1,
+        exports: -1,
+        wildcards: true,
+        conn: -1,
+        leaf: -1,
+        mem_storage: -1,
+        disk_storage: -1,
+        streams: -1,
+        consumer: -1,
+      };
+      const operatorJwt = await encodeOperator('throughline-test', operator, {
+        system_account: systemAccount.getPublicKey(),
+      });
+      const accountJwt = await encodeAccount(
+        'pipeline',
+        account,
+        { limits: jetstream },
+        { signer: operator },
+      );
+      const systemJwt = await encodeAccount('SYS', systemAccount, {}, { signer: operator });
+      const user = createUser();
+      const creds = new TextDecoder().decode(fmtCreds(await encodeUser('ingest', user, account), user));
+      const server = await nats(
+        [
+          `operator: ${operatorJwt}`,
+          `system_account: ${systemAccount.getPublicKey()}`,
+          'resolver: MEMORY',
+          `resolver_preload: { ${account.getPublicKey()}: ${accountJwt}, ${systemAccount.getPublicKey()}: ${systemJwt} }`,
+        ].join('\n'),
+      );
+      await works(server.url, { credsFile: secretFile('ingest.creds', creds) });
+      // A user signed by an account the operator does not know is refused; the creds' seed never shows.
+      const stranger = createUser();
+      const strangerCreds = new TextDecoder().decode(
+        fmtCreds(await encodeUser('stranger', stranger, createAccount()), stranger),
+      );
+      const err = await refused(server.url, { credsFile: secretFile('stranger.creds', strangerCreds) });
+      expect(err.message).not.toContain(new TextDecoder().decode(stranger.getSeed()));
+    },
+  );
 
   it('names a credential file it cannot read, not its content', async () => {
     const server = await nats('authorization { token: "tok-0" }');
