@@ -8,9 +8,9 @@
  * - or nothing, when `CONFIG_PUT_OPEN=true` says so (the local stack on loopback).
  * With none of these configured, every Put is refused. The identity found is recorded with the change.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { readSecretFile } from '@throughline/bus';
+import { readSecretFile, tokenSha256 } from '@throughline/bus';
 
 export interface AdminAuthSettings {
   CONFIG_ADMIN_TOKENS_FILE?: string | undefined;
@@ -66,11 +66,6 @@ export function parseTokenFile(text: string, file: string): Map<string, Buffer> 
   return tokens;
 }
 
-/** The SHA-256 of a token, as the token file lists it. */
-export function tokenDigest(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
-}
-
 /** How the service guards Put, for its start-up line. */
 export function describeAdminAuth(s: AdminAuthSettings): string {
   if (s.CONFIG_PUT_OPEN) return 'open to every client (CONFIG_PUT_OPEN=true)';
@@ -111,7 +106,7 @@ export function createPutAuthorizer(s: AdminAuthSettings): (call: CallCredential
           log: (err as Error).message,
         };
       }
-      const digest = Buffer.from(tokenDigest(token), 'hex');
+      const digest = Buffer.from(tokenSha256(token), 'hex');
       for (const [name, known] of tokens)
         if (timingSafeEqual(digest, known)) return { ok: true, by: `token:${name}` };
       return refuse(grpc.status.UNAUTHENTICATED, 'the bearer token is not an admin token of this service');

@@ -10,12 +10,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigServiceClient, ConfigServiceService, type TenantConfig } from '@throughline/contracts';
 import { silentLogger } from '@throughline/runtime';
 import { createTenantConfigRepository, migrate, type TenantConfigRepository } from '@throughline/stores';
+import { tokenSha256 } from '@throughline/bus';
 import { createTestPki, startPostgres, type PostgresHandle } from '@throughline/testkit';
 import {
   adminAuthProblem,
   createPutAuthorizer,
   parseTokenFile,
-  tokenDigest,
   type AdminAuthSettings,
 } from '../src/admin-auth.js';
 import { createConfigService, followConfigChanges } from '../src/config-service.js';
@@ -98,7 +98,7 @@ afterAll(async () => {
 
 describe('ConfigService.Put', () => {
   it('takes an admin token listed by hash, records its name, and follows the token file without a restart', async () => {
-    writeFileSync(tokensFile, `# admins\nops ${tokenDigest('s3cret-ops')}\n`);
+    writeFileSync(tokensFile, `# admins\nops ${tokenSha256('s3cret-ops')}\n`);
     const port = await serve({ CONFIG_ADMIN_TOKENS_FILE: tokensFile, CONFIG_PUT_OPEN: false });
     const client = new ConfigServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
     try {
@@ -119,7 +119,7 @@ describe('ConfigService.Put', () => {
       );
       expect(got.feeBps).toBe(3);
       // Rotated: the old token is refused at once, the new one accepted.
-      writeFileSync(tokensFile, `ci ${tokenDigest('s3cret-ci')}\n`);
+      writeFileSync(tokensFile, `ci ${tokenSha256('s3cret-ci')}\n`);
       expect((await put(client, config('t-a', 4), 's3cret-ops')).code).toBe(grpc.status.UNAUTHENTICATED);
       expect((await put(client, config('t-a', 5), 's3cret-ci')).code).toBe(grpc.status.OK);
       expect(await changedBy('t-a')).toEqual(['token:ops', 'token:ci']);
@@ -211,7 +211,7 @@ describe('admin settings', () => {
   });
 
   it('reads a token file of names and digests, naming a bad line by its number only', () => {
-    const digest = tokenDigest('x');
+    const digest = tokenSha256('x');
     expect([...parseTokenFile(`\n# c\na ${digest}\n  b   ${digest}  \n`, 'f').keys()]).toEqual(['a', 'b']);
     expect(() => parseTokenFile(`a ${digest}\nb not-a-digest\n`, 'f')).toThrow(
       'f:2: expected "<name> <sha256 of the token, 64 hex digits>"',

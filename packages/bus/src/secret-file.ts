@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 /**
@@ -15,4 +16,18 @@ export function readSecretFile(file: string, what: string): string {
       cause: err,
     });
   }
+}
+
+/**
+ * A new bearer token: `<prefix>_` and 256 random bits (base64url), with its SHA-256 as the services store it — the
+ * config service's admin tokens (`tla`) and ingest's client tokens (`tlc`). The token itself is kept nowhere.
+ */
+export function newBearerToken(prefix: string): { token: string; sha256: string } {
+  const token = `${prefix}_${randomBytes(32).toString('base64url')}`;
+  return { token, sha256: tokenSha256(token) };
+}
+
+/** The SHA-256 (hex) of a bearer token: what is stored and compared instead of the token. */
+export function tokenSha256(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('hex');
 }

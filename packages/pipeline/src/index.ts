@@ -31,7 +31,6 @@ export {
   listClients,
   newClientToken,
   tenantRefusal,
-  tokenSha256,
   type Authentication,
   type CallIdentity,
   type IngestClient,

@@ -8,9 +8,8 @@
  * over mutual TLS, with a client certificate whose subject common name is the client's name (when its record says
  * `certificate`). It may publish events of the tenants its record lists (`*`: every tenant).
  */
-import { createHash, randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import type { LeaseBucket, LeaseWatch } from '@throughline/bus';
+import { newBearerToken, tokenSha256, type LeaseBucket, type LeaseWatch } from '@throughline/bus';
 import type { Event } from '@throughline/contracts';
 import type { Logger } from '@throughline/runtime';
 
@@ -51,14 +50,9 @@ export function clientKey(name: string): string {
   return `${KEY_PREFIX}.${name}`;
 }
 
-/** A new bearer token (256 random bits) and its digest as the record stores it. */
+/** A new client token and its digest as the record stores it. */
 export function newClientToken(): { token: string; sha256: string } {
-  const token = `tlc_${randomBytes(32).toString('base64url')}`;
-  return { token, sha256: tokenSha256(token) };
-}
-
-export function tokenSha256(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
+  return newBearerToken('tlc');
 }
 
 export function encodeClientRecord(record: IngestClientRecord): Uint8Array {

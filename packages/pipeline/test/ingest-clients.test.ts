@@ -8,8 +8,8 @@ import {
   IngestClientDirectory,
   newClientToken,
   tenantRefusal,
-  tokenSha256,
 } from '../src/index.js';
+import { tokenSha256 } from '@throughline/bus';
 
 const bytes = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
 

@@ -1,7 +1,7 @@
 /** `throughline config get | list | set | admin-token`: tenant configuration through the ConfigService. */
-import { createHash, randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { Command, Option } from 'commander';
+import { newBearerToken } from '@throughline/bus';
 import { ConfigServiceClient, type ListConfigsResponse, type TenantConfig } from '@throughline/contracts';
 import { describeConfig, fxPair, listConfigs } from '../config/tenant-config-text.js';
 import { addTlsOptions, credentialsOf, type TlsFlags } from '../tls-options.js';
@@ -220,8 +220,8 @@ export function configCommand(): Command {
         throw usageError(
           `admin-token wants a name of letters, digits, ".", "_" or "-" (at most 64), got ${JSON.stringify(name)}`,
         );
-      const token = `tla_${randomBytes(32).toString('base64url')}`;
-      const line = `${name} ${createHash('sha256').update(token, 'utf8').digest('hex')}`;
+      const { token, sha256 } = newBearerToken('tla');
+      const line = `${name} ${sha256}`;
       if (flags.json) {
         process.stdout.write(`${JSON.stringify({ name, token, line })}\n`);
         return;
