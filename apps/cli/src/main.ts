@@ -19,6 +19,7 @@ import { topologyCommand } from './commands/topology.js';
 import { traceCommand } from './commands/trace.js';
 import { upCommand } from './commands/up.js';
 import { verifyCommand } from './commands/verify.js';
+import { dbCommand } from './commands/db.js';
 import { ExitCode, isCliError, oneLine } from './errors.js';
 import { redactSecrets } from '@throughline/runtime';
 
@@ -54,6 +55,7 @@ function createProgram(): Command {
     .addCommand(statusCommand())
     .addCommand(topologyCommand())
     .addCommand(verifyCommand())
+    .addCommand(dbCommand())
     .addCommand(dlqCommand())
     .addCommand(configCommand())
     .addCommand(clientsCommand())

@@ -7,7 +7,7 @@ import {
   startGrpcServer,
   startHttpServer,
 } from '@throughline/service';
-import { createTenantConfigRepository, migrate } from '@throughline/stores';
+import { createTenantConfigRepository, ensureSchema } from '@throughline/stores';
 import { loadSettings } from './config.js';
 import { createPutAuthorizer, describeAdminAuth } from './admin-auth.js';
 import { createConfigService, followConfigChanges } from './config-service.js';
@@ -20,7 +20,7 @@ export async function run(telemetry: Telemetry): Promise<void> {
   const http = await startHttpServer({ address: settings.HTTP_ADDRESS, metrics: telemetry.metricsHandler });
 
   const pool = createPostgresPool(settings, { max: settings.PG_POOL_SIZE, logger });
-  await migrate(pool);
+  await ensureSchema(pool, settings.DATABASE_MIGRATE);
   const repo = createTenantConfigRepository(pool);
   if (settings.SEED_DEMO_TENANTS) {
     const added = await repo.seedDemoTenants();

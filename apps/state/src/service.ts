@@ -14,7 +14,7 @@ import {
   createPostgresAccountTransactions,
   createPostgresStateSource,
   createRedisStateStore,
-  migrate,
+  ensureSchema,
   readDeploymentId,
   stateKeyPrefixFor,
 } from '@throughline/stores';
@@ -36,7 +36,7 @@ export async function run(telemetry: Telemetry, instanceId: string): Promise<voi
       });
       const pool = createPostgresPool(settings, { max: settings.PG_POOL_SIZE, logger });
       // Redis keys carry the database's deployment id: a fresh database never reads another one's state.
-      await migrate(pool);
+      await ensureSchema(pool, settings.DATABASE_MIGRATE);
       const keyPrefix = stateKeyPrefixFor(await readDeploymentId(pool));
       const store = withInjectedLatency(
         createRedisStateStore(redis, {

@@ -20,6 +20,13 @@ const schema = commonSettings
       .enum(['true', 'false', '1', '0', ''])
       .default('false')
       .transform((v) => v === 'true' || v === '1'),
+    /**
+     * With MIGRATE_ONLY: after migrating, create the services' least-privilege roles `<prefix>_writer`, `_state`,
+     * `_config` and `_reader` that do not exist and grant each exactly its privileges (`grantServiceRoles`).
+     */
+    DATABASE_ROLES_PREFIX: z.string().min(1).optional(),
+    /** A directory of files named writer, state, config, reader (a mounted Secret): the roles' passwords. */
+    DATABASE_ROLE_PASSWORDS_DIR: z.string().min(1).optional(),
     /** Largest number of bus messages one partition's turn takes. */
     WRITER_MAX_TURN_MESSAGES: z.coerce.number().int().min(1).max(1000).default(16),
     /**

@@ -8,7 +8,13 @@ import {
   withInjectedLatency,
 } from '@throughline/pipeline';
 import { createLogger, createPostgresPool, pipelineModeOf, runStageService } from '@throughline/service';
-import { createPostgresSink, migrate } from '@throughline/stores';
+import {
+  createPostgresSink,
+  ensureSchema,
+  grantServiceRoles,
+  migrate,
+  readRolePasswords,
+} from '@throughline/stores';
 import type { Telemetry } from '@throughline/telemetry-sdk';
 import { loadSettings } from './config.js';
 
@@ -17,13 +23,23 @@ export async function run(telemetry: Telemetry, instanceId: string): Promise<voi
   const settings = loadSettings();
   const logger = createLogger('writer', settings.LOG_LEVEL, { instance: instanceId });
   const pool = createPostgresPool(settings, { max: settings.PG_POOL_SIZE, logger });
-  const migration = await migrate(pool);
-  logger.info('schema up to date', { ...migration });
   if (settings.MIGRATE_ONLY) {
+    const migration = await migrate(pool);
+    logger.info('schema up to date', { ...migration });
+    if (settings.DATABASE_ROLES_PREFIX !== undefined) {
+      const roles = await grantServiceRoles(pool, {
+        prefix: settings.DATABASE_ROLES_PREFIX,
+        ...(settings.DATABASE_ROLE_PASSWORDS_DIR === undefined
+          ? {}
+          : { passwords: readRolePasswords(settings.DATABASE_ROLE_PASSWORDS_DIR) }),
+      });
+      for (const role of roles) logger.info('service role granted', { ...role });
+    }
     await pool.end();
     await telemetry.shutdown();
     process.exit(0);
   }
+  logger.info('schema up to date', { ...(await ensureSchema(pool, settings.DATABASE_MIGRATE)) });
 
   await runStageService({
     spec: STAGES.writer,

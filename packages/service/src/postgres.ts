@@ -14,6 +14,17 @@ export const postgresSettings = z.object({
    */
   DATABASE_PASSWORD_FILE: z.string().min(1).optional(),
   /**
+   * The role to log in as, in place of DATABASE_URL's user: with least-privilege roles every service shares the
+   * URL of the database and logs in as its own role (`throughline db roles`).
+   */
+  DATABASE_USER: z.string().min(1).optional(),
+  /**
+   * What to do at start when the schema is older than this build: `auto` migrates it (one process at a time);
+   * `off` refuses to start and says to run the migrations, for a role that may not change the schema (the chart
+   * sets it when the services use least-privilege roles; its migration Job migrates).
+   */
+  DATABASE_MIGRATE: z.enum(['auto', 'off']).default('auto'),
+  /**
    * TLS from files (mounted Secrets), instead of DATABASE_URL's query: the CA that signed the server's certificate
    * (the server is then verified, its name included, as `sslmode=verify-full`), and a client certificate and key
    * for a server that authenticates clients by certificate.
@@ -38,6 +49,7 @@ export function createPostgresPool(
     // Parsed here rather than passed as connectionString: pg lets a connection string's (absent) password
     // override a password function.
     ...parseIntoClientConfig(settings.DATABASE_URL),
+    ...(settings.DATABASE_USER === undefined ? {} : { user: settings.DATABASE_USER }),
     max: opts.max,
     ...(file === undefined ? {} : { password: () => readPasswordFile(file) }),
     ...(ssl === undefined ? {} : { ssl }),

@@ -17,6 +17,8 @@ export const StoreErrorCode = {
   listenFailed: 'LISTEN_FAILED',
   /** An effect was refused because a newer lease epoch owns the partition: the caller lost its lease. */
   fenced: 'STORE_FENCED',
+  /** The schema is older than this build needs and the caller may not migrate it (`ensureSchema(…, 'off')`). */
+  schemaBehind: 'SCHEMA_BEHIND',
   /** The partition's state in Redis has no marker (Redis lost it): rebuild it, then retry. */
   stateLost: 'STATE_LOST',
 } as const;
@@ -24,6 +26,7 @@ export type StoreErrorCode = (typeof StoreErrorCode)[keyof typeof StoreErrorCode
 
 const DEPENDENCY_OF: Partial<Record<StoreErrorCode, 'redis' | 'postgres'>> = {
   MIGRATION_FAILED: 'postgres',
+  SCHEMA_BEHIND: 'postgres',
   COMMIT_FAILED: 'postgres',
   QUERY_FAILED: 'postgres',
   LISTEN_FAILED: 'postgres',

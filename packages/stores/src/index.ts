@@ -21,7 +21,26 @@
  */
 export { StoreError, StoreErrorCode, ensureError, isStoreError } from './errors.js';
 export type { AccountState } from './account-state.js';
-export { migrate, MIGRATION_LOCK_KEY, type MigrateOptions, type MigrateOutcome } from './migrate.js';
+export {
+  ensureSchema,
+  migrate,
+  MIGRATION_LOCK_KEY,
+  schemaVersion,
+  type MigrateOptions,
+  type MigrateOutcome,
+  type SchemaPolicy,
+} from './migrate.js';
+export {
+  grantServiceRoles,
+  readRolePasswords,
+  ROLE_PRIVILEGES,
+  scramVerifier,
+  SERVICE_ROLES,
+  serviceRoleName,
+  type GrantedRole,
+  type GrantOptions,
+  type ServiceRole,
+} from './roles.js';
 export { MIGRATIONS, type Migration } from './migrations/index.js';
 export { FENCED_SQLSTATE } from './migrations/004_partition_epochs.js';
 export {

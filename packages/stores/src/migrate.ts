@@ -96,6 +96,51 @@ async function applyPending(
   return { applied, currentVersion: Math.max(0, ...appliedVersions) };
 }
 
+/** What a service does at start when the schema is behind: migrate it (`auto`), or refuse to start (`off`). */
+export type SchemaPolicy = 'auto' | 'off';
+
+/**
+ * The version the schema of `pool`'s database is at (0: never migrated). Read-only, so a role without any right on
+ * the schema can ask.
+ */
+export async function schemaVersion(pool: pg.Pool): Promise<number> {
+  try {
+    const table = await pool.query<{ found: boolean }>(
+      `SELECT to_regclass('tl_schema_migrations') IS NOT NULL AS found`,
+    );
+    if (!table.rows[0]?.found) return 0;
+    const res = await pool.query<{ version: number | null }>(
+      'SELECT max(version) AS version FROM tl_schema_migrations',
+    );
+    return res.rows[0]?.version ?? 0;
+  } catch (err) {
+    throw toStoreError(StoreErrorCode.migrationFailed, 'cannot read the schema version', err);
+  }
+}
+
+/**
+ * Makes sure the schema is at least at the last of `opts.migrations`: nothing is written when it is (so a
+ * least-privilege role, which may not create anything, starts on a current schema); when it is behind, `auto`
+ * migrates and `off` fails, saying what to run.
+ */
+export async function ensureSchema(
+  pool: pg.Pool,
+  policy: SchemaPolicy,
+  opts: MigrateOptions = {},
+): Promise<MigrateOutcome> {
+  const needed = Math.max(0, ...(opts.migrations ?? MIGRATIONS).map((m) => m.version));
+  const current = await schemaVersion(pool);
+  if (current >= needed) return { applied: [], currentVersion: current };
+  if (policy === 'off') {
+    throw new StoreError(
+      StoreErrorCode.schemaBehind,
+      `the database schema is at version ${current} and this build needs ${needed}: run the migrations first ` +
+        "(the chart's migration Job, `throughline db migrate`, or a writer with MIGRATE_ONLY=true) as the role that owns the schema",
+    );
+  }
+  return migrate(pool, opts);
+}
+
 function assertDistinctVersions(migrations: readonly Migration[]): void {
   for (let i = 1; i < migrations.length; i++) {
     const version = migrations[i]?.version;

@@ -24,6 +24,11 @@ export interface PostgresHandle extends ServerHandle {
    */
   createPasswordRole(role: string, password: string, database: string): Promise<string>;
   /**
+   * Makes an existing role give its password over TCP (SCRAM) instead of initdb's `trust`; resolves once a
+   * connection of the role to `database` without a password is refused.
+   */
+  requirePassword(role: string, database: string): Promise<void>;
+  /**
    * Refuses every connection of `role` that is not encrypted (a `hostnossl … reject` line first in pg_hba.conf);
    * needs `ssl` at start. Resolves once a plaintext connection of the role is refused.
    */
@@ -61,6 +66,11 @@ class PostgresServerHandle extends ManagedServerHandle implements PostgresHandle
       this.port,
       `ALTER DATABASE ${quoteIdentifier(database)} OWNER TO ${quoteIdentifier(role)}`,
     );
+    await this.requirePassword(role, database);
+    return `postgres://${encodeURIComponent(role)}@127.0.0.1:${this.port}/${encodeURIComponent(database)}`;
+  }
+
+  async requirePassword(role: string, database: string): Promise<void> {
     // The first matching line of pg_hba.conf wins: this role's goes before initdb's `trust` lines.
     const hba = join(this.dataDir, 'pg_hba.conf');
     await writeFile(
@@ -74,7 +84,6 @@ class PostgresServerHandle extends ManagedServerHandle implements PostgresHandle
       intervalMs: 50,
       message: `PostgreSQL did not start asking ${role} for a password`,
     });
-    return `postgres://${encodeURIComponent(role)}@127.0.0.1:${this.port}/${encodeURIComponent(database)}`;
   }
 
   async requireSsl(role: string, database: string): Promise<void> {
