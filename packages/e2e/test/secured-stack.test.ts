@@ -2,8 +2,9 @@
  * The five services with every hop secured as the shipped configurations say: NATS with mutual TLS and one user
  * per service holding its least-privilege permissions (deploy/nats/sample-server.conf, permissions.conf); Redis
  * over TLS only, verifying client certificates, the state service logged in as the ACL user of
- * deploy/redis/users.acl; PostgreSQL refusing the services' role without SSL, the services verifying it
- * (`sslmode=verify-full`). Each service connects with its settings (files, as from mounted Secrets) and events flow
+ * deploy/redis/users.acl; PostgreSQL refusing the services' roles without SSL, the services verifying it
+ * (`sslmode=verify-full`), each of writer, state and config logged in as its own least-privilege role, made by the
+ * migration run as the chart's Job makes them. Each service connects with its settings (files, as from mounted Secrets) and events flow
  * exactly once; what a service's NATS user may not do is refused by the server: publishing another stage's topic (a
  * forged result on `tl.applied.*`), acknowledging another stage's messages, deleting or purging a stream, writing a
  * client credential. A client without credentials is refused, and no log holds a password.
@@ -18,7 +19,7 @@ import { LedgerWorkload } from '@throughline/ledger';
 import { expectExactlyOnce } from './exactly-once.js';
 import { sendEvents, startStack, type Stack } from './stack.js';
 
-describe('the services with every hop secured: NATS users of least privilege, Redis TLS and ACL, PostgreSQL SSL', () => {
+describe('the services with every hop secured: NATS users of least privilege, Redis TLS and ACL, PostgreSQL SSL and roles', () => {
   let stack: Stack;
   const connections: NatsConnection[] = [];
 
@@ -43,6 +44,7 @@ describe('the services with every hop secured: NATS users of least privilege, Re
       natsSecured: true,
       redisSecured: true,
       databaseSsl: true,
+      databaseRoles: true,
     });
   });
   afterAll(async () => {
@@ -59,13 +61,14 @@ describe('the services with every hop secured: NATS users of least privilege, Re
       stack,
       events.map((e) => e.eventId),
     );
-    // Every connection of the services' database role is encrypted.
-    const { rows } = await stack.pool.query<{ total: number; plaintext: number }>(
-      `SELECT count(*)::int AS total, count(*) FILTER (WHERE NOT s.ssl)::int AS plaintext
-         FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.usename = 'tl_app'`,
+    // Each service logs in as its own least-privilege role, every connection encrypted; none as the owner.
+    const { rows } = await stack.pool.query<{ role: string; total: number; plaintext: number }>(
+      `SELECT a.usename AS role, count(*)::int AS total, count(*) FILTER (WHERE NOT s.ssl)::int AS plaintext
+         FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.usename LIKE 'tl\\_%'
+        GROUP BY a.usename ORDER BY a.usename`,
     );
-    expect(rows[0]!.total).toBeGreaterThan(0);
-    expect(rows[0]!.plaintext).toBe(0);
+    expect(rows.map((r) => r.role)).toEqual(['tl_config', 'tl_state', 'tl_writer']);
+    for (const row of rows) expect(row.plaintext, row.role).toBe(0);
     // nats-server logs each refusal; none of the services' own requests was one.
     expect(stack.nats.output()).not.toMatch(/(Publish|Subscription) Violation/);
 
@@ -77,6 +80,7 @@ describe('the services with every hop secured: NATS users of least privilege, Re
     const secrets = [
       ...Object.values(stack.natsUsers!).map((auth) => readFileSync(auth.passwordFile!, 'utf8').trim()),
       readFileSync(stack.databaseRole!.passwordFile, 'utf8').trim(),
+      ...Object.values(stack.serviceRoles!).map((r) => readFileSync(r.passwordFile, 'utf8').trim()),
       String(stack.redisOptions.password),
     ];
     for (const secret of secrets)

@@ -4,7 +4,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -73,6 +73,13 @@ export interface StackOptions {
    * `sslmode=verify-full` and the test CA. Implies `databasePassword`.
    */
   databaseSsl?: boolean;
+  /**
+   * Least-privilege PostgreSQL roles, as the chart sets them up: the role owning the database (`databaseRole`, here
+   * also allowed to create roles) runs the writer with MIGRATE_ONLY and DATABASE_ROLES_PREFIX=tl, as the chart's
+   * migration Job does; then writer, state and config each log in as their own role (tl_writer, tl_state,
+   * tl_config) with its password file and DATABASE_MIGRATE=off. Implies `databasePassword`.
+   */
+  databaseRoles?: boolean;
 }
 
 export interface Stack {
@@ -82,6 +89,8 @@ export interface Stack {
   databaseUrl: string;
   /** With `databasePassword`: the services' role and the file they read its password from. */
   databaseRole?: { name: string; passwordFile: string };
+  /** With `databaseRoles`: each service's role (writer, state, config) and the file of its password. */
+  serviceRoles?: Record<string, { name: string; passwordFile: string }>;
   /** With `natsSecured`: each NATS user (ingest, enrich, state, writer, operator) and the file of its password. */
   natsUsers?: Record<string, NatsAuth>;
   /** A pool of the superuser (whatever the services log in as). */
@@ -136,7 +145,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     await operator.ensureTopology();
     await operator.close();
   }
-  if (opts.databasePassword || opts.databaseSsl) {
+  if (opts.databasePassword || opts.databaseSsl || opts.databaseRoles) {
     const passwordFile = join(secretsDir, 'database-password');
     const password = randomBytes(12).toString('base64url');
     writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
@@ -147,6 +156,20 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   if (opts.databaseSsl) {
     await postgres.requireSsl('tl_app', 'throughline');
     serviceDatabaseUrl += `?sslmode=verify-full&sslrootcert=${encodeURIComponent(ca!.cert)}`;
+  }
+  const roles = opts.databaseRoles
+    ? await createServiceRoles({
+        postgres,
+        databaseUrl,
+        serviceDatabaseUrl,
+        ssl: opts.databaseSsl ?? false,
+        secretsDir,
+      })
+    : undefined;
+  if (roles !== undefined) {
+    // Each service reads its own role's password; none of them gets the owner's.
+    delete extraEnv.DATABASE_PASSWORD_FILE;
+    extraEnv.DATABASE_MIGRATE = 'off';
   }
   const services = new Map<string, ServiceProcess>();
   const launcher = await Launcher.start({
@@ -167,7 +190,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       env: { BUS_ACK_WAIT_MS: '4000', SHUTDOWN_TIMEOUT_MS: '10000', ...extraEnv, ...opts.env },
       appEnv: mergeAppEnv(
         mergeAppEnv(
-          natsSecurity?.appEnv ?? {},
+          mergeAppEnv(natsSecurity?.appEnv ?? {}, roles?.appEnv ?? {}),
           redisSecurity === undefined ? {} : { state: redisSecurity.env },
         ),
         opts.serviceEnv ?? {},
@@ -205,6 +228,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     postgres,
     databaseUrl,
     databaseRole,
+    ...(roles === undefined ? {} : { serviceRoles: roles.roles }),
     ...(natsSecurity === undefined ? {} : { natsUsers: natsSecurity.users }),
     pool,
     bus,
@@ -235,6 +259,57 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       rmSync(secretsDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The chart's migration Job, run here: the writer with MIGRATE_ONLY and DATABASE_ROLES_PREFIX, as the role owning
+ * the database (made able to create roles), migrates and creates tl_writer, tl_state and tl_config with the
+ * passwords of the files it is given; PostgreSQL then asks each for its password (and its SSL, with `ssl`).
+ */
+async function createServiceRoles(o: {
+  postgres: PostgresHandle;
+  databaseUrl: string;
+  serviceDatabaseUrl: string;
+  ssl: boolean;
+  secretsDir: string;
+}): Promise<{
+  roles: Record<string, { name: string; passwordFile: string }>;
+  appEnv: Partial<Record<string, Record<string, string>>>;
+}> {
+  const superuser = new pg.Client({ connectionString: o.databaseUrl });
+  await superuser.connect();
+  await superuser.query('ALTER ROLE tl_app CREATEROLE').finally(() => superuser.end());
+  const dir = join(o.secretsDir, 'database-roles');
+  mkdirSync(dir, { mode: 0o700 });
+  const roles: Record<string, { name: string; passwordFile: string }> = {};
+  const appEnv: Record<string, Record<string, string>> = {};
+  for (const service of ['writer', 'state', 'config']) {
+    const passwordFile = join(dir, service);
+    writeFileSync(passwordFile, `${randomBytes(12).toString('base64url')}\n`, { mode: 0o600 });
+    roles[service] = { name: `tl_${service}`, passwordFile };
+    appEnv[service] = { DATABASE_USER: `tl_${service}`, DATABASE_PASSWORD_FILE: passwordFile };
+  }
+  const job = spawnService({
+    name: 'migrate',
+    command: process.execPath,
+    args: [...SERVICE_NODE_FLAGS, mainOf('writer')],
+    env: {
+      DATABASE_URL: o.serviceDatabaseUrl,
+      DATABASE_PASSWORD_FILE: join(o.secretsDir, 'database-password'),
+      MIGRATE_ONLY: 'true',
+      DATABASE_ROLES_PREFIX: 'tl',
+      DATABASE_ROLE_PASSWORDS_DIR: dir,
+      LOG_LEVEL: 'info',
+    },
+  });
+  const status = await job.exited;
+  if (status.code !== 0)
+    throw new Error(`the migration run failed (${JSON.stringify(status)}):\n${job.output()}`);
+  for (const { name } of Object.values(roles)) {
+    await o.postgres.requirePassword(name, 'throughline');
+    if (o.ssl) await o.postgres.requireSsl(name, 'throughline');
+  }
+  return { roles, appEnv };
 }
 
 /** Sends events in requests of `batchSize`, `concurrency` requests at a time; returns events/s. */

@@ -7,8 +7,10 @@ import pc from 'picocolors';
 import {
   grantServiceRoles,
   migrate,
+  MIGRATIONS,
   readRolePasswords,
   ROLE_PRIVILEGES,
+  schemaVersion,
   SERVICE_ROLES,
   serviceRoleName,
   type ServiceRole,
@@ -16,6 +18,8 @@ import {
 import { databaseError, openPostgres, type DatabaseTarget } from '../database.js';
 import { CliError } from '../errors.js';
 import { url } from '../options.js';
+
+const LATEST_SCHEMA = Math.max(...MIGRATIONS.map((m) => m.version));
 
 interface DbFlags {
   databaseUrl?: string;
@@ -67,6 +71,11 @@ export function dbCommand(): Command {
       .action(async (flags: RolesFlags) => {
         const passwords = passwordsOf(flags.passwordDir);
         await withTarget(flags, async (target) => {
+          const version = await schemaVersion(target.pool);
+          if (version < LATEST_SCHEMA)
+            throw new CliError(
+              `the schema of ${target.description} is at version ${version}, not ${LATEST_SCHEMA}: run \`throughline db migrate\` first, then grant`,
+            );
           const roles = await grantServiceRoles(target.pool, {
             prefix: flags.prefix,
             passwords,
