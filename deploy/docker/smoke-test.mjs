@@ -5,9 +5,9 @@
  * Runs from the service image (`node deploy/smoke-test.mjs`, working directory /app) with the services' own
  * dependencies: @grpc/grpc-js and @throughline/contracts as ingest resolves them, pg as the writer does.
  * Env: INGEST_ADDRESS (host:port), INGEST_TLS_CA_FILE / INGEST_TLS_CERT_FILE / INGEST_TLS_KEY_FILE (TLS),
- * INGEST_TOKEN_FILE (the client token, from `throughline clients create`), DATABASE_URL (and
- * DATABASE_PASSWORD_FILE), SMOKE_EVENTS (default 5), SMOKE_TENANT (default tenant-1), SMOKE_TIMEOUT_MS (default
- * 60000).
+ * INGEST_TOKEN_FILE (the client token, from `throughline clients create`), DATABASE_URL (and DATABASE_PASSWORD_FILE;
+ * DATABASE_USER, the reader role, with least-privilege roles), SMOKE_EVENTS (default 5), SMOKE_TENANT (default
+ * tenant-1), SMOKE_TIMEOUT_MS (default 60000).
  */
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';

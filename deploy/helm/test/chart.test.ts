@@ -305,6 +305,114 @@ describe('values.yaml', () => {
   });
 });
 
+describe('least-privilege database roles', () => {
+  const withRoles = (database: Record<string, unknown>) =>
+    helmTemplate({
+      release: 'demo',
+      valueFiles: ['ci/default-values.yaml'],
+      set: {
+        connections: {
+          existingSecret: '',
+          nats: { url: 'nats://nats.messaging:4222' },
+          redis: { url: 'redis://r:6379' },
+          database: {
+            url: 'postgres://owner:$(TL_DATABASE_PASSWORD)@pg:5432/tl?sslmode=verify-full',
+            passwordSecret: { name: '{{ .Release.Name }}-pg-owner', key: 'password' },
+            ...database,
+          },
+        },
+      },
+    });
+
+  it("gives each service its own role and only that role's password; the Job alone holds the owner's", () => {
+    const r = withRoles({ roles: { enabled: true, passwordsSecret: '{{ .Release.Name }}-pg-roles' } });
+    const pods: [string, ReturnType<typeof podSpecOf>][] = [
+      ...['config', 'state', 'writer'].map(
+        (s) =>
+          [s, podSpecOf(r.byName.get(`Deployment/demo-throughline-${s}`)!)] as [
+            string,
+            ReturnType<typeof podSpecOf>,
+          ],
+      ),
+      [
+        'reader',
+        podSpecOf(
+          r.objects.find((o) => o.kind === 'Pod' && o.metadata.annotations?.['helm.sh/hook'] === 'test')!,
+        ),
+      ],
+    ];
+    for (const [role, pod] of pods) {
+      const env = envOf(pod.containers[0]!);
+      expect(env.get('DATABASE_URL')?.value, role).toBe('postgres://owner@pg:5432/tl?sslmode=verify-full');
+      expect(env.get('DATABASE_USER')?.value, role).toBe(`throughline_${role}`);
+      expect(env.get('DATABASE_PASSWORD_FILE')?.value, role).toBe('/etc/throughline/database-role/password');
+      expect(env.get('DATABASE_MIGRATE')?.value, role).toBe('off');
+      expect(env.has('TL_DATABASE_PASSWORD'), role).toBe(false);
+      expect(JSON.stringify(pod), role).not.toContain('pg-owner');
+      expect(pod.volumes).toContainEqual({
+        name: 'database-role',
+        secret: { secretName: 'demo-pg-roles', items: [{ key: role, path: 'password' }], defaultMode: 0o440 },
+      });
+      expect(pod.containers[0]!.volumeMounts).toContainEqual({
+        name: 'database-role',
+        mountPath: '/etc/throughline/database-role',
+        readOnly: true,
+      });
+    }
+    for (const s of ['ingest', 'enrich'])
+      expect(JSON.stringify(podSpecOf(r.byName.get(`Deployment/demo-throughline-${s}`)!))).not.toContain(
+        'database',
+      );
+
+    const job = podSpecOf(r.objects.find((o) => o.kind === 'Job')!);
+    const jobEnv = envOf(job.containers[0]!);
+    expect(jobEnv.get('MIGRATE_ONLY')?.value).toBe('true');
+    expect(jobEnv.get('TL_DATABASE_PASSWORD')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'demo-pg-owner',
+      key: 'password',
+    });
+    expect(jobEnv.get('DATABASE_ROLES_PREFIX')?.value).toBe('throughline');
+    expect(jobEnv.get('DATABASE_ROLE_PASSWORDS_DIR')?.value).toBe('/etc/throughline/database-roles');
+    expect(jobEnv.has('DATABASE_USER')).toBe(false);
+    expect(job.volumes).toContainEqual({
+      name: 'database-roles',
+      secret: { secretName: 'demo-pg-roles', defaultMode: 0o440 },
+    });
+    expect(checkAll(r)).toEqual([]);
+    expect(r.objects.flatMap(validateObject)).toEqual([]);
+  });
+
+  it('takes a URL of its own for the services, and refuses one holding a password or no passwords Secret', () => {
+    const r = withRoles({
+      existingSecret: 'owner-url',
+      roles: {
+        enabled: true,
+        prefix: 'ledger',
+        url: 'postgres://pg.db:5432/{{ .Release.Name }}',
+        passwordsSecret: 'roles',
+      },
+    });
+    const env = envOf(podSpecOf(r.byName.get('Deployment/demo-throughline-writer')!).containers[0]!);
+    expect(env.get('DATABASE_URL')?.value).toBe('postgres://pg.db:5432/demo');
+    expect(env.get('DATABASE_USER')?.value).toBe('ledger_writer');
+    expect(() =>
+      withRoles({ roles: { enabled: true, url: 'postgres://u:secret@pg/tl', passwordsSecret: 'roles' } }),
+    ).toThrow(/must hold no password: with roles, each service logs in as its own role/);
+    expect(() => withRoles({ roles: { enabled: true } })).toThrow(
+      /connections.database.roles.passwordsSecret: a Secret/,
+    );
+    expect(() =>
+      withRoles({ roles: { enabled: true, prefix: 'Bad-Prefix', passwordsSecret: 'roles' } }),
+    ).toThrow(/prefix/);
+    expect(() =>
+      helmTemplate({
+        valueFiles: ['ci/default-values.yaml'],
+        set: { writer: { env: { DATABASE_USER: 'postgres' } } },
+      }),
+    ).toThrow(/writer.env.DATABASE_USER is set by the chart/);
+  });
+});
+
 describe('who may change the configuration', () => {
   it('refuses changes by default, mounts an admin tokens Secret on config alone, and names admin certificates', () => {
     const none = envOf(

@@ -6,7 +6,8 @@
  * a cluster gives differently is replaced: listen addresses (one host here, so port 0) and config's address.
  */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectJetStreamBus } from '@throughline/bus';
@@ -37,10 +38,32 @@ const instances: { pod: string; service: ServiceProcess }[] = [];
 let ingestAddress: string;
 const secrets = mkdtempSync(join(tmpdir(), 'tl-chart-client-'));
 
+const ROLES = ['writer', 'state', 'config', 'reader'];
+const rolePasswords = join(secrets, 'database-roles');
+
+/**
+ * Where the file the chart mounts as the database role's password is here: the chart mounts one key of the roles'
+ * Secret (the volume's item) at DATABASE_PASSWORD_FILE; the file of that key in `rolePasswords` stands in for it.
+ * A pod given another role's key logs in with the wrong password and fails.
+ */
+function rolePasswordFile(
+  pod: ReturnType<typeof podSpecOf>,
+  env: Record<string, string>,
+): Record<string, string> {
+  const volume = (pod.volumes as { name: string; secret?: { items?: { key: string }[] } }[]).find(
+    (v) => v.name === 'database-role',
+  );
+  if (volume === undefined) return {};
+  expect(env.DATABASE_PASSWORD_FILE).toBe('/etc/throughline/database-role/password');
+  return { DATABASE_PASSWORD_FILE: join(rolePasswords, volume.secret!.items![0]!.key) };
+}
+
 /** Starts every replica of one Deployment as the chart renders it; resolves with their ready lines' ports. */
 function startDeployment(name: App, overrides: Record<string, string> = {}): Promise<ReadyPorts[]> {
   const deployment = rendered.byName.get(`Deployment/tl-throughline-${name}`)!;
   const container = containerOf(deployment);
+  const podEnvOf = (pod: string) =>
+    podEnv(rendered, container, { name: pod, namespace: 'pipeline', nodeName: 'node-1' });
   const replicas = deployment.spec.replicas as number;
   return Promise.all(
     Array.from({ length: replicas }, (_, i) => {
@@ -51,7 +74,8 @@ function startDeployment(name: App, overrides: Record<string, string> = {}): Pro
         args: [...SERVICE_NODE_FLAGS, ...(container.args ?? [])],
         cwd: out,
         env: {
-          ...podEnv(rendered, container, { name: pod, namespace: 'pipeline', nodeName: 'node-1' }),
+          ...podEnvOf(pod),
+          ...rolePasswordFile(podSpecOf(deployment), podEnvOf(pod)),
           HTTP_ADDRESS: '127.0.0.1:0',
           GRPC_ADDRESS: '127.0.0.1:0',
           ...overrides,
@@ -69,7 +93,12 @@ beforeAll(async () => {
   rendered = helmTemplate({
     set: {
       partitionCount: 4,
-      connections: { nats: { url: nats.url }, redis: { url: redis.url }, database: { url: postgres.url } },
+      // Writer, state and config log in as their own roles, which the migration Job creates.
+      connections: {
+        nats: { url: nats.url },
+        redis: { url: redis.url },
+        database: { url: postgres.url, roles: { enabled: true, passwordsSecret: 'db-roles' } },
+      },
       // Two instances of state and writer share their partitions; one of the others keeps the CPU use down.
       ingest: { replicas: 1 },
       enrich: { replicas: 1 },
@@ -80,6 +109,7 @@ beforeAll(async () => {
       tests: { events: 6, timeoutMs: 20_000, clientTokenSecret: { name: 'smoke-client', key: 'token' } },
     },
   });
+  await runMigrationJob();
   const [config] = await startDeployment('config');
   const configAddress = `127.0.0.1:${config!.grpcPort!}`;
   const [[ingest]] = await Promise.all([
@@ -90,6 +120,33 @@ beforeAll(async () => {
   ]);
   ingestAddress = `127.0.0.1:${ingest!.grpcPort!}`;
 }, 120_000);
+
+/** The migration Job as rendered: migrates as the owner, then creates the roles with the Secret's passwords. */
+async function runMigrationJob(): Promise<void> {
+  mkdirSync(rolePasswords, { mode: 0o700 });
+  for (const role of ROLES)
+    writeFileSync(join(rolePasswords, role), `${role}-${randomBytes(9).toString('base64url')}\n`, {
+      mode: 0o600,
+    });
+  const job = rendered.objects.find((o) => o.kind === 'Job')!;
+  const container = podSpecOf(job).containers[0]!;
+  const env = podEnv(rendered, container, {
+    name: 'tl-throughline-migrate-x1',
+    namespace: 'pipeline',
+    nodeName: 'node-1',
+  });
+  expect(env.DATABASE_ROLE_PASSWORDS_DIR).toBe('/etc/throughline/database-roles');
+  const run = spawnSync(process.execPath, [...SERVICE_NODE_FLAGS, ...(container.args ?? [])], {
+    cwd: out,
+    env: { PATH: process.env.PATH ?? '', ...env, DATABASE_ROLE_PASSWORDS_DIR: rolePasswords },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  expect(run.status, run.stdout + run.stderr).toBe(0);
+  expect(run.stdout.match(/"msg":"service role granted"/g)).toHaveLength(ROLES.length);
+  // From now on PostgreSQL asks each role for its password.
+  for (const role of ROLES) await postgres.requirePassword(`throughline_${role}`, 'postgres');
+}
 
 afterAll(async () => {
   await Promise.all(instances.map(({ service }) => service.kill('SIGKILL')));
@@ -118,6 +175,7 @@ describe('the chart’s pods on real NATS, Redis and PostgreSQL', () => {
       namespace: 'pipeline',
       nodeName: 'node-1',
     });
+    Object.assign(env, rolePasswordFile(podSpecOf(pod), env));
     // The chart mounts the Secret's key at INGEST_TOKEN_FILE; here the same file name holds the token.
     expect(env.INGEST_TOKEN_FILE).toBe('/etc/throughline/ingest-client/token');
     const file = join(secrets, `token-${Math.random().toString(36).slice(2)}`);

@@ -240,3 +240,78 @@ cert-manager makes them), mounted at /etc/throughline/<conn>-tls. (dict "root" $
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{/* Whether the services log in as least-privilege roles (connections.database.roles.enabled): "true" or "". (root) */}}
+{{- define "throughline.databaseRoles" -}}
+{{- if .Values.connections.database.roles.enabled }}true{{ end }}
+{{- end }}
+
+{{/*
+With roles: the database env of a pod logging in as its own role (writer, state, config; reader for the test
+pod). The URL names the database only; the user is the role, its password the role's key of passwordsSecret,
+mounted as a file (rotation without a restart). The owner's password never reaches these pods: a url given with
+$(TL_DATABASE_PASSWORD) loses it here. (dict "root" $ "role" "writer")
+*/}}
+{{- define "throughline.databaseRoleEnv" -}}
+{{- $c := .root.Values.connections.database }}
+{{- $url := tpl (required "connections.database.roles.url (or connections.database.url): the database URL the services connect to, without a password; each logs in as its own role" (coalesce $c.roles.url $c.url)) .root }}
+{{- $url = replace ":$(TL_DATABASE_PASSWORD)@" "@" $url }}
+{{- if or (contains "$(" $url) (regexMatch "^[a-z]+://[^/@]*:[^/@]*@" $url) }}
+{{- fail "connections.database.roles.url (or connections.database.url) must hold no password: with roles, each service logs in as its own role with its own password file" }}
+{{- end }}
+- name: DATABASE_URL
+  value: {{ $url | quote }}
+- name: DATABASE_USER
+  value: {{ printf "%s_%s" $c.roles.prefix .role | quote }}
+- name: DATABASE_PASSWORD_FILE
+  value: /etc/throughline/database-role/password
+- name: DATABASE_MIGRATE
+  value: "off"
+{{- end }}
+
+{{- define "throughline.databaseRoleMount" -}}
+- name: database-role
+  mountPath: /etc/throughline/database-role
+  readOnly: true
+{{- end }}
+
+{{/* Only the pod's own role's password: key <role> of passwordsSecret, as the file `password`. (dict "root" $ "role" "writer") */}}
+{{- define "throughline.databaseRoleVolume" -}}
+- name: database-role
+  secret:
+    secretName: {{ tpl (required "connections.database.roles.passwordsSecret: a Secret with one password per role (keys writer, state, config, reader)" .root.Values.connections.database.roles.passwordsSecret) .root }}
+    items:
+      - key: {{ .role }}
+        path: password
+    defaultMode: 288 {{- /* 0440 */}}
+{{- end }}
+
+{{/* A pod's database env: its role's with roles, else the connection's. (dict "root" $ "role" "writer") */}}
+{{- define "throughline.databaseEnv" -}}
+{{- if include "throughline.databaseRoles" .root }}
+{{- include "throughline.databaseRoleEnv" . }}
+{{- else }}
+{{- include "throughline.connectionEnv" (dict "root" .root "conn" "database" "env" "DATABASE_URL") }}
+{{- end }}
+{{- include "throughline.dataTlsEnv" (dict "root" .root "conn" "database" "prefix" "DATABASE") }}
+{{- end }}
+
+{{- define "throughline.databaseMounts" -}}
+{{- if include "throughline.databaseRoles" .root }}
+{{ include "throughline.databaseRoleMount" . }}
+{{- else if include "throughline.databasePasswordAsFile" (dict "root" .root) }}
+- name: database-password
+  mountPath: /etc/throughline/database
+  readOnly: true
+{{- end }}
+{{- include "throughline.dataTlsMount" (dict "root" .root "conn" "database") }}
+{{- end }}
+
+{{- define "throughline.databaseVolumes" -}}
+{{- if include "throughline.databaseRoles" .root }}
+{{ include "throughline.databaseRoleVolume" . }}
+{{- else if include "throughline.databasePasswordAsFile" (dict "root" .root) }}
+{{ include "throughline.databasePasswordVolume" (dict "root" .root) }}
+{{- end }}
+{{- include "throughline.dataTlsVolume" (dict "root" .root "conn" "database") }}
+{{- end }}

@@ -90,8 +90,7 @@
 {{- include "throughline.dataTlsEnv" (dict "root" $root "conn" "redis" "prefix" "REDIS") }}
 {{- end }}
 {{- if $spec.database }}
-{{- include "throughline.connectionEnv" (dict "root" $root "conn" "database" "env" "DATABASE_URL") }}
-{{- include "throughline.dataTlsEnv" (dict "root" $root "conn" "database" "prefix" "DATABASE") }}
+{{- include "throughline.databaseEnv" (dict "root" $root "role" .name) }}
 {{- end }}
 {{- if eq .name "config" }}
 - name: SEED_DEMO_TENANTS

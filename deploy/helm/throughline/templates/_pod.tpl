@@ -74,13 +74,8 @@ spec:
         {{- if $spec.nats }}
         {{- include "throughline.natsMounts" $root | nindent 8 }}
         {{- end }}
-        {{- if and $spec.database (include "throughline.databasePasswordAsFile" (dict "root" $root)) }}
-        - name: database-password
-          mountPath: /etc/throughline/database
-          readOnly: true
-        {{- end }}
         {{- if $spec.database }}
-        {{- include "throughline.dataTlsMount" (dict "root" $root "conn" "database") | nindent 8 }}
+        {{- include "throughline.databaseMounts" (dict "root" $root "role" .name) | trim | nindent 8 }}
         {{- end }}
         {{- if $spec.redis }}
         {{- include "throughline.redisAuthMount" $root | nindent 8 }}
@@ -105,11 +100,8 @@ spec:
     {{- if $spec.nats }}
     {{- include "throughline.natsVolumes" $root | nindent 4 }}
     {{- end }}
-    {{- if and $spec.database (include "throughline.databasePasswordAsFile" (dict "root" $root)) }}
-    {{- include "throughline.databasePasswordVolume" (dict "root" $root) | nindent 4 }}
-    {{- end }}
     {{- if $spec.database }}
-    {{- include "throughline.dataTlsVolume" (dict "root" $root "conn" "database") | nindent 4 }}
+    {{- include "throughline.databaseVolumes" (dict "root" $root "role" .name) | trim | nindent 4 }}
     {{- end }}
     {{- if $spec.redis }}
     {{- include "throughline.redisAuthVolume" $root | nindent 4 }}
