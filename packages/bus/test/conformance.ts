@@ -355,7 +355,8 @@ export function runBusConformance(name: string, makeBus: () => Promise<BusUnderT
       const closeStart = Date.now();
       await mailbox.close();
       expect(await waiting).toEqual([]);
-      expect(Date.now() - closeStart).toBeLessThan(1_000);
+      // Woken by the close, not by its 10 s wait (loose, for two busy cores).
+      expect(Date.now() - closeStart).toBeLessThan(5_000);
       await publishRange(bus, 11, 0, 1);
       expect(await mailbox.next({ maxMessages: 10, maxWaitMs: 200 })).toEqual([]);
       await mailbox.close();

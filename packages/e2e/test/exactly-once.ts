@@ -9,6 +9,8 @@ import { Redis } from 'ioredis';
 import { expect } from 'vitest';
 import { readDeploymentId, stateKeyPrefixFor, stateKeys, verifyLedger } from '@throughline/stores';
 import { partitionOf } from '@throughline/contracts';
+import { READY_LINE, readyPortsOf } from '@throughline/stack';
+import { metricSum, scrapeMetrics } from './load.js';
 import { ledgerCount, waitForIdle, waitForLedger, type Stack } from './stack.js';
 
 export async function expectExactlyOnce(
@@ -63,3 +65,30 @@ export async function expectRedisMatchesPostgres(stack: Stack, opts: RedisCheck 
     redis.disconnect();
   }
 }
+
+/**
+ * The sum of a counter over the running instances of `app` (`state` is `state`, `state-0`, `state-1`, …), each
+ * scraped at the port of its current run's ready line: a restarted instance serves on a new port and counts from 0.
+ */
+export async function serviceCounter(
+  stack: Stack,
+  app: string,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
+  let n = 0;
+  for (const [service, process] of stack.services) {
+    if ((service !== app && !service.startsWith(`${app}-`)) || process.pid === undefined) continue;
+    const [line] = await process.waitForOutput(READY_LINE, { timeoutMs: 30_000 });
+    n += metricSum(await scrapeMetrics(readyPortsOf(line)!.httpPort), name, labels);
+  }
+  return n;
+}
+
+/** Events the state stage recognised as applied before (a redelivery or a client retry), over its instances. */
+export const stateDuplicates = (stack: Stack): Promise<number> =>
+  serviceCounter(stack, 'state', 'tl_state_events_total', { tl_outcome: 'duplicate' });
+
+/** Results whose ledger row was there already when the writer committed them (a redelivered batch), over its instances. */
+export const writerDuplicateRows = (stack: Stack): Promise<number> =>
+  serviceCounter(stack, 'writer', 'tl_writer_rows_total', { tl_outcome: 'duplicate' });

@@ -11,8 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LedgerWorkload } from '@throughline/ledger';
 import type { Event } from '@throughline/contracts';
 import { runFault } from './fault-run.js';
-import { expectExactlyOnce } from './exactly-once.js';
-import { metricSum, scrapeMetrics, sendPaced } from './load.js';
+import { expectExactlyOnce, stateDuplicates } from './exactly-once.js';
+import { sendPaced } from './load.js';
 import { publishBatch, sendEvents, startStack, waitForIdle, waitForLedger, type Stack } from './stack.js';
 
 const EVENTS_PER_FAULT = 50_000;
@@ -239,13 +239,3 @@ describe('servers and services that die or change under load', () => {
     );
   });
 });
-
-/** Events the state stage recognised as already applied, over its instances. */
-async function stateDuplicates(stack: Stack): Promise<number> {
-  let n = 0;
-  for (const s of stack.instances('state'))
-    n += metricSum(await scrapeMetrics(stack.httpPorts.get(s.name)!), 'tl_state_events_total', {
-      tl_outcome: 'duplicate',
-    });
-  return n;
-}

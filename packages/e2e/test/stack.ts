@@ -347,6 +347,28 @@ export async function ledgerCount(pool: pg.Pool): Promise<number> {
   return Number(rows[0]?.n ?? 0);
 }
 
+/** How many of `events` have their ledger row (a test's own events, whatever other tests committed). */
+export async function committedOf(pool: pg.Pool, events: readonly { eventId: string }[]): Promise<number> {
+  const { rows } = await pool.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM ledger WHERE event_id = ANY($1)',
+    [events.map((e) => e.eventId)],
+  );
+  return rows[0]!.n;
+}
+
+/** Waits until every one of `events` has its ledger row. */
+export async function waitForCommitted(
+  pool: pg.Pool,
+  events: readonly { eventId: string }[],
+  timeoutMs = 180_000,
+): Promise<void> {
+  await waitFor(async () => (await committedOf(pool, events)) === events.length, {
+    timeoutMs,
+    intervalMs: 100,
+    message: `not every one of ${events.length} events reached the ledger`,
+  });
+}
+
 /** Waits until the ledger holds `expected` rows. */
 export async function waitForLedger(pool: pg.Pool, expected: number, timeoutMs = 180_000): Promise<void> {
   await waitFor(async () => (await ledgerCount(pool)) >= expected, {
