@@ -24,15 +24,15 @@ export async function run(telemetry: Telemetry, instanceId: string): Promise<voi
   const logger = createLogger('writer', settings.LOG_LEVEL, { instance: instanceId });
   const pool = createPostgresPool(settings, { max: settings.PG_POOL_SIZE, logger });
   if (settings.MIGRATE_ONLY) {
+    // Read before anything changes: a Secret not mounted fails the Job with the database untouched.
+    const passwords =
+      settings.DATABASE_ROLE_PASSWORDS_DIR === undefined
+        ? {}
+        : readRolePasswords(settings.DATABASE_ROLE_PASSWORDS_DIR);
     const migration = await migrate(pool);
     logger.info('schema up to date', { ...migration });
     if (settings.DATABASE_ROLES_PREFIX !== undefined) {
-      const roles = await grantServiceRoles(pool, {
-        prefix: settings.DATABASE_ROLES_PREFIX,
-        ...(settings.DATABASE_ROLE_PASSWORDS_DIR === undefined
-          ? {}
-          : { passwords: readRolePasswords(settings.DATABASE_ROLE_PASSWORDS_DIR) }),
-      });
+      const roles = await grantServiceRoles(pool, { prefix: settings.DATABASE_ROLES_PREFIX, passwords });
       for (const role of roles) logger.info('service role granted', { ...role });
     }
     await pool.end();
