@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { MIGRATIONS } from '@throughline/stores';
 import { startPostgres, type PostgresHandle } from '@throughline/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, tempDir } from './cli.js';
@@ -32,8 +33,10 @@ describe('throughline db', () => {
 
     const migrated = await db(['migrate']);
     expect(migrated.code).toBe(0);
-    expect(migrated.stdout).toMatch(/^applied migrations 1, 2, 3, 4, 5, 6 to .*ledger_db \(now version 6\)/);
-    expect((await db(['migrate'])).stdout).toMatch(/is current \(version 6\)/);
+    const versions = MIGRATIONS.map((m) => m.version);
+    expect(migrated.stdout).toContain(`applied migrations ${versions.join(', ')} to `);
+    expect(migrated.stdout).toContain(`ledger_db (now version ${versions.at(-1)})`);
+    expect((await db(['migrate'])).stdout).toContain(`is current (version ${versions.at(-1)})`);
 
     const passwords = join(dir, 'passwords');
     mkdirSync(passwords);

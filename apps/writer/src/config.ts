@@ -24,7 +24,13 @@ const schema = commonSettings
      * With MIGRATE_ONLY: after migrating, create the services' least-privilege roles `<prefix>_writer`, `_state`,
      * `_config` and `_reader` that do not exist and grant each exactly its privileges (`grantServiceRoles`).
      */
-    DATABASE_ROLES_PREFIX: z.string().min(1).optional(),
+    DATABASE_ROLES_PREFIX: z
+      .string()
+      .regex(
+        /^[a-z_][a-z0-9_]{0,40}$/,
+        'lower-case letters, digits and _ (at most 41), starting with a letter or _',
+      )
+      .optional(),
     /** A directory of files named writer, state, config, reader (a mounted Secret): the roles' passwords. */
     DATABASE_ROLE_PASSWORDS_DIR: z.string().min(1).optional(),
     /** Largest number of bus messages one partition's turn takes. */

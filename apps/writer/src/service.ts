@@ -54,7 +54,7 @@ export async function run(telemetry: Telemetry, instanceId: string): Promise<voi
       metrics.meter
         .createObservableCounter('tl.writer.rows', {
           description:
-            'Ledger rows the writer committed, by tl.outcome: inserted, or duplicate (the row was there already: a redelivered result batch whose commit had landed before its ack)',
+            'Ledger rows the writer committed, by tl.outcome: inserted, or duplicate (the row was there already: a redelivered result batch whose commit had landed before its ack, or an event id repeated within one commit)',
         })
         .addCallback((result) => {
           result.observe(counters.committedRows, { 'tl.outcome': 'inserted' });

@@ -95,7 +95,7 @@ describe('the writer as the migration Job', () => {
     expect(logLines(again.stdout, 'service role granted').every((l) => l.created === false)).toBe(true);
   });
 
-  it('fails, changing nothing, when a password file cannot be read', async () => {
+  it('fails, changing nothing, when the directory of the passwords is not there (a Secret not mounted)', async () => {
     const url = await postgres.createDatabase();
     const run = runWriter({
       DATABASE_URL: url,

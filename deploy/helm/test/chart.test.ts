@@ -398,6 +398,15 @@ describe('least-privilege database roles', () => {
     expect(() =>
       withRoles({ roles: { enabled: true, url: 'postgres://u:secret@pg/tl', passwordsSecret: 'roles' } }),
     ).toThrow(/must hold no password: with roles, each service logs in as its own role/);
+    expect(() =>
+      withRoles({
+        roles: {
+          enabled: true,
+          url: 'postgres://pg/tl?sslmode=require&password=x',
+          passwordsSecret: 'roles',
+        },
+      }),
+    ).toThrow(/must hold no password/);
     expect(() => withRoles({ roles: { enabled: true } })).toThrow(
       /connections.database.roles.passwordsSecret: a Secret/,
     );

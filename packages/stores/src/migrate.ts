@@ -100,8 +100,8 @@ async function applyPending(
 export type SchemaPolicy = 'auto' | 'off';
 
 /**
- * The version the schema of `pool`'s database is at (0: never migrated). Read-only, so a role without any right on
- * the schema can ask.
+ * The version the schema of `pool`'s database is at (0: never migrated). Read-only, so a role that may not change the
+ * schema can ask; it needs USAGE on the schema and SELECT on `tl_schema_migrations` (every service role has them).
  */
 export async function schemaVersion(pool: pg.Pool): Promise<number> {
   try {

@@ -6,7 +6,8 @@
  *
  * The migrating role owns the tables and keeps every right; the services never change the schema (they only check
  * that it is current, see `ensureSchema`), never delete or truncate, and the writer cannot touch the configuration
- * nor the config service the ledger.
+ * nor the config service the ledger. That they cannot create anything in the schema holds on PostgreSQL 15 and later
+ * (earlier versions let every role create in `public`: `REVOKE CREATE ON SCHEMA public FROM PUBLIC` there).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -33,11 +34,14 @@ export const ROLE_PRIVILEGES: Readonly<Record<ServiceRole, readonly string[]>> =
     'SELECT, INSERT ON TABLE tenant_config_history',
     'USAGE ON SEQUENCE tenant_config_version_seq',
   ],
-  // The CLI's verify, explain, trace and status: reads everything, writes nothing.
+  // The CLI's verify and trace, the helm test pod: reads everything, writes nothing.
   reader: [
     'SELECT ON TABLE ledger, balances, tenant_configs, tenant_config_history, tl_partition_epochs, tl_deployment',
   ],
 };
+
+/** Transaction-level advisory lock key ('tl_role' in ASCII) serialising grant runs. */
+const ROLES_LOCK_KEY = 0x746c5f726f6c65n;
 
 const COMMON_TABLE_PRIVILEGES = 'SELECT ON TABLE tl_schema_migrations';
 
@@ -89,6 +93,8 @@ export async function grantServiceRoles(pool: pg.Pool, opts: GrantOptions = {}):
   const done: GrantedRole[] = [];
   try {
     await client.query('BEGIN');
+    // One grant at a time (a Job retried beside an operator's `db roles`): CREATE ROLE checked-then-run must not race.
+    await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [ROLES_LOCK_KEY.toString()]);
     const where = await client.query<{ db: string; schema: string }>(
       'SELECT current_database() AS db, current_schema() AS schema',
     );
@@ -156,14 +162,19 @@ export function readRolePasswords(dir: string): Partial<Record<ServiceRole, stri
   for (const role of SERVICE_ROLES) {
     const file = join(dir, role);
     if (!existsSync(file)) continue;
+    let password: string;
     try {
-      passwords[role] = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+      password = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
     } catch (err) {
       throw new StoreError(
         StoreErrorCode.invalidInput,
         `cannot read the ${role} role's password ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
       );
     }
+    // PostgreSQL would take an empty one as "no password" with only a notice: the role could no longer log in.
+    if (password === '')
+      throw new StoreError(StoreErrorCode.invalidInput, `the ${role} role's password ${file} is empty`);
+    passwords[role] = password;
   }
   return passwords;
 }

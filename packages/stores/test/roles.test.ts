@@ -141,7 +141,7 @@ describe('service roles', () => {
 
     // The passwords are checked: another role's is refused.
     expect(await sqlstate(d.login('writer', d.passwords.state), 'SELECT 1')).toBe('28P01');
-  });
+  }, 120_000);
 
   it('grants again idempotently: what is not in the list is taken back, passwords kept unless given', async () => {
     const d = await database();
@@ -200,6 +200,11 @@ describe('service roles', () => {
       writeFileSync(join(dir, 'reader'), 'r-secret');
       writeFileSync(join(dir, 'other'), 'ignored');
       expect(readRolePasswords(dir)).toEqual({ writer: 'w-secret', reader: 'r-secret' });
+      // PostgreSQL would clear the password (a notice only): refused, naming the file, not its content.
+      writeFileSync(join(dir, 'state'), '\n');
+      expect(() => readRolePasswords(dir)).toThrow(
+        `the state role's password ${join(dir, 'state')} is empty`,
+      );
       expect(() => readRolePasswords(join(dir, 'missing'))).toThrow(
         /role password directory .* does not exist/,
       );

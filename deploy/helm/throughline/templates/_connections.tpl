@@ -256,7 +256,7 @@ $(TL_DATABASE_PASSWORD) loses it here. (dict "root" $ "role" "writer")
 {{- $c := .root.Values.connections.database }}
 {{- $url := tpl (required "connections.database.roles.url (or connections.database.url): the database URL the services connect to, without a password; each logs in as its own role" (coalesce $c.roles.url $c.url)) .root }}
 {{- $url = replace ":$(TL_DATABASE_PASSWORD)@" "@" $url }}
-{{- if or (contains "$(" $url) (regexMatch "^[a-z]+://[^/@]*:[^/@]*@" $url) }}
+{{- if or (contains "$(" $url) (regexMatch "^[a-z]+://[^/@]*:[^@]*@" $url) (regexMatch "(?i)[?&]password=" $url) }}
 {{- fail "connections.database.roles.url (or connections.database.url) must hold no password: with roles, each service logs in as its own role with its own password file" }}
 {{- end }}
 - name: DATABASE_URL
