@@ -1,10 +1,6 @@
 import { z } from 'zod';
-import {
-  commonSettings,
-  injectLatencySetting,
-  parseSettings,
-  pipelineModeSettings,
-} from '@throughline/service';
+import { injectLatencySetting, pipelineModeSettings } from '@throughline/ablation';
+import { commonSettings, parseSettings } from '@throughline/service';
 
 const schema = commonSettings.extend({
   ...pipelineModeSettings,

@@ -1,15 +1,13 @@
-import { ConfigServiceClient } from '@throughline/contracts';
 import {
-  ConfigCache,
-  ConfigFeed,
-  createEnrichHandler,
   createNaiveEnrichHandler,
   InFlightLimit,
   injectDelay,
   isOptimized,
-  STAGES,
-} from '@throughline/pipeline';
-import { channelCredentialsOf, pipelineModeOf, runStageService } from '@throughline/service';
+  pipelineModeOf,
+} from '@throughline/ablation';
+import { ConfigServiceClient } from '@throughline/contracts';
+import { ConfigCache, ConfigFeed, createEnrichHandler, STAGES } from '@throughline/pipeline';
+import { channelCredentialsOf, runStageService } from '@throughline/service';
 import type { Telemetry } from '@throughline/telemetry-sdk';
 import { loadSettings } from './config.js';
 import { getTenantConfig } from './get-config.js';

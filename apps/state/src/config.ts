@@ -1,9 +1,8 @@
 import { z } from 'zod';
+import { injectLatencySetting, pipelineModeSettings } from '@throughline/ablation';
 import {
   commonSettings,
-  injectLatencySetting,
   parseSettings,
-  pipelineModeSettings,
   postgresSettings,
   redisSettings,
   redisSettingsProblem,

@@ -1,17 +1,16 @@
 import {
+  type AccountTransactions,
   createNaiveStateHandler,
+  createPostgresAccountTransactions,
   InFlightLimit,
   injectDelay,
   isOptimized,
-  newStateCounters,
-  StateStage,
-  STAGES,
+  pipelineModeOf,
   withInjectedLatency,
-  type AccountTransactions,
-} from '@throughline/pipeline';
-import { createPostgresPool, createRedisClient, pipelineModeOf, runStageService } from '@throughline/service';
+} from '@throughline/ablation';
+import { newStateCounters, StateStage, STAGES } from '@throughline/pipeline';
+import { createPostgresPool, createRedisClient, runStageService } from '@throughline/service';
 import {
-  createPostgresAccountTransactions,
   createPostgresStateSource,
   createRedisStateStore,
   ensureSchema,

@@ -1,11 +1,6 @@
 import { z } from 'zod';
-import {
-  commonSettings,
-  injectLatencySetting,
-  parseSettings,
-  pipelineModeSettings,
-  postgresSettings,
-} from '@throughline/service';
+import { injectLatencySetting, pipelineModeSettings } from '@throughline/ablation';
+import { commonSettings, parseSettings, postgresSettings } from '@throughline/service';
 
 const schema = commonSettings
   .extend({

@@ -1,13 +1,16 @@
 import {
-  createGroupCommitSink,
   createNaiveWriterHandler,
-  createWriterProcessor,
   InFlightLimit,
+  pipelineModeOf,
+  withInjectedLatency,
+} from '@throughline/ablation';
+import {
+  createGroupCommitSink,
+  createWriterProcessor,
   newWriterCounters,
   STAGES,
-  withInjectedLatency,
 } from '@throughline/pipeline';
-import { createLogger, createPostgresPool, pipelineModeOf, runStageService } from '@throughline/service';
+import { createLogger, createPostgresPool, runStageService } from '@throughline/service';
 import {
   createPostgresSink,
   ensureSchema,

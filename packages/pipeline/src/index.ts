@@ -86,9 +86,7 @@ export {
 } from './memory-state-store.js';
 export { DEFAULT_MAX_MESSAGE_BYTES, encodeChunks, publishChunks } from './publish-chunks.js';
 export type {
-  AccountTransactions,
   CommittedState,
-  LockedAccount,
   CommitFence,
   CommittedEvent,
   ResultSink,
@@ -103,21 +101,3 @@ export {
   type GroupCommitSink,
   type GroupCommitTarget,
 } from './group-commit.js';
-export {
-  injectDelay,
-  parseLatencySpec,
-  withInjectedLatency,
-  type LatencyModel,
-  type LatencySpec,
-} from './latency.js';
-export {
-  isOptimized,
-  parsePipelineMode,
-  PIPELINE_FEATURES,
-  type PipelineFeature,
-  type PipelineMode,
-} from './pipeline-mode.js';
-export { InFlightLimit, runKeyed } from './keyed-runner.js';
-export { createNaiveEnrichHandler, type NaiveEnrichOptions } from './naive-enrich.js';
-export { createNaiveStateHandler, type NaiveStateOptions } from './naive-state.js';
-export { createNaiveWriterHandler } from './naive-writer.js';

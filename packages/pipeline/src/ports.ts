@@ -97,18 +97,3 @@ export interface ResultSink {
   /** Commits, or refuses with a fenced error when a newer writer epoch owns the partition. */
   commitBatch(fence: CommitFence, results: Result[]): Promise<{ inserted: number; duplicates: number }>;
 }
-
-/**
- * Account state kept in the datastore and touched per event (the naive design): `lock` opens a transaction and
- * reads the account `FOR UPDATE`; the handle commits the new state (an upsert) or rolls back.
- */
-export interface AccountTransactions {
-  lock(accountId: string): Promise<LockedAccount>;
-}
-
-export interface LockedAccount {
-  /** The stored state, undefined for an account never seen. */
-  readonly state: AccountState | undefined;
-  commit(next: AccountState | undefined): Promise<void>;
-  rollback(): Promise<void>;
-}

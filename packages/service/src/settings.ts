@@ -1,12 +1,6 @@
 import { z } from 'zod';
 import type { NatsAuth } from '@throughline/bus';
 import { grpcTlsSettings } from './tls.js';
-import {
-  parseLatencySpec,
-  parsePipelineMode,
-  type LatencySpec,
-  type PipelineMode,
-} from '@throughline/pipeline';
 
 /** Settings every service shares, read from the environment by each app's `config.ts`. */
 export const commonSettings = z.object({
@@ -72,22 +66,6 @@ export const grpcServerSettings = grpcTlsSettings.extend({
 });
 export type GrpcServerSettings = z.infer<typeof grpcServerSettings>;
 
-/**
- * `INJECT_LATENCY`: added delay per dependency round trip (`redis=0.5ms,postgres=2ms~0.5ms`), a model of a
- * networked deployment on one machine. Empty (the default) injects nothing.
- */
-export const injectLatencySetting = z
-  .string()
-  .default('')
-  .transform((text, ctx): LatencySpec => {
-    try {
-      return parseLatencySpec(text);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: (err as Error).message });
-      return z.NEVER;
-    }
-  });
-
 /** Parses the environment with `schema`; on error, one line per bad variable, then exit code 2. */
 export function parseSettings<S extends z.ZodType>(
   schema: S,
@@ -120,36 +98,6 @@ export function busSettingsOf(s: CommonSettings) {
     maxAckPending: s.BUS_MAX_ACK_PENDING,
     leaseTtlMs: s.LEASE_TTL_MS,
   };
-}
-
-/**
- * How the stage runs (enrich, state and writer): `PIPELINE_MODE` `optimized` (the default) or `naive` (the
- * article's per-event design, for the benchmark), `PIPELINE_FEATURES` (lessons switched back on over naive:
- * `snapshot,cache,batching,partitioned`; empty by default) and `NAIVE_CONCURRENCY` (events in flight per stage
- * process when events are handled one by one; default 50).
- */
-export const pipelineModeSettings = {
-  PIPELINE_MODE: z.enum(['optimized', 'naive']).default('optimized'),
-  PIPELINE_FEATURES: z
-    .string()
-    .default('')
-    .refine(
-      (text) =>
-        text.split(',').every((f) => ['', 'snapshot', 'cache', 'batching', 'partitioned'].includes(f.trim())),
-      {
-        message: 'expected a comma list of snapshot, cache, batching, partitioned',
-      },
-    ),
-  NAIVE_CONCURRENCY: z.coerce.number().int().min(1).max(100_000).default(50),
-};
-
-/** The stage's mode from the settings of `pipelineModeSettings`. */
-export function pipelineModeOf(s: {
-  PIPELINE_MODE: string;
-  PIPELINE_FEATURES: string;
-  NAIVE_CONCURRENCY: number;
-}): PipelineMode {
-  return parsePipelineMode(s.PIPELINE_MODE, s.PIPELINE_FEATURES, s.NAIVE_CONCURRENCY);
 }
 
 /** The NATS credentials and TLS files of `settings`. */

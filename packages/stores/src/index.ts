@@ -19,7 +19,7 @@
  * const { epoch, accounts, seen } = await state.read(3, accountIds, eventIds, Date.now());
  * ```
  */
-export { StoreError, StoreErrorCode, ensureError, isStoreError } from './errors.js';
+export { StoreError, StoreErrorCode, ensureError, isStoreError, toStoreError } from './errors.js';
 export type { AccountState } from './account-state.js';
 export {
   ensureSchema,
@@ -80,9 +80,4 @@ export {
   type VerifyReport,
   type Violation,
 } from './verify-ledger.js';
-export {
-  createPostgresAccountTransactions,
-  type LockedAccountRow,
-  type PostgresAccountTransactions,
-} from './postgres-account-transactions.js';
 export { readDeploymentId, stateKeyPrefixFor } from './deployment.js';

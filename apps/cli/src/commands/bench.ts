@@ -1,7 +1,22 @@
-/** `throughline bench`: the article's lessons, measured — naive vs each lesson, the knee, the floor, a BullMQ peer. */
+/**
+ * `throughline bench`: the article's lessons, measured — naive vs each lesson, the knee, the floor, a BullMQ peer.
+ * The benchmarks (BullMQ, chart.js, the test kit) are an optional part: loaded only when this command runs, so a
+ * user who never benchmarks does not install them (`@throughline/bench` is an optional peer of the CLI).
+ */
 import { Command, Option } from 'commander';
-import { renderTables, runBench, SCENARIOS, writeReport, type Scenario } from '@throughline/bench';
-import { usageError } from '../errors.js';
+import { CliError, usageError } from '../errors.js';
+
+/** The scenarios of `@throughline/bench` (its `SCENARIOS`; a test keeps the two lists equal). */
+export const BENCH_SCENARIOS = [
+  'ablation',
+  'sweep',
+  'floor',
+  'peer',
+  'scaling',
+  'security',
+  'footprint',
+  'all',
+] as const;
 
 interface BenchFlags {
   size: 'default' | 'small';
@@ -15,7 +30,7 @@ export function benchCommand(): Command {
     .description(
       'run a benchmark against fresh nats-server, redis-server and PostgreSQL instances and the services as processes',
     )
-    .argument('<scenario>', `one of: ${SCENARIOS.join(', ')}`)
+    .argument('<scenario>', `one of: ${BENCH_SCENARIOS.join(', ')}`)
     .addOption(
       new Option('--size <size>', 'default (the figures in BENCHMARKS.md) or small (a check of the harness)')
         .choices(['default', 'small'])
@@ -32,19 +47,36 @@ export function benchCommand(): Command {
       '\nSee BENCHMARKS.md for what each scenario measures and the figures of a full run.\n',
     )
     .action(async (scenario: string, flags: BenchFlags) => {
-      if (!(SCENARIOS as readonly string[]).includes(scenario)) {
-        throw usageError(`unknown scenario '${scenario}': expected one of ${SCENARIOS.join(', ')}`);
+      if (!(BENCH_SCENARIOS as readonly string[]).includes(scenario)) {
+        throw usageError(`unknown scenario '${scenario}': expected one of ${BENCH_SCENARIOS.join(', ')}`);
       }
-      const report = await runBench({
-        scenario: scenario as Scenario,
+      const bench = await loadBench();
+      const report = await bench.runBench({
+        scenario: scenario as (typeof BENCH_SCENARIOS)[number],
         size: flags.size,
         verify: flags.verify ?? false,
         ...(flags.baseline === undefined ? {} : { baselineRoot: flags.baseline }),
         command: `throughline bench ${scenario} --size ${flags.size}${flags.baseline ? ` --baseline ${flags.baseline}` : ''}`,
         progress: (line) => process.stderr.write(`  ${line}\n`),
       });
-      process.stdout.write(renderTables(report));
-      const paths = writeReport(report, flags.out, `bench-${scenario}`);
+      process.stdout.write(bench.renderTables(report));
+      const paths = bench.writeReport(report, flags.out, `bench-${scenario}`);
       process.stdout.write(`\nreports: ${paths.json}, ${paths.html}\n`);
     });
+}
+
+async function loadBench(): Promise<typeof import('@throughline/bench')> {
+  try {
+    return await import('@throughline/bench');
+  } catch (err) {
+    if (
+      (err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' &&
+      String(err).includes('@throughline/bench')
+    )
+      throw new CliError(
+        'the benchmarks are an optional part of throughline: install @throughline/bench beside the CLI (in this repository: pnpm install)',
+        { cause: err },
+      );
+    throw err;
+  }
 }

@@ -1,8 +1,7 @@
 import type { ResultBatch, Result } from '@throughline/contracts';
 import type { Envelope, TurnContext } from '@throughline/runtime';
+import { newWriterCounters, type ResultSink, type WriterCounters } from '@throughline/pipeline';
 import { runKeyed, type InFlightLimit } from './keyed-runner.js';
-import type { ResultSink } from './ports.js';
-import { newWriterCounters, type WriterCounters } from './writer-stage.js';
 
 /**
  * The writer without `batching`: one statement (so one transaction, one fsync) per result, the configured number

@@ -8,11 +8,11 @@ import {
 } from '@throughline/contracts';
 import { applyEvent, EMPTY_ACCOUNT, type AccountState } from '@throughline/ledger';
 import type { Envelope, TurnContext } from '@throughline/runtime';
+import { StateStage, type StateStageOptions, type StateStore } from '@throughline/pipeline';
 import { LRUCache } from 'lru-cache';
 import { runKeyed, type InFlightLimit } from './keyed-runner.js';
 import type { PipelineMode } from './pipeline-mode.js';
-import type { AccountTransactions, StateStore } from './ports.js';
-import { StateStage, type StateStageOptions } from './state-stage.js';
+import type { AccountTransactions } from './account-transactions.js';
 
 export interface NaiveStateOptions {
   bus: Bus;

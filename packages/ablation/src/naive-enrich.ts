@@ -8,11 +8,14 @@ import {
 } from '@throughline/contracts';
 import { enrichEvent } from '@throughline/ledger';
 import type { Envelope, TurnContext } from '@throughline/runtime';
-import type { ConfigSnapshot } from './config-snapshot.js';
-import { DEFAULT_MAX_OUTPUT_EVENTS, positionOf } from './enrich-stage.js';
+import {
+  DEFAULT_MAX_OUTPUT_EVENTS,
+  positionOf,
+  publishChunks,
+  type ConfigSnapshot,
+} from '@throughline/pipeline';
 import { runKeyed, type InFlightLimit } from './keyed-runner.js';
 import type { PipelineMode } from './pipeline-mode.js';
-import { publishChunks } from './publish-chunks.js';
 
 export interface NaiveEnrichOptions {
   bus: Bus;

@@ -4,8 +4,23 @@
  * touches the writer's `balances`.
  */
 import type pg from 'pg';
-import type { AccountState } from './account-state.js';
-import { StoreErrorCode, toStoreError } from './errors.js';
+import type { AccountState } from '@throughline/ledger';
+import { StoreErrorCode, toStoreError } from '@throughline/stores';
+
+/**
+ * Account state kept in the datastore and touched per event (the naive design): `lock` opens a transaction and
+ * reads the account `FOR UPDATE`; the handle commits the new state (an upsert) or rolls back.
+ */
+export interface AccountTransactions {
+  lock(accountId: string): Promise<LockedAccount>;
+}
+
+export interface LockedAccount {
+  /** The stored state, undefined for an account never seen. */
+  readonly state: AccountState | undefined;
+  commit(next: AccountState | undefined): Promise<void>;
+  rollback(): Promise<void>;
+}
 
 export interface PostgresAccountTransactions {
   /** Creates the table when absent (safe to call from several processes at once). */
