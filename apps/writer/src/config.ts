@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ROLE_PREFIX_PATTERN } from '@throughline/stores';
 import { injectLatencySetting, pipelineModeSettings } from '@throughline/ablation';
 import { commonSettings, parseSettings, postgresSettings } from '@throughline/service';
 
@@ -22,7 +23,7 @@ const schema = commonSettings
     DATABASE_ROLES_PREFIX: z
       .string()
       .regex(
-        /^[a-z_][a-z0-9_]{0,40}$/,
+        ROLE_PREFIX_PATTERN,
         'lower-case letters, digits and _ (at most 41), starting with a letter or _',
       )
       .optional(),

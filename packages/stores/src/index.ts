@@ -33,6 +33,7 @@ export {
 export {
   grantServiceRoles,
   readRolePasswords,
+  ROLE_PREFIX_PATTERN,
   ROLE_PRIVILEGES,
   scramVerifier,
   SERVICE_ROLES,
@@ -41,7 +42,7 @@ export {
   type GrantOptions,
   type ServiceRole,
 } from './roles.js';
-export { MIGRATIONS, type Migration } from './migrations/index.js';
+export { MIGRATIONS, SCHEMA_VERSION, type Migration } from './migrations/index.js';
 export { FENCED_SQLSTATE } from './migrations/004_partition_epochs.js';
 export {
   COMMIT_SQL,

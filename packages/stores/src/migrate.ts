@@ -1,6 +1,6 @@
 /** Applies the schema migrations, once, even when several processes start at the same time. */
 import type pg from 'pg';
-import { MIGRATIONS, type Migration } from './migrations/index.js';
+import { MIGRATIONS, SCHEMA_VERSION, type Migration } from './migrations/index.js';
 import { StoreError, StoreErrorCode, toStoreError } from './errors.js';
 
 /** Session-level advisory lock key ('tl_migr' in ASCII) that serialises migrations across processes. */
@@ -128,7 +128,8 @@ export async function ensureSchema(
   policy: SchemaPolicy,
   opts: MigrateOptions = {},
 ): Promise<MigrateOutcome> {
-  const needed = Math.max(0, ...(opts.migrations ?? MIGRATIONS).map((m) => m.version));
+  const needed =
+    opts.migrations === undefined ? SCHEMA_VERSION : Math.max(0, ...opts.migrations.map((m) => m.version));
   const current = await schemaVersion(pool);
   if (current >= needed) return { applied: [], currentVersion: current };
   if (policy === 'off') {

@@ -62,9 +62,12 @@ export interface GrantedRole {
   passwordSet: boolean;
 }
 
+/** What a role prefix may be: a lower-case SQL identifier short enough for `<prefix>_config` (the chart's schema says the same). */
+export const ROLE_PREFIX_PATTERN = /^[a-z_][a-z0-9_]{0,40}$/;
+
 /** The name of `service`'s role under `prefix`. */
 export function serviceRoleName(service: ServiceRole, prefix = 'throughline'): string {
-  if (!/^[a-z_][a-z0-9_]{0,40}$/.test(prefix)) {
+  if (!ROLE_PREFIX_PATTERN.test(prefix)) {
     throw new StoreError(
       StoreErrorCode.invalidInput,
       `role prefix ${JSON.stringify(prefix)} must be lower-case letters, digits and _ (at most 41), starting with a letter or _`,

@@ -7,9 +7,9 @@ import pc from 'picocolors';
 import {
   grantServiceRoles,
   migrate,
-  MIGRATIONS,
   readRolePasswords,
   ROLE_PRIVILEGES,
+  SCHEMA_VERSION,
   schemaVersion,
   SERVICE_ROLES,
   serviceRoleName,
@@ -18,8 +18,6 @@ import {
 import { databaseError, openPostgres, type DatabaseTarget } from '../database.js';
 import { CliError } from '../errors.js';
 import { url } from '../options.js';
-
-const LATEST_SCHEMA = Math.max(...MIGRATIONS.map((m) => m.version));
 
 interface DbFlags {
   databaseUrl?: string;
@@ -72,9 +70,9 @@ export function dbCommand(): Command {
         const passwords = passwordsOf(flags.passwordDir);
         await withTarget(flags, async (target) => {
           const version = await schemaVersion(target.pool);
-          if (version < LATEST_SCHEMA)
+          if (version < SCHEMA_VERSION)
             throw new CliError(
-              `the schema of ${target.description} is at version ${version}, not ${LATEST_SCHEMA}: run \`throughline db migrate\` first, then grant`,
+              `the schema of ${target.description} is at version ${version}, not ${SCHEMA_VERSION}: run \`throughline db migrate\` first, then grant`,
             );
           const roles = await grantServiceRoles(target.pool, {
             prefix: flags.prefix,

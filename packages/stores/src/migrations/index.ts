@@ -22,3 +22,6 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 5, name: 'ledger trace id', sql: ledgerTraceId005 },
   { version: 6, name: 'config changed by', sql: configChangedBy006 },
 ];
+
+/** The schema version this build needs: the last of {@link MIGRATIONS}. */
+export const SCHEMA_VERSION = Math.max(0, ...MIGRATIONS.map((m) => m.version));
