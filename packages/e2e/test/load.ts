@@ -15,6 +15,11 @@ export interface PacedLoad {
   readonly retries: Record<string, number>;
   /** Resolves once every event was acknowledged; rejects on an error that is not retried. */
   readonly done: Promise<void>;
+  /**
+   * Sends nothing more and gives up retrying; resolves when every request has ended. For a test that ends early:
+   * called before the stack stops, so no request is left failing against services that are gone.
+   */
+  stop(): Promise<void>;
 }
 
 /**
@@ -30,9 +35,10 @@ export function sendPaced(
   const concurrency = opts.concurrency ?? 8;
   const state = { acknowledged: 0, sent: 0, retries: {} as Record<string, number> };
   const started = performance.now();
+  const stopping = new AbortController();
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < events.length) {
+    while (next < events.length && !stopping.signal.aborted) {
       const chunk = events.slice(next, next + batchSize);
       // Not before its time: request k leaves at k × batchSize / perSecond.
       const dueMs = (next / opts.perSecond) * 1000;
@@ -42,6 +48,7 @@ export function sendPaced(
       state.sent += chunk.length;
       await publishWithRetry(client, chunk, {
         maxAttempts: 600,
+        signal: stopping.signal,
         onRetry: (code) => {
           const name = grpc.status[code];
           state.retries[name] = (state.retries[name] ?? 0) + 1;
@@ -60,6 +67,10 @@ export function sendPaced(
     },
     retries: state.retries,
     done,
+    async stop() {
+      stopping.abort();
+      await done.catch(() => undefined);
+    },
   };
 }
 
