@@ -14,7 +14,7 @@
  */
 export * as semconv from './semconv.js';
 export { injectHeaders, extractSpanContext, linksFrom } from './propagation.js';
-export { withSpan } from './with-span.js';
+export { endSpan, type SpanEnding } from './end-span.js';
 export { PipelineMetrics } from './metrics.js';
 export { createTurnObserver, type TurnObserverOptions } from './turn-observer.js';
 export { createPublishObserver } from './publish-observer.js';

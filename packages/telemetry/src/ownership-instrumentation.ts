@@ -4,9 +4,10 @@
  * covering the drain of the turn in flight; `lose tl.<topic>.<p>` when a lease was taken away), and metrics:
  * hand-overs by kind, the pause of a moved partition, partitions owned, and effects refused as stale (fenced).
  */
-import { SpanKind, SpanStatusCode, type Attributes, type Meter, type Tracer } from '@opentelemetry/api';
+import { SpanKind, type Attributes, type Meter, type Tracer } from '@opentelemetry/api';
 import type { Topic } from '@throughline/contracts';
 import type { Lease, OwnershipObserver } from '@throughline/runtime';
+import { endSpan } from './end-span.js';
 import { ATTR_TL_PARTITION, ATTR_TL_STAGE } from './semconv.js';
 
 /** Seconds: a hand-over pause is tens of milliseconds when cooperative, the lease time to live after a crash. */
@@ -58,20 +59,20 @@ export function instrumentOwnership(opts: OwnershipInstrumentationOptions): Owne
       result.observe(refused, { ...base, [ATTR_TL_KIND]: 'refused' });
     });
 
-  const span = (name: string, lease: Lease, startMs: number, attributes: Attributes, error?: string) => {
-    const s = tracer.startSpan(`${name} tl.${topic}.${lease.partition}`, {
-      kind: SpanKind.INTERNAL,
-      startTime: startMs,
-      attributes: {
-        ...base,
-        [ATTR_TL_PARTITION]: lease.partition,
-        [ATTR_TL_EPOCH]: lease.epoch,
-        ...attributes,
-      },
-    });
-    if (error !== undefined) s.setStatus({ code: SpanStatusCode.ERROR, message: error });
-    s.end();
-  };
+  const span = (name: string, lease: Lease, startMs: number, attributes: Attributes, error?: string) =>
+    endSpan(
+      tracer.startSpan(`${name} tl.${topic}.${lease.partition}`, {
+        kind: SpanKind.INTERNAL,
+        startTime: startMs,
+        attributes: {
+          ...base,
+          [ATTR_TL_PARTITION]: lease.partition,
+          [ATTR_TL_EPOCH]: lease.epoch,
+          ...attributes,
+        },
+      }),
+      { error },
+    );
 
   return {
     acquired(lease, { previousOwner, pauseMs }) {

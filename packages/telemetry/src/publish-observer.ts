@@ -1,6 +1,5 @@
 import {
   SpanKind,
-  SpanStatusCode,
   trace,
   TraceFlags,
   type Context,
@@ -9,6 +8,7 @@ import {
   context,
 } from '@opentelemetry/api';
 import { positionOf, type PublishObserver, type SentMessage } from '@throughline/pipeline';
+import { endSpan } from './end-span.js';
 import { injectHeaders } from './propagation.js';
 import {
   ATTR_MESSAGING_BATCH_MESSAGE_COUNT,
@@ -74,21 +74,21 @@ export function createPublishObserver(tracer: Tracer): PublishObserver {
       return {
         headers: injectHeaders(trace.setSpan(parent, span)),
         end(error?: Error, sent?: readonly SentMessage[]) {
-          if (error) {
-            span.recordException(error);
-            span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
+          if (sent === undefined || sent.length === 0) {
+            endSpan(span, { error });
+            return;
           }
-          if (sent !== undefined && sent.length > 0) {
-            const stored = [...sent].sort((a, b) => a.seq - b.seq);
-            const lastOne = stored[stored.length - 1]!;
-            span.setAttributes({
+          const stored = [...sent].sort((a, b) => a.seq - b.seq);
+          const lastOne = stored[stored.length - 1]!;
+          endSpan(span, {
+            error,
+            attributes: {
               [ATTR_TL_BATCH_IDS]: stored.map((m) => m.batchId).join(','),
               [ATTR_TL_SEQS]: stored.map((m) => m.seq).join(','),
               [ATTR_TL_POSITION_FIRST]: positionOf(stored[0]!.seq, 0).toString(),
               [ATTR_TL_POSITION_LAST]: positionOf(lastOne.seq, Math.max(0, lastOne.events - 1)).toString(),
-            });
-          }
-          span.end();
+            },
+          });
         },
       };
     },

@@ -2,12 +2,13 @@ import {
   context,
   ROOT_CONTEXT,
   SpanKind,
-  SpanStatusCode,
   trace,
   TraceFlags,
+  type Attributes,
   type Tracer,
 } from '@opentelemetry/api';
 import type { TurnObserver, TurnScope, TurnStats } from '@throughline/runtime';
+import { endSpan } from './end-span.js';
 import type { PipelineMetrics } from './metrics.js';
 import { injectHeaders, linksFrom } from './propagation.js';
 import {
@@ -87,26 +88,24 @@ export function createTurnObserver(options: TurnObserverOptions): TurnObserver {
             spanContext,
             async (child) => {
               try {
-                return await work();
+                const result = await work();
+                endSpan(child);
+                return result;
               } catch (err) {
-                child.setStatus({
-                  code: SpanStatusCode.ERROR,
-                  message: err instanceof Error ? err.message : String(err),
-                });
+                endSpan(child, { error: err instanceof Error ? err.message : String(err) });
                 throw err;
-              } finally {
-                child.end();
               }
             },
           );
         },
         end(stats: TurnStats, error?: Error): void {
+          const attributes: Attributes = {};
           let dependencyTotal = 0;
           for (const [dependency, ms] of Object.entries(stats.dependencyMs)) {
-            span.setAttribute(attrDependencyMs(dependency), ms);
+            attributes[attrDependencyMs(dependency)] = ms;
             dependencyTotal += ms;
           }
-          span.setAttributes({
+          Object.assign(attributes, {
             [ATTR_TL_EVENTS]: stats.events,
             [ATTR_TL_QUEUE_WAIT_MS]: stats.queueWaitMs,
             [ATTR_TL_DEPENDENCY_MS]: dependencyTotal,
@@ -117,15 +116,11 @@ export function createTurnObserver(options: TurnObserverOptions): TurnObserver {
           });
           if (stats.positions !== undefined) {
             // Decimal strings: positions are int64 and exceed a double's exact integers.
-            span.setAttribute(ATTR_TL_POSITION_FIRST, stats.positions.first.toString());
-            span.setAttribute(ATTR_TL_POSITION_LAST, stats.positions.last.toString());
-          }
-          if (error) {
-            span.recordException(error);
-            span.setStatus({ code: SpanStatusCode.ERROR, message: error.message });
+            attributes[ATTR_TL_POSITION_FIRST] = stats.positions.first.toString();
+            attributes[ATTR_TL_POSITION_LAST] = stats.positions.last.toString();
           }
           // The span covers exactly the turn the split accounts for.
-          span.end(startTimeMs + stats.durationMs);
+          endSpan(span, { attributes, error, endTime: startTimeMs + stats.durationMs });
           metrics?.turnEnded(stats);
         },
       };

@@ -1,4 +1,4 @@
-import { ROOT_CONTEXT, trace, TraceFlags } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanStatusCode, trace, TraceFlags } from '@opentelemetry/api';
 import {
   AlwaysOffSampler,
   BasicTracerProvider,
@@ -45,6 +45,57 @@ describe('what spans record for `throughline trace`', () => {
     expect(carries(span!, first + 2n)).toBe(true);
     expect(carries(span!, first + 3n)).toBe(false);
     expect(carries(span!, first - 1n)).toBe(false);
+  });
+
+  it('a failed turn ends at the end of its time split with the error; a failed wait with its status', async () => {
+    exporter.reset();
+    const startTimeMs = 1_700_000_000_000;
+    const scope = createTurnObserver({ tracer }).startTurn({
+      stage: 'state',
+      partition: 2,
+      messages: [],
+      startTimeMs,
+    });
+    await expect(
+      scope.dependency('redis', () => Promise.reject(new Error('READONLY replica'))),
+    ).rejects.toThrow('READONLY replica');
+    expect(await scope.dependency('postgres', () => Promise.resolve(4))).toBe(4);
+    scope.end(STATS, new Error('turn failed'));
+    const spans = exporter.getFinishedSpans();
+    const byName = new Map(spans.map((s) => [s.name, s]));
+    const wait = byName.get('wait redis')!;
+    expect(wait.status).toEqual({ code: SpanStatusCode.ERROR, message: 'READONLY replica' });
+    expect(wait.events).toEqual([]);
+    expect(byName.get('wait postgres')!.status.code).toBe(SpanStatusCode.UNSET);
+    const turn = byName.get('process unknown')!;
+    expect(wait.parentSpanContext?.spanId).toBe(turn.spanContext().spanId);
+    expect(turn.status).toEqual({ code: SpanStatusCode.ERROR, message: 'turn failed' });
+    expect(turn.events.map((e) => [e.name, e.attributes?.['exception.message']])).toEqual([
+      ['exception', 'turn failed'],
+    ]);
+    expect(turn.attributes).toMatchObject({
+      'tl.time.dependency_ms.redis': 2,
+      'tl.time.dependency_ms': 2,
+      'tl.events': 3,
+    });
+    const ms = (t: [number, number]) => t[0] * 1000 + t[1] / 1e6;
+    expect(ms(turn.endTime) - ms(turn.startTime)).toBeCloseTo(STATS.durationMs, 3);
+  });
+
+  it('a failed publish records the error and no positions', () => {
+    exporter.reset();
+    const publish = createPublishObserver(tracer).startPublish({
+      subject: 'tl.ingested.3',
+      partition: 3,
+      events: 1,
+      messages: 1,
+      requests: [],
+    });
+    publish.end(new Error('no responders'));
+    const [span] = exporter.getFinishedSpans();
+    expect(span!.status).toEqual({ code: SpanStatusCode.ERROR, message: 'no responders' });
+    expect(span!.events.map((e) => e.name)).toEqual(['exception']);
+    expect(span!.attributes['tl.position.first']).toBeUndefined();
   });
 
   it('an unsampled turn gives no trace id (its span is never exported, a row must not point at it)', () => {
