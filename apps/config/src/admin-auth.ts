@@ -11,6 +11,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { readSecretFile, tokenSha256 } from '@throughline/bus';
+import type { CallCredentials, PutAuthorization } from '@throughline/pipeline';
 
 export interface AdminAuthSettings {
   CONFIG_ADMIN_TOKENS_FILE?: string | undefined;
@@ -19,19 +20,6 @@ export interface AdminAuthSettings {
   /** Client certificates are verified (mutual TLS) only with a client CA. */
   GRPC_TLS_CLIENT_CA_FILE?: string | undefined;
 }
-
-/** What a call carries that can authenticate it. */
-export interface CallCredentials {
-  metadata: grpc.Metadata;
-  /** The verified client certificate's subject common name, over mutual TLS. */
-  clientName: string | undefined;
-  /** The peer's address, for the record of an open Put. */
-  peer: string;
-}
-
-/** Allowed (and by whom), or refused with the status for the caller and, when it differs, a reason for the log. */
-export type PutAuthorization =
-  { ok: true; by: string } | { ok: false; status: Partial<grpc.StatusObject>; log?: string };
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 

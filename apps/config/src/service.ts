@@ -1,4 +1,5 @@
 import { ConfigServiceService } from '@throughline/contracts';
+import { createConfigService, followConfigChanges } from '@throughline/pipeline';
 import { onShutdown } from '@throughline/runtime';
 import {
   createLogger,
@@ -10,7 +11,6 @@ import {
 import { createTenantConfigRepository, ensureSchema } from '@throughline/stores';
 import { loadSettings } from './config.js';
 import { createPutAuthorizer, describeAdminAuth } from './admin-auth.js';
-import { createConfigService, followConfigChanges } from './config-service.js';
 import type { Telemetry } from '@throughline/telemetry-sdk';
 
 /** Runs the config service until SIGTERM; telemetry was started by `main.ts` before anything else loaded. */

@@ -5,20 +5,17 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigServiceClient, ConfigServiceService, type TenantConfig } from '@throughline/contracts';
-import { silentLogger } from '@throughline/runtime';
-import { createTenantConfigRepository, migrate, type TenantConfigRepository } from '@throughline/stores';
+import { ConfigServiceClient, type TenantConfig } from '@throughline/contracts';
 import { tokenSha256 } from '@throughline/bus';
-import { createTestPki, startPostgres, type PostgresHandle } from '@throughline/testkit';
+import { createTestPki } from '@throughline/testkit';
 import {
   adminAuthProblem,
   createPutAuthorizer,
   parseTokenFile,
   type AdminAuthSettings,
 } from '../src/admin-auth.js';
-import { createConfigService, followConfigChanges } from '../src/config-service.js';
+import { serveConfig, startConfigDatabase, type ConfigDatabase } from './support.js';
 
 const pki = createTestPki();
 const ca = pki.ca('ca');
@@ -27,28 +24,13 @@ const admin = pki.cert('admin', ca, 'client');
 const other = pki.cert('other', ca, 'client');
 const tokensFile = join(pki.dir, 'admin-tokens');
 
-let postgres: PostgresHandle;
-let pool: pg.Pool;
-let repo: TenantConfigRepository;
-let stopChanges: () => Promise<void>;
-const servers: grpc.Server[] = [];
+let db: ConfigDatabase;
+const closers: (() => Promise<void>)[] = [];
 
-async function serve(settings: AdminAuthSettings, credentials = grpc.ServerCredentials.createInsecure()) {
-  const { changes, stop } = await followConfigChanges(repo, silentLogger);
-  const previous = stopChanges;
-  stopChanges = async () => {
-    await stop();
-    await previous?.();
-  };
-  const server = new grpc.Server();
-  server.addService(
-    ConfigServiceService,
-    createConfigService(repo, changes, silentLogger, createPutAuthorizer(settings)),
-  );
-  servers.push(server);
-  return new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', credentials, (err, port) => (err ? reject(err) : resolve(port))),
-  );
+async function serve(settings: AdminAuthSettings, credentials?: grpc.ServerCredentials) {
+  const served = await serveConfig(db.repo, settings, credentials ? { credentials } : {});
+  closers.push(served.close);
+  return served.port;
 }
 
 const config = (tenantId: string, feeBps: number): TenantConfig => ({
@@ -75,25 +57,19 @@ function put(client: ConfigServiceClient, c: TenantConfig, token?: string) {
 
 const changedBy = async (tenantId: string) =>
   (
-    await pool.query<{ changed_by: string }>(
+    await db.pool.query<{ changed_by: string }>(
       `SELECT changed_by FROM tenant_config_history WHERE tenant_id = $1 ORDER BY version`,
       [tenantId],
     )
   ).rows.map((r) => r.changed_by);
 
 beforeAll(async () => {
-  postgres = await startPostgres();
-  pool = new pg.Pool({ connectionString: await postgres.createDatabase('admin') });
-  pool.on('error', () => undefined);
-  await migrate(pool);
-  repo = createTenantConfigRepository(pool);
+  db = await startConfigDatabase('admin');
 });
 
 afterAll(async () => {
-  for (const s of servers) s.forceShutdown();
-  await stopChanges?.();
-  await pool?.end();
-  await postgres?.stop();
+  for (const close of closers) await close();
+  await db?.stop();
 });
 
 describe('ConfigService.Put', () => {

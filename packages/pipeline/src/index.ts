@@ -4,7 +4,8 @@
  * The services (distributed mode) and the embedded mode wire the same stage code to a bus, a state store and a
  * sink: `IngestPublisher` (validated events → partitioned batches on `tl.ingested.<p>`), the enrich handler (one
  * config snapshot per turn), `StateStage` (per-key state in memory backed by a fast store) and the writer handler
- * (one transaction per turn).
+ * (one transaction per turn). The config service's handlers (`createConfigService`: the database's change
+ * notifications fanned out to every Watch stream) serve the `ConfigFeed` that keeps enrich's snapshot current.
  *
  * ```ts
  * const stage = new StateStage({ bus, partition, store: redisStateStore, committed: postgresState });
@@ -55,6 +56,13 @@ export {
 export { ConfigCache, ConfigSnapshot } from './config-snapshot.js';
 export { ConfigFeed, type ConfigFeedOptions } from './config-feed.js';
 export {
+  createConfigService,
+  followConfigChanges,
+  type CallCredentials,
+  type ConfigNotice,
+  type PutAuthorization,
+} from './config-service.js';
+export {
   createEnrichHandler,
   poisonReason,
   decodeEventBatch,
@@ -87,6 +95,8 @@ export {
 export { DEFAULT_MAX_MESSAGE_BYTES, encodeChunks, publishChunks } from './publish-chunks.js';
 export type {
   CommittedState,
+  ConfigRepository,
+  TenantConfigInput,
   CommitFence,
   CommittedEvent,
   ResultSink,

@@ -1,8 +1,8 @@
 /**
- * What the stages need from the outside world, as interfaces: @throughline/stores implements them over Redis and
- * PostgreSQL; the embedded mode implements them in memory and over an embedded PostgreSQL.
+ * What the stages and the config service need from the outside world, as interfaces: @throughline/stores implements
+ * them over Redis and PostgreSQL; the embedded mode implements the stages' in memory and over an embedded PostgreSQL.
  */
-import type { Result } from '@throughline/contracts';
+import type { Result, TenantConfig } from '@throughline/contracts';
 import type { AccountState } from '@throughline/ledger';
 
 /**
@@ -96,4 +96,31 @@ export interface ResultSink {
   claim(partition: number, epoch: number): Promise<{ upstream: number }>;
   /** Commits, or refuses with a fenced error when a newer writer epoch owns the partition. */
   commitBatch(fence: CommitFence, results: Result[]): Promise<{ inserted: number; duplicates: number }>;
+}
+
+/** A configuration to store: everything but what the store assigns (version and update time). */
+export type TenantConfigInput = Omit<TenantConfig, 'version' | 'updatedAtMs'>;
+
+/**
+ * Where the tenants' configuration is kept (PostgreSQL), as the config service uses it. Versions are drawn from
+ * one sequence before commit, so a change may commit after one with a higher version.
+ */
+export interface ConfigRepository {
+  /** Every tenant's current configuration, and the largest version among them (0n when there are none). */
+  list(): Promise<{ configs: TenantConfig[]; version: bigint }>;
+  /** The tenant's current configuration, or undefined when it has none. */
+  get(tenantId: string): Promise<TenantConfig | undefined>;
+  /**
+   * Stores a new version of a tenant's configuration, recording who changed it, and notifies the listeners.
+   * Rejects with an error whose `poison` is true when the configuration itself is invalid.
+   */
+  put(config: TenantConfigInput, opts?: { changedBy?: string }): Promise<TenantConfig>;
+  /**
+   * Calls `onChange` for every change committed from now on, until the returned function is called. Notifications
+   * can be lost while the listening connection is down: `onResync` is called once it listens again.
+   */
+  listen(
+    onChange: (tenantId: string, version: bigint) => void,
+    opts?: { onResync?: () => void; onError?: (err: Error) => void; reconnectDelayMs?: number },
+  ): Promise<() => Promise<void>>;
 }

@@ -1,44 +1,70 @@
+/**
+ * The config service's gRPC handlers (Get, List, Put, Watch) over a `ConfigRepository`: the database's change
+ * notifications (one LISTEN per process) fanned out to every Watch stream that `ConfigFeed`s follow.
+ */
 import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import type { ConfigChange, ConfigServiceServer, TenantConfig } from '@throughline/contracts';
 import { ensureError, type Logger } from '@throughline/runtime';
-import { isStoreError, type ConfigListenOptions, type TenantConfigRepository } from '@throughline/stores';
-import type { CallCredentials, PutAuthorization } from './admin-auth.js';
+import type { ConfigRepository } from './ports.js';
+
+/** What a call carries that can authenticate it. */
+export interface CallCredentials {
+  metadata: grpc.Metadata;
+  /** The verified client certificate's subject common name, over mutual TLS. */
+  clientName: string | undefined;
+  /** The peer's address, for the record of an open Put. */
+  peer: string;
+}
+
+/** Allowed (and by whom), or refused with the status for the caller and, when it differs, a reason for the log. */
+export type PutAuthorization =
+  { ok: true; by: string } | { ok: false; status: Partial<grpc.StatusObject>; log?: string };
+
+/** A tenant's configuration changed to `version` (a notification carries no configuration: it is read again). */
+export interface ConfigNotice {
+  tenantId: string;
+  version: bigint;
+}
 
 /**
- * The database's configuration changes as events for the Watch streams, and how to stop following them: `change`
- * for each notification, and `resync` when the LISTEN connection was lost and listens again — changes committed
- * meanwhile were never notified, so every Watch stream is ended and its client, reconnecting, reads the whole
- * configuration again.
+ * The repository's configuration changes as events for the Watch streams, and how to stop following them:
+ * `change` (a `ConfigNotice`) for each notification, and `resync` when the LISTEN connection was lost and listens
+ * again — changes committed meanwhile were never notified, so every Watch stream is ended and its client,
+ * reconnecting, reads the whole configuration again.
  */
 export async function followConfigChanges(
-  repo: TenantConfigRepository,
+  repo: Pick<ConfigRepository, 'listen'>,
   logger: Logger,
-  opts: Pick<ConfigListenOptions, 'reconnectDelayMs'> = {},
+  opts: { reconnectDelayMs?: number } = {},
 ): Promise<{ changes: EventEmitter; stop: () => Promise<void> }> {
   const changes = new EventEmitter();
   changes.setMaxListeners(0);
-  const stop = await repo.listen((tenantId, version) => changes.emit('change', { tenantId, version }), {
-    ...opts,
-    onError: (err) => logger.warn('config change notifications', { error: err.message }),
-    onResync: () => {
-      logger.warn(
-        'config change notifications resumed; ending every Watch so that clients read the whole configuration',
-      );
-      changes.emit('resync');
+  const stop = await repo.listen(
+    (tenantId, version) => changes.emit('change', { tenantId, version } satisfies ConfigNotice),
+    {
+      ...opts,
+      onError: (err) => logger.warn('config change notifications', { error: err.message }),
+      onResync: () => {
+        logger.warn(
+          'config change notifications resumed; ending every Watch so that clients read the whole configuration',
+        );
+        changes.emit('resync');
+      },
     },
-  });
+  );
   return { changes, stop };
 }
 
 /**
- * Fans the database's change notifications (one LISTEN per process) out to every Watch stream. A stream first
- * gets the configurations newer than the version it asked for, then a marker, then each change as it happens;
+ * ConfigService over `repo`, its Watch streams fed by `changes` (see `followConfigChanges`). A stream first gets
+ * the configurations newer than the version it asked for, then a marker, then each change as it happens;
  * notifications that arrive while the snapshot is being read are held and sent after it, without duplicates. A
- * `resync` (notifications may have been lost) ends every stream with UNAVAILABLE.
+ * `resync` (notifications may have been lost) ends every stream with UNAVAILABLE. A Put goes ahead only when
+ * `authorizePut` allows it, recorded with who made it.
  */
 export function createConfigService(
-  repo: TenantConfigRepository,
+  repo: ConfigRepository,
   changes: EventEmitter,
   logger: Logger,
   authorizePut: (call: CallCredentials) => PutAuthorization,
@@ -100,7 +126,7 @@ export function createConfigService(
       let snapshotDone = false;
       let ended = false;
       let resyncAfterSnapshot = false;
-      const held: { tenantId: string; version: bigint }[] = [];
+      const held: ConfigNotice[] = [];
       const send = (config: TenantConfig): void => {
         if (ended) return;
         const last = sentVersion.get(config.tenantId) ?? floor;
@@ -109,7 +135,14 @@ export function createConfigService(
         const change: ConfigChange = { config, snapshotComplete: false };
         call.write(change);
       };
-      const forward = (n: { tenantId: string; version: bigint }): void => {
+      // grpc-js ends a server stream with the status of an 'error' event (`destroy` would end it with none, and
+      // its client would wait for good).
+      const end = (details: string): void => {
+        if (ended) return;
+        ended = true;
+        call.emit('error', { code: grpc.status.UNAVAILABLE, details });
+      };
+      const forward = (n: ConfigNotice): void => {
         if (!snapshotDone) {
           held.push(n);
           return;
@@ -117,26 +150,20 @@ export function createConfigService(
         repo.get(n.tenantId).then(
           (config) => config && !call.cancelled && send(config),
           (err: unknown) => {
-            logger.warn('watch: reading a changed configuration failed; ending the stream', {
-              error: ensureError(err).message,
-            });
-            call.destroy(ensureError(err));
+            const error = ensureError(err).message;
+            logger.warn('watch: reading a changed configuration failed; ending the stream', { error });
+            end(`reading a changed configuration failed: ${error}`);
           },
         );
       };
-      // grpc-js ends a server stream with the status of an 'error' event. A snapshot still being read may have
-      // been read before the missed changes: the stream ends once it is sent, not in the middle of it.
+      // A snapshot still being read may have been read before the missed changes: the stream ends once it is sent,
+      // not in the middle of it.
       const resync = (): void => {
         if (!snapshotDone) {
           resyncAfterSnapshot = true;
           return;
         }
-        if (ended) return;
-        ended = true;
-        call.emit('error', {
-          code: grpc.status.UNAVAILABLE,
-          details: 'configuration changes may have been missed; reconnect to read them',
-        });
+        end('configuration changes may have been missed; reconnect to read them');
       };
       const off = (): void => {
         changes.off('change', forward);
@@ -159,13 +186,16 @@ export function createConfigService(
           }
           for (const n of held.splice(0)) forward(n);
         },
-        (err: unknown) => call.destroy(ensureError(err)),
+        (err: unknown) => end(`reading the configuration failed: ${ensureError(err).message}`),
       );
     },
   };
 }
 
+/** A repository's refusal of the input itself (`poison`) is the caller's to fix; anything else may pass. */
 function toStatus(err: unknown): Partial<grpc.StatusObject> {
-  if (isStoreError(err, 'INVALID_INPUT')) return { code: grpc.status.INVALID_ARGUMENT, details: err.message };
-  return { code: grpc.status.UNAVAILABLE, details: ensureError(err).message };
+  const e = ensureError(err);
+  if ((e as { poison?: unknown }).poison === true)
+    return { code: grpc.status.INVALID_ARGUMENT, details: e.message };
+  return { code: grpc.status.UNAVAILABLE, details: e.message };
 }
