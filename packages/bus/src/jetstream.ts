@@ -23,7 +23,12 @@ import {
   openLeaseBucket,
 } from './leases/jetstream-lease-bucket.js';
 import { JetStreamMailbox } from './jetstream/mailbox.js';
-import { isNoMessage, isStreamNotFound, toBusError } from './jetstream/nats-errors.js';
+import {
+  isJetStreamUnavailable,
+  isNoMessage,
+  isStreamNotFound,
+  toBusError,
+} from './jetstream/nats-errors.js';
 import {
   currentConsumer,
   ensureMailboxConsumer,
@@ -48,8 +53,14 @@ import type {
   PublishOptions,
 } from './types.js';
 
+/** How long `ensureTopology` goes on trying while JetStream does not answer (a leader election takes seconds). */
+const TOPOLOGY_RETRY_MS = 60_000;
+
 export interface ConnectJetStreamBusOptions {
-  /** NATS server URL(s), e.g. `nats://127.0.0.1:4222`. */
+  /**
+   * NATS server URL(s), e.g. `nats://127.0.0.1:4222`, or several separated by commas (the seed servers of a
+   * cluster: any one that answers will do, the others are learnt from it).
+   */
   servers: string | string[];
   /** Connection name shown by the server (monitoring). Default: none. */
   name?: string;
@@ -83,7 +94,7 @@ export async function connectJetStreamBus(opts: ConnectJetStreamBusOptions): Pro
   try {
     nc = await connect({
       ...auth,
-      servers: opts.servers,
+      servers: natsServerList(opts.servers),
       ...(opts.name === undefined ? {} : { name: opts.name }),
       noAsyncTraces: true,
       maxReconnectAttempts: -1,
@@ -104,6 +115,13 @@ export async function connectJetStreamBus(opts: ConnectJetStreamBusOptions): Pro
     ...(opts.logger === undefined ? {} : { logger: opts.logger }),
     ...(opts.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: opts.requestTimeoutMs }),
   });
+}
+
+/** `a,b` or `[a, b]` as `[a, b]`, blanks dropped. */
+export function natsServerList(servers: string | readonly string[]): string[] {
+  return (typeof servers === 'string' ? servers.split(',') : servers)
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 }
 
 /** Builds the bus on an existing connection (connect it with `noAsyncTraces: true` for publish speed). */
@@ -140,10 +158,31 @@ class JetStreamBus implements Bus {
 
   async ensureTopology(): Promise<void> {
     this.checkOpen();
-    const jsm = await this.jsm();
-    await ensureStreams(jsm, this.settings, this.logger);
-    await ensureLeaseBucket(this.nc, jsm, this.settings.leaseTtlMs, this.logger);
-    await ensureClientBucket(this.nc, jsm, this.logger);
+    // Every step is idempotent, so the whole is tried again while JetStream does not answer: a clustered
+    // JetStream electing the leader of a stream just created (or of its meta data) times requests out meanwhile.
+    const deadline = Date.now() + TOPOLOGY_RETRY_MS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const jsm = await this.jsm();
+        await ensureStreams(jsm, this.settings, this.logger);
+        await ensureLeaseBucket(
+          this.nc,
+          jsm,
+          this.settings.leaseTtlMs,
+          this.settings.streamReplicas,
+          this.logger,
+        );
+        await ensureClientBucket(this.nc, jsm, this.settings.streamReplicas, this.logger);
+        return;
+      } catch (err) {
+        if (this.closed || !isJetStreamUnavailable(err) || Date.now() >= deadline) throw err;
+        this.logger?.warn('bus: JetStream did not answer while setting up the streams; trying again', {
+          attempt,
+          error: ensureError(err).message,
+        });
+        await new Promise((resolve) => setTimeout(resolve, Math.min(250 * 2 ** (attempt - 1), 2_000)));
+      }
+    }
   }
 
   clients(): Promise<LeaseBucket> {

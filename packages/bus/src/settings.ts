@@ -10,6 +10,7 @@ export const defaultBusSettings = {
   maxAckPending: 64,
   maxMessageBytes: 8 * 1024 * 1024,
   leaseTtlMs: 5_000,
+  streamReplicas: 1,
 } as const satisfies Required<BusSettings>;
 
 export interface ResolvedBusSettings extends Required<BusSettings> {
@@ -20,6 +21,8 @@ export interface ResolvedBusSettings extends Required<BusSettings> {
   readonly redeliveryBackoffMs: readonly number[];
 }
 
+/** JetStream keeps at most five copies of a stream. */
+const MAX_REPLICAS = 5;
 /** Longest single back-off step, unless `ackWaitMs` itself is longer. */
 const MAX_BACKOFF_STEP_MS = 300_000;
 /** At most this many distinct back-off steps; later deliveries reuse the last one. */
@@ -42,7 +45,17 @@ export function resolveBusSettings(settings: BusSettings = {}): ResolvedBusSetti
       defaultBusSettings.maxMessageBytes,
     ),
     leaseTtlMs: positiveInteger('leaseTtlMs', settings.leaseTtlMs, defaultBusSettings.leaseTtlMs),
+    streamReplicas: positiveInteger(
+      'streamReplicas',
+      settings.streamReplicas,
+      defaultBusSettings.streamReplicas,
+    ),
   };
+  if (resolved.streamReplicas > MAX_REPLICAS)
+    throw new BusError(
+      BusErrorCode.invalidArgument,
+      `bus setting streamReplicas must be at most ${MAX_REPLICAS} (JetStream's limit), got ${resolved.streamReplicas}`,
+    );
   return { ...resolved, redeliveryBackoffMs: redeliveryBackoffMs(resolved.ackWaitMs, resolved.maxDeliver) };
 }
 

@@ -245,4 +245,11 @@ export interface BusSettings {
    * partitions move after this long. The same in every service of a deployment. Default 5000.
    */
   leaseTtlMs?: number;
+  /**
+   * Copies JetStream keeps of every stream and bucket (topics, dead letters, leases, clients): 1 on a single
+   * server; 3 on a clustered NATS, so that an acknowledged message survives the loss of a node and its disk, and
+   * the pipeline goes on while a node is down (a quorum of 2 of 3). At most the number of JetStream servers. An
+   * existing stream is moved to this count in place (nats-server copies it to the new peers). Default 1.
+   */
+  streamReplicas?: number;
 }

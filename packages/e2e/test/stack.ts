@@ -26,9 +26,11 @@ import {
   createTestPki,
   spawnService,
   startNats,
+  startNatsCluster,
   startPostgres,
   startRedis,
   waitFor,
+  type NatsClusterHandle,
   type NatsHandle,
   type PostgresHandle,
   type CertFiles,
@@ -80,10 +82,20 @@ export interface StackOptions {
    * tl_config) with its password file and DATABASE_MIGRATE=off. Implies `databasePassword`.
    */
   databaseRoles?: boolean;
+  /**
+   * NATS is a cluster of three JetStream nodes on loopback (routes between them) and every stream and bucket keeps
+   * three copies (BUS_STREAM_REPLICAS=3); the services are given the three nodes' URLs.
+   */
+  natsCluster?: boolean;
 }
 
 export interface Stack {
+  /** The NATS server (with `natsCluster`, its first node). */
   nats: NatsHandle;
+  /** With `natsCluster`: the three nodes. */
+  natsCluster?: NatsClusterHandle;
+  /** The URL(s) of NATS the services were given. */
+  natsUrl: string;
   redis: RedisHandle;
   postgres: PostgresHandle;
   databaseUrl: string;
@@ -126,15 +138,22 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const pki = opts.redisSecured || opts.databaseSsl ? createTestPki() : undefined;
   const ca = pki?.ca('data-ca');
   const redisSecurity = opts.redisSecured ? secureRedis(secretsDir, pki!, ca!) : undefined;
-  const [nats, redis, postgres] = await Promise.all([
-    startNats(natsSecurity === undefined ? {} : { config: natsSecurity.config }),
+  if (opts.natsCluster && natsSecurity !== undefined)
+    throw new Error('natsCluster with natsSecured is not supported');
+  const [natsServers, redis, postgres] = await Promise.all([
+    opts.natsCluster
+      ? startNatsCluster()
+      : startNats(natsSecurity === undefined ? {} : { config: natsSecurity.config }),
     startRedis(redisSecurity?.start ?? {}),
     startPostgres(opts.databaseSsl ? { ssl: pki!.cert('postgres', ca!, 'server') } : {}),
   ]);
+  const natsCluster = 'nodes' in natsServers ? natsServers : undefined;
+  const nats = natsCluster?.nodes[0] ?? (natsServers as NatsHandle);
+  const natsUrl = natsServers.url;
+  const extraEnv: Record<string, string> = natsCluster === undefined ? {} : { BUS_STREAM_REPLICAS: '3' };
   const databaseUrl = await postgres.createDatabase('throughline');
   let serviceDatabaseUrl = databaseUrl;
   let databaseRole: Stack['databaseRole'];
-  const extraEnv: Record<string, string> = {};
   if (natsSecurity !== undefined) {
     // The streams and buckets exist before the services start: under their permissions they may only check them.
     const operator = await connectJetStreamBus({
@@ -174,7 +193,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const services = new Map<string, ServiceProcess>();
   const launcher = await Launcher.start({
     settings: {
-      natsUrl: nats.url,
+      natsUrl,
       redisUrl: redis.url,
       databaseUrl: serviceDatabaseUrl,
       partitions,
@@ -214,7 +233,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   // Idle connections die when a test stops PostgreSQL; that is expected, not a failure of the test.
   pool.on('error', () => undefined);
   const bus = await connectJetStreamBus({
-    servers: nats.url,
+    servers: natsUrl,
     name: 'e2e-test',
     auth: natsSecurity?.auth ?? {},
   });
@@ -224,6 +243,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const configClient = new ConfigServiceClient(configAddress, grpc.credentials.createInsecure());
   return {
     nats,
+    ...(natsCluster === undefined ? {} : { natsCluster }),
+    natsUrl,
     redis,
     postgres,
     databaseUrl,
@@ -255,7 +276,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       await launcher.stop(10_000);
       await bus.close().catch(() => undefined);
       await pool.end().catch(() => undefined);
-      await Promise.allSettled([nats.stop(), redis.stop(), postgres.stop()]);
+      await Promise.allSettled([natsServers.stop(), redis.stop(), postgres.stop()]);
       rmSync(secretsDir, { recursive: true, force: true });
     },
   };

@@ -48,6 +48,8 @@ export const commonSettings = z.object({
   BUS_ACK_WAIT_MS: z.coerce.number().int().min(100).default(30_000),
   BUS_MAX_DELIVER: z.coerce.number().int().min(2).default(10),
   BUS_MAX_ACK_PENDING: z.coerce.number().int().min(1).default(64),
+  /** Copies JetStream keeps of every stream and bucket: 1 on one server, 3 on a clustered NATS. */
+  BUS_STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
 });
 export type CommonSettings = z.infer<typeof commonSettings>;
 
@@ -97,6 +99,7 @@ export function busSettingsOf(s: CommonSettings) {
     maxDeliver: s.BUS_MAX_DELIVER,
     maxAckPending: s.BUS_MAX_ACK_PENDING,
     leaseTtlMs: s.LEASE_TTL_MS,
+    streamReplicas: s.BUS_STREAM_REPLICAS,
   };
 }
 

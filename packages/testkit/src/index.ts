@@ -47,6 +47,12 @@ export { freePort } from './ports.js';
 export { waitFor, type WaitForOptions } from './wait.js';
 export type { ServerHandle, ServerStartOptions } from './server-handle.js';
 export { startNats, type NatsHandle, type NatsStartOptions } from './nats.js';
+export {
+  startNatsCluster,
+  type NatsClusterHandle,
+  type NatsClusterStartOptions,
+  type NatsNodeHandle,
+} from './nats-cluster.js';
 export { aclFileUsers, startRedis, type RedisHandle, type RedisStartOptions } from './redis.js';
 export { startPostgres, type PostgresHandle, type PostgresStartOptions } from './postgres.js';
 export { createTestPki, type CertFiles, type TestPki } from './pki.js';

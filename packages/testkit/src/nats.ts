@@ -37,6 +37,14 @@ class NatsServerHandle extends ManagedServerHandle implements NatsHandle {
  * Ready once a client connection is greeted with an INFO line that announces JetStream.
  */
 export async function startNats(opts: NatsStartOptions = {}): Promise<NatsHandle> {
+  return launchNats(opts, []);
+}
+
+/**
+ * Starts one nats-server as `startNats` does, with `extraArgs` after the defaults (a cluster node's name, routes and
+ * monitoring port).
+ */
+export async function launchNats(opts: NatsStartOptions, extraArgs: readonly string[]): Promise<NatsHandle> {
   const binary = requireBinary(
     'nats-server',
     'apt-get install nats-server',
@@ -59,7 +67,7 @@ export async function startNats(opts: NatsStartOptions = {}): Promise<NatsHandle
     stopTimeoutMs: opts.stopTimeoutMs,
     launch: (port) => ({
       command: binary,
-      args: [...configArgs, '-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir],
+      args: [...configArgs, '-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir, ...extraArgs],
     }),
     isReady: async (port) => {
       const greeting = await readFirstLine(port);

@@ -5,8 +5,11 @@ export interface WaitForOptions {
   timeoutMs?: number;
   /** Pause between probes. Default: 50 ms. */
   intervalMs?: number;
-  /** The message of the `WaitTimeoutError` thrown on time-out. Default: "condition not met within N ms". */
-  message?: string;
+  /**
+   * The message of the `WaitTimeoutError` thrown on time-out (or a function giving it then, to say what the last
+   * probe saw). Default: "condition not met within N ms".
+   */
+  message?: string | (() => string);
 }
 
 /**
@@ -31,7 +34,9 @@ export async function waitFor<T>(
       lastError = e;
     }
     if (Date.now() >= deadline) {
-      const message = opts.message ?? `condition not met within ${timeoutMs} ms`;
+      const message =
+        (typeof opts.message === 'function' ? opts.message() : opts.message) ??
+        `condition not met within ${timeoutMs} ms`;
       const detail = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
       throw new WaitTimeoutError(
         message + detail,

@@ -78,8 +78,9 @@ export async function natsRequest(port: number, subject: string, payload: string
     'CONNECT {"verbose":false,"pedantic":false,"protocol":1}\r\n' +
     `SUB ${inbox} 1\r\n` +
     `PUB ${subject} ${inbox} ${Buffer.byteLength(payload)}\r\n${payload}\r\n`;
-  const received = await exchange(port, request, (r) => /MSG \S+ 1 \d+\r\n.*\r\n/s.test(r));
-  const match = /MSG \S+ 1 (\d+)\r\n/.exec(received)!;
+  const received = await exchange(port, request, (r) => /MSG \S+ 1 +(?:\S+ +)?\d+\r\n.*\r\n/s.test(r));
+  // MSG <subject> <sid> [reply-to] <bytes>: the reply-to may be absent (or empty: two spaces).
+  const match = /MSG \S+ 1 +(?:\S+ +)?(\d+)\r\n/.exec(received)!;
   const start = match.index + match[0].length;
   return received.slice(start, start + Number(match[1]));
 }

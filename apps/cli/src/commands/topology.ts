@@ -14,6 +14,7 @@ interface TopologyFlags {
   natsUrl: string;
   duplicateWindowMs: number;
   leaseTtlMs: number;
+  streamReplicas: number;
 }
 
 export function topologyCommand(): Command {
@@ -34,10 +35,20 @@ export function topologyCommand(): Command {
         .env('LEASE_TTL_MS')
         .default(5_000),
     )
+    .addOption(
+      new Option(
+        '--stream-replicas <n>',
+        "copies JetStream keeps of each stream and bucket (3 on a clustered NATS), as the services' setting",
+      )
+        .argParser(positiveInt)
+        .env('BUS_STREAM_REPLICAS')
+        .default(1),
+    )
     .action(async (flags: TopologyFlags) => {
       const bus = await connectNats(flags.natsUrl, 'topology', {
         duplicateWindowMs: flags.duplicateWindowMs,
         leaseTtlMs: flags.leaseTtlMs,
+        streamReplicas: flags.streamReplicas,
       });
       try {
         await bus.ensureTopology().catch((err: unknown) => {

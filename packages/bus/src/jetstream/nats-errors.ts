@@ -26,6 +26,36 @@ export function isNoMessage(err: unknown): boolean {
   );
 }
 
+const SEQUENCE_RESYNC_CODE = 10077;
+/** "JetStream system temporarily unavailable": a clustered JetStream without a meta leader yet. */
+const TEMPORARILY_UNAVAILABLE_CODE = 10008;
+
+/**
+ * "expected sequence does not match store" (10077, status 503): the leader of a clustered stream refused a publish
+ * because its count of proposed messages disagrees with its store — after a purge moved the stream's sequence
+ * (nats-server before 2.9.21 does not reset the count then). Nothing was stored, and the leader has set its count
+ * right: the same publish, compare-and-set included, can be sent again.
+ */
+export function isSequenceResync(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++)
+    if (e instanceof JetStreamApiError && e.code === SEQUENCE_RESYNC_CODE) return true;
+  return false;
+}
+
+/**
+ * Whether `err` (or an error it wraps) says that JetStream did not answer for now rather than that the request is
+ * wrong: a timed-out request, or a JetStream API error with status 503 or "temporarily unavailable". On a
+ * clustered JetStream this is how a stream or meta leader election looks to a client (a few seconds).
+ */
+export function isJetStreamUnavailable(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    if (e.name === 'TimeoutError') return true;
+    if (e instanceof JetStreamApiError && (e.status === 503 || e.code === TEMPORARILY_UNAVAILABLE_CODE))
+      return true;
+  }
+  return false;
+}
+
 /** Maps `err` to a BusError; `fallback` is the code when nothing more specific applies. */
 export function toBusError(err: unknown, fallback: BusErrorCode, context: string): BusError {
   if (err instanceof BusError) return err;

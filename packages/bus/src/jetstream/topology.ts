@@ -27,7 +27,14 @@ import { isConsumerNotFound, isStreamNotFound, toBusError } from './nats-errors.
 
 type DesiredStream = Pick<
   StreamConfig,
-  'name' | 'subjects' | 'retention' | 'storage' | 'duplicate_window' | 'max_msg_size' | 'max_age'
+  | 'name'
+  | 'subjects'
+  | 'retention'
+  | 'storage'
+  | 'duplicate_window'
+  | 'max_msg_size'
+  | 'max_age'
+  | 'num_replicas'
 >;
 
 export function topicStreamConfig(topic: Topic, settings: ResolvedBusSettings): DesiredStream {
@@ -39,6 +46,7 @@ export function topicStreamConfig(topic: Topic, settings: ResolvedBusSettings): 
     duplicate_window: nanos(settings.duplicateWindowMs),
     max_msg_size: settings.maxMessageBytes,
     max_age: 0,
+    num_replicas: settings.streamReplicas,
   };
 }
 
@@ -52,6 +60,7 @@ export function deadLetterStreamConfig(settings: ResolvedBusSettings): DesiredSt
     duplicate_window: nanos(Math.min(settings.duplicateWindowMs, DEAD_LETTER_MAX_AGE_MS)),
     max_msg_size: -1,
     max_age: nanos(DEAD_LETTER_MAX_AGE_MS),
+    num_replicas: settings.streamReplicas,
   };
 }
 
@@ -116,12 +125,13 @@ async function ensureStream(
     current.subjects.join(',') !== desired.subjects.join(',') ||
     current.duplicate_window !== desired.duplicate_window ||
     current.max_msg_size !== desired.max_msg_size ||
-    current.max_age !== desired.max_age;
+    current.max_age !== desired.max_age ||
+    (current.num_replicas || 1) !== desired.num_replicas;
   if (!differs) return;
   const { name, retention: _retention, storage: _storage, ...update } = desired;
   try {
     await jsm.streams.update(name, update);
-    logger?.info('stream updated', { stream: name });
+    logger?.info('stream updated', { stream: name, replicas: desired.num_replicas });
   } catch (err) {
     throw toBusError(err, BusErrorCode.requestFailed, `update stream ${name}`);
   }

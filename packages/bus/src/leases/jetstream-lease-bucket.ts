@@ -18,7 +18,7 @@ import {
 import { Kvm, type KV } from '@nats-io/kv';
 import { nanos, type NatsConnection } from '@nats-io/nats-core';
 import { BusErrorCode, ensureError } from '../errors.js';
-import { toBusError } from '../jetstream/nats-errors.js';
+import { isJetStreamUnavailable, isSequenceResync, toBusError } from '../jetstream/nats-errors.js';
 import type { LeaseBucket, LeaseEntry, LeaseWatch, Logger } from '../types.js';
 import { checkLeaseKey } from './keys.js';
 
@@ -26,64 +26,79 @@ import { checkLeaseKey } from './keys.js';
 export const LEASE_BUCKET = 'tl_leases';
 /** The client bucket's name (ingest's client credentials); its stream is `KV_tl_clients`. */
 export const CLIENT_BUCKET = 'tl_clients';
+/** How often a compare-and-set refused by a leader setting its sequence right is sent (each one is refused once). */
+const SEQUENCE_RESYNC_ATTEMPTS = 3;
 /** The header nats.js and nats-server use to mark a KV delete (`DEL`) or purge (`PURGE`). */
 const KV_OPERATION_HEADER = 'KV-Operation';
 
-/** Creates the bucket, or brings its time to live to `ttlMs` when it exists with another one. */
+/**
+ * Creates the lease bucket, or brings its time to live to `ttlMs` and its copies to `replicas` when it exists with
+ * others.
+ */
 export async function ensureLeaseBucket(
   nc: NatsConnection,
   jsm: JetStreamManager,
   ttlMs: number,
+  replicas: number,
   logger?: Logger,
 ): Promise<void> {
-  const stream = `KV_${LEASE_BUCKET}`;
+  await ensureBucket(
+    nc,
+    jsm,
+    { label: 'lease', bucket: LEASE_BUCKET, ttlMs, replicas },
+    logger,
+    async (stream) =>
+      // Revisions (so lease epochs) of a new bucket start at the current time in microseconds: a bucket created
+      // again after a loss hands out epochs above every epoch of the one before (its writes never reached a
+      // million a second), so the stores' fences keep working. 2^53 µs is the year 2255.
+      jsm.streams.purge(stream, { seq: epochFloorNow() + 1 }),
+  );
+}
+
+/** Creates the client bucket when it is missing (no time to live, the last value of each key kept). */
+export async function ensureClientBucket(
+  nc: NatsConnection,
+  jsm: JetStreamManager,
+  replicas: number,
+  logger?: Logger,
+): Promise<void> {
+  await ensureBucket(nc, jsm, { label: 'client', bucket: CLIENT_BUCKET, ttlMs: 0, replicas }, logger);
+}
+
+async function ensureBucket(
+  nc: NatsConnection,
+  jsm: JetStreamManager,
+  want: { label: string; bucket: string; ttlMs: number; replicas: number },
+  logger: Logger | undefined,
+  onCreated?: (stream: string) => Promise<unknown>,
+): Promise<void> {
+  const { label, bucket, ttlMs, replicas } = want;
+  const stream = `KV_${bucket}`;
   try {
     const info = await jsm.streams.info(stream).catch((err: unknown) => {
       if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return undefined;
       throw err;
     });
     if (info === undefined) {
-      await new Kvm(nc).create(LEASE_BUCKET, { history: 1, ttl: ttlMs });
-      // Revisions (so lease epochs) of a new bucket start at the current time in microseconds: a bucket created
-      // again after a loss hands out epochs above every epoch of the one before (its writes never reached a
-      // million a second), so the stores' fences keep working. 2^53 µs is the year 2255.
-      await jsm.streams.purge(stream, { seq: epochFloorNow() + 1 });
-      logger?.info('lease bucket created', { bucket: LEASE_BUCKET, ttlMs });
-    } else if (info.config.max_age !== nanos(ttlMs)) {
-      const maxAge = nanos(ttlMs);
-      // nats-server refuses a duplicate window longer than max_age.
-      const duplicateWindow = Math.min(info.config.duplicate_window ?? maxAge, maxAge);
-      await jsm.streams.update(stream, {
-        ...info.config,
-        max_age: maxAge,
-        duplicate_window: duplicateWindow,
-      });
-      logger?.warn('lease bucket time to live changed', { bucket: LEASE_BUCKET, ttlMs });
+      await new Kvm(nc).create(bucket, { history: 1, replicas, ...(ttlMs > 0 ? { ttl: ttlMs } : {}) });
+      await onCreated?.(stream);
+      logger?.info(`${label} bucket created`, { bucket, ttlMs, replicas });
+      return;
     }
+    const maxAge = nanos(ttlMs);
+    if (info.config.max_age === maxAge && (info.config.num_replicas || 1) === replicas) return;
+    // nats-server refuses a duplicate window longer than max_age.
+    const duplicateWindow =
+      ttlMs > 0 ? Math.min(info.config.duplicate_window ?? maxAge, maxAge) : info.config.duplicate_window;
+    await jsm.streams.update(stream, {
+      ...info.config,
+      max_age: maxAge,
+      duplicate_window: duplicateWindow,
+      num_replicas: replicas,
+    });
+    logger?.warn(`${label} bucket settings changed`, { bucket, ttlMs, replicas });
   } catch (err) {
-    throw toBusError(err, BusErrorCode.requestFailed, `ensure lease bucket ${LEASE_BUCKET}`);
-  }
-}
-
-/** Creates the client bucket when it is missing: no time to live, the last value of each key kept. */
-export async function ensureClientBucket(
-  nc: NatsConnection,
-  jsm: JetStreamManager,
-  logger?: Logger,
-): Promise<void> {
-  try {
-    const missing = await jsm.streams
-      .info(`KV_${CLIENT_BUCKET}`)
-      .then(() => false)
-      .catch((err: unknown) => {
-        if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return true;
-        throw err;
-      });
-    if (!missing) return;
-    await new Kvm(nc).create(CLIENT_BUCKET, { history: 1 });
-    logger?.info('client bucket created', { bucket: CLIENT_BUCKET });
-  } catch (err) {
-    throw toBusError(err, BusErrorCode.requestFailed, `ensure client bucket ${CLIENT_BUCKET}`);
+    throw toBusError(err, BusErrorCode.requestFailed, `ensure bucket ${bucket}`);
   }
 }
 
@@ -151,9 +166,26 @@ class JetStreamLeaseBucket implements LeaseBucket {
   async put(key: string, value: Uint8Array): Promise<number> {
     checkLeaseKey(key);
     try {
-      return await this.kv.put(key, value);
+      // Overwriting is idempotent: tried again through a leader election of a clustered bucket.
+      return await this.whileUnavailable(() => this.kv.put(key, value));
     } catch (err) {
       throw toBusError(err, BusErrorCode.requestFailed, `put ${key}`);
+    }
+  }
+
+  /**
+   * Runs `work` again while JetStream does not answer (a clustered bucket electing its leader), for at most two
+   * request time-outs. Only for reads and idempotent writes: a compare-and-set that timed out may have been stored.
+   */
+  private async whileUnavailable<R>(work: () => Promise<R>): Promise<R> {
+    const deadline = Date.now() + 2 * this.requestTimeoutMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await work();
+      } catch (err) {
+        if (!isJetStreamUnavailable(err) || Date.now() >= deadline) throw err;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** (attempt - 1), 1_000)));
+      }
     }
   }
 
@@ -170,7 +202,7 @@ class JetStreamLeaseBucket implements LeaseBucket {
   async get(key: string): Promise<LeaseEntry | undefined> {
     checkLeaseKey(key);
     try {
-      const entry = await this.kv.get(key);
+      const entry = await this.whileUnavailable(() => this.kv.get(key));
       if (entry === null || entry.operation !== 'PUT') return undefined;
       return { key, value: entry.value, revision: entry.revision };
     } catch (err) {
@@ -239,14 +271,18 @@ class JetStreamLeaseBucket implements LeaseBucket {
   }
 
   private async compareAndSet(what: string, write: () => Promise<number>): Promise<number | undefined> {
-    try {
-      return await write();
-    } catch (err) {
-      if (isWrongRevision(err)) return undefined;
-      const cause = ensureError(err);
-      // nats.js's create() rethrows its first error when the key holds a value: that is a wrong revision too.
-      if (isWrongRevision(cause.cause)) return undefined;
-      throw toBusError(cause, BusErrorCode.requestFailed, what);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await write();
+      } catch (err) {
+        if (isWrongRevision(err)) return undefined;
+        const cause = ensureError(err);
+        // nats.js's create() rethrows its first error when the key holds a value: that is a wrong revision too.
+        if (isWrongRevision(cause.cause)) return undefined;
+        // Refused before anything was stored (a clustered leader setting its count right): safe to send again.
+        if (isSequenceResync(cause) && attempt < SEQUENCE_RESYNC_ATTEMPTS) continue;
+        throw toBusError(cause, BusErrorCode.requestFailed, what);
+      }
     }
   }
 }

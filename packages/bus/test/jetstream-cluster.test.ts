@@ -1,0 +1,92 @@
+/**
+ * The JetStream bus on a three-node NATS cluster: streams and buckets in three copies, moved there in place from
+ * one copy, and the lease bucket's behaviour unchanged on a replicated bucket.
+ */
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import { TOPICS, subjects } from '@throughline/contracts';
+import { startNatsCluster, waitFor, type NatsClusterHandle } from '@throughline/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLIENT_BUCKET, connectJetStreamBus, LEASE_BUCKET, type BusSettings } from '../src/index.js';
+import { runLeaseBucketConformance } from './lease-bucket-conformance.js';
+
+const settings: BusSettings = { duplicateWindowMs: 1_000, ackWaitMs: 1_000, maxDeliver: 5, maxAckPending: 8 };
+const STREAMS = [
+  ...TOPICS.map((topic) => subjects.stream(topic)),
+  subjects.deadLetterStream,
+  `KV_${LEASE_BUCKET}`,
+  `KV_${CLIENT_BUCKET}`,
+];
+
+let cluster: NatsClusterHandle;
+let admin: NatsConnection;
+let jsm: JetStreamManager;
+
+beforeAll(async () => {
+  cluster = await startNatsCluster();
+  admin = await connect({ servers: cluster.url.split(',') });
+  jsm = await jetstreamManager(admin);
+}, 120_000);
+
+afterAll(async () => {
+  await admin?.close();
+  await cluster?.stop();
+});
+
+async function deleteStreams(): Promise<void> {
+  for (const name of STREAMS) await jsm.streams.delete(name).catch(() => false);
+}
+
+describe('JetStream bus on a NATS cluster', { timeout: 120_000 }, () => {
+  it('keeps every stream and bucket in the configured number of copies, moving existing ones in place', async () => {
+    await deleteStreams();
+    const one = await connectJetStreamBus({ servers: cluster.url, settings });
+    await one.ensureTopology();
+    await one.close();
+    for (const name of STREAMS) expect((await jsm.streams.info(name)).config.num_replicas, name).toBe(1);
+    await jsm.streams.info(subjects.stream('ingested'));
+
+    const three = await connectJetStreamBus({
+      servers: cluster.url,
+      settings: { ...settings, streamReplicas: 3 },
+    });
+    try {
+      await three.ensureTopology();
+      for (const name of STREAMS) {
+        expect((await jsm.streams.info(name)).config.num_replicas, name).toBe(3);
+        await waitFor(async () => (await jsm.streams.info(name)).cluster?.replicas?.length === 2, {
+          timeoutMs: 30_000,
+          message: `${name} did not get its two more copies`,
+        });
+      }
+    } finally {
+      await three.close();
+    }
+  });
+
+  it('accepts the seed servers as one comma-separated setting', async () => {
+    const [first, ...rest] = cluster.nodes;
+    const bus = await connectJetStreamBus({
+      servers: ` ${first!.url}, ${rest.map((n) => n.url).join(' ,')} `,
+    });
+    await bus.close();
+  });
+});
+
+runLeaseBucketConformance('jetstream, three copies on a cluster', async () => {
+  await deleteStreams();
+  const bus = await connectJetStreamBus({
+    servers: cluster.url,
+    settings: { ...settings, leaseTtlMs: 1_000, streamReplicas: 3 },
+  });
+  await bus.ensureTopology();
+  return {
+    bucket: await bus.leases(),
+    elapse: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    cleanup: async () => {
+      await bus.close();
+      await deleteStreams();
+    },
+  };
+});

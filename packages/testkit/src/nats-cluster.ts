@@ -1,0 +1,157 @@
+/**
+ * A NATS cluster on loopback: nodes with routes to each other and JetStream clustered over them, so streams can
+ * keep three copies and a node can be killed, restarted or lose its store while the others go on.
+ */
+import { get } from 'node:http';
+import { freePort } from './ports.js';
+import { launchNats, type NatsHandle, type NatsStartOptions } from './nats.js';
+import { waitFor } from './wait.js';
+
+export interface NatsNodeHandle extends NatsHandle {
+  /** The node's server name (`n1`, `n2`, …): what JetStream reports as a stream's leader or replica. */
+  readonly name: string;
+  /** The node's monitoring port (HTTP: /healthz, /jsz, /routez). */
+  readonly monitorPort: number;
+}
+
+export interface NatsClusterHandle {
+  readonly nodes: readonly NatsNodeHandle[];
+  /** Every node's URL, separated by commas (the services' NATS_URL). */
+  readonly url: string;
+  /** The node named `name` (`n1`, …); throws when there is none. */
+  node(name: string): NatsNodeHandle;
+  /**
+   * Resolves once every running node answers `/healthz` with OK: JetStream has a meta leader and the node's copies
+   * of every stream and consumer are current. After a node restarts, this is when it has caught up.
+   */
+  waitHealthy(timeoutMs?: number): Promise<void>;
+  /**
+   * The name of the node leading the stream `stream` now (as a running node's monitoring reports it), or
+   * `undefined` when no running node knows of a leader (an election under way).
+   */
+  streamLeader(stream: string): Promise<string | undefined>;
+  /** Stops every node and removes their stores. */
+  stop(): Promise<void>;
+}
+
+export interface NatsClusterStartOptions extends Omit<NatsStartOptions, 'config'> {
+  /** Default 3 (JetStream needs a majority: 3 nodes survive the loss of one). */
+  nodes?: number;
+}
+
+/** `GET http://127.0.0.1:<port><path>`: the status code and body. */
+function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = get({ host: '127.0.0.1', port, path, timeout: 2_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer from 127.0.0.1:${port}${path}`)));
+    req.on('error', reject);
+  });
+}
+
+/**
+ * Starts `nodes` nats-servers (default 3) on free ports of 127.0.0.1, each with its own store, routed to one
+ * another as the cluster `tl-test`, and resolves once the cluster is healthy. The route and monitoring ports are
+ * chosen before the nodes start (every node must know the others' routes), so another process could take one
+ * in between: the start then fails with the node's log, and is retried by the caller if it must.
+ */
+export async function startNatsCluster(opts: NatsClusterStartOptions = {}): Promise<NatsClusterHandle> {
+  const count = opts.nodes ?? 3;
+  const routePorts: number[] = [];
+  const monitorPorts: number[] = [];
+  for (let i = 0; i < count; i++) {
+    routePorts.push(await freePort());
+    monitorPorts.push(await freePort());
+  }
+  const routes = routePorts.map((p) => `nats-route://127.0.0.1:${p}`).join(',');
+  const started = await Promise.allSettled(
+    routePorts.map(async (routePort, i) => {
+      const name = `n${i + 1}`;
+      const handle = await launchNats(opts, [
+        '--name',
+        name,
+        '--cluster_name',
+        'tl-test',
+        '--cluster',
+        `nats://127.0.0.1:${routePort}`,
+        '--routes',
+        routes,
+        '-m',
+        String(monitorPorts[i]),
+      ]);
+      return Object.assign(handle, { name, monitorPort: monitorPorts[i]! });
+    }),
+  );
+  const nodes = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed !== undefined) {
+    await Promise.all(nodes.map((n) => n.stop()));
+    throw failed.reason;
+  }
+  const cluster: NatsClusterHandle = {
+    nodes,
+    get url() {
+      return nodes.map((n) => n.url).join(',');
+    },
+    node(name) {
+      const node = nodes.find((n) => n.name === name);
+      if (node === undefined) throw new Error(`no NATS node named ${JSON.stringify(name)}`);
+      return node;
+    },
+    async waitHealthy(timeoutMs = 60_000) {
+      const last = new Map<string, string>();
+      await waitFor(
+        async () => {
+          let healthy = true;
+          for (const node of nodes) {
+            if (node.pid === undefined) continue;
+            const reply = await httpGet(node.monitorPort, '/healthz').catch((err: Error) => ({
+              status: 0,
+              body: err.message,
+            }));
+            last.set(node.name, `${reply.status} ${reply.body.trim()}`);
+            if (reply.status !== 200) healthy = false;
+          }
+          return healthy;
+        },
+        {
+          timeoutMs,
+          intervalMs: 100,
+          message: () =>
+            `the NATS cluster was not healthy within ${timeoutMs} ms: ` +
+            [...last].map(([name, answer]) => `${name}: ${answer}`).join('; '),
+        },
+      );
+    },
+    async streamLeader(stream) {
+      for (const node of nodes) {
+        if (node.pid === undefined) continue;
+        const reply = await httpGet(node.monitorPort, '/jsz?accounts=true&streams=true').catch(
+          () => undefined,
+        );
+        if (reply?.status !== 200) continue;
+        const jsz = JSON.parse(reply.body) as {
+          account_details?: { stream_detail?: { name: string; cluster?: { leader?: string } }[] }[];
+        };
+        for (const account of jsz.account_details ?? [])
+          for (const detail of account.stream_detail ?? [])
+            if (detail.name === stream && detail.cluster?.leader) return detail.cluster.leader;
+      }
+      return undefined;
+    },
+    async stop() {
+      await Promise.all(nodes.map((n) => n.stop()));
+    },
+  };
+  try {
+    await cluster.waitHealthy(opts.startTimeoutMs ?? 60_000);
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+  return cluster;
+}
