@@ -73,6 +73,21 @@ describe('values.yaml', () => {
       expect(envOf(podSpecOf(deployment(r, name)).containers[0]!).get('LEASE_TTL_MS')?.value).toBe('8000');
   });
 
+  it('gives every service on NATS the same count of stream copies, one unless told, at most five', () => {
+    const copies = (r: Rendered) =>
+      ['ingest', ...STAGES].map(
+        (name) => envOf(podSpecOf(deployment(r, name)).containers[0]!).get('BUS_STREAM_REPLICAS')?.value,
+      );
+    expect(copies(helmTemplate({ valueFiles: ['ci/default-values.yaml'] }))).toEqual(['1', '1', '1', '1']);
+    expect(
+      copies(helmTemplate({ valueFiles: ['ci/default-values.yaml'], set: { bus: { streamReplicas: 3 } } })),
+    ).toEqual(['3', '3', '3', '3']);
+    for (const streamReplicas of [0, 6])
+      expect(() =>
+        helmTemplate({ valueFiles: ['ci/default-values.yaml'], set: { bus: { streamReplicas } } }),
+      ).toThrow(/streamReplicas/);
+  });
+
   it('rolls a stage one pod at a time, never below its count, draining within the grace period', () => {
     const r = helmTemplate({ valueFiles: ['ci/default-values.yaml'] });
     for (const name of STAGES) {

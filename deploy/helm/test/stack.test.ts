@@ -53,11 +53,17 @@ describe('deploy/helm/throughline-stack', () => {
     expect(stack.kubeVersion).toBe(chart.kubeVersion);
   });
 
-  it('runs NATS as a 3-node JetStream cluster', () => {
+  it('runs NATS as a 3-node JetStream cluster, every stream and bucket in three copies', () => {
     expect(stackValues.nats.config).toMatchObject({
       cluster: { enabled: true, replicas: 3 },
       jetstream: { enabled: true },
     });
+    for (const service of ['ingest', 'enrich', 'state', 'writer']) {
+      const deployment = renderStack('tl').byName.get(`Deployment/tl-throughline-${service}`)!;
+      expect(envOf(podSpecOf(deployment).containers[0]!).get('BUS_STREAM_REPLICAS')?.value, service).toBe(
+        '3',
+      );
+    }
   });
 
   it('fails, naming `helm dependency build`, until the dependencies are fetched', () => {

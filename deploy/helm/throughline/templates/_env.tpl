@@ -54,6 +54,8 @@
   value: {{ $root.Values.bus.maxDeliver | int | quote }}
 - name: BUS_MAX_ACK_PENDING
   value: {{ $root.Values.bus.maxAckPending | int | quote }}
+- name: BUS_STREAM_REPLICAS
+  value: {{ $root.Values.bus.streamReplicas | int | quote }}
 {{- /* Every service that connects to NATS may create the lease bucket, whose time to live this is. */}}
 - name: LEASE_TTL_MS
   value: {{ $root.Values.leaseTtlMs | int | quote }}
