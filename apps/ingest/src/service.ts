@@ -1,8 +1,10 @@
 import type { Bus } from '@throughline/bus';
 import {
+  createIngestService,
   IngestAccess,
   IngestClientDirectory,
   IngestPublisher,
+  ingestServiceDefinition,
   maxRequestBytes,
   STAGE_NAMES,
   STAGES,
@@ -16,7 +18,6 @@ import {
   startHttpServer,
 } from '@throughline/service';
 import { loadSettings } from './config.js';
-import { createIngestService, ingestServiceDefinition } from './ingest-service.js';
 import { createPublishObserver, PipelineMetrics } from '@throughline/telemetry';
 import type { Telemetry } from '@throughline/telemetry-sdk';
 

@@ -17,16 +17,17 @@ import {
 } from '@throughline/contracts';
 import {
   clientKey,
+  createIngestService,
   encodeClientRecord,
   IngestAccess,
   IngestClientDirectory,
   IngestPublisher,
+  ingestServiceDefinition,
   newClientToken,
   type IngestClientRecord,
 } from '@throughline/pipeline';
 import { silentLogger } from '@throughline/runtime';
 import { createTestPki, startNats, waitFor, type NatsHandle } from '@throughline/testkit';
-import { createIngestService, ingestServiceDefinition } from '../src/ingest-service.js';
 
 const pki = createTestPki();
 const ca = pki.ca('ca');

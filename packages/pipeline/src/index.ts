@@ -4,7 +4,8 @@
  * The services (distributed mode) and the embedded mode wire the same stage code to a bus, a state store and a
  * sink: `IngestPublisher` (validated events → partitioned batches on `tl.ingested.<p>`), the enrich handler (one
  * config snapshot per turn), `StateStage` (per-key state in memory backed by a fast store) and the writer handler
- * (one transaction per turn). The config service's handlers (`createConfigService`: the database's change
+ * (one transaction per turn). The ingest service's handlers (`createIngestService`) validate, authorize and
+ * publish requests a window at a time; the config service's handlers (`createConfigService`: the database's change
  * notifications fanned out to every Watch stream) serve the `ConfigFeed` that keeps enrich's snapshot current.
  *
  * ```ts
@@ -53,6 +54,7 @@ export {
   type PublishObserver,
   type SentMessage,
 } from './ingest-publisher.js';
+export { createIngestService, ingestServiceDefinition, STREAM_WINDOW } from './ingest-service.js';
 export { ConfigCache, ConfigSnapshot } from './config-snapshot.js';
 export { ConfigFeed, type ConfigFeedOptions } from './config-feed.js';
 export {

@@ -1,22 +1,19 @@
+/**
+ * The ingest service's gRPC handlers: each request's bytes bounded before they are decoded, every caller
+ * authenticated and every event validated and authorized before anything is published, and a stream's messages
+ * published a window at a time.
+ */
 import * as grpc from '@grpc/grpc-js';
 import { IngestServiceService, PublishBatchRequest, type IngestServiceServer } from '@throughline/contracts';
-import {
-  describeViolation,
-  IngestAccess,
-  isPipelineError,
-  isResourceExhaustedError,
-  scanPublishRequest,
-  validateEvents,
-  type EventLimits,
-  type CallIdentity,
-  type FieldViolation,
-  type IngestClient,
-  type IngestPublisher,
-} from '@throughline/pipeline';
 import { ensureError, type Logger } from '@throughline/runtime';
+import { isPipelineError, isResourceExhaustedError } from './errors.js';
+import { IngestAccess, type CallIdentity, type IngestClient } from './ingest-clients.js';
+import type { IngestPublisher } from './ingest-publisher.js';
+import { scanPublishRequest } from './request-bounds.js';
+import { describeViolation, validateEvents, type EventLimits, type FieldViolation } from './validation.js';
 
 /** Streamed batches a PublishStream call may have in flight before it stops reading from the client. */
-const STREAM_WINDOW = 8;
+export const STREAM_WINDOW = 8;
 
 /** What was learnt of a request from its bytes: their number, and why it was not decoded. */
 const received = new WeakMap<PublishBatchRequest, { bytes: number; refused?: FieldViolation }>();
@@ -62,7 +59,7 @@ export function ingestServiceDefinition(limits: EventLimits): typeof IngestServi
  * event), then answers once the stream has acked every event.
  */
 export function createIngestService(
-  publisher: IngestPublisher,
+  publisher: Pick<IngestPublisher, 'publish'>,
   limits: EventLimits,
   logger: Logger,
   access: IngestAccess = new IngestAccess(undefined),
@@ -210,7 +207,7 @@ function check(
  * A metadata value holds printable ASCII only (grpc-js throws on anything else): every other character is written
  * as `\uXXXX`, as in JSON — a field named after a client's attribute key can hold any text.
  */
-export function asciiMetadata(value: string): string {
+function asciiMetadata(value: string): string {
   return value.replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
