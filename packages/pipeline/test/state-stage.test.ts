@@ -1,6 +1,9 @@
 /**
- * The state stage's de-duplication against the ledger: an earlier attempt of the same turn that was committed must
- * be applied again (its store write failed), another occurrence of an event id must not move a balance.
+ * The state stage on the in-memory bus and state store, with a ledger in memory: de-duplication (within the store's
+ * horizon, then against the ledger: an earlier attempt of the same turn that was committed must be applied again,
+ * another occurrence of an event id must not move a balance), lease epochs (a newer owner fences an older one, an
+ * older enrich epoch's batches are dropped) and recovery (a lost or rolled-back store rebuilt from the ledger once
+ * the writer committed everything published).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMemoryBus, type Bus, type BusMessage } from '@throughline/bus';
@@ -16,6 +19,7 @@ import { EMPTY_ACCOUNT, enrichEvent, type AccountState } from '@throughline/ledg
 import type { Envelope } from '@throughline/runtime';
 import {
   createMemoryStateStore,
+  PipelineErrorCode,
   StateStage,
   type CommittedEvent,
   type CommittedState,
@@ -51,11 +55,11 @@ function credit(eventId: string, accountId: string, amountMinor: bigint): Event 
 }
 
 /** One enriched message at stream sequence `seq`, as the state stage's actor hands it over. */
-function envelope(seq: number, events: Event[]): Envelope<EnrichedBatch> {
+function envelope(seq: number, events: Event[], producerEpoch = 1): Envelope<EnrichedBatch> {
   const value: EnrichedBatch = {
     batchId: `b${seq}`,
     partition: PARTITION,
-    producerEpoch: 1n,
+    producerEpoch: BigInt(producerEpoch),
     events: events.map((e, i) => enrichEvent(e, (BigInt(seq) << 16n) | BigInt(i), BigInt(NOW), TENANT)),
   } as EnrichedBatch;
   return { value, msg: { seq, deliveryCount: 1, publishedAtMs: NOW } as BusMessage };
@@ -64,6 +68,8 @@ function envelope(seq: number, events: Event[]): Envelope<EnrichedBatch> {
 /** The ledger as the writer leaves it: the first result of each event id wins (ON CONFLICT DO NOTHING). */
 class Ledger implements CommittedState {
   readonly rows = new Map<string, Result>();
+  /** The event ids the stage asked about, in order. */
+  readonly asked: string[] = [];
   /** Account states as PostgreSQL would rebuild them (balances of committed rows). */
   readonly accounts = new Map<string, AccountState>();
   commit(results: readonly Result[]): void {
@@ -89,6 +95,7 @@ class Ledger implements CommittedState {
     return Promise.resolve(found);
   }
   committedEvents(ids: string[]): Promise<Map<string, CommittedEvent>> {
+    this.asked.push(...ids);
     const found = new Map<string, CommittedEvent>();
     for (const id of ids) {
       const r = this.rows.get(id);
@@ -125,22 +132,24 @@ describe('state stage', () => {
     await bus?.close();
   });
 
-  async function setup(store: StateStore, now: () => number = () => NOW) {
+  async function setup(store: StateStore, now: () => number = () => NOW, opts: { marker?: boolean } = {}) {
     bus = createMemoryBus();
     await bus.ensureTopology();
-    await store.initMarker(PARTITION, null, NOW, EPOCH);
+    if (opts.marker ?? true) await store.initMarker(PARTITION, null, NOW, EPOCH);
     const ledger = new Ledger();
     const stage = new StateStage({ bus, partition: PARTITION, epoch: EPOCH, store, committed: ledger, now });
     const owner = (epoch: number) =>
       new StateStage({ bus, partition: PARTITION, epoch, store, committed: ledger, now });
     const out = await bus.openMailbox({ group: 'writer', topic: 'applied', partition: PARTITION });
-    /** The results published since the last call. */
-    const published = async (): Promise<Result[]> => {
+    /** The result batches published since the last call, taken as the writer takes them. */
+    const batches = async (): Promise<ResultBatch[]> => {
       const msgs = await out.next({ maxMessages: 100, maxWaitMs: 50 });
       for (const m of msgs) await m.ack();
-      return msgs.flatMap((m) => ResultBatch.decode(m.data).results);
+      return msgs.map((m) => ResultBatch.decode(m.data));
     };
-    return { stage, ledger, published, owner };
+    /** The results published since the last call. */
+    const published = async (): Promise<Result[]> => (await batches()).flatMap((b) => b.results);
+    return { stage, ledger, batches, published, owner };
   }
 
   it('counts every account look-up: new accounts, then memory hits', async () => {
@@ -278,5 +287,96 @@ describe('state stage', () => {
     await next.handle([envelope(2, [credit('e2', 'acc-1', 5n)])]);
     expect((await published()).map((r) => r.balanceAfterMinor)).toEqual([105n]);
     expect(next.counters.rollbacks).toBe(0);
+  });
+  it('recognises a retry within the horizon from the store alone, and past it from the ledger', async () => {
+    let clock = NOW;
+    const { stage, ledger, published } = await setup(
+      createMemoryStateStore({ dedupHorizonMs: 1_000 }),
+      () => clock,
+    );
+    await stage.handle([envelope(1, [credit('e1', 'acc-1', 100n)])]);
+    expect(ledger.asked).toEqual(['e1']);
+    const applied = await published();
+    // Retried by its client before the writer committed it: only the store knows it.
+    await stage.handle([envelope(2, [credit('e1', 'acc-1', 100n)])]);
+    expect(stage.counters.duplicates).toBe(1);
+    expect(ledger.asked).toEqual(['e1']);
+    ledger.commit(applied);
+    clock += 5_000;
+    await stage.handle([envelope(3, [credit('e1', 'acc-1', 100n)])]);
+    expect(stage.counters.duplicates).toBe(2);
+    expect(ledger.asked).toEqual(['e1', 'e1']);
+    expect(await published()).toEqual([]);
+  });
+
+  it('drops the batches of an enrich epoch older than one it applied, here or under its previous owner', async () => {
+    const store = createMemoryStateStore();
+    const { stage, owner, published } = await setup(store);
+    await stage.handle([
+      envelope(1, [credit('e1', 'acc-1', 1n)], 3),
+      envelope(2, [credit('e2', 'acc-1', 2n)], 2), // a deposed enrich instance's output
+      envelope(3, [credit('e3', 'acc-1', 4n)], 3),
+    ]);
+    await stage.handle([envelope(4, [credit('e4', 'acc-1', 8n)], 1)]);
+    expect((await published()).map((r) => r.eventId)).toEqual(['e1', 'e3']);
+    expect(stage.counters.staleBatches).toBe(2);
+
+    // The next owner knows nothing yet of enrich epochs: the partition's marker tells it.
+    const next = owner(EPOCH + 1);
+    await next.claim();
+    await next.handle([envelope(5, [credit('e5', 'acc-1', 16n)], 2)]);
+    await next.handle([envelope(6, [credit('e6', 'acc-1', 32n)], 3)]);
+    expect((await published()).map((r) => [r.eventId, r.balanceAfterMinor])).toEqual([['e6', 37n]]);
+    expect(next.counters.staleBatches).toBe(1);
+  });
+
+  it('publishes its results under its epoch, and nothing once a newer owner claimed the partition', async () => {
+    const store = createMemoryStateStore();
+    const { stage, owner, batches } = await setup(store);
+    await stage.handle([envelope(1, [credit('e1', 'acc-1', 1n)])]);
+    expect((await batches()).map((b) => b.producerEpoch)).toEqual([BigInt(EPOCH)]);
+
+    await owner(EPOCH + 1).claim();
+    const refused = await stage.handle([envelope(2, [credit('e2', 'acc-1', 1n)])]).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: PipelineErrorCode.fenced, currentEpoch: EPOCH + 1 });
+    expect(await batches()).toEqual([]);
+    expect((await store.read(PARTITION, ['acc-1'], [], NOW)).accounts.get('acc-1')?.balanceMinor).toBe(1n);
+  });
+
+  it('takes a partition the store never had as new, not as a loss', async () => {
+    const store = createMemoryStateStore();
+    const { stage, published } = await setup(store, () => NOW, { marker: false });
+    await stage.handle([envelope(1, [credit('e1', 'acc-1', 5n)])]);
+    expect((await published()).map((r) => r.balanceAfterMinor)).toEqual([5n]);
+    expect(stage.counters.recoveries).toBe(0);
+    expect((await store.read(PARTITION, [], [], NOW)).marker).toMatchObject({
+      recoveredAtMs: null,
+      owner: EPOCH,
+    });
+  });
+
+  it('rebuilds a partition its store lost from the ledger, once the writer committed all it was sent', async () => {
+    const store = createMemoryStateStore();
+    const { stage, owner, ledger, published } = await setup(store);
+    await stage.handle([envelope(1, [credit('e1', 'acc-1', 100n)])]);
+    // The store loses everything and the stage restarts (nothing in memory), while e1's result is still on its way
+    // to the writer: the ledger does not know it yet.
+    store.forget(PARTITION);
+    const next = owner(EPOCH + 1);
+    await next.claim();
+    let done = false;
+    const turn = next
+      .handle([envelope(2, [credit('e1', 'acc-1', 100n), credit('e2', 'acc-1', 7n)])])
+      .then(() => (done = true));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(done).toBe(false);
+    ledger.commit(await published());
+    await turn;
+    expect((await published()).map((r) => [r.eventId, r.balanceAfterMinor])).toEqual([['e2', 107n]]);
+    expect(next.counters).toMatchObject({ recoveries: 1, duplicates: 1, rebuiltFromDatabase: 1 });
+    expect((await store.read(PARTITION, [], [], NOW)).marker).toMatchObject({
+      recoveredAtMs: NOW,
+      owner: EPOCH + 1,
+    });
   });
 });
