@@ -70,7 +70,6 @@ export async function run(telemetry: Telemetry, instanceId: string): Promise<voi
         counters,
         logger,
         maxCachedAccounts: settings.STATE_MAX_CACHED_ACCOUNTS,
-        dedupHorizonMs: settings.DEDUP_HORIZON_MS,
         maxOutputEvents: settings.STATE_MAX_OUTPUT_EVENTS,
       };
       metrics.meter
@@ -82,6 +81,15 @@ export async function run(telemetry: Telemetry, instanceId: string): Promise<voi
           result.observe(counters.applied, { 'tl.outcome': 'applied' });
           result.observe(counters.rejected, { 'tl.outcome': 'rejected' });
           result.observe(counters.duplicates, { 'tl.outcome': 'duplicate' });
+        });
+      metrics.meter
+        .createObservableCounter('tl.state.store_recoveries', {
+          description:
+            'Partitions rebuilt from PostgreSQL because Redis lost their state, by tl.kind: lost (all of it: restarted empty, flushed) or rolled_back (recent writes: an append-only file replayed short, a replica promoted before it caught up)',
+        })
+        .addCallback((result) => {
+          result.observe(counters.recoveries - counters.rollbacks, { 'tl.kind': 'lost' });
+          result.observe(counters.rollbacks, { 'tl.kind': 'rolled_back' });
         });
       metrics.observe('tl.state.cache_hit_ratio', 'Share of account look-ups answered from memory', () => {
         // A new account is a look-up too (memory, store and PostgreSQL all asked): with fresh accounts only, the

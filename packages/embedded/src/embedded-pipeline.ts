@@ -183,7 +183,6 @@ async function start(
       stateCounters,
       writerCounters,
       logger,
-      ...(options.dedupHorizonMs ? { dedupHorizonMs: options.dedupHorizonMs } : {}),
     }),
     actor: (name) =>
       actorOptions(

@@ -37,8 +37,6 @@ export interface StageDependencies {
   sink: ResultSink;
   stateCounters?: StateCounters;
   writerCounters?: WriterCounters;
-  /** How long the state stage recognises an applied event id, ms. Default 86400000. */
-  dedupHorizonMs?: number;
   logger?: Logger;
 }
 
@@ -71,7 +69,6 @@ export function stageProcessors(deps: StageDependencies): StageProcessors {
         committed: deps.committed,
         counters: stateCounters,
         logger: deps.logger ?? silentLogger,
-        ...(deps.dedupHorizonMs === undefined ? {} : { dedupHorizonMs: deps.dedupHorizonMs }),
       }),
     writer: ({ partition, epoch }) =>
       createWriterProcessor({ partition, epoch, sink: deps.sink, counters: writerCounters }),

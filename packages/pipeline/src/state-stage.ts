@@ -33,8 +33,6 @@ export interface StateStageOptions {
   committed: CommittedState;
   /** Accounts kept in memory for this partition (least recently used are dropped). Default 50000. */
   maxCachedAccounts?: number;
-  /** How long an applied event id is remembered to recognise a retry. Default 86400000 (24 hours). */
-  dedupHorizonMs?: number;
   /** Consumer group of the writer, whose backlog must be empty before state is rebuilt from PostgreSQL. Default 'writer'. */
   writerGroup?: string;
   /** Events per published message. Default 2000. */
@@ -87,7 +85,6 @@ export class StateStage {
   constructor(options: StateStageOptions) {
     this.opts = {
       maxCachedAccounts: 50_000,
-      dedupHorizonMs: 86_400_000,
       writerGroup: 'writer',
       maxOutputEvents: DEFAULT_MAX_OUTPUT_EVENTS,
       logger: silentLogger,
