@@ -128,7 +128,7 @@ export function createEnrichHandler(
           partition,
           configVersion: snapshot.version,
           events,
-          producerEpoch: 0n,
+          producerEpoch: BigInt(epoch),
         }).finish(),
     });
   };

@@ -1,9 +1,28 @@
+/**
+ * The enrich handler on the in-memory bus: one configuration snapshot per turn, output under the instance's lease
+ * epoch in messages of a bounded size whose ids a replay repeats, and events that can never be processed
+ * dead-lettered alone.
+ */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMemoryBus, type Bus } from '@throughline/bus';
-import { EnrichedBatch, EventBatch, partitionOf, subjects, type Event } from '@throughline/contracts';
-import { LedgerWorkload } from '@throughline/ledger';
-import { PartitionActor, sleep } from '@throughline/runtime';
-import { ConfigSnapshot, createEnrichHandler, decodeEventBatch, positionOf } from '../src/index.js';
+import { createMemoryBus, type Bus, type BusMessage } from '@throughline/bus';
+import {
+  EnrichedBatch,
+  EventBatch,
+  partitionOf,
+  subjects,
+  type Event,
+  type TenantConfig,
+} from '@throughline/contracts';
+import { appliedConfigOf, LedgerWorkload } from '@throughline/ledger';
+import { PartitionActor, type Envelope } from '@throughline/runtime';
+import {
+  ConfigSnapshot,
+  createEnrichHandler,
+  decodeEventBatch,
+  PipelineErrorCode,
+  positionOf,
+} from '../src/index.js';
+import { until } from './support.js';
 
 const PARTITIONS = 4;
 
@@ -15,12 +34,26 @@ function eventsOf(partition: number, n: number): Event[] {
     .slice(0, n);
 }
 
-async function until(cond: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(5);
-  }
+/** A turn's message at stream sequence `seq`, as the enrich stage's actor hands it over. */
+function envelope(seq: number, events: Event[]): Envelope<EventBatch> {
+  const value: EventBatch = { batchId: `i${seq}`, partition: 1, acceptedAtMs: 1_700_000_000_000n, events };
+  return { value, msg: { seq, deliveryCount: 1, publishedAtMs: 0 } as BusMessage };
+}
+
+/** Every tenant of the workload, with fees of `feeBps`, at `version`. */
+function configs(version: bigint, feeBps: number): ConfigSnapshot {
+  const tenant = (n: number): TenantConfig => ({
+    tenantId: `tenant-${n}`,
+    version,
+    enabled: true,
+    baseCurrency: 'EUR',
+    feeBps,
+    fxRatesE9: {},
+    dailyDebitLimitMinor: 0n,
+    overdraftLimitMinor: 0n,
+    updatedAtMs: 0n,
+  });
+  return new ConfigSnapshot([tenant(1), tenant(2)]);
 }
 
 describe('enrich stage', () => {
@@ -67,6 +100,7 @@ describe('enrich stage', () => {
     const [msg] = await out.next({ maxMessages: 1, maxWaitMs: 5000 });
     await until(
       async () => (await bus.backlog({ group: 'enrich', topic: 'ingested', partition })).ackPending === 0,
+      'the turn acknowledged',
     );
     await actor.stop();
     await out.close();
@@ -82,5 +116,84 @@ describe('enrich stage', () => {
     ]);
     expect(EventBatch.decode(dead[0]!.data).events).toEqual([events[1]]);
     expect(dead.every((d) => d.originalSeq === seq)).toBe(true);
+  });
+  /** The enriched batches published on partition 1, as the state stage takes them. */
+  async function enriched(): Promise<EnrichedBatch[]> {
+    const out = await bus.openMailbox({ group: 'state', topic: 'enriched', partition: 1 });
+    const msgs = await out.next({ maxMessages: 100, maxWaitMs: 50 });
+    for (const m of msgs) await m.ack();
+    await out.close();
+    return msgs.map((m) => EnrichedBatch.decode(m.data));
+  }
+
+  it('enriches a turn with one snapshot, whose version its output carries, under its lease epoch', async () => {
+    bus = createMemoryBus();
+    await bus.ensureTopology();
+    let snapshot = configs(3n, 25);
+    let reads = 0;
+    const handle = createEnrichHandler({
+      bus,
+      partition: 1,
+      partitionCount: PARTITIONS,
+      epoch: 4,
+      snapshot: () => (reads++, snapshot),
+    });
+    const events = eventsOf(1, 4);
+    await handle([envelope(10, events.slice(0, 2)), envelope(11, events.slice(2))]);
+    snapshot = configs(5n, 50);
+    await handle([envelope(12, events.slice(0, 1))]);
+    expect(reads).toBe(2);
+
+    const [first, second] = await enriched();
+    expect([first!.configVersion, first!.producerEpoch, second!.configVersion]).toEqual([3n, 4n, 5n]);
+    expect(first!.events.map((e) => [e.event!.eventId, e.position])).toEqual([
+      [events[0]!.eventId, positionOf(10, 0)],
+      [events[1]!.eventId, positionOf(10, 1)],
+      [events[2]!.eventId, positionOf(11, 0)],
+      [events[3]!.eventId, positionOf(11, 1)],
+    ]);
+    for (const e of first!.events)
+      expect(e.config).toEqual(appliedConfigOf(configs(3n, 25).get(e.event!.tenantId)));
+    expect(second!.events[0]!.config?.feeBps).toBe(50);
+  });
+
+  it('publishes a turn in messages of at most maxOutputEvents, which a replay of the turn repeats', async () => {
+    bus = createMemoryBus();
+    await bus.ensureTopology();
+    const handle = createEnrichHandler({
+      bus,
+      partition: 1,
+      partitionCount: PARTITIONS,
+      epoch: 2,
+      snapshot: () => configs(1n, 0),
+      maxOutputEvents: 2,
+    });
+    const events = eventsOf(1, 5);
+    const turn = [envelope(7, events.slice(0, 3)), envelope(8, events.slice(3))];
+    await handle(turn);
+    await handle(turn);
+    const batches = await enriched();
+    expect(batches.map((b) => [b.batchId, b.events.length])).toEqual([
+      ['enr-1-e2:7-8:0', 2],
+      ['enr-1-e2:7-8:1', 2],
+      ['enr-1-e2:7-8:2', 1],
+    ]);
+  });
+
+  it('fails a turn with an event that can never be processed as poison, when it has no actor to dead-letter it', async () => {
+    bus = createMemoryBus();
+    await bus.ensureTopology();
+    const handle = createEnrichHandler({
+      bus,
+      partition: 1,
+      partitionCount: PARTITIONS,
+      epoch: 1,
+      snapshot: () => configs(1n, 0),
+    });
+    const [event] = eventsOf(1, 1);
+    await expect(handle([envelope(1, [{ ...event!, currency: 'euro' }])])).rejects.toMatchObject({
+      code: PipelineErrorCode.poison,
+    });
+    expect(await enriched()).toEqual([]);
   });
 });
