@@ -15,7 +15,7 @@ import {
   parseTokenFile,
   type AdminAuthSettings,
 } from '../src/admin-auth.js';
-import { serveConfig, startConfigDatabase, type ConfigDatabase } from './support.js';
+import { serveConfig, startConfigDatabase, tenantConfig, type ConfigDatabase } from './support.js';
 
 const pki = createTestPki();
 const ca = pki.ca('ca');
@@ -32,18 +32,6 @@ async function serve(settings: AdminAuthSettings, credentials?: grpc.ServerCrede
   closers.push(served.close);
   return served.port;
 }
-
-const config = (tenantId: string, feeBps: number): TenantConfig => ({
-  tenantId,
-  version: 0n,
-  enabled: true,
-  baseCurrency: 'EUR',
-  feeBps,
-  fxRatesE9: {},
-  dailyDebitLimitMinor: 0n,
-  overdraftLimitMinor: 0n,
-  updatedAtMs: 0n,
-});
 
 function put(client: ConfigServiceClient, c: TenantConfig, token?: string) {
   const metadata = new grpc.Metadata();
@@ -78,15 +66,15 @@ describe('ConfigService.Put', () => {
     const port = await serve({ CONFIG_ADMIN_TOKENS_FILE: tokensFile, CONFIG_PUT_OPEN: false });
     const client = new ConfigServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
     try {
-      expect(await put(client, config('t-a', 1))).toMatchObject({
+      expect(await put(client, tenantConfig('t-a', 1))).toMatchObject({
         code: grpc.status.UNAUTHENTICATED,
         details: expect.stringMatching(/Put needs an admin credential/),
       });
-      expect(await put(client, config('t-a', 2), 'guess')).toMatchObject({
+      expect(await put(client, tenantConfig('t-a', 2), 'guess')).toMatchObject({
         code: grpc.status.UNAUTHENTICATED,
         details: 'the bearer token is not an admin token of this service',
       });
-      const ok = await put(client, config('t-a', 3), 's3cret-ops');
+      const ok = await put(client, tenantConfig('t-a', 3), 's3cret-ops');
       expect(ok.code).toBe(grpc.status.OK);
       expect(ok.stored?.feeBps).toBe(3);
       // Reading stays open.
@@ -96,8 +84,10 @@ describe('ConfigService.Put', () => {
       expect(got.feeBps).toBe(3);
       // Rotated: the old token is refused at once, the new one accepted.
       writeFileSync(tokensFile, `ci ${tokenSha256('s3cret-ci')}\n`);
-      expect((await put(client, config('t-a', 4), 's3cret-ops')).code).toBe(grpc.status.UNAUTHENTICATED);
-      expect((await put(client, config('t-a', 5), 's3cret-ci')).code).toBe(grpc.status.OK);
+      expect((await put(client, tenantConfig('t-a', 4), 's3cret-ops')).code).toBe(
+        grpc.status.UNAUTHENTICATED,
+      );
+      expect((await put(client, tenantConfig('t-a', 5), 's3cret-ci')).code).toBe(grpc.status.OK);
       expect(await changedBy('t-a')).toEqual(['token:ops', 'token:ci']);
       // The file holds hashes only.
       expect(readFileSync(tokensFile, 'utf8')).not.toContain('s3cret');
@@ -112,15 +102,15 @@ describe('ConfigService.Put', () => {
     const closedClient = new ConfigServiceClient(`127.0.0.1:${closed}`, grpc.credentials.createInsecure());
     const openClient = new ConfigServiceClient(`127.0.0.1:${open}`, grpc.credentials.createInsecure());
     try {
-      expect(await put(closedClient, config('t-b', 1), 'anything')).toMatchObject({
+      expect(await put(closedClient, tenantConfig('t-b', 1), 'anything')).toMatchObject({
         code: grpc.status.UNAUTHENTICATED,
         details: 'this config service takes no admin tokens',
       });
-      expect(await put(closedClient, config('t-b', 1))).toMatchObject({
+      expect(await put(closedClient, tenantConfig('t-b', 1))).toMatchObject({
         code: grpc.status.PERMISSION_DENIED,
         details: expect.stringMatching(/configuration changes are disabled/),
       });
-      expect((await put(openClient, config('t-b', 2))).code).toBe(grpc.status.OK);
+      expect((await put(openClient, tenantConfig('t-b', 2))).code).toBe(grpc.status.OK);
       expect(await changedBy('t-b')).toEqual([expect.stringMatching(/^open:127\.0\.0\.1:\d+$/)]);
     } finally {
       closedClient.close();
@@ -145,8 +135,8 @@ describe('ConfigService.Put', () => {
     const asAdmin = clientAs(admin);
     const asOther = clientAs(other);
     try {
-      expect((await put(asAdmin, config('t-c', 1))).code).toBe(grpc.status.OK);
-      expect(await put(asOther, config('t-c', 2))).toMatchObject({
+      expect((await put(asAdmin, tenantConfig('t-c', 1))).code).toBe(grpc.status.OK);
+      expect(await put(asOther, tenantConfig('t-c', 2))).toMatchObject({
         code: grpc.status.PERMISSION_DENIED,
         details: 'client certificate "other" may not change the configuration (CONFIG_ADMIN_CLIENTS)',
       });

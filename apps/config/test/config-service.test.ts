@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigServiceClient } from '@throughline/contracts';
 import { ConfigCache, ConfigFeed } from '@throughline/pipeline';
 import { waitFor } from '@throughline/testkit';
-import { serveConfig, startConfigDatabase, type ConfigDatabase } from './support.js';
+import { serveConfig, startConfigDatabase, tenantConfig, type ConfigDatabase } from './support.js';
 
 let db: ConfigDatabase;
 let service: { port: number; close: () => Promise<void> } | undefined;
@@ -33,15 +33,6 @@ async function startFeed(): Promise<ConfigCache> {
 }
 
 const versionOf = (cache: ConfigCache, tenant: string) => cache.current.get(tenant)?.version;
-const newTenant = (tenantId: string) => ({
-  tenantId,
-  enabled: true,
-  baseCurrency: 'EUR',
-  feeBps: 1,
-  fxRatesE9: {},
-  dailyDebitLimitMinor: 0n,
-  overdraftLimitMinor: 0n,
-});
 
 beforeAll(async () => {
   db = await startConfigDatabase('config');
@@ -69,7 +60,7 @@ describe('config Watch', () => {
         `INSERT INTO tenant_configs (tenant_id, version, base_currency)
          VALUES ('late', nextval('tenant_config_version_seq'), 'EUR') RETURNING version::text AS version`,
       );
-      const early = await db.repo.put(newTenant('early'));
+      const early = await db.repo.put(tenantConfig('early'));
       expect(BigInt(drawn.rows[0]!.version)).toBeLessThan(early.version);
       await waitFor(() => versionOf(cache, 'early') === early.version, { timeoutMs: 10_000 });
       // The Watch breaks (the service restarts), and the late change commits while the feed is away.
@@ -87,14 +78,14 @@ describe('config Watch', () => {
 
   it("pushes a change made while the service's LISTEN connection was down", async () => {
     const cache = await startFeed();
-    const before = await db.repo.put(newTenant('before'));
+    const before = await db.repo.put(tenantConfig('before'));
     await waitFor(() => versionOf(cache, 'before') === before.version, { timeoutMs: 10_000 });
     const killed = await db.pool.query<{ n: number }>(
       `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE query = 'LISTEN tl_config'`,
     );
     expect(killed.rows[0]!.n).toBe(1);
     // Committed before the service listens again (it waits 300 ms before reconnecting): no notification reaches it.
-    const missed = await db.repo.put(newTenant('missed'));
+    const missed = await db.repo.put(tenantConfig('missed'));
     await waitFor(() => versionOf(cache, 'missed') === missed.version, {
       timeoutMs: 10_000,
       message: 'the change made while LISTEN was down never reached the feed',

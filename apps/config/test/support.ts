@@ -1,12 +1,26 @@
 /** The config service as the app wires it, over a real PostgreSQL: what its tests share. */
 import * as grpc from '@grpc/grpc-js';
 import pg from 'pg';
-import { ConfigServiceService } from '@throughline/contracts';
+import { ConfigServiceService, type TenantConfig } from '@throughline/contracts';
 import { createConfigService, followConfigChanges } from '@throughline/pipeline';
 import { silentLogger } from '@throughline/runtime';
-import { createTenantConfigRepository, migrate, type TenantConfigRepository } from '@throughline/stores';
+import {
+  createTenantConfigRepository,
+  DEMO_TENANTS,
+  migrate,
+  type TenantConfigRepository,
+} from '@throughline/stores';
 import { startPostgres } from '@throughline/testkit';
 import { createPutAuthorizer, type AdminAuthSettings } from '../src/admin-auth.js';
+
+/** A valid configuration of `tenantId` as a client sends it: the demo's first tenant's, renamed. */
+export const tenantConfig = (tenantId: string, feeBps = 10): TenantConfig => ({
+  ...DEMO_TENANTS[0]!,
+  tenantId,
+  feeBps,
+  version: 0n,
+  updatedAtMs: 0n,
+});
 
 export interface ConfigDatabase {
   pool: pg.Pool;

@@ -39,9 +39,7 @@ function follow(port: number) {
 
 describe('ConfigFeed', () => {
   it('loads the whole configuration, then applies each change as it commits', async () => {
-    const repo = new MemoryConfigRepository();
-    await repo.put(tenant('a'));
-    await repo.put(tenant('b'));
+    const repo = new MemoryConfigRepository(['a', 'b']);
     const { port } = await serve(repo);
     const { cache, started, versionOf } = follow(port);
     await started;
@@ -55,8 +53,7 @@ describe('ConfigFeed', () => {
   });
 
   it('waits for a config service that is not up yet', async () => {
-    const repo = new MemoryConfigRepository();
-    await repo.put(tenant('a'));
+    const repo = new MemoryConfigRepository(['a']);
     const first = await serve(repo);
     await first.close();
     const { started, versionOf } = follow(first.port);

@@ -49,8 +49,7 @@ const answer = <Res>(invoke: (cb: (err: grpc.ServiceError | null, res: Res) => v
 
 describe('config Watch', () => {
   it('sends the configurations newer than asked for, a marker, then each change as it commits', async () => {
-    const repo = new MemoryConfigRepository();
-    for (const id of ['a', 'b', 'c']) await repo.put(tenant(id));
+    const repo = new MemoryConfigRepository(['a', 'b', 'c']);
     const { client } = await serve(repo);
     const stream = watch(client, 1n);
     await until(() => stream.got.includes('marker'), 'the snapshot');
@@ -60,8 +59,7 @@ describe('config Watch', () => {
   });
 
   it('holds the changes that commit while its snapshot is on the way and sends them after the marker', async () => {
-    const repo = new MemoryConfigRepository();
-    await repo.put(tenant('a'));
+    const repo = new MemoryConfigRepository(['a']);
     const { client } = await serve(repo);
     const release = repo.hold();
     const stream = watch(client);
@@ -86,8 +84,7 @@ describe('config Watch', () => {
   });
 
   it('ends every stream with UNAVAILABLE when notices may have been lost, one still sending its snapshot after it', async () => {
-    const repo = new MemoryConfigRepository();
-    await repo.put(tenant('a'));
+    const repo = new MemoryConfigRepository(['a']);
     const { client, changes } = await serve(repo);
     const following = watch(client);
     await until(() => following.got.includes('marker'), 'the first snapshot');
@@ -147,9 +144,7 @@ describe('config Watch', () => {
 
 describe('config Get, List and Put', () => {
   it('gets a tenant or NOT_FOUND, and lists every tenant with the largest version', async () => {
-    const repo = new MemoryConfigRepository();
-    await repo.put(tenant('a'));
-    await repo.put(tenant('b'));
+    const repo = new MemoryConfigRepository(['a', 'b']);
     const { client } = await serve(repo);
     expect(await answer<TenantConfig>((cb) => client.get({ tenantId: 'b' }, cb))).toMatchObject({
       tenantId: 'b',

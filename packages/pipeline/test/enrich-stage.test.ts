@@ -3,16 +3,9 @@
  * epoch in messages of a bounded size whose ids a replay repeats, and events that can never be processed
  * dead-lettered alone.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { createMemoryBus, type Bus, type BusMessage } from '@throughline/bus';
-import {
-  EnrichedBatch,
-  EventBatch,
-  partitionOf,
-  subjects,
-  type Event,
-  type TenantConfig,
-} from '@throughline/contracts';
+import { describe, expect, it } from 'vitest';
+import type { BusMessage } from '@throughline/bus';
+import { EnrichedBatch, EventBatch, partitionOf, subjects, type Event } from '@throughline/contracts';
 import { appliedConfigOf, LedgerWorkload } from '@throughline/ledger';
 import { PartitionActor, type Envelope } from '@throughline/runtime';
 import {
@@ -21,8 +14,9 @@ import {
   decodeEventBatch,
   PipelineErrorCode,
   positionOf,
+  type EnrichStageOptions,
 } from '../src/index.js';
-import { until } from './support.js';
+import { memoryBus, tenant, until } from './support.js';
 
 const PARTITIONS = 4;
 
@@ -42,29 +36,29 @@ function envelope(seq: number, events: Event[]): Envelope<EventBatch> {
 
 /** Every tenant of the workload, with fees of `feeBps`, at `version`. */
 function configs(version: bigint, feeBps: number): ConfigSnapshot {
-  const tenant = (n: number): TenantConfig => ({
-    tenantId: `tenant-${n}`,
-    version,
-    enabled: true,
-    baseCurrency: 'EUR',
-    feeBps,
-    fxRatesE9: {},
-    dailyDebitLimitMinor: 0n,
-    overdraftLimitMinor: 0n,
-    updatedAtMs: 0n,
-  });
-  return new ConfigSnapshot([tenant(1), tenant(2)]);
+  return new ConfigSnapshot(
+    ['tenant-1', 'tenant-2'].map((id) => ({ ...tenant(id, feeBps), version, updatedAtMs: 0n })),
+  );
+}
+
+/** The enrich handler of partition 1 on a bus of its own, and what it published there. */
+async function enrichOn(opts: Omit<EnrichStageOptions, 'bus' | 'partition' | 'partitionCount'>) {
+  const bus = await memoryBus();
+  const handle = createEnrichHandler({ ...opts, bus, partition: 1, partitionCount: PARTITIONS });
+  /** The enriched batches published since the last call, as the state stage takes them. */
+  const enriched = async (): Promise<EnrichedBatch[]> => {
+    const out = await bus.openMailbox({ group: 'state', topic: 'enriched', partition: 1 });
+    const msgs = await out.next({ maxMessages: 100, maxWaitMs: 50 });
+    for (const m of msgs) await m.ack();
+    await out.close();
+    return msgs.map((m) => EnrichedBatch.decode(m.data));
+  };
+  return { bus, handle, enriched };
 }
 
 describe('enrich stage', () => {
-  let bus: Bus;
-  afterEach(async () => {
-    await bus?.close();
-  });
-
   it('dead-letters each event that fails ingest’s checks alone, with its reason, and enriches the rest in order', async () => {
-    bus = createMemoryBus();
-    await bus.ensureTopology();
+    const { bus, handle } = await enrichOn({ epoch: 1, snapshot: () => new ConfigSnapshot([]) });
     const partition = 1;
     const good = eventsOf(partition, 4);
     const foreign = eventsOf(2, 1)[0]!;
@@ -86,13 +80,7 @@ describe('enrich stage', () => {
       bus,
       openMailbox: () => bus.openMailbox({ group: 'enrich', topic: 'ingested', partition }),
       decode: decodeEventBatch,
-      handle: createEnrichHandler({
-        bus,
-        partition,
-        partitionCount: PARTITIONS,
-        epoch: 1,
-        snapshot: () => new ConfigSnapshot([]),
-      }),
+      handle,
       pollWaitMs: 20,
     });
     void actor.run();
@@ -117,27 +105,11 @@ describe('enrich stage', () => {
     expect(EventBatch.decode(dead[0]!.data).events).toEqual([events[1]]);
     expect(dead.every((d) => d.originalSeq === seq)).toBe(true);
   });
-  /** The enriched batches published on partition 1, as the state stage takes them. */
-  async function enriched(): Promise<EnrichedBatch[]> {
-    const out = await bus.openMailbox({ group: 'state', topic: 'enriched', partition: 1 });
-    const msgs = await out.next({ maxMessages: 100, maxWaitMs: 50 });
-    for (const m of msgs) await m.ack();
-    await out.close();
-    return msgs.map((m) => EnrichedBatch.decode(m.data));
-  }
 
   it('enriches a turn with one snapshot, whose version its output carries, under its lease epoch', async () => {
-    bus = createMemoryBus();
-    await bus.ensureTopology();
     let snapshot = configs(3n, 25);
     let reads = 0;
-    const handle = createEnrichHandler({
-      bus,
-      partition: 1,
-      partitionCount: PARTITIONS,
-      epoch: 4,
-      snapshot: () => (reads++, snapshot),
-    });
+    const { handle, enriched } = await enrichOn({ epoch: 4, snapshot: () => (reads++, snapshot) });
     const events = eventsOf(1, 4);
     await handle([envelope(10, events.slice(0, 2)), envelope(11, events.slice(2))]);
     snapshot = configs(5n, 50);
@@ -158,12 +130,7 @@ describe('enrich stage', () => {
   });
 
   it('publishes a turn in messages of at most maxOutputEvents, which a replay of the turn repeats', async () => {
-    bus = createMemoryBus();
-    await bus.ensureTopology();
-    const handle = createEnrichHandler({
-      bus,
-      partition: 1,
-      partitionCount: PARTITIONS,
+    const { handle, enriched } = await enrichOn({
       epoch: 2,
       snapshot: () => configs(1n, 0),
       maxOutputEvents: 2,
@@ -181,15 +148,7 @@ describe('enrich stage', () => {
   });
 
   it('fails a turn with an event that can never be processed as poison, when it has no actor to dead-letter it', async () => {
-    bus = createMemoryBus();
-    await bus.ensureTopology();
-    const handle = createEnrichHandler({
-      bus,
-      partition: 1,
-      partitionCount: PARTITIONS,
-      epoch: 1,
-      snapshot: () => configs(1n, 0),
-    });
+    const { handle, enriched } = await enrichOn({ epoch: 1, snapshot: () => configs(1n, 0) });
     const [event] = eventsOf(1, 1);
     await expect(handle([envelope(1, [{ ...event!, currency: 'euro' }])])).rejects.toMatchObject({
       code: PipelineErrorCode.poison,

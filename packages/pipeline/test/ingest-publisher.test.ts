@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createMemoryBus, type Bus } from '@throughline/bus';
 import { EventBatch, partitionOf, type Event } from '@throughline/contracts';
 import { LedgerWorkload } from '@throughline/ledger';
 import { IngestPublisher, isResourceExhaustedError } from '../src/index.js';
+import { memoryBus } from './support.js';
 
 async function drain(bus: Bus, partitions: number): Promise<Map<number, EventBatch[]>> {
   const out = new Map<number, EventBatch[]>();
@@ -25,14 +26,8 @@ async function drain(bus: Bus, partitions: number): Promise<Map<number, EventBat
 }
 
 describe('IngestPublisher', () => {
-  let bus: Bus;
-  afterEach(async () => {
-    await bus?.close();
-  });
-
   it('partitions by account, batches by size and linger, keeps each partition in order', async () => {
-    bus = createMemoryBus();
-    await bus.ensureTopology();
+    const bus = await memoryBus();
     const publisher = new IngestPublisher({ bus, partitionCount: 4, maxBatchEvents: 100, lingerMs: 2 });
     const events = new LedgerWorkload({ accounts: 50, seed: 3 }).take(1050);
     await Promise.all([publisher.publish(events.slice(0, 500)), publisher.publish(events.slice(500))]);
@@ -55,8 +50,7 @@ describe('IngestPublisher', () => {
   });
 
   it("stamps a batch with its first event's arrival, so the linger counts as ingest-to-commit latency", async () => {
-    bus = createMemoryBus();
-    await bus.ensureTopology();
+    const bus = await memoryBus();
     let clock = 1_000_000;
     const publisher = new IngestPublisher({
       bus,
@@ -77,8 +71,7 @@ describe('IngestPublisher', () => {
   });
 
   it('gives a batch a deterministic id, so the same batch published twice is stored once', async () => {
-    bus = createMemoryBus();
-    await bus.ensureTopology();
+    const bus = await memoryBus();
     const events: Event[] = new LedgerWorkload({ accounts: 1, seed: 4 }).take(10);
     const publisher = new IngestPublisher({ bus, partitionCount: 1, maxBatchEvents: 10 });
     await publisher.publish(events);
@@ -93,8 +86,7 @@ describe('IngestPublisher', () => {
   });
 
   it('refuses work over its in-flight bound with RESOURCE_EXHAUSTED and a retry hint', async () => {
-    bus = createMemoryBus();
-    await bus.ensureTopology();
+    const bus = await memoryBus();
     const publisher = new IngestPublisher({
       bus,
       partitionCount: 2,
@@ -115,8 +107,7 @@ describe('IngestPublisher', () => {
   });
 
   it('bounds the bytes in flight too, letting one request over the bound through when alone', async () => {
-    bus = createMemoryBus();
-    await bus.ensureTopology();
+    const bus = await memoryBus();
     const publisher = new IngestPublisher({ bus, partitionCount: 2, maxInFlightBytes: 10_000, lingerMs: 50 });
     const workload = new LedgerWorkload({ seed: 7 });
     const first = publisher.publish(workload.take(7), 7_001);
@@ -132,8 +123,7 @@ describe('IngestPublisher', () => {
   });
 
   it('fails the request when the stream refuses the publish, and flushes on close', async () => {
-    bus = createMemoryBus();
-    await bus.ensureTopology();
+    const bus = await memoryBus();
     const publisher = new IngestPublisher({ bus, partitionCount: 2, lingerMs: 10_000 });
     const pending = publisher.publish(new LedgerWorkload({ seed: 6 }).take(5));
     await publisher.close();
@@ -151,8 +141,7 @@ describe('IngestPublisher', () => {
 
 describe('message size', () => {
   it('splits a batch that would encode larger than maxMessageBytes, keeping order', async () => {
-    const bus = createMemoryBus();
-    await bus.ensureTopology();
+    const bus = await memoryBus();
     const publisher = new IngestPublisher({
       bus,
       partitionCount: 1,

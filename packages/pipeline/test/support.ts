@@ -1,6 +1,11 @@
-/** What the pipeline's tests share: waiting for a condition, a config repository in memory and a service over it. */
+/**
+ * What the pipeline's tests share: an in-memory bus, waiting for a condition, a config repository in memory and a
+ * service over it.
+ */
 import type { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
+import { onTestFinished } from 'vitest';
+import { createMemoryBus, type Bus } from '@throughline/bus';
 import { ConfigServiceService, type TenantConfig } from '@throughline/contracts';
 import { silentLogger, sleep } from '@throughline/runtime';
 import {
@@ -11,6 +16,14 @@ import {
   type PutAuthorization,
   type TenantConfigInput,
 } from '../src/index.js';
+
+/** An in-memory bus with its streams and buckets, closed when the test ends. */
+export async function memoryBus(): Promise<Bus> {
+  const bus = createMemoryBus();
+  await bus.ensureTopology();
+  onTestFinished(() => bus.close());
+  return bus;
+}
 
 /** Resolves once `cond` holds; fails after `timeoutMs`, saying what was awaited. */
 export async function until(
@@ -59,6 +72,11 @@ export class MemoryConfigRepository implements ConfigRepository {
   private sequence = 0n;
   private readonly listeners = new Set<Listener>();
   private held: Promise<void> | undefined;
+
+  /** Starts with a valid configuration of each of `tenantIds`, at versions 1, 2, … */
+  constructor(tenantIds: string[] = []) {
+    for (const id of tenantIds) this.commit(tenant(id), this.drawVersion());
+  }
 
   list(): Promise<{ configs: TenantConfig[]; version: bigint }> {
     this.lists++;
