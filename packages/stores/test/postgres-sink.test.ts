@@ -1,33 +1,22 @@
 import { Outcome } from '@throughline/contracts';
-import type pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  createPostgresSink,
-  isStoreError,
-  migrate,
-  StoreErrorCode,
-  type PostgresSink,
-} from '../src/index.js';
+import { createPostgresSink, isStoreError, StoreErrorCode, type PostgresSink } from '../src/index.js';
 import { at, history, result } from './fixtures.js';
-import { usePostgres } from './support.js';
+import { useMigratedDatabase } from './support.js';
 
-const db = usePostgres();
-let pool: pg.Pool;
+const db = useMigratedDatabase();
 let sink: PostgresSink;
-
-beforeAll(async () => {
-  pool = await db.newPool();
-  await migrate(pool);
-  sink = createPostgresSink(pool);
+beforeAll(() => {
+  sink = createPostgresSink(db.pool);
 });
 
 async function snapshot(accountPrefix: string) {
-  const ledger = await pool.query(
+  const ledger = await db.pool.query(
     `SELECT event_id, position::text, balance_after_minor::text, outcome, committed_at
      FROM ledger WHERE account_id LIKE $1 ORDER BY event_id`,
     [`${accountPrefix}%`],
   );
-  const balances = await pool.query(
+  const balances = await db.pool.query(
     `SELECT account_id, balance_minor::text, position::text, debits_day, debits_day_minor::text, updated_at
      FROM balances WHERE account_id LIKE $1 ORDER BY account_id`,
     [`${accountPrefix}%`],
@@ -48,7 +37,7 @@ describe('PostgresSink', () => {
       expect(b.position).toBe(last.position.toString());
       expect(b.debits_day_minor).toBe(last.debitsDayMinor.toString());
     }
-    const row = await pool.query(
+    const row = await db.pool.query(
       `SELECT partition, outcome, reject_reason, direction, currency, occurred_at, accepted_at
        FROM ledger WHERE event_id = 'c1-ev-7'`,
     );
@@ -61,7 +50,7 @@ describe('PostgresSink', () => {
     });
     expect((row.rows[0].occurred_at as Date).getTime()).toBe(1_700_000_000_123);
     expect((row.rows[0].accepted_at as Date).getTime()).toBe(1_700_000_000_456);
-    const applied = await pool.query(`SELECT reject_reason FROM ledger WHERE event_id = 'c1-ev-1'`);
+    const applied = await db.pool.query(`SELECT reject_reason FROM ledger WHERE event_id = 'c1-ev-1'`);
     expect(applied.rows[0].reject_reason).toBeNull();
   });
 
@@ -121,7 +110,7 @@ describe('PostgresSink', () => {
         occurredAtMs: 0n,
       }),
     ]);
-    const row = await pool.query(
+    const row = await db.pool.query(
       `SELECT position::text, amount_minor::text, delta_minor::text, fee_minor::text, balance_after_minor::text,
               config_version::text, occurred_at FROM ledger WHERE event_id = 'c5-1'`,
     );
@@ -144,7 +133,7 @@ describe('PostgresSink', () => {
       result({ eventId: id, accountId: id, tenantId: id, position: BigInt(i + 1), rejectReason: '' }),
     );
     await sink.commitBatch(at(3), batch);
-    const rows = await pool.query<{ event_id: string; account_id: string }>(
+    const rows = await db.pool.query<{ event_id: string; account_id: string }>(
       `SELECT event_id, account_id FROM ledger WHERE event_id LIKE 'c6-%' ORDER BY position`,
     );
     expect(rows.rows.map((r) => r.event_id)).toEqual(ids);
@@ -167,7 +156,7 @@ describe('PostgresSink', () => {
       { inserted: 5, duplicates: 0, fenced: false },
       { inserted: 5, duplicates: 0, fenced: false },
     ]);
-    const parts = await pool.query(
+    const parts = await db.pool.query(
       `SELECT account_id, partition FROM balances WHERE account_id LIKE 'c8%' ORDER BY account_id`,
     );
     expect(parts.rows).toEqual([
@@ -192,7 +181,7 @@ describe('PostgresSink', () => {
     ]);
     // A replay under another trace keeps the id of the commit that inserted the row.
     await sink.commitBatch({ ...at(20), traceId: other }, a);
-    const rows = await pool.query<{ event_id: string; trace: string | null }>(
+    const rows = await db.pool.query<{ event_id: string; trace: string | null }>(
       `SELECT event_id, encode(trace_id, 'hex') AS trace FROM ledger WHERE event_id LIKE 'tr-%' ORDER BY event_id`,
     );
     const byPrefix = (prefix: string) =>
@@ -215,7 +204,7 @@ describe('PostgresSink', () => {
     expect(await sink.commitBatch(at(9, 20, 7), batch)).toEqual({ inserted: 4, duplicates: 0 });
     expect(await sink.commitBatch(at(9, 20, 5), [])).toEqual({ inserted: 0, duplicates: 0 });
     expect(await sink.claim(9, 21)).toEqual({ upstream: 7 });
-    const fences = await pool.query(
+    const fences = await db.pool.query(
       `SELECT stage, epoch::int FROM tl_partition_epochs WHERE partition = 9 ORDER BY stage`,
     );
     expect(fences.rows).toEqual([
@@ -243,7 +232,7 @@ describe('PostgresSink', () => {
 
   it('makes a claim wait for a commit in flight, so no stale commit lands after it', async () => {
     await sink.claim(13, 40);
-    const client = await pool.connect();
+    const client = await db.pool.connect();
     try {
       // The old owner's commit holds the partition's fence row…
       await client.query('BEGIN');
@@ -325,7 +314,7 @@ describe('PostgresSink', () => {
   });
 
   it('works without prepared statements', async () => {
-    const plain = createPostgresSink(pool, { preparedStatements: false });
+    const plain = createPostgresSink(db.pool, { preparedStatements: false });
     expect(await plain.commitBatch(at(0), history({ events: 3, accounts: 1, prefix: 'c11-' }))).toEqual({
       inserted: 3,
       duplicates: 0,

@@ -1,23 +1,14 @@
-import type pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  createPostgresSink,
-  createPostgresStateSource,
-  migrate,
-  type PostgresStateSource,
-} from '../src/index.js';
+import { createPostgresSink, createPostgresStateSource, type PostgresStateSource } from '../src/index.js';
 import { at, history, result } from './fixtures.js';
-import { usePostgres } from './support.js';
+import { useMigratedDatabase } from './support.js';
 
-const db = usePostgres();
-let pool: pg.Pool;
+const db = useMigratedDatabase();
 let source: PostgresStateSource;
 
 beforeAll(async () => {
-  pool = await db.newPool();
-  await migrate(pool);
-  source = createPostgresStateSource(pool);
-  const sink = createPostgresSink(pool);
+  source = createPostgresStateSource(db.pool);
+  const sink = createPostgresSink(db.pool);
   await sink.commitBatch(at(3), history({ events: 12, accounts: 3, prefix: 's-' }));
   await sink.commitBatch(at(4), [
     result({
@@ -56,7 +47,7 @@ describe('PostgresStateSource', () => {
   it('tells which event ids are committed, for which account and at which position', async () => {
     const committed = await source.committedEvents(['s-ev-1', 's-ev-12', 's-ev-13', 'nope', 'big']);
     expect([...committed.keys()].sort()).toEqual(['big', 's-ev-1', 's-ev-12']);
-    const { rows } = await pool.query<{ account_id: string; position: string }>(
+    const { rows } = await db.pool.query<{ account_id: string; position: string }>(
       "SELECT account_id, position::text FROM ledger WHERE event_id = 's-ev-12'",
     );
     expect(committed.get('s-ev-12')).toEqual({

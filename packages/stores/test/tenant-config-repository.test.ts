@@ -1,25 +1,19 @@
-import type pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   createTenantConfigRepository,
   DEMO_TENANTS,
   isStoreError,
-  migrate,
   StoreErrorCode,
   type StoreError,
   type TenantConfigInput,
   type TenantConfigRepository,
 } from '../src/index.js';
-import { usePostgres } from './support.js';
+import { useMigratedDatabase } from './support.js';
 
-const db = usePostgres();
-let pool: pg.Pool;
+const db = useMigratedDatabase();
 let repo: TenantConfigRepository;
-
-beforeAll(async () => {
-  pool = await db.newPool();
-  await migrate(pool);
-  repo = createTenantConfigRepository(pool);
+beforeAll(() => {
+  repo = createTenantConfigRepository(db.pool);
 });
 
 const acme = (over: Partial<TenantConfigInput> = {}): TenantConfigInput => ({
@@ -52,15 +46,15 @@ describe('TenantConfigRepository', () => {
     const list = await repo.list();
     expect(list.configs.map((c) => c.tenantId)).toEqual(['acme', 'zeta']);
     expect(list.version).toBe(other.version);
-    const history = await pool.query<{ version: string; fee_bps: number; changed_by: string }>(
+    const history = await db.pool.query<{ version: string; fee_bps: number; changed_by: string }>(
       `SELECT version::text, fee_bps, changed_by FROM tenant_config_history WHERE tenant_id = 'acme' ORDER BY version`,
     );
-    const role = (await pool.query<{ r: string }>('SELECT current_user AS r')).rows[0]!.r;
+    const role = (await db.pool.query<{ r: string }>('SELECT current_user AS r')).rows[0]!.r;
     expect(history.rows).toEqual([
       { version: first.version.toString(), fee_bps: 12, changed_by: role },
       { version: second.version.toString(), fee_bps: 20, changed_by: 'token:ops' },
     ]);
-    const stored = await pool.query(`SELECT fx_rates_e9 FROM tenant_configs WHERE tenant_id = 'acme'`);
+    const stored = await db.pool.query(`SELECT fx_rates_e9 FROM tenant_configs WHERE tenant_id = 'acme'`);
     expect(stored.rows[0].fx_rates_e9).toEqual({
       EUR: '1000000000',
       USD: '920000000',
@@ -74,7 +68,7 @@ describe('TenantConfigRepository', () => {
     );
     const newest = puts.reduce((a, b) => (b.version > a.version ? b : a));
     expect(await repo.get('racy')).toEqual(newest);
-    const history = await pool.query(
+    const history = await db.pool.query(
       `SELECT count(*)::int AS n FROM tenant_config_history WHERE tenant_id = 'racy'`,
     );
     expect(history.rows[0].n).toBe(8);
@@ -128,7 +122,7 @@ describe('TenantConfigRepository', () => {
       onError: (err) => errors.push(err),
     });
     try {
-      const killed = await pool.query(
+      const killed = await db.pool.query(
         `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
          WHERE query = 'LISTEN tl_config' AND datname = current_database()`,
       );
@@ -148,7 +142,7 @@ describe('TenantConfigRepository', () => {
   });
 
   it('seeds the demo tenants once', async () => {
-    const fresh = createTenantConfigRepository(await db.newPool().then(async (p) => (await migrate(p), p)));
+    const fresh = createTenantConfigRepository(await db.newMigratedPool());
     expect(await fresh.seedDemoTenants()).toBe(5);
     const first = await fresh.list();
     expect(first.configs.map((c) => c.tenantId)).toEqual([
