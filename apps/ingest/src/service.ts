@@ -71,21 +71,20 @@ export async function run(telemetry: Telemetry): Promise<void> {
       },
     ],
   });
-  new PipelineMetrics(telemetry.meter).observe(
-    'tl.ingest.in_flight_events',
-    'Events accepted and not yet durable',
-    () => Promise.resolve([{ value: publisher.inFlightEvents }]),
+  const metrics = new PipelineMetrics(telemetry.meter);
+  metrics.observe('tl.ingest.in_flight_events', 'Events accepted and not yet durable', () =>
+    Promise.resolve([{ value: publisher.inFlightEvents }]),
   );
-  telemetry.meter
-    .createObservableCounter('tl.ingest.refused', {
-      description:
-        'Calls refused: RESOURCE_EXHAUSTED (events in flight over INGEST_MAX_IN_FLIGHT_EVENTS), UNAUTHENTICATED (no valid client credential), PERMISSION_DENIED (an event of a tenant the client may not publish for)',
-    })
-    .addCallback((result) => {
-      result.observe(publisher.refusedCalls, { 'tl.reason': 'resource_exhausted' });
-      result.observe(access.refused.unauthenticated, { 'tl.reason': 'unauthenticated' });
-      result.observe(access.refused.permissionDenied, { 'tl.reason': 'permission_denied' });
-    });
+  metrics.countBy(
+    'tl.ingest.refused',
+    'Calls refused: RESOURCE_EXHAUSTED (events in flight over INGEST_MAX_IN_FLIGHT_EVENTS), UNAUTHENTICATED (no valid client credential), PERMISSION_DENIED (an event of a tenant the client may not publish for)',
+    'tl.reason',
+    () => ({
+      resource_exhausted: publisher.refusedCalls,
+      unauthenticated: access.refused.unauthenticated,
+      permission_denied: access.refused.permissionDenied,
+    }),
+  );
   grpcServer.setServing(true);
   http.setReady(true);
   logger.info(

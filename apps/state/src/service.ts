@@ -72,25 +72,18 @@ export async function run(telemetry: Telemetry, instanceId: string): Promise<voi
         maxCachedAccounts: settings.STATE_MAX_CACHED_ACCOUNTS,
         maxOutputEvents: settings.STATE_MAX_OUTPUT_EVENTS,
       };
-      metrics.meter
-        .createObservableCounter('tl.state.events', {
-          description:
-            'Events the state stage decided on, by tl.outcome: applied, rejected (by the domain), duplicate (applied before: a redelivery or a client retry)',
-        })
-        .addCallback((result) => {
-          result.observe(counters.applied, { 'tl.outcome': 'applied' });
-          result.observe(counters.rejected, { 'tl.outcome': 'rejected' });
-          result.observe(counters.duplicates, { 'tl.outcome': 'duplicate' });
-        });
-      metrics.meter
-        .createObservableCounter('tl.state.store_recoveries', {
-          description:
-            'Partitions rebuilt from PostgreSQL because Redis lost their state, by tl.kind: lost (all of it: restarted empty, flushed) or rolled_back (recent writes: an append-only file replayed short, a replica promoted before it caught up)',
-        })
-        .addCallback((result) => {
-          result.observe(counters.recoveries - counters.rollbacks, { 'tl.kind': 'lost' });
-          result.observe(counters.rollbacks, { 'tl.kind': 'rolled_back' });
-        });
+      metrics.countBy(
+        'tl.state.events',
+        'Events the state stage decided on, by tl.outcome: applied, rejected (by the domain), duplicate (applied before: a redelivery or a client retry)',
+        'tl.outcome',
+        () => ({ applied: counters.applied, rejected: counters.rejected, duplicate: counters.duplicates }),
+      );
+      metrics.countBy(
+        'tl.state.store_recoveries',
+        'Partitions rebuilt from PostgreSQL because Redis lost their state, by tl.kind: lost (all of it: restarted empty, flushed) or rolled_back (recent writes: an append-only file replayed short, a replica promoted before it caught up)',
+        'tl.kind',
+        () => ({ lost: counters.recoveries - counters.rollbacks, rolled_back: counters.rollbacks }),
+      );
       metrics.observe('tl.state.cache_hit_ratio', 'Share of account look-ups answered from memory', () => {
         // A new account is a look-up too (memory, store and PostgreSQL all asked): with fresh accounts only, the
         // ratio is 0, not absent.

@@ -54,15 +54,12 @@ export async function run(telemetry: Telemetry, instanceId: string): Promise<voi
       // Batched: the partitions' turns share statements (group commit); naive: one statement per row, as it asks.
       const groupSink = createGroupCommitSink(store, { maxInFlight: settings.WRITER_COMMITS_IN_FLIGHT });
       const counters = newWriterCounters();
-      metrics.meter
-        .createObservableCounter('tl.writer.rows', {
-          description:
-            'Ledger rows the writer committed, by tl.outcome: inserted, or duplicate (the row was there already: a redelivered result batch whose commit had landed before its ack, or an event id repeated within one commit)',
-        })
-        .addCallback((result) => {
-          result.observe(counters.committedRows, { 'tl.outcome': 'inserted' });
-          result.observe(counters.duplicateRows, { 'tl.outcome': 'duplicate' });
-        });
+      metrics.countBy(
+        'tl.writer.rows',
+        'Ledger rows the writer committed, by tl.outcome: inserted, or duplicate (the row was there already: a redelivered result batch whose commit had landed before its ack, or an event id repeated within one commit)',
+        'tl.outcome',
+        () => ({ inserted: counters.committedRows, duplicate: counters.duplicateRows }),
+      );
       const mode = pipelineModeOf(settings);
       const limit = new InFlightLimit(mode.concurrency);
       return Promise.resolve({

@@ -93,6 +93,16 @@ export class PipelineMetrics {
     if (stats.deadLettered > 0) this.deadLettered.add(stats.deadLettered, attrs);
   }
 
+  /**
+   * Reports counts kept by the code as one counter read at each collection, a series per key of what `read`
+   * returns under `attribute`: `countBy('tl.state.events', …, 'tl.outcome', () => ({ applied, rejected }))`.
+   */
+  countBy(name: string, description: string, attribute: string, read: () => Record<string, number>): void {
+    this.meter.createObservableCounter(name, { description }).addCallback((result) => {
+      for (const [key, count] of Object.entries(read())) result.observe(count, { [attribute]: key });
+    });
+  }
+
   /** Reports a gauge from a callback (consumer lag per partition, cache hit ratio), read at each collection. */
   observe(
     name: string,

@@ -1,27 +1,12 @@
 import { SpanStatusCode } from '@opentelemetry/api';
-import {
-  AggregationTemporality,
-  InMemoryMetricExporter,
-  MeterProvider,
-  PeriodicExportingMetricReader,
-} from '@opentelemetry/sdk-metrics';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
 import { instrumentOwnership } from '../src/index.js';
+import { memoryMeter, memoryTracer } from './support.js';
 
 describe('instrumentOwnership', () => {
   it('makes a span of each hand-over and counts hand-overs, pauses, owned partitions and refused effects', async () => {
-    const spans = new InMemorySpanExporter();
-    const tracer = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] }).getTracer(
-      't',
-    );
-    const metrics = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
-    const reader = new PeriodicExportingMetricReader({ exporter: metrics, exportIntervalMillis: 60_000 });
-    const meter = new MeterProvider({ readers: [reader] }).getMeter('t');
+    const { tracer, spans } = memoryTracer();
+    const { meter, collect } = memoryMeter();
     let owned = [{ partition: 3, epoch: 1_000_002 }];
     const observer = instrumentOwnership({
       tracer,
@@ -54,9 +39,7 @@ describe('instrumentOwnership', () => {
     expect(lose!.name).toBe('lose tl.enriched.7');
     expect(lose!.status).toEqual({ code: SpanStatusCode.ERROR, message: 'lease taken over by state-b' });
 
-    await reader.forceFlush();
-    const exported = metrics.getMetrics().at(-1)!.scopeMetrics[0]!.metrics;
-    const byName = new Map(exported.map((m) => [m.descriptor.name, m.dataPoints]));
+    const byName = await collect();
     const point = (name: string, kind?: string) =>
       byName.get(name)!.find((p) => kind === undefined || p.attributes['tl.kind'] === kind)!.value;
     expect(point('tl.partition.handovers', 'acquired')).toBe(1);

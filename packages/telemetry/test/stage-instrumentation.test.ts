@@ -1,19 +1,12 @@
-import {
-  AggregationTemporality,
-  InMemoryMetricExporter,
-  MeterProvider,
-  PeriodicExportingMetricReader,
-} from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
 import type { Bus } from '@throughline/bus';
 import { instrumentStage } from '../src/index.js';
+import { memoryMeter } from './support.js';
 
 describe('instrumentStage', () => {
   it('reports the stage counters at 0 before its first turn, so a first dead letter is an increase', async () => {
-    const metrics = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
-    const reader = new PeriodicExportingMetricReader({ exporter: metrics, exportIntervalMillis: 60_000 });
-    const meter = new MeterProvider({ readers: [reader] }).getMeter('t');
+    const { meter, collect } = memoryMeter();
     instrumentStage({
       tracer: new BasicTracerProvider().getTracer('t'),
       meter,
@@ -22,11 +15,9 @@ describe('instrumentStage', () => {
       topic: 'ingested',
       partitions: () => [],
     });
-    await reader.forceFlush();
-    const exported = metrics.getMetrics().at(-1)!.scopeMetrics[0]!.metrics;
-    const zeros = exported
-      .filter((m) => m.dataPoints.some((p) => p.value === 0 && p.attributes['tl.stage'] === 'enrich'))
-      .map((m) => m.descriptor.name)
+    const zeros = [...(await collect())]
+      .filter(([, points]) => points.some((p) => p.value === 0 && p.attributes['tl.stage'] === 'enrich'))
+      .map(([name]) => name)
       .sort();
     expect(zeros).toEqual([
       'tl.batches.processed',
