@@ -29,12 +29,14 @@ import {
   startNatsCluster,
   startPostgres,
   startRedis,
+  startRedisSentinel,
   waitFor,
   type NatsClusterHandle,
   type NatsHandle,
   type PostgresHandle,
   type CertFiles,
   type RedisHandle,
+  type RedisSentinelHandle,
   type RedisStartOptions,
   type ServiceProcess,
   type TestPki,
@@ -87,6 +89,11 @@ export interface StackOptions {
    * three copies (BUS_STREAM_REPLICAS=3); the services are given the three nodes' URLs.
    */
   natsCluster?: boolean;
+  /**
+   * Redis is a primary and a replica watched by three Sentinels; the state service finds the primary through them
+   * (REDIS_SENTINELS), and so do the test's own clients (`redisOptions`).
+   */
+  redisSentinel?: boolean;
 }
 
 export interface Stack {
@@ -96,7 +103,10 @@ export interface Stack {
   natsCluster?: NatsClusterHandle;
   /** The URL(s) of NATS the services were given. */
   natsUrl: string;
+  /** Redis (with `redisSentinel`, the node first started as the primary). */
   redis: RedisHandle;
+  /** With `redisSentinel`: the primary, its replica and the Sentinels. */
+  redisSentinel?: RedisSentinelHandle;
   postgres: PostgresHandle;
   databaseUrl: string;
   /** With `databasePassword`: the services' role and the file they read its password from. */
@@ -140,13 +150,21 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const redisSecurity = opts.redisSecured ? secureRedis(secretsDir, pki!, ca!) : undefined;
   if (opts.natsCluster && natsSecurity !== undefined)
     throw new Error('natsCluster with natsSecured is not supported');
-  const [natsServers, redis, postgres] = await Promise.all([
+  if (opts.redisSentinel && redisSecurity !== undefined)
+    throw new Error('redisSentinel with redisSecured is not supported');
+  const [natsServers, redisServers, postgres] = await Promise.all([
     opts.natsCluster
       ? startNatsCluster()
       : startNats(natsSecurity === undefined ? {} : { config: natsSecurity.config }),
-    startRedis(redisSecurity?.start ?? {}),
+    opts.redisSentinel ? startRedisSentinel() : startRedis(redisSecurity?.start ?? {}),
     startPostgres(opts.databaseSsl ? { ssl: pki!.cert('postgres', ca!, 'server') } : {}),
   ]);
+  const redisSentinel = 'sentinels' in redisServers ? redisServers : undefined;
+  const redis = redisSentinel?.nodes[0] ?? (redisServers as RedisHandle);
+  const sentinelEnv =
+    redisSentinel === undefined
+      ? undefined
+      : { REDIS_SENTINELS: redisSentinel.sentinelAddresses, REDIS_SENTINEL_NAME: redisSentinel.masterName };
   const natsCluster = 'nodes' in natsServers ? natsServers : undefined;
   const nats = natsCluster?.nodes[0] ?? (natsServers as NatsHandle);
   const natsUrl = natsServers.url;
@@ -210,7 +228,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       appEnv: mergeAppEnv(
         mergeAppEnv(
           mergeAppEnv(natsSecurity?.appEnv ?? {}, roles?.appEnv ?? {}),
-          redisSecurity === undefined ? {} : { state: redisSecurity.env },
+          redisSecurity === undefined
+            ? sentinelEnv === undefined
+              ? {}
+              : { state: sentinelEnv }
+            : { state: redisSecurity.env },
         ),
         opts.serviceEnv ?? {},
       ),
@@ -246,6 +268,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     ...(natsCluster === undefined ? {} : { natsCluster }),
     natsUrl,
     redis,
+    ...(redisSentinel === undefined ? {} : { redisSentinel }),
     postgres,
     databaseUrl,
     databaseRole,
@@ -253,7 +276,17 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     ...(natsSecurity === undefined ? {} : { natsUsers: natsSecurity.users }),
     pool,
     bus,
-    redisOptions: redisSecurity?.clientOptions ?? {},
+    redisOptions:
+      redisSecurity?.clientOptions ??
+      (redisSentinel === undefined
+        ? {}
+        : {
+            sentinels: redisSentinel.sentinelAddresses.split(',').map((a) => ({
+              host: '127.0.0.1',
+              port: Number(a.split(':')[1]),
+            })),
+            name: redisSentinel.masterName,
+          }),
     services,
     ingest,
     config: configClient,
@@ -276,7 +309,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       await launcher.stop(10_000);
       await bus.close().catch(() => undefined);
       await pool.end().catch(() => undefined);
-      await Promise.allSettled([natsServers.stop(), redis.stop(), postgres.stop()]);
+      await Promise.allSettled([natsServers.stop(), redisServers.stop(), postgres.stop()]);
       rmSync(secretsDir, { recursive: true, force: true });
     },
   };

@@ -35,6 +35,7 @@ export {
   redisOptionsOf,
   redisSettings,
   redisSettingsProblem,
+  sentinelAddresses,
   type RedisSettings,
 } from './redis.js';
 export { startHttpServer, type HttpServerOptions, type RunningHttpServer } from './http-server.js';

@@ -21,6 +21,16 @@ export const redisSettings = z.object({
   /** Client certificate and key (PEM), for a server that verifies clients (`tls-auth-clients yes`). */
   REDIS_TLS_CERT_FILE: z.string().min(1).optional(),
   REDIS_TLS_KEY_FILE: z.string().min(1).optional(),
+  /**
+   * Redis Sentinels (`host:port`, separated by commas): the state service asks them which server is the primary,
+   * and again after a failover. REDIS_URL's host and port are then not used; its user, password and `rediss`
+   * scheme still are.
+   */
+  REDIS_SENTINELS: z.string().min(1).optional(),
+  /** The name the Sentinels know the primary by (`sentinel monitor <name> …`). */
+  REDIS_SENTINEL_NAME: z.string().min(1).default('mymaster'),
+  /** The Sentinels' own password (`requirepass` in their configuration), from a file. */
+  REDIS_SENTINEL_PASSWORD_FILE: z.string().min(1).optional(),
 });
 export type RedisSettings = z.infer<typeof redisSettings>;
 
@@ -34,7 +44,26 @@ export function redisSettingsProblem(s: RedisSettings): string | undefined {
     !/\/\/[^/@]*:[^/@]*@/.test(s.REDIS_URL)
   )
     return 'REDIS_USERNAME needs its password: REDIS_PASSWORD_FILE';
+  if (s.REDIS_SENTINELS !== undefined) {
+    const bad = sentinelAddresses(s.REDIS_SENTINELS).find((a) => !Number.isInteger(a.port) || a.host === '');
+    if (bad !== undefined || sentinelAddresses(s.REDIS_SENTINELS).length === 0)
+      return `REDIS_SENTINELS must list host:port pairs separated by commas, got ${JSON.stringify(s.REDIS_SENTINELS)}`;
+  }
   return undefined;
+}
+
+/** `a:26379,b:26379` as host and port pairs (26379, Sentinel's port, when none is given). */
+export function sentinelAddresses(text: string): { host: string; port: number }[] {
+  return text
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '')
+    .map((item) => {
+      const colon = item.lastIndexOf(':');
+      return colon < 0
+        ? { host: item, port: 26379 }
+        : { host: item.slice(0, colon), port: Number(item.slice(colon + 1)) };
+    });
 }
 
 /** The ioredis options of `settings` (the URL aside). */
@@ -46,26 +75,43 @@ export function redisOptionsOf(s: RedisSettings): RedisOptions {
   // PEM files of mounted Secrets, read with the one secret-file reader (its errors name the file, not its content).
   const file = (path: string | undefined, what: string) =>
     path === undefined ? undefined : readSecretFile(path, what);
+  const tlsOptions = tls
+    ? {
+        ...(s.REDIS_TLS_CA_FILE === undefined ? {} : { ca: file(s.REDIS_TLS_CA_FILE, 'REDIS_TLS_CA_FILE') }),
+        ...(s.REDIS_TLS_CERT_FILE === undefined
+          ? {}
+          : {
+              cert: file(s.REDIS_TLS_CERT_FILE, 'REDIS_TLS_CERT_FILE'),
+              key: file(s.REDIS_TLS_KEY_FILE, 'REDIS_TLS_KEY_FILE'),
+            }),
+      }
+    : undefined;
   return {
+    ...(s.REDIS_SENTINELS === undefined
+      ? {}
+      : {
+          sentinels: sentinelAddresses(s.REDIS_SENTINELS),
+          name: s.REDIS_SENTINEL_NAME,
+          // Subscribes to the Sentinels' +switch-master, so a failover is followed at once, not at the next error.
+          failoverDetector: true,
+          // A primary turned replica refuses writes (READONLY): ask the Sentinels again. The refused command fails
+          // and its turn is retried, by then on the new primary.
+          reconnectOnError: (err: Error) => err.message.startsWith('READONLY'),
+          ...(s.REDIS_SENTINEL_PASSWORD_FILE === undefined
+            ? {}
+            : {
+                sentinelPassword: readSecretFile(
+                  s.REDIS_SENTINEL_PASSWORD_FILE,
+                  'REDIS_SENTINEL_PASSWORD_FILE',
+                ).trim(),
+              }),
+          ...(tlsOptions === undefined ? {} : { enableTLSForSentinelMode: true, sentinelTLS: tlsOptions }),
+        }),
     ...(s.REDIS_USERNAME === undefined ? {} : { username: s.REDIS_USERNAME }),
     ...(s.REDIS_PASSWORD_FILE === undefined
       ? {}
       : { password: readSecretFile(s.REDIS_PASSWORD_FILE, 'REDIS_PASSWORD_FILE').trim() }),
-    ...(tls
-      ? {
-          tls: {
-            ...(s.REDIS_TLS_CA_FILE === undefined
-              ? {}
-              : { ca: file(s.REDIS_TLS_CA_FILE, 'REDIS_TLS_CA_FILE') }),
-            ...(s.REDIS_TLS_CERT_FILE === undefined
-              ? {}
-              : {
-                  cert: file(s.REDIS_TLS_CERT_FILE, 'REDIS_TLS_CERT_FILE'),
-                  key: file(s.REDIS_TLS_KEY_FILE, 'REDIS_TLS_KEY_FILE'),
-                }),
-          },
-        }
-      : {}),
+    ...(tlsOptions === undefined ? {} : { tls: tlsOptions }),
   };
 }
 

@@ -54,6 +54,12 @@ export {
   type NatsNodeHandle,
 } from './nats-cluster.js';
 export { aclFileUsers, startRedis, type RedisHandle, type RedisStartOptions } from './redis.js';
+export {
+  startRedisSentinel,
+  type RedisSentinelHandle,
+  type RedisSentinelStartOptions,
+} from './redis-sentinel.js';
+export { redisRequest, type RespValue } from './resp.js';
 export { startPostgres, type PostgresHandle, type PostgresStartOptions } from './postgres.js';
 export { createTestPki, type CertFiles, type TestPki } from './pki.js';
 export { startPrometheus, type PrometheusHandle, type PrometheusStartOptions } from './prometheus.js';

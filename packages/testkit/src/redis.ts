@@ -27,6 +27,8 @@ export interface RedisStartOptions extends ServerStartOptions {
    * the `default` user is turned off: every client must authenticate.
    */
   users?: string[][];
+  /** Start as a replica of the Redis on 127.0.0.1:`replicaOf` (`--replicaof`). */
+  replicaOf?: number;
 }
 
 class RedisServerHandle extends ManagedServerHandle implements RedisHandle {
@@ -111,6 +113,7 @@ export async function startRedis(opts: RedisStartOptions = {}): Promise<RedisHan
         dataDir,
         '--daemonize',
         'no',
+        ...(opts.replicaOf === undefined ? [] : ['--replicaof', '127.0.0.1', String(opts.replicaOf)]),
       ],
       cwd: dataDir,
     }),
