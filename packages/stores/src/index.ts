@@ -47,7 +47,6 @@ export { FENCED_SQLSTATE } from './migrations/004_partition_epochs.js';
 export {
   COMMIT_SQL,
   commitParameters,
-  ledgerTraceId,
   createPostgresSink,
   type CommitFence,
   type CommitOutcome,
@@ -56,6 +55,7 @@ export {
   type PostgresSink,
   type PostgresSinkOptions,
 } from './postgres-sink.js';
+export { ledgerNamesOf, ledgerTraceId } from './ledger-columns.js';
 export { createPostgresStateSource, type PostgresStateSource } from './postgres-state-source.js';
 export {
   createTenantConfigRepository,

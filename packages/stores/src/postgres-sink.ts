@@ -3,9 +3,10 @@
  * round trip), idempotently. The columns go as binary arrays (pg-binary-arrays.ts): nothing to concatenate on the
  * client, nothing to parse on the server.
  */
-import { Direction, Outcome, type Result } from '@throughline/contracts';
+import type { Result } from '@throughline/contracts';
 import type pg from 'pg';
 import { StoreError, StoreErrorCode, toStoreError } from './errors.js';
+import { ledgerNamesOf, ledgerTraceId } from './ledger-columns.js';
 import { Int4ArrayBuilder, Int8ArrayBuilder, TextArrayBuilder } from './pg-binary-arrays.js';
 
 export interface PostgresSinkOptions {
@@ -130,24 +131,6 @@ SELECT (SELECT count(*)::int FROM fence) AS claimed,
        (SELECT epoch::text FROM tl_partition_epochs WHERE stage = 'writer' AND partition = $1) AS writer,
        (SELECT epoch::text FROM tl_partition_epochs WHERE stage = 'state' AND partition = $1) AS upstream`;
 
-function outcomeName(result: Result): string {
-  if (result.outcome === Outcome.OUTCOME_APPLIED) return 'APPLIED';
-  if (result.outcome === Outcome.OUTCOME_REJECTED) return 'REJECTED';
-  throw new StoreError(
-    StoreErrorCode.invalidInput,
-    `result ${result.eventId} has no outcome (${result.outcome})`,
-  );
-}
-
-function directionName(result: Result): string {
-  if (result.direction === Direction.DIRECTION_DEBIT) return 'DEBIT';
-  if (result.direction === Direction.DIRECTION_CREDIT) return 'CREDIT';
-  throw new StoreError(
-    StoreErrorCode.invalidInput,
-    `result ${result.eventId} has no direction (${result.direction})`,
-  );
-}
-
 /**
  * Builds the 27 parameters of COMMIT_SQL, as binary arrays: ledger columns for every result, balance columns for
  * each account's last, and each partition's fences and trace id.
@@ -190,9 +173,10 @@ export function commitParameters(groups: readonly PartitionResults[]): Buffer[] 
       accountIds.push(r.accountId);
       tenantIds.push(r.tenantId);
       positions.push(r.position);
-      outcomes.push(outcomeName(r));
+      const names = ledgerNamesOf(r);
+      outcomes.push(names.outcome);
       reasons.push(r.rejectReason === '' ? undefined : r.rejectReason);
-      directions.push(directionName(r));
+      directions.push(names.direction);
       amounts.push(r.amountMinor);
       currencies.push(r.currency);
       deltas.push(r.deltaMinor);
@@ -252,15 +236,6 @@ export function commitParameters(groups: readonly PartitionResults[]): Buffer[] 
     fenceUpstreams,
     fenceTraces,
   ].map((b) => b.finish());
-}
-
-/**
- * The trace id a commit stores with its rows: the fence's when it is one (32 hex digits, not all zero), else none
- * (NULL). Shared with the embedded mode's sink.
- */
-export function ledgerTraceId(fence: { traceId?: string }): string | undefined {
-  const id = fence.traceId;
-  return id !== undefined && /^[0-9a-f]{32}$/.test(id) && !/^0+$/.test(id) ? id : undefined;
 }
 
 export function createPostgresSink(pool: pg.Pool, opts: PostgresSinkOptions = {}): PostgresSink {

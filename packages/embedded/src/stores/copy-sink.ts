@@ -5,10 +5,10 @@
  * stores' 23 array parameters and unnesting them costs more than the insert itself; `COPY … FROM '/dev/blob'` into a
  * session-local staging table, then `INSERT … SELECT`, moves the same rows for less (see the package README).
  */
-import { Direction, Outcome, type Result } from '@throughline/contracts';
+import type { Result } from '@throughline/contracts';
 import { PipelineError, PipelineErrorCode, type ResultSink } from '@throughline/pipeline';
-import { FENCED_SQLSTATE, ledgerTraceId } from '@throughline/stores';
-import { EmbeddedError, EmbeddedErrorCode } from '../errors.js';
+import { FENCED_SQLSTATE, ledgerNamesOf, ledgerTraceId } from '@throughline/stores';
+import { EmbeddedError } from '../errors.js';
 import type { SqlStep, StepResult } from '../database/protocol.js';
 
 /** Temporary (so never WAL-logged), emptied at every commit. */
@@ -67,24 +67,6 @@ function copyText(value: string): string {
   );
 }
 
-function outcomeName(r: Result): string {
-  if (r.outcome === Outcome.OUTCOME_APPLIED) return 'APPLIED';
-  if (r.outcome === Outcome.OUTCOME_REJECTED) return 'REJECTED';
-  throw new EmbeddedError(
-    EmbeddedErrorCode.invalidArgument,
-    `result ${r.eventId} has no outcome (${r.outcome})`,
-  );
-}
-
-function directionName(r: Result): string {
-  if (r.direction === Direction.DIRECTION_DEBIT) return 'DEBIT';
-  if (r.direction === Direction.DIRECTION_CREDIT) return 'CREDIT';
-  throw new EmbeddedError(
-    EmbeddedErrorCode.invalidArgument,
-    `result ${r.eventId} has no direction (${r.direction})`,
-  );
-}
-
 /**
  * The staging rows of a batch in COPY text format: one line per result, and one per account with the state after
  * its last result in the batch (the largest position).
@@ -96,9 +78,10 @@ export function stagingText(
   let out = '';
   const last = new Map<string, Result>();
   for (const r of results) {
+    const { outcome, direction } = ledgerNamesOf(r);
     out +=
       `${copyText(r.eventId)}\t${partition}\t${copyText(r.accountId)}\t${copyText(r.tenantId)}\t${r.position}\t` +
-      `${outcomeName(r)}\t${r.rejectReason === '' ? '\\N' : copyText(r.rejectReason)}\t${directionName(r)}\t` +
+      `${outcome}\t${r.rejectReason === '' ? '\\N' : copyText(r.rejectReason)}\t${direction}\t` +
       `${r.amountMinor}\t${copyText(r.currency)}\t${r.deltaMinor}\t${r.feeMinor}\t${r.balanceAfterMinor}\t` +
       `${r.configVersion}\t${r.occurredAtMs}\t${r.acceptedAtMs}\n`;
     const seen = last.get(r.accountId);
