@@ -7,20 +7,26 @@ import type { TurnContext } from '@throughline/runtime';
  */
 export const DEFAULT_MAX_MESSAGE_BYTES = 900_000;
 
+/** A turn's output and how to cut it into messages. */
+export interface ChunkOptions<T> {
+  /** The ids' prefix: the producing stage, partition and lease epoch (`enr-3-e7`). */
+  idPrefix: string;
+  /** The stream sequences of the turn's first and last input messages, part of every id. */
+  firstSeq: number;
+  lastSeq: number;
+  items: T[];
+  maxItems: number;
+  /** Default `DEFAULT_MAX_MESSAGE_BYTES`. */
+  maxBytes?: number;
+  encode: (items: T[], batchId: string) => Uint8Array;
+}
+
 /**
  * Splits `items` into encoded messages of at most `maxItems` items and `maxBytes` bytes each (halving a chunk that
  * encodes too large). Ids are deterministic in the input (`<prefix>:<firstSeq>-<lastSeq>:<chunk>`), so replaying
  * a turn yields the same messages, which the stream's duplicate window drops.
  */
-export function encodeChunks<T>(opts: {
-  idPrefix: string;
-  firstSeq: number;
-  lastSeq: number;
-  items: T[];
-  maxItems: number;
-  maxBytes?: number;
-  encode: (items: T[], batchId: string) => Uint8Array;
-}): { batchId: string; data: Uint8Array }[] {
+export function encodeChunks<T>(opts: ChunkOptions<T>): { batchId: string; data: Uint8Array }[] {
   const maxBytes = opts.maxBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   const out: { batchId: string; data: Uint8Array }[] = [];
   const emit = (items: T[]): void => {
@@ -43,19 +49,14 @@ export function encodeChunks<T>(opts: {
  * Publishes a turn's output as messages from `encodeChunks`, all sent at once (in order on one connection) and
  * awaited together: one round trip for the whole turn. Returns how many messages were published.
  */
-export async function publishChunks<T>(opts: {
-  bus: Bus;
-  subject: string;
-  idPrefix: string;
-  firstSeq: number;
-  lastSeq: number;
-  items: T[];
-  maxItems: number;
-  maxBytes?: number;
-  encode: (items: T[], batchId: string) => Uint8Array;
-  /** The turn publishing: its trace context goes on the messages and the publish acks are booked as `nats`. */
-  ctx?: TurnContext;
-}): Promise<number> {
+export async function publishChunks<T>(
+  opts: ChunkOptions<T> & {
+    bus: Bus;
+    subject: string;
+    /** The turn publishing: its trace context goes on the messages and the publish acks are booked as `nats`. */
+    ctx?: TurnContext;
+  },
+): Promise<number> {
   const chunks = encodeChunks(opts);
   const headers = opts.ctx?.outgoingHeaders ? { headers: opts.ctx.outgoingHeaders } : {};
   const send = () =>

@@ -45,6 +45,18 @@ function actorOn(
   });
 }
 
+/** What an actor on `partition` processes until it has `n` values; the actor is stopped then. */
+async function processed(bus: Bus, partition: number, n: number): Promise<string[]> {
+  const seen: string[] = [];
+  const actor = actorOn(bus, partition, {
+    handle: (turn) => Promise.resolve(void seen.push(...turn.map((e) => e.value))),
+  });
+  void actor.run();
+  await until(() => seen.length === n);
+  await actor.stop();
+  return seen;
+}
+
 async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await cond())) {
@@ -92,14 +104,7 @@ describe('PartitionActor', () => {
     bus = createMemoryBus();
     await bus.ensureTopology();
     await publishAll(bus, 1, ['a', 'garbage-1', 'b']);
-    const seen: string[] = [];
-    const actor = actorOn(bus, 1, {
-      handle: (turn) => Promise.resolve(void seen.push(...turn.map((e) => e.value))),
-    });
-    void actor.run();
-    await until(() => seen.length === 2);
-    await actor.stop();
-    expect(seen).toEqual(['a', 'b']);
+    expect(await processed(bus, 1, 2)).toEqual(['a', 'b']);
     const dead = await bus.readDeadLetters();
     expect(dead).toHaveLength(1);
     expect(dec.decode(dead[0]!.data)).toBe('garbage-1');
@@ -257,14 +262,7 @@ describe('PartitionActor', () => {
     void stuck.run();
     await until(() => started);
     await stuck.stop();
-    const seen: string[] = [];
-    const next = actorOn(bus, 4, {
-      handle: (turn) => Promise.resolve(void seen.push(...turn.map((e) => e.value))),
-    });
-    void next.run();
-    await until(() => seen.length === 3);
-    await next.stop();
-    expect(seen).toEqual(['a', 'b', 'c']);
+    expect(await processed(bus, 4, 3)).toEqual(['a', 'b', 'c']);
   });
 });
 
