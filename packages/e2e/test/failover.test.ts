@@ -1,8 +1,14 @@
 /**
- * Failovers of the state store under load: Redis with a replica and three Sentinels, the primary killed (kill -9)
+ * Failovers under load, every acknowledged event accounted for.
+ *
+ * The state store: Redis with a replica and three Sentinels, the primary killed (kill -9)
  * while the state stage writes to it. The Sentinels promote the replica; the state service, which finds the primary
  * through them, follows; whatever the promoted replica had not received yet is detected (a partition's high-water
  * position below the one the owner wrote) and rebuilt from PostgreSQL, never used.
+ *
+ * The database: PostgreSQL with a synchronous hot standby, reached through one address (a proxy standing for a
+ * virtual IP or an operator's read-write Service). The primary is killed (kill -9); the address moves to the
+ * standby while it is still read-only (writes refused, as right after a failover); then it is promoted.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LedgerWorkload } from '@throughline/ledger';
@@ -69,6 +75,65 @@ describe('Redis failing over to its replica under load', () => {
     // The promoted replica lacked the writes of the pause: the state stage saw its partitions rolled back and
     // rebuilt them from PostgreSQL.
     expect(await recovered('rolled_back')).toBeGreaterThan(0);
+    await expectExactlyOnce(
+      stack,
+      events.map((e) => e.eventId),
+    );
+  });
+});
+
+describe('PostgreSQL failing over to its standby under load', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ postgresStandby: true, partitions: 8, stateInstances: 2, writerInstances: 2 });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('loses nothing and applies nothing twice when the primary dies and the standby is promoted', async () => {
+    const proxy = stack.databaseProxy!;
+    const standby = stack.postgresStandby!;
+    const events = new LedgerWorkload({ accounts: 2_000, tenants: 5, seed: 47, idPrefix: 'pg-fo' }).take(
+      EVENTS,
+    );
+    const load = sendPaced(stack.ingest, events, { perSecond: 5_000, batchSize: 500 });
+    load.done.catch(() => undefined);
+    await waitFor(async () => (await ledgerCount(stack.pool)) >= 30_000, {
+      timeoutMs: 120_000,
+      intervalMs: 100,
+    });
+    const committedAtKill = await ledgerCount(stack.pool);
+    const acknowledgedAtKill = load.acknowledged;
+    const killedAt = performance.now();
+    await stack.postgres.kill();
+    // The address moves to the standby before it is promoted: connections are reset, writes refused as read-only.
+    proxy.retarget(standby.port);
+    // What the standby holds now is everything the old primary committed (synchronous replication): at least what
+    // was counted before the kill. Nothing more is committed while it is read-only.
+    const count = () => waitFor(() => ledgerCount(stack.pool), { timeoutMs: 10_000, intervalMs: 100 });
+    const atFailover = await count();
+    expect(atFailover).toBeGreaterThanOrEqual(committedAtKill);
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(await count()).toBe(atFailover);
+    await standby.promote();
+    const promotedMs = performance.now() - killedAt;
+    await waitFor(async () => (await ledgerCount(stack.pool)) >= committedAtKill + 20_000, {
+      timeoutMs: 120_000,
+      intervalMs: 100,
+      message: 'the pipeline did not go on after the standby was promoted',
+    });
+    const resumedMs = performance.now() - killedAt;
+    await load.done;
+    const failures = (kind: string) =>
+      serviceCounter(stack, 'writer', 'tl_turn_failures_total', { tl_dependency: 'postgres', tl_kind: kind });
+    process.stdout.write(
+      `PostgreSQL failover: primary killed with ${acknowledgedAtKill - committedAtKill} events in flight; ` +
+        `${atFailover - committedAtKill} rows committed after the count before the kill were on the standby, ` +
+        `nothing committed while read-only; promoted after ` +
+        `${Math.round(promotedMs)} ms, 20,000 more committed after ${Math.round(resumedMs)} ms; writer turns ` +
+        `retried on PostgreSQL: ${await failures('dependency')}; client retries ${JSON.stringify(load.retries)}\n`,
+    );
     await expectExactlyOnce(
       stack,
       events.map((e) => e.eventId),

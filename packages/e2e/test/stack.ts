@@ -30,10 +30,13 @@ import {
   startPostgres,
   startRedis,
   startRedisSentinel,
+  startTcpProxy,
   waitFor,
   type NatsClusterHandle,
   type NatsHandle,
   type PostgresHandle,
+  type PostgresStandbyHandle,
+  type TcpProxy,
   type CertFiles,
   type RedisHandle,
   type RedisSentinelHandle,
@@ -94,6 +97,11 @@ export interface StackOptions {
    * (REDIS_SENTINELS), and so do the test's own clients (`redisOptions`).
    */
   redisSentinel?: boolean;
+  /**
+   * PostgreSQL has a synchronous hot standby, and everyone (services and the test's pool) reaches the primary
+   * through a TCP proxy, the stable address a failover moves to the standby (`databaseProxy.retarget`).
+   */
+  postgresStandby?: boolean;
 }
 
 export interface Stack {
@@ -108,6 +116,9 @@ export interface Stack {
   /** With `redisSentinel`: the primary, its replica and the Sentinels. */
   redisSentinel?: RedisSentinelHandle;
   postgres: PostgresHandle;
+  /** With `postgresStandby`: the standby, and the proxy every database URL points at. */
+  postgresStandby?: PostgresStandbyHandle;
+  databaseProxy?: TcpProxy;
   databaseUrl: string;
   /** With `databasePassword`: the services' role and the file they read its password from. */
   databaseRole?: { name: string; passwordFile: string };
@@ -169,7 +180,15 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const nats = natsCluster?.nodes[0] ?? (natsServers as NatsHandle);
   const natsUrl = natsServers.url;
   const extraEnv: Record<string, string> = natsCluster === undefined ? {} : { BUS_STREAM_REPLICAS: '3' };
-  const databaseUrl = await postgres.createDatabase('throughline');
+  let databaseUrl = await postgres.createDatabase('throughline');
+  if ((opts.postgresStandby ?? false) && (opts.databasePassword || opts.databaseSsl || opts.databaseRoles))
+    throw new Error('postgresStandby with database roles, passwords or SSL is not supported');
+  const postgresStandby = opts.postgresStandby
+    ? await postgres.startStandby({ synchronous: true })
+    : undefined;
+  const databaseProxy = opts.postgresStandby ? await startTcpProxy(postgres.port) : undefined;
+  if (databaseProxy !== undefined)
+    databaseUrl = databaseUrl.replace(`127.0.0.1:${postgres.port}/`, `127.0.0.1:${databaseProxy.port}/`);
   let serviceDatabaseUrl = databaseUrl;
   let databaseRole: Stack['databaseRole'];
   if (natsSecurity !== undefined) {
@@ -270,6 +289,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     redis,
     ...(redisSentinel === undefined ? {} : { redisSentinel }),
     postgres,
+    ...(postgresStandby === undefined ? {} : { postgresStandby }),
+    ...(databaseProxy === undefined ? {} : { databaseProxy }),
     databaseUrl,
     databaseRole,
     ...(roles === undefined ? {} : { serviceRoles: roles.roles }),
@@ -309,7 +330,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       await launcher.stop(10_000);
       await bus.close().catch(() => undefined);
       await pool.end().catch(() => undefined);
-      await Promise.allSettled([natsServers.stop(), redisServers.stop(), postgres.stop()]);
+      await databaseProxy?.close();
+      await Promise.allSettled([
+        natsServers.stop(),
+        redisServers.stop(),
+        postgres.stop(),
+        postgresStandby?.stop() ?? Promise.resolve(),
+      ]);
       rmSync(secretsDir, { recursive: true, force: true });
     },
   };

@@ -60,7 +60,13 @@ export {
   type RedisSentinelStartOptions,
 } from './redis-sentinel.js';
 export { redisRequest, type RespValue } from './resp.js';
-export { startPostgres, type PostgresHandle, type PostgresStartOptions } from './postgres.js';
+export {
+  startPostgres,
+  type PostgresHandle,
+  type PostgresStandbyHandle,
+  type PostgresStartOptions,
+} from './postgres.js';
+export { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 export { createTestPki, type CertFiles, type TestPki } from './pki.js';
 export { startPrometheus, type PrometheusHandle, type PrometheusStartOptions } from './prometheus.js';
 export { spawnService, type ExitStatus, type ServiceProcess, type SpawnServiceOptions } from './process.js';

@@ -1,5 +1,6 @@
 // The parts of running PostgreSQL that are not the server process: finding a matching set of binaries,
 // the OS user it must run as when we are root, initdb, and psql.
+import { realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import {
   isExecutableFile,
@@ -18,6 +19,13 @@ export interface PostgresBinaries {
   initdb: string;
   postgres: string;
   psql: string;
+  /** For standbys; looked up next to initdb (following its symlink) when one is started. */
+  binDirs: readonly string[];
+}
+
+/** pg_basebackup of the same installation as initdb. */
+export function findBaseBackup(bins: PostgresBinaries): string {
+  return requireBinary('pg_basebackup', SERVER_INSTALL_HINT, bins.binDirs, `next to ${bins.initdb}`);
 }
 
 /** initdb and postgres from the same directory (their versions must match), and a psql. */
@@ -31,7 +39,7 @@ export function findPostgresBinaries(binDirs: readonly string[] | undefined): Po
     throw new MissingBinaryError('postgres', SERVER_INSTALL_HINT, [binDir], `next to ${initdb}`);
   }
   const psql = lookupBinary('psql', [binDir]) ?? requireBinary('psql', CLIENT_INSTALL_HINT, dirs, where);
-  return { initdb, postgres, psql };
+  return { initdb, postgres, psql, binDirs: [binDir, dirname(realpathSync(initdb))] };
 }
 
 /** The uid/gid to run PostgreSQL as: none when we are not root, else the `postgres` OS user. */

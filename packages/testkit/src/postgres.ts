@@ -2,13 +2,17 @@ import { chmod, chown, copyFile, readFile, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { makeTempDir, removeTempDir } from './cleanup.js';
+import { ServerStartError } from './errors.js';
 import { runCommand } from './command.js';
 import { waitFor } from './wait.js';
 import { ManagedServer, ManagedServerHandle } from './managed-server.js';
 import {
+  findBaseBackup,
   findPostgresBinaries,
   initCluster,
   postgresArgs,
+  type OsUser,
+  type PostgresBinaries,
   psql,
   quoteIdentifier,
   serverOsUser,
@@ -33,6 +37,18 @@ export interface PostgresHandle extends ServerHandle {
    * needs `ssl` at start. Resolves once a plaintext connection of the role is refused.
    */
   requireSsl(role: string, database: string): Promise<void>;
+  /**
+   * Starts a hot standby of this server on a free port: a base backup (`pg_basebackup -R`) streaming from it. With
+   * `synchronous`, this server then waits for the standby to hold every commit before it answers it
+   * (`synchronous_standby_names = '*'`), so promoting the standby after this one dies loses no commit. Resolves
+   * once the standby streams (and is synchronous, when asked).
+   */
+  startStandby(opts?: { synchronous?: boolean }): Promise<PostgresStandbyHandle>;
+}
+
+export interface PostgresStandbyHandle extends PostgresHandle {
+  /** Promotes the standby to a primary (`pg_promote`); resolves once it accepts writes. */
+  promote(): Promise<void>;
 }
 
 export interface PostgresStartOptions extends ServerStartOptions {
@@ -40,13 +56,78 @@ export interface PostgresStartOptions extends ServerStartOptions {
   ssl?: { cert: string; key: string };
 }
 
-class PostgresServerHandle extends ManagedServerHandle implements PostgresHandle {
+class PostgresServerHandle extends ManagedServerHandle implements PostgresStandbyHandle {
   constructor(
     server: ManagedServer,
     private readonly psqlBinary: string,
     private readonly dataDir: string,
+    private readonly start: PostgresRun,
   ) {
     super(server);
+  }
+
+  async startStandby(opts: { synchronous?: boolean } = {}): Promise<PostgresStandbyHandle> {
+    const { bins, user, options } = this.start;
+    const baseDir = makeTempDir('throughline-pg-standby-');
+    const dataDir = join(baseDir, 'data');
+    try {
+      if (user) await chown(baseDir, user.uid, user.gid);
+      await runCommand({
+        command: findBaseBackup(bins),
+        // -R: standby.signal and primary_conninfo; -X stream: the WAL written meanwhile comes along; -c fast: a
+        // checkpoint now rather than spread over minutes.
+        args: [
+          '-h',
+          '127.0.0.1',
+          '-p',
+          String(this.port),
+          '-U',
+          'postgres',
+          '-D',
+          dataDir,
+          '-R',
+          '-X',
+          'stream',
+          '-c',
+          'fast',
+        ],
+        cwd: baseDir,
+        env: { ...process.env, PGSSLMODE: 'disable' },
+        ...user,
+      });
+    } catch (e) {
+      await removeTempDir(baseDir);
+      throw new ServerStartError('postgres', 'pg_basebackup failed', (e as Error).message, { cause: e });
+    }
+    const standby = await runPostgres({ bins, user, options }, baseDir, dataDir);
+    await waitFor(
+      async () =>
+        (await psql(bins.psql, standby.port, 'SELECT status FROM pg_stat_wal_receiver')) === 'streaming',
+      {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+        message: 'the standby did not start streaming from the primary',
+      },
+    );
+    if (opts.synchronous) {
+      await psql(this.psqlBinary, this.port, "ALTER SYSTEM SET synchronous_standby_names = '*'");
+      await psql(this.psqlBinary, this.port, 'SELECT pg_reload_conf()');
+      await waitFor(
+        async () =>
+          (await psql(this.psqlBinary, this.port, 'SELECT sync_state FROM pg_stat_replication')) === 'sync',
+        {
+          timeoutMs: 30_000,
+          intervalMs: 100,
+          message: 'the standby did not become synchronous',
+        },
+      );
+    }
+    return standby;
+  }
+
+  async promote(): Promise<void> {
+    const done = await psql(this.psqlBinary, this.port, 'SELECT pg_promote(true, 60)');
+    if (done !== 't') throw new Error(`pg_promote did not complete: ${done}`);
   }
 
   get url(): string {
@@ -155,6 +236,22 @@ export async function startPostgres(opts: PostgresStartOptions = {}): Promise<Po
     await removeTempDir(baseDir);
     throw e;
   }
+  return runPostgres({ bins, user, options: opts }, baseDir, dataDir);
+}
+
+/** What starting a server took: a standby of it is started the same way. */
+interface PostgresRun {
+  bins: PostgresBinaries;
+  user: OsUser | undefined;
+  options: PostgresStartOptions;
+}
+
+async function runPostgres(
+  run: PostgresRun,
+  baseDir: string,
+  dataDir: string,
+): Promise<PostgresServerHandle> {
+  const { bins, user, options: opts } = run;
   const server = await ManagedServer.start({
     kind: 'postgres',
     dataDir: baseDir,
@@ -176,7 +273,7 @@ export async function startPostgres(opts: PostgresStartOptions = {}): Promise<Po
     }),
     isReady: async (port) => (await psql(bins.psql, port, 'SELECT 1')) === '1',
   });
-  return new PostgresServerHandle(server, bins.psql, dataDir);
+  return new PostgresServerHandle(server, bins.psql, dataDir, run);
 }
 
 function databaseUrl(port: number, database: string): string {
