@@ -2,6 +2,7 @@
 import type pg from 'pg';
 import { MIGRATIONS, SCHEMA_VERSION, type Migration } from './migrations/index.js';
 import { StoreError, StoreErrorCode, toStoreError } from './errors.js';
+import { withClient } from './pg-client.js';
 
 /** Session-level advisory lock key ('tl_migr' in ASCII) that serialises migrations across processes. */
 export const MIGRATION_LOCK_KEY = 0x746c5f6d696772n;
@@ -36,32 +37,19 @@ export async function migrate(pool: pg.Pool, opts: MigrateOptions = {}): Promise
   const migrations = [...(opts.migrations ?? MIGRATIONS)].sort((a, b) => a.version - b.version);
   assertDistinctVersions(migrations);
   const lockKey = (opts.lockKey ?? MIGRATION_LOCK_KEY).toString();
-  let client: pg.PoolClient;
-  try {
-    client = await pool.connect();
-  } catch (err) {
-    throw toStoreError(StoreErrorCode.migrationFailed, 'cannot connect to migrate', err);
-  }
-  // A checked-out client has no error listener; without one a dropped connection would crash the process.
-  let connectionError: Error | undefined;
-  const onError = (err: Error): void => {
-    connectionError = err;
+  const how = {
+    code: StoreErrorCode.migrationFailed,
+    connectFailed: 'cannot connect to migrate',
+    failed: 'migration failed',
   };
-  client.on('error', onError);
-  try {
+  return withClient(pool, how, async (client) => {
     await client.query('SELECT pg_advisory_lock($1::bigint)', [lockKey]);
     try {
       return await applyPending(client, migrations);
     } finally {
       await client.query('SELECT pg_advisory_unlock($1::bigint)', [lockKey]);
     }
-  } catch (err) {
-    connectionError ??= err instanceof Error ? err : undefined;
-    throw toStoreError(StoreErrorCode.migrationFailed, 'migration failed', err);
-  } finally {
-    client.off('error', onError);
-    client.release(connectionError);
-  }
+  });
 }
 
 async function applyPending(

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { StoreError, StoreErrorCode, toStoreError } from './errors.js';
+import { withClient } from './pg-client.js';
 
 export const SERVICE_ROLES = ['writer', 'state', 'config', 'reader'] as const;
 export type ServiceRole = (typeof SERVICE_ROLES)[number];
@@ -85,59 +86,53 @@ export function serviceRoleName(service: ServiceRole, prefix = 'throughline'): s
 export async function grantServiceRoles(pool: pg.Pool, opts: GrantOptions = {}): Promise<GrantedRole[]> {
   const prefix = opts.prefix ?? 'throughline';
   const services = opts.roles ?? SERVICE_ROLES;
-  const client = await pool.connect().catch((err: unknown) => {
-    throw toStoreError(StoreErrorCode.queryFailed, 'cannot connect to grant the service roles', err);
-  });
-  let broken: Error | undefined;
-  const onError = (err: Error): void => {
-    broken = err;
+  const how = {
+    code: StoreErrorCode.queryFailed,
+    connectFailed: 'cannot connect to grant the service roles',
+    failed: 'granting the service roles failed',
   };
-  client.on('error', onError);
-  const done: GrantedRole[] = [];
-  try {
-    await client.query('BEGIN');
-    // One grant at a time (a Job retried beside an operator's `db roles`): CREATE ROLE checked-then-run must not race.
-    await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [ROLES_LOCK_KEY.toString()]);
-    const where = await client.query<{ db: string; schema: string }>(
-      'SELECT current_database() AS db, current_schema() AS schema',
-    );
-    const { db, schema } = where.rows[0]!;
-    for (const service of services) {
-      const name = serviceRoleName(service, prefix);
-      const step = (what: string) => (err: unknown) => {
-        throw toStoreError(StoreErrorCode.queryFailed, `${what} role ${name}`, err);
-      };
-      const exists = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [name]);
-      const created = exists.rowCount === 0;
-      if (created) await client.query(`CREATE ROLE ${ident(name)} LOGIN`).catch(step('cannot create'));
-      const password = opts.passwords?.[service];
-      if (password !== undefined) {
-        await client
-          .query(`ALTER ROLE ${ident(name)} PASSWORD ${literal(scramVerifier(password))}`)
-          .catch(step('cannot set the password of'));
+  return withClient(pool, how, async (client) => {
+    const done: GrantedRole[] = [];
+    try {
+      await client.query('BEGIN');
+      // One grant at a time (a Job retried beside an operator's `db roles`): CREATE ROLE checked-then-run must not race.
+      await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [ROLES_LOCK_KEY.toString()]);
+      const where = await client.query<{ db: string; schema: string }>(
+        'SELECT current_database() AS db, current_schema() AS schema',
+      );
+      const { db, schema } = where.rows[0]!;
+      for (const service of services) {
+        const name = serviceRoleName(service, prefix);
+        const step = (what: string) => (err: unknown) => {
+          throw toStoreError(StoreErrorCode.queryFailed, `${what} role ${name}`, err);
+        };
+        const exists = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [name]);
+        const created = exists.rowCount === 0;
+        if (created) await client.query(`CREATE ROLE ${ident(name)} LOGIN`).catch(step('cannot create'));
+        const password = opts.passwords?.[service];
+        if (password !== undefined) {
+          await client
+            .query(`ALTER ROLE ${ident(name)} PASSWORD ${literal(scramVerifier(password))}`)
+            .catch(step('cannot set the password of'));
+        }
+        const grants = [
+          `REVOKE ALL ON ALL TABLES IN SCHEMA ${ident(schema)} FROM ${ident(name)}`,
+          `REVOKE ALL ON ALL SEQUENCES IN SCHEMA ${ident(schema)} FROM ${ident(name)}`,
+          `GRANT CONNECT ON DATABASE ${ident(db)} TO ${ident(name)}`,
+          `GRANT USAGE ON SCHEMA ${ident(schema)} TO ${ident(name)}`,
+          `GRANT ${COMMON_TABLE_PRIVILEGES} TO ${ident(name)}`,
+          ...ROLE_PRIVILEGES[service].map((p) => `GRANT ${p} TO ${ident(name)}`),
+        ];
+        for (const sql of grants) await client.query(sql).catch(step('cannot grant the privileges of'));
+        done.push({ service, name, created, passwordSet: password !== undefined });
       }
-      const grants = [
-        `REVOKE ALL ON ALL TABLES IN SCHEMA ${ident(schema)} FROM ${ident(name)}`,
-        `REVOKE ALL ON ALL SEQUENCES IN SCHEMA ${ident(schema)} FROM ${ident(name)}`,
-        `GRANT CONNECT ON DATABASE ${ident(db)} TO ${ident(name)}`,
-        `GRANT USAGE ON SCHEMA ${ident(schema)} TO ${ident(name)}`,
-        `GRANT ${COMMON_TABLE_PRIVILEGES} TO ${ident(name)}`,
-        ...ROLE_PRIVILEGES[service].map((p) => `GRANT ${p} TO ${ident(name)}`),
-      ];
-      for (const sql of grants) await client.query(sql).catch(step('cannot grant the privileges of'));
-      done.push({ service, name, created, passwordSet: password !== undefined });
+      await client.query('COMMIT');
+      return done;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
     }
-    await client.query('COMMIT');
-    return done;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err instanceof StoreError
-      ? err
-      : toStoreError(StoreErrorCode.queryFailed, 'granting the service roles failed', err);
-  } finally {
-    client.off('error', onError);
-    client.release(broken);
-  }
+  });
 }
 
 /**

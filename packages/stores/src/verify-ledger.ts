@@ -3,7 +3,8 @@
  * All queries run in one REPEATABLE READ snapshot, so a writer committing meanwhile cannot produce false alarms.
  */
 import type pg from 'pg';
-import { StoreErrorCode, toStoreError } from './errors.js';
+import { StoreErrorCode } from './errors.js';
+import { withClient } from './pg-client.js';
 import { textArray } from './pg-arrays.js';
 import {
   BALANCES_SQL,
@@ -77,18 +78,13 @@ export async function verifyLedger(pool: pg.Pool, opts: VerifyOptions = {}): Pro
     { sql: OVERDRAFT_SQL, values: [cap], toViolations: overdraftViolations },
   );
 
-  let client: pg.PoolClient;
-  try {
-    client = await pool.connect();
-  } catch (err) {
-    throw toStoreError(StoreErrorCode.queryFailed, 'verify: cannot connect', err);
-  }
-  let failure: Error | undefined;
-  const onError = (err: Error): void => {
-    failure = err;
+  const how = {
+    code: StoreErrorCode.queryFailed,
+    connectFailed: 'verify: cannot connect',
+    failed: 'verify failed',
   };
-  client.on('error', onError);
-  try {
+  // A failed check leaves the connection inside its transaction: it is discarded, not reused.
+  return withClient(pool, how, async (client) => {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const counts = (await client.query<{ events: string; accounts: string }>(COUNTS_SQL)).rows[0];
     const violations: Violation[] = [];
@@ -106,14 +102,7 @@ export async function verifyLedger(pool: pg.Pool, opts: VerifyOptions = {}): Pro
       violations: violations.slice(0, cap),
       totalViolations,
     };
-  } catch (err) {
-    failure ??= err instanceof Error ? err : undefined;
-    throw toStoreError(StoreErrorCode.queryFailed, 'verify failed', err);
-  } finally {
-    client.off('error', onError);
-    // Released with the error, a connection left inside the failed transaction is discarded, not reused.
-    client.release(failure);
-  }
+  });
 }
 
 function balanceViolations(r: Row): Violation[] {
