@@ -1,8 +1,7 @@
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { connectJetStreamBus, createMemoryBus, type Bus, type LeaseBucket } from '@throughline/bus';
 import { startNats, waitFor, type NatsHandle } from '@throughline/testkit';
-import { afterAll } from 'vitest';
 import { assignPartitions, PartitionOwnership, readOwnership, type Lease } from '../src/index.js';
 
 const P = 16;
@@ -122,11 +121,12 @@ const buses: [string, () => Promise<Bus>][] = [
 
 describe.each(buses)('PartitionOwnership over a lease bucket %s', (_name, makeBus) => {
   let bus: Bus;
-  const members: PartitionOwnership[] = [];
-  afterEach(async () => {
-    await Promise.all(members.splice(0).map((m) => m.stop()));
-    await bus?.close();
-  });
+  /** A bus for this test, closed when it ends, after its members stopped. */
+  async function openBus(): Promise<Bus> {
+    const opened = await makeBus();
+    onTestFinished(() => opened.close());
+    return opened;
+  }
 
   async function member(
     processing: Processing,
@@ -146,7 +146,7 @@ describe.each(buses)('PartitionOwnership over a lease bucket %s', (_name, makeBu
         processing.stop(id, lease, reason);
       },
     });
-    members.push(m);
+    onTestFinished(() => m.stop());
     await m.start();
     return m;
   }
@@ -158,7 +158,7 @@ describe.each(buses)('PartitionOwnership over a lease bucket %s', (_name, makeBu
     );
 
   it('spreads the partitions over the members as they join and leave, never two owners at once', async () => {
-    bus = await makeBus();
+    bus = await openBus();
     const processing = new Processing();
     const a = await member(processing, 'a');
     await waitFor(balanced(processing, ['a']), { timeoutMs: 5_000, intervalMs: 10 });
@@ -208,7 +208,7 @@ describe.each(buses)('PartitionOwnership over a lease bucket %s', (_name, makeBu
   });
 
   it('moves the partitions of a member that went silent after its leases expire; it stops them itself', async () => {
-    bus = await makeBus();
+    bus = await openBus();
     const processing = new Processing();
     const bucket = severable(await bus.leases());
     await member(processing, 'a', { bucket });
@@ -239,7 +239,7 @@ describe.each(buses)('PartitionOwnership over a lease bucket %s', (_name, makeBu
   });
 
   it('starts, and takes its partitions later, when the bucket never answers some acquisitions', async () => {
-    bus = await makeBus();
+    bus = await openBus();
     const processing = new Processing();
     const real = await bus.leases();
     let hang = 3;
@@ -259,7 +259,7 @@ describe.each(buses)('PartitionOwnership over a lease bucket %s', (_name, makeBu
   });
 
   it('gives a static member only its partitions, and only once their holder lets them go', async () => {
-    bus = await makeBus();
+    bus = await openBus();
     const processing = new Processing();
     const dynamic = await member(processing, 'dyn');
     await waitFor(balanced(processing, ['dyn']), { timeoutMs: 5_000, intervalMs: 10 });
