@@ -1,4 +1,5 @@
 /** Errors of the embedded mode: one class, stable codes, the original error kept as `cause`. */
+import { CodedError } from '@throughline/runtime';
 
 export const EmbeddedErrorCode = {
   /** The embedded database could not be opened (data directory unusable, or not a database). */
@@ -12,14 +13,12 @@ export const EmbeddedErrorCode = {
 } as const;
 export type EmbeddedErrorCode = (typeof EmbeddedErrorCode)[keyof typeof EmbeddedErrorCode];
 
-export class EmbeddedError extends Error {
+export class EmbeddedError extends CodedError<EmbeddedErrorCode> {
   override readonly name = 'EmbeddedError';
-  readonly code: EmbeddedErrorCode;
   /** PostgreSQL's SQLSTATE of a failed statement (`23505`, …), when known. */
   readonly sqlState: string | undefined;
   constructor(code: EmbeddedErrorCode, message: string, options?: { cause?: unknown; sqlState?: string }) {
-    super(message, options);
-    this.code = code;
+    super(code, message, options);
     this.sqlState = options?.sqlState;
   }
 }

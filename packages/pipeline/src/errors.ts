@@ -1,3 +1,4 @@
+import { CodedError } from '@throughline/runtime';
 import { describeViolation, type FieldViolation } from './validation.js';
 
 export const PipelineErrorCode = {
@@ -14,9 +15,8 @@ export const PipelineErrorCode = {
 } as const;
 export type PipelineErrorCode = (typeof PipelineErrorCode)[keyof typeof PipelineErrorCode];
 
-export class PipelineError extends Error {
+export class PipelineError extends CodedError<PipelineErrorCode> {
   override readonly name: string = 'PipelineError';
-  readonly code: PipelineErrorCode;
   /** For `PIPELINE_FENCED`, when known: the newer lease epoch that owns the partition. */
   readonly currentEpoch: number | undefined;
   /** True for `POISON`: the message's own content can never be processed (the runtime dead-letters it). */
@@ -26,8 +26,7 @@ export class PipelineError extends Error {
     message: string,
     options?: { cause?: unknown; currentEpoch?: number },
   ) {
-    super(message, options);
-    this.code = code;
+    super(code, message, options);
     this.currentEpoch = options?.currentEpoch;
     this.poison = code === PipelineErrorCode.poison;
   }

@@ -12,13 +12,20 @@ export const RuntimeErrorCode = {
 } as const;
 export type RuntimeErrorCode = (typeof RuntimeErrorCode)[keyof typeof RuntimeErrorCode];
 
-export class RuntimeError extends Error {
-  override readonly name = 'RuntimeError';
-  readonly code: RuntimeErrorCode;
-  constructor(code: RuntimeErrorCode, message: string, options?: { cause?: unknown }) {
+/**
+ * An error with a stable code that callers switch on, the original error kept as `cause`: the base of the errors of
+ * the packages built on the runtime, each with its own codes (and what else it must tell).
+ */
+export class CodedError<Code extends string> extends Error {
+  readonly code: Code;
+  constructor(code: Code, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
   }
+}
+
+export class RuntimeError extends CodedError<RuntimeErrorCode> {
+  override readonly name = 'RuntimeError';
 }
 
 export function isRuntimeError(err: unknown): err is RuntimeError {

@@ -54,6 +54,7 @@ export { instanceIdOf } from './instance-id.js';
 export { onShutdown, type ShutdownOptions } from './shutdown.js';
 export { ownedPartitions } from './partitioning.js';
 export {
+  CodedError,
   ensureError,
   fencingEpochOf,
   isFencedError,
