@@ -1,12 +1,6 @@
-import {
-  createNaiveEnrichHandler,
-  InFlightLimit,
-  injectDelay,
-  isOptimized,
-  pipelineModeOf,
-} from '@throughline/ablation';
+import { enrichProcessorFor, InFlightLimit, injectDelay, pipelineModeOf } from '@throughline/ablation';
 import { ConfigServiceClient } from '@throughline/contracts';
-import { ConfigCache, ConfigFeed, createEnrichHandler, STAGES } from '@throughline/pipeline';
+import { ConfigCache, ConfigFeed, STAGES } from '@throughline/pipeline';
 import { channelCredentialsOf, runStageService } from '@throughline/service';
 import type { Telemetry } from '@throughline/telemetry-sdk';
 import { loadSettings } from './config.js';
@@ -39,19 +33,18 @@ export async function run(telemetry: Telemetry, instanceId: string): Promise<voi
         await injectDelay(settings.INJECT_LATENCY, 'config');
         return getTenantConfig(configClient, tenantId);
       };
-      const common = {
+      const options = {
         bus,
         partitionCount: settings.PARTITION_COUNT,
         snapshot: () => cache.current,
         maxOutputEvents: settings.ENRICH_MAX_OUTPUT_EVENTS,
+        mode,
+        limit,
+        getConfig,
       };
       return {
         maxTurnMessages: settings.ENRICH_MAX_TURN_MESSAGES,
-        processorFor: ({ partition, epoch }) => ({
-          handle: isOptimized(mode)
-            ? createEnrichHandler({ ...common, partition, epoch })
-            : createNaiveEnrichHandler({ ...common, partition, epoch, mode, limit, getConfig }),
-        }),
+        processorFor: (lease) => enrichProcessorFor(options, lease),
         report: () => ({ configVersion: String(cache.current.version) }),
         async close() {
           await feed.stop();

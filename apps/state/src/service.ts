@@ -1,14 +1,12 @@
 import {
-  type AccountTransactions,
-  createNaiveStateHandler,
   createPostgresAccountTransactions,
   InFlightLimit,
-  injectDelay,
-  isOptimized,
   pipelineModeOf,
+  stateProcessorFor,
+  withAccountLatency,
   withInjectedLatency,
 } from '@throughline/ablation';
-import { newStateCounters, StateStage, STAGES } from '@throughline/pipeline';
+import { newStateCounters, STAGES } from '@throughline/pipeline';
 import { createPostgresPool, createRedisClient, runStageService } from '@throughline/service';
 import {
   createPostgresStateSource,
@@ -57,13 +55,7 @@ export async function run(telemetry: Telemetry, instanceId: string): Promise<voi
       const rawAccounts = createPostgresAccountTransactions(pool);
       if (!mode.features.has('cache')) await rawAccounts.prepare();
       // Without the cache, a transaction per event: BEGIN + SELECT … FOR UPDATE, then UPSERT + COMMIT.
-      const accounts: AccountTransactions = {
-        async lock(accountId) {
-          await injectDelay(settings.INJECT_LATENCY, 'postgres');
-          const locked = await rawAccounts.lock(accountId);
-          return withInjectedLatency(locked, settings.INJECT_LATENCY, 'postgres');
-        },
-      };
+      const accounts = withAccountLatency(rawAccounts, settings.INJECT_LATENCY);
       const stageOptions = {
         store,
         committed,
@@ -93,21 +85,8 @@ export async function run(telemetry: Telemetry, instanceId: string): Promise<voi
       });
       return {
         maxTurnMessages: settings.STATE_MAX_TURN_MESSAGES,
-        processorFor: ({ partition, epoch }) => {
-          if (isOptimized(mode)) return new StateStage({ bus, partition, epoch, ...stageOptions });
-          return {
-            claim: () => store.claim(partition, epoch),
-            handle: createNaiveStateHandler({
-              bus,
-              partition,
-              epoch,
-              mode,
-              limit,
-              accounts,
-              stage: stageOptions,
-            }),
-          };
-        },
+        processorFor: (lease) =>
+          stateProcessorFor({ bus, mode, limit, accounts, stage: stageOptions }, lease),
         staleBatches: () => counters.staleBatches,
         report: () => ({ ...counters }),
         async close() {

@@ -1,15 +1,10 @@
 import {
-  createNaiveWriterHandler,
   InFlightLimit,
   pipelineModeOf,
   withInjectedLatency,
+  writerProcessorFor,
 } from '@throughline/ablation';
-import {
-  createGroupCommitSink,
-  createWriterProcessor,
-  newWriterCounters,
-  STAGES,
-} from '@throughline/pipeline';
+import { createGroupCommitSink, newWriterCounters, STAGES } from '@throughline/pipeline';
 import { createLogger, createPostgresPool, runStageService } from '@throughline/service';
 import {
   createPostgresSink,
@@ -64,13 +59,8 @@ export async function run(telemetry: Telemetry, instanceId: string): Promise<voi
       const limit = new InFlightLimit(mode.concurrency);
       return Promise.resolve({
         maxTurnMessages: settings.WRITER_MAX_TURN_MESSAGES,
-        processorFor: ({ partition, epoch }) =>
-          mode.features.has('batching')
-            ? createWriterProcessor({ partition, epoch, sink: groupSink, counters })
-            : {
-                claim: async () => void (await store.claim(partition, epoch)),
-                handle: createNaiveWriterHandler({ partition, epoch, sink: store, counters, limit }),
-              },
+        processorFor: (lease) =>
+          writerProcessorFor({ mode, limit, batched: groupSink, sink: store, counters }, lease),
         staleBatches: () => counters.staleBatches,
         report: () => ({ ...counters, groupCommit: groupSink.stats }),
         close: () => pool.end(),

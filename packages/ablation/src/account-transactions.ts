@@ -6,6 +6,7 @@
 import type pg from 'pg';
 import type { AccountState } from '@throughline/ledger';
 import { StoreErrorCode, toStoreError } from '@throughline/stores';
+import { injectDelay, withInjectedLatency, type LatencySpec } from './latency.js';
 
 /**
  * Account state kept in the datastore and touched per event (the naive design): `lock` opens a transaction and
@@ -20,6 +21,19 @@ export interface LockedAccount {
   readonly state: AccountState | undefined;
   commit(next: AccountState | undefined): Promise<void>;
   rollback(): Promise<void>;
+}
+
+/**
+ * `accounts` with the round trips to PostgreSQL that `spec` models: before each lock, and before the commit or
+ * rollback of each locked account.
+ */
+export function withAccountLatency(accounts: AccountTransactions, spec: LatencySpec): AccountTransactions {
+  return {
+    async lock(accountId) {
+      await injectDelay(spec, 'postgres');
+      return withInjectedLatency(await accounts.lock(accountId), spec, 'postgres');
+    },
+  };
 }
 
 export interface PostgresAccountTransactions {

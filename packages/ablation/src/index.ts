@@ -3,12 +3,13 @@
  * the naive design (one event at a time, a configuration look-up and a database transaction per event, no
  * batching), the lessons switched back on one by one over it (`PIPELINE_MODE`, `PIPELINE_FEATURES`), and latency
  * injected per dependency round trip (`INJECT_LATENCY`) to model a networked deployment on one machine. The
- * enrich, state and writer apps take these settings so the benchmark runs the real services in each design.
+ * enrich, state and writer apps take these settings, and their partitions' processors from `enrichProcessorFor`,
+ * `stateProcessorFor` and `writerProcessorFor`, so the benchmark runs the real services in each design.
  *
  * ```ts
  * const mode = pipelineModeOf(settings);            // optimized, or naive with some lessons back
  * const store = withInjectedLatency(redisStore, settings.INJECT_LATENCY, 'redis');
- * const handle = mode.features.has('batching') ? stage.handle : createNaiveWriterHandler({ … });
+ * const processor = writerProcessorFor({ mode, limit, batched: groupSink, sink: store, counters }, lease);
  * ```
  */
 export {
@@ -30,7 +31,15 @@ export { createNaiveEnrichHandler, type NaiveEnrichOptions } from './naive-enric
 export { createNaiveStateHandler, type NaiveStateOptions } from './naive-state.js';
 export { createNaiveWriterHandler } from './naive-writer.js';
 export {
+  enrichProcessorFor,
+  stateProcessorFor,
+  writerProcessorFor,
+  type EnrichProcessorOptions,
+  type WriterProcessorOptions,
+} from './processors.js';
+export {
   createPostgresAccountTransactions,
+  withAccountLatency,
   type AccountTransactions,
   type LockedAccount,
   type LockedAccountRow,
