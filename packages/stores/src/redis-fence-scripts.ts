@@ -38,9 +38,11 @@ if ids > 0 then
   end
   redis.call('PEXPIRE', KEYS[2], ARGV[3])
 end
-local upstream = tonumber(ARGV[2])
-if upstream < tonumber(marker[3] or '0') then upstream = tonumber(marker[3]) end
-redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'upstream', tostring(upstream), 'hw', ARGV[5])
+-- Kept as the string it came as: Lua's tostring keeps 14 significant digits, and an epoch has 16 (a rounded-up
+-- upstream epoch would make every later batch of that epoch look stale).
+local upstream = ARGV[2]
+if tonumber(upstream) < tonumber(marker[3] or '0') then upstream = marker[3] end
+redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'upstream', upstream, 'hw', ARGV[5])
 return n
 `;
 

@@ -172,6 +172,22 @@ describe('RedisStateStore', () => {
     expect((await s.read(3, [], [], 0)).marker).toMatchObject({ owner: 12, upstream: 6 });
   });
 
+  it('keeps lease epochs of sixteen digits exactly (a rounded upstream epoch would make its batches look stale)', async () => {
+    const s = await ready(store(), 4);
+    // Lease epochs are revisions counted from the time in microseconds: 16 digits, more than Lua's tostring keeps.
+    const owner = 1_796_199_393_437_002;
+    const steps: [number, number][] = [
+      [1_796_199_393_437_080, 1_796_199_393_437_080],
+      [1_796_199_393_437_087, 1_796_199_393_437_087],
+      // An older upstream epoch leaves the newest in place.
+      [1_796_199_393_437_049, 1_796_199_393_437_087],
+    ];
+    for (const [upstream, kept] of steps) {
+      await s.write(4, { epoch: owner, upstream, highWater: 0n }, new Map(), [`e-${upstream}`], 0);
+      expect((await s.read(4, [], [], 0)).marker).toMatchObject({ owner, upstream: kept });
+    }
+  });
+
   it('sets the marker only once, raises its owner, and reads it back', async () => {
     const s = store();
     const first = await s.initMarker(2, null, 1000, 5);
