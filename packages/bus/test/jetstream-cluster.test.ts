@@ -45,7 +45,6 @@ describe('JetStream bus on a NATS cluster', { timeout: 120_000 }, () => {
     await one.ensureTopology();
     await one.close();
     for (const name of STREAMS) expect((await jsm.streams.info(name)).config.num_replicas, name).toBe(1);
-    await jsm.streams.info(subjects.stream('ingested'));
 
     const three = await connectJetStreamBus({
       servers: cluster.url,

@@ -44,12 +44,15 @@ export function isSequenceResync(err: unknown): boolean {
 
 /**
  * Whether `err` (or an error it wraps) says that JetStream did not answer for now rather than that the request is
- * wrong: a timed-out request, or a JetStream API error with status 503 or "temporarily unavailable". On a
+ * wrong: a timed-out request, one nobody answered, or a JetStream API error with status 503 or "temporarily
+ * unavailable". On a
  * clustered JetStream this is how a stream or meta leader election looks to a client (a few seconds).
  */
 export function isJetStreamUnavailable(err: unknown): boolean {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
     if (e.name === 'TimeoutError') return true;
+    // A KV or API request to a stream whose leader is not elected yet: nobody answers its subject for a moment.
+    if (e instanceof NoRespondersError) return true;
     if (e instanceof JetStreamApiError && (e.status === 503 || e.code === TEMPORARILY_UNAVAILABLE_CODE))
       return true;
   }
