@@ -11,6 +11,7 @@ import { runFloor } from './scenarios/floor.js';
 import { runFootprint } from './scenarios/footprint.js';
 import { runPeer } from './scenarios/peer.js';
 import { runScaling } from './scenarios/scaling.js';
+import { runReplication } from './scenarios/replication.js';
 import { runSecurity } from './scenarios/security.js';
 import { runSweep } from './scenarios/sweep.js';
 import { SIZES, type Size } from './sizes.js';
@@ -22,6 +23,7 @@ export const SCENARIOS = [
   'peer',
   'scaling',
   'security',
+  'replication',
   'footprint',
   'all',
 ] as const;
@@ -82,6 +84,12 @@ export async function runBench(opts: RunBenchOptions): Promise<BenchReport> {
     report.security = await runSecurity(sizes, workload(sizes.securityEvents), { onRow });
     opts.progress?.(
       `security: every hop secured at ${(100 * report.security.ratio).toFixed(1)}% of plaintext`,
+    );
+  }
+  if (all || opts.scenario === 'replication') {
+    report.replication = await runReplication(sizes, workload(sizes.replicationEvents), { onRow });
+    opts.progress?.(
+      `replication: three copies on a 3-node cluster at ${(100 * report.replication.ratio).toFixed(1)}% of one copy on one server`,
     );
   }
   if (all || opts.scenario === 'peer') {

@@ -10,7 +10,7 @@ import { selfCpuSeconds, treeCpuSeconds } from './cpu.js';
 import { emptyStageMetrics, scrapeStage, type StageMetrics } from './metrics.js';
 import type { StageApp } from '@throughline/stack';
 import { startSecuredServers } from './secured.js';
-import { startPipeline, startServers, type PipelineStack } from './stack.js';
+import { startPipeline, startReplicatedServers, startServers, type PipelineStack } from './stack.js';
 
 export interface PipelineRunOptions {
   label: string;
@@ -40,6 +40,8 @@ export interface PipelineRunOptions {
   appsRoot?: string;
   /** Every hop secured (`startSecuredServers`): TLS to each server and on gRPC, users and a client token. */
   secured?: boolean;
+  /** NATS a three-node cluster on this machine, every stream in three copies (`startReplicatedServers`). */
+  replicated?: boolean;
   /**
    * Runs beside the load (scale events, faults), given the stack and how many events were sent so far; the run
    * waits for it before it ends.
@@ -223,7 +225,11 @@ export function handoversOf(outputs: readonly string[]): Handovers {
 }
 
 export async function runPipeline(opts: PipelineRunOptions, events: Event[]): Promise<PipelineRow> {
-  const servers = opts.secured ? await startSecuredServers() : await startServers();
+  const servers = opts.secured
+    ? await startSecuredServers()
+    : opts.replicated
+      ? await startReplicatedServers()
+      : await startServers();
   try {
     const stack = await startPipeline({
       servers,

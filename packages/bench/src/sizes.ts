@@ -25,6 +25,8 @@ export interface Sizes {
   scalingEvents: number;
   /** Events of each run of the security scenario (plaintext and secured, alternating). */
   securityEvents: number;
+  /** Events of each run of the replication scenario (one copy and three, alternating). */
+  replicationEvents: number;
   /** Accounts and applied event ids the footprint scenario writes to Redis. */
   footprint: { accounts: number; eventIds: number };
 }
@@ -44,6 +46,7 @@ export const SIZES: Record<Size, Sizes> = {
     peerTimeBoxMs: 80_000,
     scalingEvents: 600_000,
     securityEvents: 300_000,
+    replicationEvents: 300_000,
     footprint: { accounts: 100_000, eventIds: 1_000_000 },
   },
   small: {
@@ -61,6 +64,7 @@ export const SIZES: Record<Size, Sizes> = {
     peerTimeBoxMs: 90_000,
     scalingEvents: 40_000,
     securityEvents: 20_000,
+    replicationEvents: 20_000,
     footprint: { accounts: 10_000, eventIds: 50_000 },
   },
 };

@@ -11,6 +11,7 @@ import type { Security } from './secured.js';
 import {
   spawnService,
   startNats,
+  startNatsCluster,
   startPostgres,
   startRedis,
   type ServiceProcess,
@@ -27,6 +28,8 @@ export interface Servers {
   pidsByName: Record<string, number>;
   /** With every hop secured (`startSecuredServers`): how the services and the load reach the servers. */
   security?: Security;
+  /** Environment every service needs for these servers (BUS_STREAM_REPLICAS on a cluster). */
+  env?: Record<string, string>;
   stop(): Promise<void>;
 }
 
@@ -47,6 +50,28 @@ export async function startServers(): Promise<Servers> {
     databaseUrl,
     pids: Object.values(pidsByName),
     pidsByName,
+    async stop() {
+      await Promise.allSettled([nats.stop(), redis.stop(), postgres.stop()]);
+    },
+  };
+}
+
+/** As `startServers`, with NATS a three-node JetStream cluster on this machine and three copies of every stream. */
+export async function startReplicatedServers(): Promise<Servers> {
+  const [nats, redis, postgres] = await Promise.all([startNatsCluster(), startRedis(), startPostgres()]);
+  const databaseUrl = await postgres.createDatabase('throughline');
+  const pidsByName = serverPids({
+    ...Object.fromEntries(nats.nodes.map((n) => [`nats-${n.name}`, n])),
+    redis,
+    postgres,
+  });
+  return {
+    natsUrl: nats.url,
+    redisUrl: redis.url,
+    databaseUrl,
+    pids: Object.values(pidsByName),
+    pidsByName,
+    env: { BUS_STREAM_REPLICAS: '3' },
     async stop() {
       await Promise.allSettled([nats.stop(), redis.stop(), postgres.stop()]);
     },
@@ -95,7 +120,7 @@ export async function startPipeline(opts: PipelineStackOptions): Promise<Pipelin
       configAddress: '127.0.0.1:0',
       httpPortBase: 0,
       logLevel: 'info',
-      env: { SHUTDOWN_TIMEOUT_MS: '5000', ...opts.env },
+      env: { SHUTDOWN_TIMEOUT_MS: '5000', ...opts.servers.env, ...opts.env },
       ...(opts.servers.security === undefined ? {} : { appEnv: opts.servers.security.appEnv }),
     },
     spawn: (spec) => {

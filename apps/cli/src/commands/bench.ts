@@ -14,6 +14,7 @@ export const BENCH_SCENARIOS = [
   'peer',
   'scaling',
   'security',
+  'replication',
   'footprint',
   'all',
 ] as const;

@@ -1,4 +1,5 @@
 /** The terminal form of a report: plain fixed-width tables. */
+import type { PipelineRow } from '../pipeline-run.js';
 import type { BenchReport } from './types.js';
 
 const n0 = (x: number) => Math.round(x).toLocaleString('en-US');
@@ -131,24 +132,36 @@ export function renderTables(report: BenchReport): string {
         `leases and fencing: this build at ${(100 * sc.baseline.ratio).toFixed(1)}% of the baseline's throughput (median of ${sc.baseline.rounds.length} alternating rounds; baseline ${sc.baseline.root})`,
       );
   }
-  if (report.security) {
-    const se = report.security;
+  const sideBySide = (title: string, rows: PipelineRow[], summary: string) =>
     out.push(
       '',
-      'security (same events; plaintext and open vs every hop secured: TLS to NATS, Redis, PostgreSQL and on gRPC, users, a client token)',
+      title,
       table(
         ['row', 'events/s', 'p99 ms', 'committed', 'verified'],
-        se.rounds
-          .flatMap((r) => [r.plaintext, r.secured])
-          .map((r) => [
-            r.label,
-            n0(r.eventsPerSecond),
-            n0(r.p99Ms),
-            `${n0(r.committed)}/${n0(r.sent)}`,
-            String(r.verified),
-          ]),
+        rows.map((r) => [
+          r.label,
+          n0(r.eventsPerSecond),
+          n0(r.p99Ms),
+          `${n0(r.committed)}/${n0(r.sent)}`,
+          String(r.verified),
+        ]),
       ),
+      summary,
+    );
+  if (report.security) {
+    const se = report.security;
+    sideBySide(
+      'security (same events; plaintext and open vs every hop secured: TLS to NATS, Redis, PostgreSQL and on gRPC, users, a client token)',
+      se.rounds.flatMap((r) => [r.plaintext, r.secured]),
       `every hop secured: ${(100 * se.ratio).toFixed(1)}% of plaintext throughput (median of ${se.rounds.length} alternating rounds)`,
+    );
+  }
+  if (report.replication) {
+    const re = report.replication;
+    sideBySide(
+      'replication (same events; one NATS server with one copy of each stream vs a 3-node cluster on this machine with three)',
+      re.rounds.flatMap((r) => [r.single, r.replicated]),
+      `three copies: ${(100 * re.ratio).toFixed(1)}% of one copy's throughput (median of ${re.rounds.length} alternating rounds)`,
     );
   }
   return out.join('\n') + '\n';

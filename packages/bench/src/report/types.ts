@@ -4,6 +4,7 @@ import type { FootprintReport } from '../scenarios/footprint.js';
 import type { Capacity } from '../scenarios/ablation.js';
 import type { PeerRow } from '../scenarios/peer.js';
 import type { ScalingReport } from '../scenarios/scaling.js';
+import type { ReplicationReport } from '../scenarios/replication.js';
 import type { SecurityReport } from '../scenarios/security.js';
 import type { SweepCurve } from '../scenarios/sweep.js';
 
@@ -22,6 +23,8 @@ export interface BenchReport {
   scaling?: ScalingReport;
   /** The same steady run plaintext and with every hop secured, alternating. */
   security?: SecurityReport;
+  /** The same steady run on one NATS server with one copy of each stream and on a 3-node cluster with three. */
+  replication?: ReplicationReport;
   /** What the state stage keeps in Redis, per account and per applied event id. */
   footprint?: FootprintReport;
 }

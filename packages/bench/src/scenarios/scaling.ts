@@ -12,6 +12,7 @@ import type { StageApp } from '@throughline/stack';
 import { runPipeline, type PipelineRow } from '../pipeline-run.js';
 import type { PipelineStack } from '../stack.js';
 import type { Sizes } from '../sizes.js';
+import { median } from './side-by-side.js';
 
 export interface ScalingReport {
   /** This build, no scale event. */
@@ -43,12 +44,6 @@ const START = { enrich: 1, state: 2, writer: 2 } as const;
  * the topology both builds run alike.
  */
 const SINGLE = { enrich: 1, state: 1, writer: 1 } as const;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
 
 /** Runs the scale steps as the load's sent count passes each share, one after another. */
 function scaleDuring(total: number) {

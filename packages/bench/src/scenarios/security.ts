@@ -7,50 +7,33 @@
 import type { Event } from '@throughline/contracts';
 import { runPipeline, type PipelineRow } from '../pipeline-run.js';
 import type { Sizes } from '../sizes.js';
+import { alternate, type SideBySide } from './side-by-side.js';
 
-export interface SecurityReport {
-  rounds: { plaintext: PipelineRow; secured: PipelineRow }[];
-  /** Median secured throughput over median plaintext throughput. */
-  ratio: number;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
+export type SecurityReport = SideBySide<'plaintext', 'secured'>;
 
 export async function runSecurity(
   sizes: Sizes,
   events: Event[],
   opts: { rounds?: number; onRow?: (row: PipelineRow) => void } = {},
 ): Promise<SecurityReport> {
-  const run = async (label: string, secured: boolean) => {
-    const row = await runPipeline(
-      {
-        label,
-        env: { PIPELINE_MODE: 'optimized' },
-        events: events.length,
-        timeBoxMs: sizes.timeBoxMs * 3,
-        instances: { enrich: 1, state: 2, writer: 2 },
-        verify: true,
-        secured,
-      },
-      events,
-    );
-    opts.onRow?.(row);
-    return row;
-  };
-  const rounds: SecurityReport['rounds'] = [];
-  for (let i = 0; i < (opts.rounds ?? 2); i++) {
-    const plaintext = await run(`plaintext, round ${i + 1}`, false);
-    const secured = await run(`every hop secured, round ${i + 1}`, true);
-    rounds.push({ plaintext, secured });
-  }
-  return {
-    rounds,
-    ratio:
-      median(rounds.map((r) => r.secured.eventsPerSecond)) /
-      median(rounds.map((r) => r.plaintext.eventsPerSecond)),
-  };
+  return alternate(
+    ['plaintext', 'secured'],
+    async (variant, round) => {
+      const row = await runPipeline(
+        {
+          label: `${variant === 'secured' ? 'every hop secured' : 'plaintext'}, round ${round}`,
+          env: { PIPELINE_MODE: 'optimized' },
+          events: events.length,
+          timeBoxMs: sizes.timeBoxMs * 3,
+          instances: { enrich: 1, state: 2, writer: 2 },
+          verify: true,
+          secured: variant === 'secured',
+        },
+        events,
+      );
+      opts.onRow?.(row);
+      return row;
+    },
+    opts.rounds ?? 2,
+  );
 }
