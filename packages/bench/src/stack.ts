@@ -41,37 +41,31 @@ export function serverPids(servers: Record<string, { pid: number | undefined }>)
 }
 
 export async function startServers(): Promise<Servers> {
-  const [nats, redis, postgres] = await Promise.all([startNats(), startRedis(), startPostgres()]);
-  const databaseUrl = await postgres.createDatabase('throughline');
-  const pidsByName = serverPids({ nats, redis, postgres });
-  return {
-    natsUrl: nats.url,
-    redisUrl: redis.url,
-    databaseUrl,
-    pids: Object.values(pidsByName),
-    pidsByName,
-    async stop() {
-      await Promise.allSettled([nats.stop(), redis.stop(), postgres.stop()]);
-    },
-  };
+  return startServersWith(false);
 }
 
 /** As `startServers`, with NATS a three-node JetStream cluster on this machine and three copies of every stream. */
 export async function startReplicatedServers(): Promise<Servers> {
-  const [nats, redis, postgres] = await Promise.all([startNatsCluster(), startRedis(), startPostgres()]);
+  return startServersWith(true);
+}
+
+async function startServersWith(clustered: boolean): Promise<Servers> {
+  const [nats, redis, postgres] = await Promise.all([
+    clustered ? startNatsCluster() : startNats(),
+    startRedis(),
+    startPostgres(),
+  ]);
   const databaseUrl = await postgres.createDatabase('throughline');
-  const pidsByName = serverPids({
-    ...Object.fromEntries(nats.nodes.map((n) => [`nats-${n.name}`, n])),
-    redis,
-    postgres,
-  });
+  const natsPids =
+    'nodes' in nats ? Object.fromEntries(nats.nodes.map((n) => [`nats-${n.name}`, n])) : { nats };
+  const pidsByName = serverPids({ ...natsPids, redis, postgres });
   return {
     natsUrl: nats.url,
     redisUrl: redis.url,
     databaseUrl,
     pids: Object.values(pidsByName),
     pidsByName,
-    env: { BUS_STREAM_REPLICAS: '3' },
+    ...(clustered ? { env: { BUS_STREAM_REPLICAS: '3' } } : {}),
     async stop() {
       await Promise.allSettled([nats.stop(), redis.stop(), postgres.stop()]);
     },
