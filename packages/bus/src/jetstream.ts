@@ -22,6 +22,7 @@ import {
   ensureLeaseBucket,
   openLeaseBucket,
 } from './leases/jetstream-lease-bucket.js';
+import { DeletedConsumers } from './jetstream/ghost-consumers.js';
 import { JetStreamMailbox } from './jetstream/mailbox.js';
 import {
   isJetStreamUnavailable,
@@ -142,6 +143,8 @@ class JetStreamBus implements Bus {
   private repair: Promise<void> | undefined;
   /** Open mailboxes by durable consumer name. */
   private readonly mailboxes = new Map<string, JetStreamMailbox>();
+  /** Consumers deleted on each partition: a server that was down meanwhile may still hold one (a ghost). */
+  private readonly deletedConsumers = new DeletedConsumers();
   private closed = false;
   private readonly logger: Logger | undefined;
   private readonly jsOptions: JetStreamOptions;
@@ -285,10 +288,17 @@ class JetStreamBus implements Bus {
     // A second mailbox on the same consumer in this process takes over, as in the in-memory bus.
     await this.mailboxes.get(name)?.close();
     const jsm = await this.jsm();
-    const replaced = await takeOverPartition(jsm, stream, opts, name);
+    const replaced = await takeOverPartition(jsm, stream, opts, name, this.deletedConsumers);
     if (replaced > 0)
       this.logger?.info('consumers of older lease epochs removed', { stream, consumer: name, replaced });
-    if (await ensureMailboxConsumer(jsm, stream, config)) {
+    const recreated = await ensureMailboxConsumer(jsm, stream, config, this.deletedConsumers, (ghosts) =>
+      this.logger?.warn(
+        'bus: consumers deleted while a JetStream server was down were still held by it, refusing a new ' +
+          'consumer as not unique; re-created and deleted them',
+        { stream, consumer: name, ghosts },
+      ),
+    );
+    if (recreated) {
       this.logger?.info('consumer recreated to restart at the first unacknowledged message', {
         stream,
         consumer: name,

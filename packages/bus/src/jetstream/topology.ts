@@ -23,7 +23,13 @@ import { DEAD_LETTER_MAX_AGE_MS } from '../dead-letter.js';
 import { BusError, BusErrorCode } from '../errors.js';
 import type { ResolvedBusSettings } from '../settings.js';
 import type { Logger, MailboxOptions } from '../types.js';
-import { isConsumerNotFound, isStreamNotFound, toBusError } from './nats-errors.js';
+import {
+  addConsumerClearingGhosts,
+  DeletedConsumers,
+  describeReplaced,
+  replacedNames,
+} from './ghost-consumers.js';
+import { isConsumerNotFound, isJetStreamUnavailable, isStreamNotFound, toBusError } from './nats-errors.js';
 
 type DesiredStream = Pick<
   StreamConfig,
@@ -193,23 +199,48 @@ export async function ensureMailboxConsumer(
   jsm: JetStreamManager,
   stream: string,
   desired: Partial<ConsumerConfig>,
+  deleted: DeletedConsumers = new DeletedConsumers(),
+  onGhostsCleared: (names: string[]) => void = () => undefined,
 ): Promise<boolean> {
   const name = desired.durable_name ?? '';
+  const subject = desired.filter_subject ?? '';
+  // The consumer names the consumers deleted before it, for whoever takes the partition over next.
+  const add = async (): Promise<void> => {
+    const known = deleted.of(stream, subject);
+    const description = describeReplaced(known);
+    const config = description === undefined ? desired : { ...desired, description };
+    const cleared = await addConsumerClearingGhosts(jsm, stream, config, known);
+    if (cleared.length > 0) onGhostsCleared(cleared);
+  };
   let current: ConsumerInfo | undefined;
   try {
     current = await jsm.consumers.info(stream, name);
   } catch (err) {
+    if (isJetStreamUnavailable(err) && (await answers(() => jsm.streams.info(stream)))) {
+      // The stream answers and its consumer does not: a consumer without a leader. Measured on nats-server
+      // 2.9.10, one created just after one of its servers restarted may never elect one, and never deliver.
+      try {
+        await jsm.consumers.delete(stream, name).catch((e: unknown) => {
+          if (!isConsumerNotFound(e)) throw e;
+        });
+        await add();
+      } catch (again) {
+        throw toBusError(again, BusErrorCode.requestFailed, `recreate consumer ${stream}/${name}`);
+      }
+      return true;
+    }
     if (!isConsumerNotFound(err))
       throw toBusError(err, BusErrorCode.requestFailed, `consumer info ${stream}/${name}`);
   }
   try {
     if (current === undefined) {
-      await jsm.consumers.add(stream, desired);
+      await add();
       return false;
     }
+    deleted.remember(stream, subject, replacedNames(current.config.description));
     if (current.num_ack_pending > 0 || !sameFixedConfig(current.config, desired)) {
       await jsm.consumers.delete(stream, name);
-      await jsm.consumers.add(stream, desired);
+      await add();
       return true;
     }
     if (!sameUpdatableConfig(current.config, desired)) {
@@ -223,6 +254,15 @@ export async function ensureMailboxConsumer(
     return false;
   } catch (err) {
     throw toBusError(err, BusErrorCode.requestFailed, `create consumer ${stream}/${name}`);
+  }
+}
+
+async function answers(request: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await request();
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -261,6 +301,7 @@ export async function takeOverPartition(
   stream: string,
   opts: MailboxOptions,
   name: string,
+  deleted: DeletedConsumers = new DeletedConsumers(),
 ): Promise<number> {
   const subject = subjects.of(opts.topic, opts.partition);
   const mine = opts.epoch ?? 0;
@@ -270,6 +311,8 @@ export async function takeOverPartition(
       if (info.config.filter_subject !== subject || info.name === name) continue;
       const epoch = consumerEpoch(info.name, opts);
       if (epoch === undefined) continue;
+      // What it replaced may survive on a server that was down at the time: remembered, to be cleared if so.
+      deleted.remember(stream, subject, replacedNames(info.config.description));
       if (epoch > mine)
         throw new BusError(
           BusErrorCode.fenced,
@@ -279,6 +322,7 @@ export async function takeOverPartition(
       older.push(info.name);
     }
     for (const old of older) {
+      deleted.remember(stream, subject, [old]);
       await jsm.consumers.delete(stream, old).catch((err: unknown) => {
         if (!isConsumerNotFound(err)) throw err;
       });
