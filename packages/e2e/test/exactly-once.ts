@@ -18,12 +18,59 @@ export async function expectExactlyOnce(
   acknowledgedIds: readonly string[],
   opts: RedisCheck = {},
 ): Promise<void> {
-  await waitForLedger(stack.pool, acknowledgedIds.length);
+  try {
+    await waitForLedger(stack.pool, acknowledgedIds.length);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${await describeShortfall(stack, acknowledgedIds)}`, {
+      cause: err,
+    });
+  }
   await waitForIdle(stack);
   expect(await ledgerCount(stack.pool)).toBe(acknowledgedIds.length);
   const report = await verifyLedger(stack.pool, { expectedEventIds: [...acknowledgedIds] });
   expect(report.violations).toEqual([]);
   await expectRedisMatchesPostgres(stack, opts);
+}
+
+/**
+ * Where the events that did not reach the ledger are: how many are missing, what each stage's consumer of each
+ * partition still holds, and the dead letters — what a failed accounting needs to be understood.
+ */
+export async function describeShortfall(stack: Stack, acknowledgedIds: readonly string[]): Promise<string> {
+  const lines: string[] = [];
+  try {
+    const { rows } = await stack.pool.query<{ event_id: string }>(
+      'SELECT a.event_id FROM unnest($1::text[]) AS a(event_id) LEFT JOIN ledger l USING (event_id) ' +
+        'WHERE l.event_id IS NULL',
+      [acknowledgedIds],
+    );
+    const first = rows.slice(0, 5).map((r) => r.event_id);
+    lines.push(
+      `missing: ${rows.length} of ${acknowledgedIds.length} acknowledged events` +
+        (first.length > 0 ? ` (first: ${first.join(', ')})` : ''),
+    );
+    const groups = [
+      ['enrich', 'ingested'],
+      ['state', 'enriched'],
+      ['writer', 'applied'],
+    ] as const;
+    for (const [group, topic] of groups) {
+      const held: string[] = [];
+      for (let p = 0; p < stack.partitions; p++) {
+        const b = await stack.bus.backlog({ group, topic, partition: p });
+        if (b.pending > 0 || b.ackPending > 0)
+          held.push(`p${p} ${b.pending} pending/${b.ackPending} unacked`);
+      }
+      lines.push(`${group} (${topic}): ${held.length === 0 ? 'nothing held' : held.join(', ')}`);
+    }
+    const dead = await stack.bus.readDeadLetters({ limit: 20 });
+    lines.push(
+      `dead letters: ${dead.length}${dead.length > 0 ? ` (${dead.map((d) => d.reason).join('; ')})` : ''}`,
+    );
+  } catch (err) {
+    lines.push(`(could not describe the shortfall: ${(err as Error).message})`);
+  }
+  return lines.join('\n');
 }
 
 export interface RedisCheck {
