@@ -13,6 +13,7 @@ import { runPeer } from './scenarios/peer.js';
 import { runScaling } from './scenarios/scaling.js';
 import { runReplication } from './scenarios/replication.js';
 import { runSecurity } from './scenarios/security.js';
+import { runSoak } from './scenarios/soak.js';
 import { runSweep } from './scenarios/sweep.js';
 import { SIZES, type Size } from './sizes.js';
 
@@ -25,6 +26,7 @@ export const SCENARIOS = [
   'security',
   'replication',
   'footprint',
+  'soak',
   'all',
 ] as const;
 export type Scenario = (typeof SCENARIOS)[number];
@@ -102,6 +104,21 @@ export async function runBench(opts: RunBenchOptions): Promise<BenchReport> {
   if (all || opts.scenario === 'footprint') {
     report.footprint = await runFootprint(sizes.footprint);
     opts.progress?.(`footprint: ${Math.round(report.footprint.bytesPerAccount)} bytes per account`);
+  }
+  // Not part of `all`: it is a soak, minutes of faults, run on purpose.
+  if (opts.scenario === 'soak') {
+    report.soak = await runSoak(sizes, workload(sizes.soak.events), {
+      onRow,
+      onFault: (f) =>
+        opts.progress?.(
+          `soak: ${f.name}${f.target === undefined ? '' : ` (${f.target})`} at ${(f.atMs / 1000).toFixed(0)} s, ` +
+            `lasted ${f.lastedMs} ms, going again ${f.recoveredMs === null ? 'never' : `after ${f.recoveredMs} ms`}`,
+        ),
+    });
+    opts.progress?.(
+      `soak: ${report.soak.row.committed}/${report.soak.row.sent} committed through ${report.soak.faults.length} faults, ` +
+        `verified ${String(report.soak.row.verified)}, ${report.soak.deadLetters} dead letters: ${report.soak.ok ? 'OK' : 'FAILED'}`,
+    );
   }
   return report;
 }

@@ -21,6 +21,13 @@ export { SCALE_STEPS, type ScalingReport } from './scenarios/scaling.js';
 export { SIZES, INJECTED_LATENCY, type Size, type Sizes } from './sizes.js';
 export { runSecurity, type SecurityReport } from './scenarios/security.js';
 export { runReplication, type ReplicationReport } from './scenarios/replication.js';
+export {
+  runSoak,
+  SOAK_FAULTS,
+  type SoakFault,
+  type SoakFaultName,
+  type SoakReport,
+} from './scenarios/soak.js';
 export { startReplicatedServers } from './stack.js';
 export { startSecuredServers, type Security } from './secured.js';
 export { workload } from './pipeline-run.js';

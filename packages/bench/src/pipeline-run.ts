@@ -10,7 +10,13 @@ import { selfCpuSeconds, treeCpuSeconds } from './cpu.js';
 import { emptyStageMetrics, scrapeStage, type StageMetrics } from './metrics.js';
 import type { StageApp } from '@throughline/stack';
 import { startSecuredServers } from './secured.js';
-import { startPipeline, startReplicatedServers, startServers, type PipelineStack } from './stack.js';
+import {
+  startPipeline,
+  startReplicatedServers,
+  startServers,
+  type PipelineStack,
+  type Servers,
+} from './stack.js';
 
 export interface PipelineRunOptions {
   label: string;
@@ -43,10 +49,10 @@ export interface PipelineRunOptions {
   /** NATS a three-node cluster on this machine, every stream in three copies (`startReplicatedServers`). */
   replicated?: boolean;
   /**
-   * Runs beside the load (scale events, faults), given the stack and how many events were sent so far; the run
-   * waits for it before it ends.
+   * Runs beside the load (scale events, faults), given the stack, how many events were sent so far and the
+   * servers; the run waits for it before it ends.
    */
-  during?: (stack: PipelineStack, sent: () => number) => Promise<void>;
+  during?: (stack: PipelineStack, sent: () => number, servers: Servers) => Promise<void>;
 }
 
 /** The partitions that changed hands in a run, from the services' `acquired partition` log lines. */
@@ -162,7 +168,13 @@ async function waitForCommitted(
 ): Promise<{ committed: number; timedOut: boolean }> {
   let lastCount = 0;
   for (;;) {
-    const near = writerHttpPort === undefined || (await scrapeStage(writerHttpPort)).events >= target;
+    const near =
+      writerHttpPort === undefined ||
+      // A writer restarted by a fault no longer answers there: count the ledger instead.
+      (await scrapeStage(writerHttpPort).then(
+        (m) => m.events >= target,
+        () => true,
+      ));
     if (near || performance.now() - lastCount >= 1000) {
       lastCount = performance.now();
       const committed = await committedCount(pool);
@@ -261,7 +273,7 @@ export async function runPipeline(opts: PipelineRunOptions, events: Event[]): Pr
         (n) => (sent += n),
         stack.token,
       );
-      const beside = opts.during?.(stack, () => sent);
+      const beside = opts.during?.(stack, () => sent, servers);
       const { committed, timedOut } = await waitForCommitted(
         stack.pool,
         stack.httpPorts.get('writer'),
@@ -280,7 +292,9 @@ export async function runPipeline(opts: PipelineRunOptions, events: Event[]): Pr
       const stages: Record<string, StageMetrics> = {};
       for (const name of ['enrich', 'state', 'writer']) {
         const port = stack.httpPorts.get(name);
-        stages[name] = port === undefined ? emptyStageMetrics() : await scrapeStage(port);
+        // A service restarted during the run (a fault) serves on another port: its counters restarted anyway.
+        stages[name] =
+          port === undefined ? emptyStageMetrics() : await scrapeStage(port).catch(() => emptyStageMetrics());
       }
       const warmupMs = opts.warmupMs ?? 0;
       const { p50, p99, p99All } = await latencyPercentiles(stack.pool, startedAtMs + warmupMs);

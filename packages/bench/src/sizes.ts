@@ -29,6 +29,11 @@ export interface Sizes {
   replicationEvents: number;
   /** Accounts and applied event ids the footprint scenario writes to Redis. */
   footprint: { accounts: number; eventIds: number };
+  /**
+   * The soak: `events` offered at `perSecond`, a fault every `faultEveryMs`, each held `holdMs` before it is
+   * healed.
+   */
+  soak: { events: number; perSecond: number; faultEveryMs: number; holdMs: number };
 }
 
 export const SIZES: Record<Size, Sizes> = {
@@ -48,6 +53,8 @@ export const SIZES: Record<Size, Sizes> = {
     securityEvents: 300_000,
     replicationEvents: 300_000,
     footprint: { accounts: 100_000, eventIds: 1_000_000 },
+    // Six minutes, two rounds of the six faults.
+    soak: { events: 1_080_000, perSecond: 3_000, faultEveryMs: 15_000, holdMs: 6_000 },
   },
   small: {
     events: 2_000,
@@ -66,6 +73,7 @@ export const SIZES: Record<Size, Sizes> = {
     securityEvents: 20_000,
     replicationEvents: 20_000,
     footprint: { accounts: 10_000, eventIds: 50_000 },
+    soak: { events: 90_000, perSecond: 2_000, faultEveryMs: 4_000, holdMs: 3_000 },
   },
 };
 

@@ -14,6 +14,7 @@ import {
   startNatsCluster,
   startPostgres,
   startRedis,
+  type ServerHandle,
   type ServiceProcess,
 } from '@throughline/testkit';
 
@@ -30,6 +31,8 @@ export interface Servers {
   security?: Security;
   /** Environment every service needs for these servers (BUS_STREAM_REPLICAS on a cluster). */
   env?: Record<string, string>;
+  /** The servers themselves, to kill and restart (`startServers` only: one of each). */
+  handles?: { nats: ServerHandle; redis: ServerHandle; postgres: ServerHandle };
   stop(): Promise<void>;
 }
 
@@ -66,6 +69,7 @@ async function startServersWith(clustered: boolean): Promise<Servers> {
     pids: Object.values(pidsByName),
     pidsByName,
     ...(clustered ? { env: { BUS_STREAM_REPLICAS: '3' } } : {}),
+    ...('nodes' in nats ? {} : { handles: { nats, redis, postgres } }),
     async stop() {
       await Promise.allSettled([nats.stop(), redis.stop(), postgres.stop()]);
     },

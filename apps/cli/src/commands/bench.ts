@@ -16,6 +16,7 @@ export const BENCH_SCENARIOS = [
   'security',
   'replication',
   'footprint',
+  'soak',
   'all',
 ] as const;
 
@@ -63,6 +64,8 @@ export function benchCommand(): Command {
       process.stdout.write(bench.renderTables(report));
       const paths = bench.writeReport(report, flags.out, `bench-${scenario}`);
       process.stdout.write(`\nreports: ${paths.json}, ${paths.html}\n`);
+      // A soak that lost or doubled an event, or dead-lettered one, fails the command.
+      if (report.soak !== undefined && !report.soak.ok) process.exitCode = 1;
     });
 }
 

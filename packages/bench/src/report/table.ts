@@ -164,5 +164,25 @@ export function renderTables(report: BenchReport): string {
       `three copies: ${(100 * re.ratio).toFixed(1)}% of one copy's throughput (median of ${re.rounds.length} alternating rounds)`,
     );
   }
+  if (report.soak) {
+    const so = report.soak;
+    out.push(
+      '',
+      `soak (${so.row.label}; 2 state, 2 writer, 1 enrich)`,
+      table(
+        ['fault', 'at s', 'rows then', 'lasted ms', 'going again after ms'],
+        so.faults.map((f) => [
+          f.target === undefined ? f.name : `${f.name} (${f.target})`,
+          n0(f.atMs / 1000),
+          n0(f.committedAt),
+          n0(f.lastedMs),
+          f.recoveredMs === null ? 'never' : n0(f.recoveredMs),
+        ]),
+      ),
+      `${n0(so.row.committed)}/${n0(so.row.sent)} events committed, verified ${String(so.row.verified)}, ` +
+        `${so.deadLetters} dead letters, ${n0(so.row.eventsPerSecond)} events/s overall, p99 ${n0(so.row.p99Ms)} ms: ` +
+        (so.ok ? 'every event exactly once' : 'FAILED'),
+    );
+  }
   return out.join('\n') + '\n';
 }

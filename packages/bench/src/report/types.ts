@@ -5,6 +5,7 @@ import type { Capacity } from '../scenarios/ablation.js';
 import type { PeerRow } from '../scenarios/peer.js';
 import type { ScalingReport } from '../scenarios/scaling.js';
 import type { ReplicationReport } from '../scenarios/replication.js';
+import type { SoakReport } from '../scenarios/soak.js';
 import type { SecurityReport } from '../scenarios/security.js';
 import type { SweepCurve } from '../scenarios/sweep.js';
 
@@ -25,6 +26,7 @@ export interface BenchReport {
   security?: SecurityReport;
   /** The same steady run on one NATS server with one copy of each stream and on a 3-node cluster with three. */
   replication?: ReplicationReport;
+  soak?: SoakReport;
   /** What the state stage keeps in Redis, per account and per applied event id. */
   footprint?: FootprintReport;
 }
