@@ -53,7 +53,7 @@ describe('a clustered NATS with three copies of every stream', () => {
   it('loses nothing and applies nothing twice when the leader of the ingested stream is killed and comes back', async () => {
     const cluster = stack.natsCluster!;
     const events = new LedgerWorkload({ accounts: 2_000, tenants: 5, seed: 41, idPrefix: 'r3' }).take(EVENTS);
-    const load = sendPaced(stack.ingest, events, { perSecond: 5_000, batchSize: 500 });
+    const load = sendPaced(stack.ingest, events, { perSecond: 8_000, batchSize: 500 });
     load.done.catch(() => undefined);
     await waitFor(async () => (await ledgerCount(stack.pool)) >= 30_000, {
       timeoutMs: 120_000,

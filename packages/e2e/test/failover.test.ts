@@ -33,7 +33,7 @@ describe('Redis failing over to its replica under load', () => {
     const events = new LedgerWorkload({ accounts: 2_000, tenants: 5, seed: 43, idPrefix: 'redis-fo' }).take(
       EVENTS,
     );
-    const load = sendPaced(stack.ingest, events, { perSecond: 5_000, batchSize: 500 });
+    const load = sendPaced(stack.ingest, events, { perSecond: 10_000, batchSize: 500 });
     load.done.catch(() => undefined);
     await waitFor(async () => (await ledgerCount(stack.pool)) >= 30_000, {
       timeoutMs: 120_000,
@@ -97,7 +97,7 @@ describe('PostgreSQL failing over to its standby under load', () => {
     const events = new LedgerWorkload({ accounts: 2_000, tenants: 5, seed: 47, idPrefix: 'pg-fo' }).take(
       EVENTS,
     );
-    const load = sendPaced(stack.ingest, events, { perSecond: 5_000, batchSize: 500 });
+    const load = sendPaced(stack.ingest, events, { perSecond: 10_000, batchSize: 500 });
     load.done.catch(() => undefined);
     await waitFor(async () => (await ledgerCount(stack.pool)) >= 30_000, {
       timeoutMs: 120_000,
