@@ -35,16 +35,9 @@ export interface JetStreamMailboxOptions {
  * 30 s (one small request per idle partition every 5 s).
  */
 const PULL_EXPIRES_MS = 5_000;
-/**
- * Missed heartbeats (one every `PULL_EXPIRES_MS / 2`) after which the mailbox gives up on its consumer: 15 s in
- * which the consumer neither delivered nor answered. Measured on nats-server 2.9.10: a consumer created just after
- * one of its servers restarted may never elect a leader; the client then asks after it forever. Its owner opens
- * the mailbox again, which creates the consumer anew.
- */
-const STALLED_AFTER_MISSED_HEARTBEATS = 6;
-
 /** Consumer notifications worth a warning; the rest are routine (heartbeats, pull requests). */
 const WARN_ON: ReadonlySet<string> = new Set([
+  'heartbeats_missed',
   'consumer_not_found',
   'stream_not_found',
   'consumer_deleted',
@@ -130,17 +123,7 @@ export class JetStreamMailbox implements Mailbox {
   private watch(messages: ConsumerMessages): void {
     void (async () => {
       for await (const status of messages.status()) {
-        if (status.type === 'heartbeats_missed') {
-          if (status.count === 2) this.opts.logger?.warn('mailbox consumer status', this.logFields(status));
-          if (status.count >= STALLED_AFTER_MISSED_HEARTBEATS) {
-            this.fail(
-              new Error(
-                `the consumer neither delivered nor answered for ${(status.count * PULL_EXPIRES_MS) / 2000} s`,
-              ),
-            );
-            void messages.close();
-          }
-        } else if (WARN_ON.has(status.type))
+        if (WARN_ON.has(status.type))
           this.opts.logger?.warn('mailbox consumer status', this.logFields(status));
       }
     })().catch((err: unknown) =>
