@@ -14,18 +14,11 @@
  * replaced them, so that whoever takes the partition over next knows them too.
  */
 import type { ConsumerConfig, JetStreamManager } from '@nats-io/jetstream';
-import { JetStreamApiError } from '@nats-io/jetstream';
+import { isNotUnique } from './nats-errors.js';
 
 /** Names kept per partition: the consumers deleted most recently. */
 const KEPT = 8;
 const DESCRIPTION_PREFIX = 'replaces: ';
-/** nats-server's "filtered consumer not unique on workqueue stream". */
-const NOT_UNIQUE = 10100;
-
-export function isNotUnique(err: unknown): boolean {
-  return err instanceof JetStreamApiError && err.code === NOT_UNIQUE;
-}
-
 /** The names a consumer's description says it replaced (`describeReplaced`). */
 export function replacedNames(description: string | undefined): string[] {
   if (description === undefined || !description.startsWith(DESCRIPTION_PREFIX)) return [];

@@ -8,6 +8,11 @@ const WORKQUEUE_CONSUMER_CONFLICT_CODES: ReadonlySet<number> = new Set([10099, 1
 /** "message size exceeds maximum allowed". */
 const MESSAGE_TOO_LARGE_CODE = 10054;
 
+/** "filtered consumer not unique on workqueue stream": another consumer (or a ghost of one) holds the subject. */
+export function isNotUnique(err: unknown): boolean {
+  return err instanceof JetStreamApiError && err.code === 10100;
+}
+
 export function isStreamNotFound(err: unknown): boolean {
   return err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound;
 }

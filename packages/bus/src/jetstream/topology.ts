@@ -29,7 +29,7 @@ import {
   describeReplaced,
   replacedNames,
 } from './ghost-consumers.js';
-import { isConsumerNotFound, isJetStreamUnavailable, isStreamNotFound, toBusError } from './nats-errors.js';
+import { isConsumerNotFound, isStreamNotFound, toBusError } from './nats-errors.js';
 
 type DesiredStream = Pick<
   StreamConfig,
@@ -216,19 +216,6 @@ export async function ensureMailboxConsumer(
   try {
     current = await jsm.consumers.info(stream, name);
   } catch (err) {
-    if (isJetStreamUnavailable(err) && (await answers(() => jsm.streams.info(stream)))) {
-      // The stream answers and its consumer does not: a consumer without a leader. Measured on nats-server
-      // 2.9.10, one created just after one of its servers restarted may never elect one, and never deliver.
-      try {
-        await jsm.consumers.delete(stream, name).catch((e: unknown) => {
-          if (!isConsumerNotFound(e)) throw e;
-        });
-        await add();
-      } catch (again) {
-        throw toBusError(again, BusErrorCode.requestFailed, `recreate consumer ${stream}/${name}`);
-      }
-      return true;
-    }
     if (!isConsumerNotFound(err))
       throw toBusError(err, BusErrorCode.requestFailed, `consumer info ${stream}/${name}`);
   }
@@ -254,15 +241,6 @@ export async function ensureMailboxConsumer(
     return false;
   } catch (err) {
     throw toBusError(err, BusErrorCode.requestFailed, `create consumer ${stream}/${name}`);
-  }
-}
-
-async function answers(request: () => Promise<unknown>): Promise<boolean> {
-  try {
-    await request();
-    return true;
-  } catch {
-    return false;
   }
 }
 
