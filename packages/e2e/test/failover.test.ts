@@ -2,9 +2,11 @@
  * Failovers under load, every acknowledged event accounted for.
  *
  * The state store: Redis with a replica and three Sentinels, the primary killed (kill -9)
- * while the state stage writes to it. The Sentinels promote the replica; the state service, which finds the primary
- * through them, follows; whatever the promoted replica had not received yet is detected (a partition's high-water
- * position below the one the owner wrote) and rebuilt from PostgreSQL, never used.
+ * while the state stage writes to it, and one state instance with it. The Sentinels promote the replica; the state
+ * service, which finds the primary through them, follows; whatever the promoted replica had not received yet is
+ * detected and rebuilt from PostgreSQL, never used: by the surviving instance for its own partitions (a high-water
+ * position below the one it wrote) and for those it takes over from the killed one (below the one PostgreSQL
+ * committed).
  *
  * The database: PostgreSQL with a synchronous hot standby, reached through one address (a proxy standing for a
  * virtual IP or an operator's read-write Service). The primary is killed (kill -9); the address moves to the
@@ -14,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LedgerWorkload } from '@throughline/ledger';
 import { redisRequest, waitFor } from '@throughline/testkit';
 import { expectExactlyOnce, serviceCounter } from './exactly-once.js';
-import { sendPaced } from './load.js';
+import { acquisitions, sendPaced } from './load.js';
 import { ledgerCount, startStack, type Stack } from './stack.js';
 
 const EVENTS = 200_000;
@@ -48,17 +50,38 @@ describe('Redis failing over to its replica under load', () => {
     await waitFor(async () => (await ledgerCount(stack.pool)) >= rowsAtCut + 3_000, { timeoutMs: 30_000 });
     const committedAtKill = await ledgerCount(stack.pool);
     const acknowledgedAtKill = load.acknowledged;
+    // One state instance stops with the primary (SIGSTOP, so it writes nothing more, and sees nothing of the
+    // failover) and is killed once the replica is promoted: the other instance takes its partitions over on a store
+    // that lost their last writes, and has no high-water of its own to compare with.
+    const [killed, survivor] = [stack.services.get('state-0')!, stack.services.get('state-1')!];
+    const takenBefore = acquisitions(survivor.output()).length;
+    killed.signal('SIGSTOP');
     const killedAt = performance.now();
     await primary.kill();
     const promoted = await sentinel.waitForNewPrimary(primary);
     expect(promoted).toBe(replica);
     const promotedMs = performance.now() - killedAt;
+    await killed.kill('SIGKILL');
+    await waitFor(() => acquisitions(survivor.output()).length > takenBefore, {
+      timeoutMs: 60_000,
+      intervalMs: 100,
+      message: "the surviving state instance never took over the killed one's partitions",
+    });
     await waitFor(async () => (await ledgerCount(stack.pool)) >= committedAtKill + 20_000, {
       timeoutMs: 120_000,
       intervalMs: 100,
       message: 'the pipeline did not go on after the failover',
     });
     const resumedMs = performance.now() - killedAt;
+    // The survivor finds the partitions it took over rolled back, comparing with PostgreSQL's high-water.
+    const foundOnTakeOver = () => survivor.output().match(/below the \d+ PostgreSQL committed/g)?.length ?? 0;
+    await waitFor(() => foundOnTakeOver() > 0, {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+      message: 'the instance that took the partitions over never found them rolled back',
+    });
+    const takenOverRolledBack = foundOnTakeOver();
+    await killed.restart();
     // The old primary comes back as a replica of the new one.
     await primary.restart();
     await sentinel.waitForReplication();
@@ -69,7 +92,8 @@ describe('Redis failing over to its replica under load', () => {
     process.stdout.write(
       `Redis failover: primary killed with ${acknowledgedAtKill - committedAtKill} events in flight; replica promoted ` +
         `after ${Math.round(promotedMs)} ms, 20,000 more committed after ${Math.round(resumedMs)} ms; partitions ` +
-        `rebuilt: ${await recovered('rolled_back')} rolled back, ${await recovered('lost')} lost; ` +
+        `rebuilt: ${await recovered('rolled_back')} rolled back (${takenOverRolledBack} found by the instance ` +
+        `that took them over from the killed one), ${await recovered('lost')} lost; ` +
         `client retries ${JSON.stringify(load.retries)}\n`,
     );
     // The promoted replica lacked the writes of the pause: the state stage saw its partitions rolled back and

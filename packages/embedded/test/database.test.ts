@@ -66,6 +66,8 @@ describe('the stores on the embedded database', () => {
       inserted: 300,
       duplicates: 0,
     });
+    // Both sinks keep the partition's committed high-water position as well.
+    expect(await createPostgresStateSource(db.pool).committedHighWater(3)).toBe(viaCopy.at(-1)!.position);
     expect(await createPostgresSink(db.pool).commitBatch(fence, viaUnnest)).toEqual({
       inserted: 300,
       duplicates: 0,

@@ -131,11 +131,11 @@ export function createMemoryStateStore(opts: MemoryStateStoreOptions = {}): Memo
       });
     },
 
-    initMarker(partition, recoveredAtMs, nowMs, owner) {
+    initMarker(partition, recoveredAtMs, nowMs, owner, highWater = 0n) {
       return run(() => {
         const state = partitionOf(partition);
         if (state.marker === undefined) {
-          state.marker = { createdAtMs: nowMs, recoveredAtMs, owner, upstream: 0, highWater: 0n };
+          state.marker = { createdAtMs: nowMs, recoveredAtMs, owner, upstream: 0, highWater };
         } else {
           if (state.marker.owner > owner) throw fenced(partition, state.marker.owner, owner);
           state.marker.owner = owner;

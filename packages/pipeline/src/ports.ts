@@ -54,12 +54,16 @@ export interface StateStore {
   ): Promise<void>;
   /** Refuses the writes of older epochs from now on (when the partition has a marker); fenced if a newer one claimed it. */
   claim(partition: number, epoch: number): Promise<void>;
-  /** Writes the marker unless one exists (then raises its owner) and returns the one stored. */
+  /**
+   * Writes the marker unless one exists (then raises its owner) and returns the one stored. A new marker starts at
+   * `highWater` (default 0).
+   */
   initMarker(
     partition: number,
     recoveredAtMs: number | null,
     nowMs: number,
     owner: number,
+    highWater?: bigint,
   ): Promise<StateMarker>;
   /** Forgets the partition's state (marker first, then accounts and applied ids), as a loss would. */
   reset(partition: number): Promise<void>;
@@ -77,6 +81,8 @@ export interface CommittedState {
   /** The committed ledger rows of these event ids: which account and position each was committed for. */
   committedEvents(eventIds: string[]): Promise<Map<string, CommittedEvent>>;
   hasCommittedRows(partition: number): Promise<boolean>;
+  /** The highest position committed for the partition (0 before any). */
+  committedHighWater(partition: number): Promise<bigint>;
 }
 
 /**

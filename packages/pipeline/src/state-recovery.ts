@@ -4,8 +4,9 @@
  * The store can lose a partition's state in two ways. All of it (Redis restarted empty, a flush): the marker is
  * gone. Recent writes only (an append-only file replayed up to its last sync, a replica promoted before it caught
  * up): the marker is there, but older. The marker keeps the partition's high-water position (the highest position
- * applied), so a rollback shows as a high-water lower than the one this instance wrote last. A rolled-back
- * partition is forgotten and rebuilt as after a full loss: never used.
+ * applied), so a rollback shows as a high-water lower than the one this instance wrote last — or, for an instance
+ * that starts owning the partition, lower than the one PostgreSQL committed. A rolled-back partition is forgotten
+ * and rebuilt as after a full loss: never used.
  */
 import type { Bus } from '@throughline/bus';
 import { sleep, type Logger } from '@throughline/runtime';
@@ -51,7 +52,9 @@ export async function rebuild(
 ): Promise<{ marker: StateMarker; lost: boolean }> {
   await waitForWriter(ctx, 'state store has no marker');
   const lost = await ctx.committed.hasCommittedRows(ctx.partition);
-  const marker = await ctx.store.initMarker(ctx.partition, lost ? now : null, now, ctx.epoch);
+  // The new marker starts at what PostgreSQL committed, so that the next owner does not take it for a rollback.
+  const highWater = lost ? await ctx.committed.committedHighWater(ctx.partition) : 0n;
+  const marker = await ctx.store.initMarker(ctx.partition, lost ? now : null, now, ctx.epoch, highWater);
   if (lost)
     ctx.logger.warn('state store lost this partition; rebuilding from PostgreSQL', {
       partition: ctx.partition,
@@ -62,14 +65,33 @@ export async function rebuild(
 /**
  * Why the store's state of the partition is older than what this instance applied, if it is: its high-water
  * position is below the one this instance wrote last (`known`). A marker of another life (`known` from before the
- * store lost it all) is no rollback: it is rebuilt as a loss. An instance that starts owning the partition has
- * nothing to compare with (checking against PostgreSQL's high-water cannot tell a rollback from a turn whose results
- * were published but whose write failed, so it is not done).
+ * store lost it all) is no rollback: it is rebuilt as a loss. An instance that starts owning the partition asks
+ * {@link rolledBackBeforeOwning} instead.
  */
 export function rolledBackSince(known: StateMarker | undefined, stored: StateMarker): string | undefined {
   if (known === undefined || stored.createdAtMs !== known.createdAtMs || stored.highWater >= known.highWater)
     return undefined;
   return `high-water position ${stored.highWater}, below the ${known.highWater} this instance wrote`;
+}
+
+/**
+ * Why the store's state of the partition is older than what PostgreSQL committed, if it is: asked by an instance
+ * that starts owning the partition, which has no high-water of its own to compare with. Once the writer has
+ * committed everything the partition published (waited for here: the hand-over's pause grows by the writer's lag
+ * on the partition), PostgreSQL's high-water is the highest position any owner published, and the store's is at
+ * least that — every owner writes the store after it publishes — unless the store lost writes. One other case
+ * shows the same: the last owner published a turn and its store write then failed (it crashed, or was fenced).
+ * Rebuilding is right for both: in the second, PostgreSQL holds that turn, and its events, delivered again, are
+ * found applied at their accounts' positions.
+ */
+export async function rolledBackBeforeOwning(
+  ctx: RecoveryContext,
+  stored: StateMarker,
+): Promise<string | undefined> {
+  await waitForWriter(ctx, 'taking over a partition');
+  const committed = await ctx.committed.committedHighWater(ctx.partition);
+  if (committed <= stored.highWater) return undefined;
+  return `high-water position ${stored.highWater}, below the ${committed} PostgreSQL committed`;
 }
 
 /** Forgets a rolled-back partition's state in the store, so that it is rebuilt as after a loss. */

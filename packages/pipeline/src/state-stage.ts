@@ -15,7 +15,13 @@ import type { CommittedState, StateMarker, StateStore } from './ports.js';
 import { DEFAULT_MAX_OUTPUT_EVENTS } from './enrich-stage.js';
 import { publishChunks } from './publish-chunks.js';
 import { newStateCounters, type StateCounters } from './state-counters.js';
-import { forgetRolledBack, rebuild, rolledBackSince, type RecoveryContext } from './state-recovery.js';
+import {
+  forgetRolledBack,
+  rebuild,
+  rolledBackBeforeOwning,
+  rolledBackSince,
+  type RecoveryContext,
+} from './state-recovery.js';
 
 export function decodeEnrichedBatch(msg: BusMessage): EnrichedBatch {
   return EnrichedBatch.decode(msg.data);
@@ -136,7 +142,12 @@ export class StateStage {
       );
     }
     let stored = read.accounts;
-    const rolledBack = read.marker === undefined ? undefined : rolledBackSince(this.marker, read.marker);
+    const rolledBack =
+      read.marker === undefined
+        ? undefined
+        : this.marker === undefined
+          ? await wait('recovery', () => rolledBackBeforeOwning(this.recovery, read.marker!))
+          : rolledBackSince(this.marker, read.marker);
     if (rolledBack !== undefined) {
       // Nothing the store answered is used: it is forgotten and rebuilt from PostgreSQL (its applied ids are a
       // subset of the truth, and the ledger answers for the rest).

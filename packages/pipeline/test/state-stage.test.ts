@@ -107,6 +107,11 @@ class Ledger implements CommittedState {
   hasCommittedRows(): Promise<boolean> {
     return Promise.resolve(this.rows.size > 0);
   }
+  committedHighWater(): Promise<bigint> {
+    let highWater = 0n;
+    for (const r of this.rows.values()) if (r.position > highWater) highWater = r.position;
+    return Promise.resolve(highWater);
+  }
 }
 
 /** A memory store whose writes are refused as Redis refuses them when out of memory, while `refuse` is set. */
@@ -276,6 +281,52 @@ describe('state stage', () => {
     expect((await published()).map((r) => r.balanceAfterMinor)).toEqual([151n]);
     expect(stage.counters.rollbacks).toBe(1);
     expect(stage.counters.recoveries).toBe(1);
+  });
+
+  it('rebuilds a partition whose store rolled back before a new owner took it over', async () => {
+    const { owner, published } = await rolledBackAfterTwoTurns();
+    const next = owner(EPOCH + 1);
+    await next.claim();
+    await next.handle([envelope(3, [credit('e3', 'acc-1', 1n)])]);
+    expect((await published()).map((r) => r.balanceAfterMinor)).toEqual([151n]);
+    expect(next.counters.rollbacks).toBe(1);
+    expect(next.counters.recoveries).toBe(1);
+  });
+
+  it('takes over only once the writer committed what the partition published, then compares', async () => {
+    const store = createMemoryStateStore();
+    const { stage, owner, ledger, published } = await setup(store);
+    await stage.handle([envelope(1, [credit('e1', 'acc-1', 100n)])]);
+    ledger.commit(await published());
+    const restore = store.snapshot(PARTITION);
+    await stage.handle([envelope(2, [credit('e2', 'acc-1', 50n)])]);
+    restore(); // lost the second turn's write, whose results wait for the writer
+    const next = owner(EPOCH + 1);
+    await next.claim();
+    let done = false;
+    const taking = next.handle([envelope(3, [credit('e3', 'acc-1', 1n)])]).then(() => (done = true));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(done).toBe(false);
+    ledger.commit(await published());
+    await taking;
+    expect((await published()).map((r) => r.balanceAfterMinor)).toEqual([151n]);
+    expect(next.counters.rollbacks).toBe(1);
+  });
+
+  it('starts a rebuilt marker at the committed high-water: the next owner does not take it for a rollback', async () => {
+    const { owner, published } = await rolledBackAfterTwoTurns();
+    const rebuilt = owner(EPOCH + 1);
+    await rebuilt.claim();
+    // Only a duplicate: nothing published, the marker's high-water is the one the rebuild set.
+    await rebuilt.handle([envelope(2, [credit('e2', 'acc-1', 50n)])]);
+    expect(rebuilt.counters.rollbacks).toBe(1);
+    expect(await published()).toEqual([]);
+    const third = owner(EPOCH + 2);
+    await third.claim();
+    await third.handle([envelope(3, [credit('e3', 'acc-1', 1n)])]);
+    expect((await published()).map((r) => r.balanceAfterMinor)).toEqual([151n]);
+    expect(third.counters.rollbacks).toBe(0);
+    expect(third.counters.recoveries).toBe(0);
   });
 
   it('trusts a store that is only ahead of PostgreSQL (the writer has not committed yet)', async () => {

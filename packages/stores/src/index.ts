@@ -48,6 +48,7 @@ export {
   COMMIT_SQL,
   commitParameters,
   createPostgresSink,
+  highWaterOf,
   type CommitFence,
   type CommitOutcome,
   type GroupOutcome,

@@ -79,12 +79,15 @@ export interface PostgresSink {
  */
 export const COMMIT_SQL = `
 WITH f AS (
-  SELECT u.partition, u.epoch, u.upstream, decode(u.trace, 'hex') AS trace_id
-  FROM unnest($24::int[], $25::int8[], $26::int8[], $27::text[]) AS u(partition, epoch, upstream, trace)
+  SELECT u.partition, u.epoch, u.upstream, decode(u.trace, 'hex') AS trace_id, u.high_water
+  FROM unnest($24::int[], $25::int8[], $26::int8[], $27::text[], $28::int8[])
+       AS u(partition, epoch, upstream, trace, high_water)
 ), fence AS (
-  INSERT INTO tl_partition_epochs AS e (stage, partition, epoch)
-  SELECT 'writer', f.partition, f.epoch FROM f
-  ON CONFLICT (stage, partition) DO UPDATE SET epoch = EXCLUDED.epoch WHERE e.epoch <= EXCLUDED.epoch
+  INSERT INTO tl_partition_epochs AS e (stage, partition, epoch, high_water)
+  SELECT 'writer', f.partition, f.epoch, f.high_water FROM f
+  ON CONFLICT (stage, partition) DO UPDATE
+    SET epoch = EXCLUDED.epoch, high_water = GREATEST(e.high_water, EXCLUDED.high_water)
+    WHERE e.epoch <= EXCLUDED.epoch
   RETURNING partition
 ), up AS (
   INSERT INTO tl_partition_epochs AS e (stage, partition, epoch)
@@ -140,11 +143,13 @@ export function commitParameters(groups: readonly PartitionResults[]): Buffer[] 
   const fenceEpochs = new Int8ArrayBuilder(groups.length);
   const fenceUpstreams = new Int8ArrayBuilder(groups.length);
   const fenceTraces = new TextArrayBuilder(groups.length, 32);
-  for (const { fence } of groups) {
+  const fenceHighWaters = new Int8ArrayBuilder(groups.length);
+  for (const { fence, results } of groups) {
     fencePartitions.push(fence.partition);
     fenceEpochs.push(BigInt(fence.epoch));
     fenceUpstreams.push(BigInt(fence.upstream));
     fenceTraces.push(ledgerTraceId(fence));
+    fenceHighWaters.push(highWaterOf(results));
   }
   let rows = 0;
   for (const { results } of groups) rows += results.length;
@@ -235,7 +240,15 @@ export function commitParameters(groups: readonly PartitionResults[]): Buffer[] 
     fenceEpochs,
     fenceUpstreams,
     fenceTraces,
+    fenceHighWaters,
   ].map((b) => b.finish());
+}
+
+/** The highest position among `results` (0 for none): what a commit raises its partition's high-water to. */
+export function highWaterOf(results: readonly Result[]): bigint {
+  let highWater = 0n;
+  for (const r of results) if (r.position > highWater) highWater = r.position;
+  return highWater;
 }
 
 export function createPostgresSink(pool: pg.Pool, opts: PostgresSinkOptions = {}): PostgresSink {

@@ -17,6 +17,11 @@ export interface PostgresStateSource {
    * `balances`, which the writer fills in the same statement as the ledger: one row per account, not per event.
    */
   hasCommittedRows(partition: number): Promise<boolean>;
+  /**
+   * The highest position the writer committed for `partition` (0 before any): the high-water a state store that
+   * lost no write is never below, once the writer has committed everything published.
+   */
+  committedHighWater(partition: number): Promise<bigint>;
 }
 
 // bigint columns are read as text so nobody's global pg type parser can turn them into lossy numbers.
@@ -26,6 +31,7 @@ FROM balances WHERE account_id = ANY($1::text[])`;
 const COMMITTED_IDS_SQL =
   'SELECT event_id, account_id, position::text FROM ledger WHERE event_id = ANY($1::text[])';
 const HAS_ROWS_SQL = 'SELECT EXISTS (SELECT 1 FROM balances WHERE partition = $1) AS found';
+const HIGH_WATER_SQL = `SELECT high_water::text FROM tl_partition_epochs WHERE stage = 'writer' AND partition = $1`;
 
 export function createPostgresStateSource(pool: pg.Pool): PostgresStateSource {
   return {
@@ -77,6 +83,19 @@ export function createPostgresStateSource(pool: pg.Pool): PostgresStateSource {
         throw toStoreError(
           StoreErrorCode.queryFailed,
           `cannot check for rows of partition ${partition}`,
+          err,
+        );
+      }
+    },
+
+    async committedHighWater(partition) {
+      try {
+        const res = await pool.query<{ high_water: string }>(HIGH_WATER_SQL, [partition]);
+        return BigInt(res.rows[0]?.high_water ?? 0);
+      } catch (err) {
+        throw toStoreError(
+          StoreErrorCode.queryFailed,
+          `cannot read the committed high-water position of partition ${partition}`,
           err,
         );
       }

@@ -59,12 +59,13 @@ return 1
 `;
 
 /**
- * KEYS[1] marker hash. ARGV[1] created ms, ARGV[2] recovered ms ('' for none), ARGV[3] owner epoch.
+ * KEYS[1] marker hash. ARGV[1] created ms, ARGV[2] recovered ms ('' for none), ARGV[3] owner epoch, ARGV[4] the
+ * high-water position to start from (decimal, kept as the string it came as).
  * Creates the marker unless one exists (then only raises its owner); returns the stored fields.
  */
 export const INIT_MARKER_SCRIPT = `
 if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('HSET', KEYS[1], 'created', ARGV[1], 'recovered', ARGV[2], 'owner', ARGV[3], 'upstream', '0', 'hw', '0')
+  redis.call('HSET', KEYS[1], 'created', ARGV[1], 'recovered', ARGV[2], 'owner', ARGV[3], 'upstream', '0', 'hw', ARGV[4])
 else
   local owner = redis.call('HGET', KEYS[1], 'owner')
   if owner and tonumber(owner) > tonumber(ARGV[3]) then

@@ -88,12 +88,16 @@ export interface RedisStateStore {
   ): Promise<void>;
   /** Refuses writes of older lease epochs from now on; `STORE_FENCED` when a newer one already claimed it. */
   claim(partition: number, epoch: number): Promise<void>;
-  /** Writes the marker unless one exists (then raises its owner to `owner`) and returns the one now stored. */
+  /**
+   * Writes the marker unless one exists (then raises its owner to `owner`) and returns the one now stored. A new
+   * marker starts at `highWater` (default 0): after a rebuild, the position PostgreSQL committed up to.
+   */
   initMarker(
     partition: number,
     recoveredAtMs: number | null,
     nowMs: number,
     owner: number,
+    highWater?: bigint,
   ): Promise<StateMarker>;
   /** Removes the marker, as a loss of Redis would (for tests and drills). */
   deleteMarker(partition: number): Promise<void>;
@@ -133,7 +137,13 @@ function scriptError(err: unknown, what: string): StoreError {
 interface FenceCommands {
   tlWrite(...args: (string | number)[]): Promise<number>;
   tlClaim(key: string, epoch: string): Promise<number>;
-  tlInitMarker(key: string, created: string, recovered: string, owner: string): Promise<(string | null)[]>;
+  tlInitMarker(
+    key: string,
+    created: string,
+    recovered: string,
+    owner: string,
+    highWater: string,
+  ): Promise<(string | null)[]>;
 }
 
 export function createRedisStateStore(
@@ -253,6 +263,7 @@ export function createRedisStateStore(
     recoveredAtMs: number | null,
     nowMs: number,
     owner: number,
+    highWater = 0n,
   ): Promise<StateMarker> {
     const key = keys.marker(partition);
     let fields: (string | null)[];
@@ -262,6 +273,7 @@ export function createRedisStateStore(
         String(nowMs),
         recoveredAtMs === null ? '' : String(recoveredAtMs),
         String(owner),
+        String(highWater),
       );
     } catch (err) {
       throw scriptError(err, `initMarker of partition ${partition}`);

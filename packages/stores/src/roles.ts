@@ -27,8 +27,9 @@ export const ROLE_PRIVILEGES: Readonly<Record<ServiceRole, readonly string[]>> =
   // One statement per commit: ledger rows (RETURNING reads them back), balances upserted, the partition fences
   // checked and advanced (tl_partition_epochs).
   writer: ['SELECT, INSERT ON TABLE ledger', 'SELECT, INSERT, UPDATE ON TABLE balances, tl_partition_epochs'],
-  // Rebuilds lost per-key state from what was committed, and keys Redis by the deployment id.
-  state: ['SELECT ON TABLE balances, ledger, tl_deployment'],
+  // Rebuilds lost per-key state from what was committed, keys Redis by the deployment id, and compares its store's
+  // high-water position with the one committed (tl_partition_epochs).
+  state: ['SELECT ON TABLE balances, ledger, tl_partition_epochs, tl_deployment'],
   // The configuration and its history; versions come from the sequence. LISTEN needs no grant.
   config: [
     'SELECT, INSERT, UPDATE ON TABLE tenant_configs',

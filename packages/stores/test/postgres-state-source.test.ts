@@ -63,3 +63,24 @@ describe('PostgresStateSource', () => {
     expect(await source.hasCommittedRows(5)).toBe(false);
   });
 });
+
+describe('the committed high-water position', () => {
+  it('is the highest position committed for the partition, never lowered, and 0 before any commit', async () => {
+    const sink = createPostgresSink(db.pool);
+    const committed = history({ events: 12, accounts: 3, prefix: 's-' });
+    const highest = committed.reduce((max, r) => (r.position > max ? r.position : max), 0n);
+    expect(await source.committedHighWater(3)).toBe(highest);
+    expect(await source.committedHighWater(4)).toBe(2n ** 63n - 1n);
+    expect(await source.committedHighWater(5)).toBe(0n);
+    // A redelivered older batch (its rows already committed) and an empty one leave it where it is.
+    await sink.commitBatch(at(3), committed.slice(0, 2));
+    await sink.commitBatch(at(3), []);
+    expect(await source.committedHighWater(3)).toBe(highest);
+    // A stale writer's commit is refused, and so is its high-water.
+    await sink.claim(3, 9);
+    await expect(
+      sink.commitBatch(at(3), [result({ eventId: 'stale', position: highest + 100n })]),
+    ).rejects.toThrow();
+    expect(await source.committedHighWater(3)).toBe(highest);
+  });
+});

@@ -114,6 +114,8 @@ describe('service roles', () => {
     ]);
     expect((await source.committedEvents(['r-ev-1'])).size).toBe(1);
     expect(await source.hasCommittedRows(3)).toBe(true);
+    expect(await source.committedHighWater(3)).toBeGreaterThan(0n);
+    expect(await sqlstate(state, `UPDATE tl_partition_epochs SET high_water = 0`)).toBe(DENIED);
     expect(await readDeploymentId(state)).toBe(await readDeploymentId(d.owner));
     expect(await sqlstate(state, `UPDATE balances SET balance_minor = 0`)).toBe(DENIED);
     expect(await sqlstate(state, `DELETE FROM ledger`)).toBe(DENIED);

@@ -21,5 +21,6 @@ export async function createEmbeddedCommittedState(
     loadAccounts: () => Promise.resolve(new Map()),
     committedEvents: () => Promise.resolve(new Map()),
     hasCommittedRows: (partition) => source.hasCommittedRows(partition),
+    committedHighWater: (partition) => source.committedHighWater(partition),
   };
 }

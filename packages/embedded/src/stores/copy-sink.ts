@@ -7,7 +7,7 @@
  */
 import type { Result } from '@throughline/contracts';
 import { PipelineError, PipelineErrorCode, type ResultSink } from '@throughline/pipeline';
-import { FENCED_SQLSTATE, ledgerNamesOf, ledgerTraceId } from '@throughline/stores';
+import { FENCED_SQLSTATE, highWaterOf, ledgerNamesOf, ledgerTraceId } from '@throughline/stores';
 import { EmbeddedError } from '../errors.js';
 import type { SqlStep, StepResult } from '../database/protocol.js';
 
@@ -50,6 +50,8 @@ const ADVANCE_FENCE_SQL = `SELECT tl_advance_writer_fence($1, $2)`;
 const ADVANCE_UPSTREAM_SQL = `
 INSERT INTO tl_partition_epochs AS e (stage, partition, epoch) VALUES ('state', $1, $2)
 ON CONFLICT (stage, partition) DO UPDATE SET epoch = EXCLUDED.epoch WHERE e.epoch < EXCLUDED.epoch`;
+const RAISE_HIGH_WATER_SQL = `
+UPDATE tl_partition_epochs SET high_water = $2 WHERE stage = 'writer' AND partition = $1 AND high_water < $2`;
 const READ_UPSTREAM_SQL = `SELECT epoch::text FROM tl_partition_epochs WHERE stage = 'state' AND partition = $1`;
 
 /** What the sink needs of the database: one round trip for a list of statements, optionally as one transaction. */
@@ -148,6 +150,7 @@ export function createCopySink(db: StatementRunner): ResultSink {
           { sql: INSERT_LEDGER_SQL, params: [ledgerTraceId(fence) ?? null] },
           { sql: COPY_BALANCES_SQL, params: [], blob: staging.balances },
           { sql: UPSERT_BALANCES_SQL, params: [] },
+          { sql: RAISE_HIGH_WATER_SQL, params: [partition, String(highWaterOf(results))] },
         );
       let done: StepResult[];
       try {

@@ -5,6 +5,7 @@ import { dropPartitionIndex003 } from './003_drop_partition_index.js';
 import { partitionEpochs004 } from './004_partition_epochs.js';
 import { ledgerTraceId005 } from './005_ledger_trace_id.js';
 import { configChangedBy006 } from './006_config_changed_by.js';
+import { partitionHighWater007 } from './007_partition_high_water.js';
 
 export interface Migration {
   /** Strictly increasing, recorded in `tl_schema_migrations.version`. */
@@ -21,6 +22,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 4, name: 'partition epochs', sql: partitionEpochs004 },
   { version: 5, name: 'ledger trace id', sql: ledgerTraceId005 },
   { version: 6, name: 'config changed by', sql: configChangedBy006 },
+  { version: 7, name: 'partition high water', sql: partitionHighWater007 },
 ];
 
 /** The schema version this build needs: the last of {@link MIGRATIONS}. */
