@@ -207,6 +207,43 @@ describe.each(buses)('PartitionOwnership over a lease bucket %s', (_name, makeBu
     }
   });
 
+  it('takes a partition released to it even when the released lease expired before it could write', async () => {
+    bus = await openBus();
+    const processing = new Processing();
+    const a = await member(processing, 'a');
+    await waitFor(balanced(processing, ['a']), { timeoutMs: 5_000, intervalMs: 10 });
+    // b registers and sees every lease change, but its compare-and-set writes fail (as during a NATS restart) for
+    // longer than the time to live: the leases a releases to it expire unclaimed, which no watch event tells.
+    const leases = await bus.leases();
+    let refusing = true;
+    const refused =
+      <A extends unknown[], R>(f: (...args: A) => Promise<R>) =>
+      (...args: A): Promise<R> =>
+        refusing ? Promise.reject(new Error('connection lost')) : f(...args);
+    const bucket: LeaseBucket = {
+      ttlMs: leases.ttlMs,
+      create: refused((k: string, v: Uint8Array) => leases.create(k, v)),
+      update: refused((k: string, v: Uint8Array, r: number) => leases.update(k, v, r)),
+      put: (k, v) => leases.put(k, v),
+      delete: (k, r) => leases.delete(k, r),
+      get: (k) => leases.get(k),
+      advanceRevision: (floor) => leases.advanceRevision(floor),
+      entries: (prefix) => leases.entries(prefix),
+      watch: (prefix, onEntry) => leases.watch(prefix, onEntry),
+    };
+    await member(processing, 'b', { bucket });
+    await waitFor(() => Promise.resolve(a.owned().length === P / 2), { timeoutMs: 5_000, intervalMs: 10 });
+    await new Promise((resolve) => setTimeout(resolve, 2 * TTL_MS));
+    expect(processing.holders.size).toBe(P / 2);
+    refusing = false;
+    await waitFor(balanced(processing, ['a', 'b']), {
+      timeoutMs: 5 * TTL_MS,
+      intervalMs: 10,
+      message: 'b never took the partitions whose released leases expired',
+    });
+    expect(processing.overlaps).toBe(0);
+  });
+
   it('moves the partitions of a member that went silent after its leases expire; it stops them itself', async () => {
     bus = await openBus();
     const processing = new Processing();

@@ -338,7 +338,13 @@ export class PartitionOwnership {
           ? bucket.update(key, encodeRecord(record), seen!.revision)
           : bucket.create(key, encodeRecord(record)),
       );
-      if (epoch === undefined) return; // another instance was quicker; its writes will show in the watch
+      if (epoch === undefined) {
+        // Another instance was quicker (its write shows in the watch) — or what this instance saw is out of date
+        // in a way no watch event tells: a released lease that expired since (after the time to live, as when its
+        // next owner could not write for a while), which only `create` can take now. Read the key again.
+        await this.refresh(partition, seen);
+        return;
+      }
       record.epoch = epoch;
       const revision = await this.bounded(`record the epoch of partition ${partition}`, () =>
         bucket.update(key, encodeRecord(record), epoch),
@@ -368,6 +374,27 @@ export class PartitionOwnership {
     } finally {
       this.acquiring.delete(partition);
     }
+  }
+
+  /**
+   * Reads a partition's lease again after a compare-and-set based on `seen` failed, and retries at once when the
+   * bucket holds something else than what was seen (a newer value, or none: the key expired). A watch event newer
+   * than the read is kept.
+   */
+  private async refresh(partition: number, seen: Observed<LeaseRecord> | undefined): Promise<void> {
+    const entry = await this.bounded(`read the lease of partition ${partition}`, () =>
+      this.opts.bucket.get(leaseKeys.lease(this.opts.stage, partition)),
+    );
+    const current = this.leases.get(partition);
+    if (current !== undefined && current.revision > (entry?.revision ?? seen?.revision ?? 0)) return;
+    if (entry === undefined) {
+      if (current === undefined) return; // nothing was seen, nothing is there: create failed for another reason
+      this.leases.delete(partition);
+    } else {
+      if (entry.revision === seen?.revision) return;
+      this.leases.set(partition, this.observed(decodeLease(entry.value), entry.revision));
+    }
+    this.schedule();
   }
 
   /**
