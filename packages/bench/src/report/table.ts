@@ -183,6 +183,7 @@ export function renderTables(report: BenchReport): string {
         `${so.deadLetters} dead letters, ${n0(so.row.eventsPerSecond)} events/s overall, p99 ${n0(so.row.p99Ms)} ms: ` +
         (so.ok ? 'every event exactly once' : 'FAILED'),
     );
+    if (so.held !== undefined) out.push(`still held when the run gave up: ${so.held}`);
   }
   return out.join('\n') + '\n';
 }

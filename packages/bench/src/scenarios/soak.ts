@@ -6,7 +6,7 @@
  * commit its next `RECOVERED_AFTER` events.
  */
 import { Redis } from 'ioredis';
-import { connectJetStreamBus } from '@throughline/bus';
+import { connectJetStreamBus, type Bus } from '@throughline/bus';
 import type { Event } from '@throughline/contracts';
 import type { StageApp } from '@throughline/stack';
 import { runPipeline, type PipelineRow } from '../pipeline-run.js';
@@ -25,6 +25,9 @@ export type SoakFaultName = (typeof SOAK_FAULTS)[number];
 
 /** Events committed after a fault was healed that count as "going again". */
 const RECOVERED_AFTER = 2_000;
+/** Partitions of the soak's runs (runPipeline's default). */
+const PARTITIONS = 8;
+
 /** Instances the soak runs with: a stage whose instance is killed still has another to take its partitions. */
 const INSTANCES: Record<StageApp, number> = { enrich: 1, state: 2, writer: 2 };
 /** Which service the n-th `service-kill` kills. */
@@ -51,6 +54,11 @@ export interface SoakReport {
   deadLetters: number;
   /** Every event sent committed exactly once, the ledger verified, no dead letter. */
   ok: boolean;
+  /**
+   * When not every event was committed once the faults were over and `settleMs` had passed: what each stage still
+   * holds, partition by partition (`state (enriched): p2 103 pending/3 unacked`), to tell a stall from a loss.
+   */
+  held?: string;
 }
 
 export interface SoakOptions {
@@ -58,6 +66,26 @@ export interface SoakOptions {
   faults?: readonly SoakFaultName[];
   onRow?: (row: PipelineRow) => void;
   onFault?: (fault: SoakFault) => void;
+  /** How long the run may take, after the last fault, to commit every event sent, ms. Default 300,000. */
+  settleMs?: number;
+}
+
+/** What each stage's consumers still hold, for the partitions that hold anything. */
+async function heldBy(bus: Bus, partitions: number): Promise<string> {
+  const lines: string[] = [];
+  for (const [group, topic] of [
+    ['enrich', 'ingested'],
+    ['state', 'enriched'],
+    ['writer', 'applied'],
+  ] as const) {
+    const held: string[] = [];
+    for (let p = 0; p < partitions; p++) {
+      const b = await bus.backlog({ group, topic, partition: p });
+      if (b.pending > 0 || b.ackPending > 0) held.push(`p${p} ${b.pending} pending/${b.ackPending} unacked`);
+    }
+    lines.push(`${group} (${topic}): ${held.length === 0 ? 'nothing held' : held.join(', ')}`);
+  }
+  return lines.join('; ');
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -136,6 +164,7 @@ export async function runSoak(sizes: Sizes, events: Event[], opts: SoakOptions =
   const order = opts.faults ?? SOAK_FAULTS;
   const faults: SoakFault[] = [];
   let deadLetters = 0;
+  let held: string | undefined;
   const during = async (stack: PipelineStack, sent: () => number, servers: Servers): Promise<void> => {
     const started = performance.now();
     // The last fault begins while a tenth of the events is still to be sent, so it lands under load.
@@ -171,12 +200,13 @@ export async function runSoak(sizes: Sizes, events: Event[], opts: SoakOptions =
       opts.onFault?.(fault);
     }
     // Dead letters are read once everything sent is committed (or the run's time box is near).
-    const deadline = performance.now() + 300_000;
+    const deadline = performance.now() + (opts.settleMs ?? 300_000);
     while ((await ledgerRows(stack).catch(() => 0)) < events.length && performance.now() < deadline)
       await sleep(500);
     const bus = await connectJetStreamBus({ servers: servers.natsUrl, name: 'soak' });
     try {
       deadLetters = (await bus.readDeadLetters({ limit: 100_000 })).length;
+      if ((await ledgerRows(stack).catch(() => 0)) < events.length) held = await heldBy(bus, PARTITIONS);
     } finally {
       await bus.close();
     }
@@ -186,9 +216,10 @@ export async function runSoak(sizes: Sizes, events: Event[], opts: SoakOptions =
       label: `soak: ${events.length} events at ${perSecond}/s, a fault every ${faultEveryMs / 1000} s`,
       env: { PIPELINE_MODE: 'optimized' },
       events: events.length,
-      timeBoxMs: (events.length / perSecond) * 1000 + 300_000,
+      timeBoxMs: (events.length / perSecond) * 1000 + (opts.settleMs ?? 300_000),
       instances: INSTANCES,
       verify: true,
+      partitions: PARTITIONS,
       paceEventsPerSecond: perSecond,
       during,
     },
@@ -200,5 +231,6 @@ export async function runSoak(sizes: Sizes, events: Event[], opts: SoakOptions =
     faults,
     deadLetters,
     ok: row.committed === events.length && row.verified === true && deadLetters === 0 && !row.timedOut,
+    ...(held === undefined ? {} : { held }),
   };
 }
