@@ -177,9 +177,11 @@ async function waitForCommitted(
       ));
     if (near || performance.now() - lastCount >= 1000) {
       lastCount = performance.now();
-      const committed = await committedCount(pool);
-      if (committed >= target) return { committed, timedOut: false };
-      if (performance.now() > deadline) return { committed, timedOut: true };
+      // PostgreSQL killed or restarting by a fault: not counted this time; the deadline still holds.
+      const committed = await committedCount(pool).catch(() => undefined);
+      if (committed !== undefined && committed >= target) return { committed, timedOut: false };
+      if (performance.now() > deadline)
+        return { committed: committed ?? (await committedCount(pool)), timedOut: true };
     }
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -251,6 +253,7 @@ export async function runPipeline(opts: PipelineRunOptions, events: Event[]): Pr
       ...(opts.instances ? { instances: opts.instances } : {}),
       ...(opts.appsRoot ? { appsRoot: opts.appsRoot } : {}),
     });
+    let stopSending = false;
     try {
       const roots = () => [...servers.pids, ...stack.pids()];
       const processes = new Map<string, number>([
@@ -263,7 +266,6 @@ export async function runPipeline(opts: PipelineRunOptions, events: Event[]): Pr
       const totalBefore = treeCpuSeconds(roots());
       const started = performance.now();
       const startedAtMs = Date.now();
-      let stopSending = false;
       let sent = 0;
       const sending = sendEvents(
         stack.ingest,
@@ -273,6 +275,8 @@ export async function runPipeline(opts: PipelineRunOptions, events: Event[]): Pr
         (n) => (sent += n),
         stack.token,
       );
+      // Should the run end early (an error below), the load stops and its failures are not left unhandled.
+      sending.catch(() => undefined);
       const beside = opts.during?.(stack, () => sent, servers);
       const { committed, timedOut } = await waitForCommitted(
         stack.pool,
@@ -336,6 +340,7 @@ export async function runPipeline(opts: PipelineRunOptions, events: Event[]): Pr
         ...(handovers ? { handovers } : {}),
       };
     } finally {
+      stopSending = true;
       await stack.stop();
     }
   } finally {
