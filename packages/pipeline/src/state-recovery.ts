@@ -68,9 +68,8 @@ export async function rebuild(
  * store lost it all) is no rollback: it is rebuilt as a loss. An instance that starts owning the partition asks
  * {@link rolledBackBeforeOwning} instead.
  */
-export function rolledBackSince(known: StateMarker | undefined, stored: StateMarker): string | undefined {
-  if (known === undefined || stored.createdAtMs !== known.createdAtMs || stored.highWater >= known.highWater)
-    return undefined;
+export function rolledBackSince(known: StateMarker, stored: StateMarker): string | undefined {
+  if (stored.createdAtMs !== known.createdAtMs || stored.highWater >= known.highWater) return undefined;
   return `high-water position ${stored.highWater}, below the ${known.highWater} this instance wrote`;
 }
 

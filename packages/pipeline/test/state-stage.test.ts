@@ -261,15 +261,18 @@ describe('state stage', () => {
     expect(read.accounts.get('acc-1')?.balanceMinor).toBe(100n);
   });
 
-  /** Two turns committed, then the store rolled back to before the second: as Redis replaying an older file. */
-  async function rolledBackAfterTwoTurns() {
+  /**
+   * Two turns applied, then the store rolled back to before the second: as Redis replaying an older file. The
+   * second turn's results are committed too, unless `commitSecond` is false (they still wait for the writer).
+   */
+  async function rolledBackAfterTwoTurns({ commitSecond = true } = {}) {
     const store = createMemoryStateStore();
     const env = await setup(store);
     await env.stage.handle([envelope(1, [credit('e1', 'acc-1', 100n)])]);
     env.ledger.commit(await env.published());
     const restore = store.snapshot(PARTITION);
     await env.stage.handle([envelope(2, [credit('e2', 'acc-1', 50n)])]);
-    env.ledger.commit(await env.published());
+    if (commitSecond) env.ledger.commit(await env.published());
     restore();
     expect((await store.read(PARTITION, ['acc-1'], [], NOW)).accounts.get('acc-1')?.balanceMinor).toBe(100n);
     return { store, ...env };
@@ -294,13 +297,7 @@ describe('state stage', () => {
   });
 
   it('takes over only once the writer committed what the partition published, then compares', async () => {
-    const store = createMemoryStateStore();
-    const { stage, owner, ledger, published } = await setup(store);
-    await stage.handle([envelope(1, [credit('e1', 'acc-1', 100n)])]);
-    ledger.commit(await published());
-    const restore = store.snapshot(PARTITION);
-    await stage.handle([envelope(2, [credit('e2', 'acc-1', 50n)])]);
-    restore(); // lost the second turn's write, whose results wait for the writer
+    const { owner, ledger, published } = await rolledBackAfterTwoTurns({ commitSecond: false });
     const next = owner(EPOCH + 1);
     await next.claim();
     let done = false;
