@@ -15,9 +15,11 @@ import {
   type ServiceProcess,
 } from '@throughline/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectJetStreamBus } from '@throughline/bus';
-import { EventBatch, partitionOf, subjects } from '@throughline/contracts';
-import { LedgerWorkload } from '@throughline/ledger';
+import { Redis } from 'ioredis';
+import { connectJetStreamBus, type BusMessage } from '@throughline/bus';
+import { EnrichedBatch, EventBatch, partitionOf, subjects } from '@throughline/contracts';
+import { enrichEvent, LedgerWorkload } from '@throughline/ledger';
+import { createRedisStateStore, readDeploymentId, stateKeyPrefixFor } from '@throughline/stores';
 import type { DeadLetterView } from '../src/commands/dlq.js';
 import { CLI, runCli } from './cli.js';
 
@@ -303,6 +305,7 @@ describe('throughline up, load, verify and config', () => {
           partition: 5,
           acceptedAtMs: BigInt(Date.now()),
           events: [...foreign, invalid],
+          redrivenFrom: [],
         }).finish();
       await bus.publish(subjects.of('ingested', 0), new Uint8Array([0xff, 0xff, 0xff]), {
         msgId: 'dlq-garbage',
@@ -360,6 +363,53 @@ describe('throughline up, load, verify and config', () => {
       const check = await runCli(['verify', '--database-url', databaseUrl]);
       expect(check.code).toBe(0);
       expect(await ledgerRows(`event_id IN (${ids})`)).toBe(2);
+
+      // A dead letter of the state stage: the stage claimed its event's id for the position it had before the turn
+      // failed. Redriven, the event gets a new position and the claim passes to it: applied once, not skipped.
+      const stateEvent = {
+        ...events.find((e) => partitionOf(e.accountId, 8) === 2)!,
+        eventId: 'dlq-state-1',
+      };
+      const position = (9_000_000n << 16n) | 3n;
+      const client = new Redis(redis.url);
+      try {
+        const keyPrefix = stateKeyPrefixFor(await readDeploymentId(pool));
+        const store = createRedisStateStore(client, { keyPrefix });
+        expect((await store.read(2, [], [{ eventId: 'dlq-state-1', position }], Date.now())).taken.size).toBe(
+          0,
+        );
+      } finally {
+        client.disconnect();
+      }
+      const failed: BusMessage = {
+        subject: subjects.of('enriched', 2),
+        topic: 'enriched',
+        partition: 2,
+        data: EnrichedBatch.encode({
+          batchId: 'dlq-state',
+          partition: 2,
+          configVersion: 0n,
+          producerEpoch: 1n,
+          events: [enrichEvent(stateEvent, position, BigInt(Date.now()), undefined)],
+        }).finish(),
+        headers: new Map(),
+        seq: 9_000_000,
+        deliveryCount: 2,
+        publishedAtMs: Date.now(),
+        ack: () => Promise.resolve(),
+        nak: () => undefined,
+        working: () => undefined,
+      };
+      await bus.deadLetter(failed, 'state: poison: a check the test stands for');
+      expect((await letters(['--stage', 'state'])).map((l) => [l.partition, l.events])).toEqual([[2, 1]]);
+      expect((await dlq(['redrive', '--stage', 'state'])).stdout).toMatch(
+        /^redrove 1 dead letters? \(1 events?\)/,
+      );
+      await waitFor(async () => (await ledgerRows(`event_id = 'dlq-state-1'`)) === 1, {
+        timeoutMs: 30_000,
+        intervalMs: 250,
+      });
+      expect((await runCli(['verify', '--database-url', databaseUrl])).code).toBe(0);
 
       expect((await dlq(['purge', '--all'])).stdout).toBe('purged 3 dead letters\n');
       expect(await letters()).toEqual([]);

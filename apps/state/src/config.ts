@@ -19,7 +19,7 @@ const schema = commonSettings
     ...postgresSettings.shape,
     /** Accounts kept in memory per partition. */
     STATE_MAX_CACHED_ACCOUNTS: z.coerce.number().int().min(1).default(50_000),
-    /** How long an applied event id is remembered to recognise a client retry, ms (at least a day by default). */
+    /** How long an event id's claim is remembered to recognise another occurrence, ms (a day by default). */
     DEDUP_HORIZON_MS: z.coerce.number().int().min(1000).default(86_400_000),
     /**
      * How long an account's state stays in Redis after its last write, ms (seven days by default; at least an

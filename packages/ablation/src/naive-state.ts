@@ -97,8 +97,9 @@ export function createNaiveStateHandler(
     const at = now();
     let state = memory?.get(accountId);
     if (state === undefined) {
-      const read = await wait('redis', () => store.read(partition, [accountId], [eventId], at));
-      if (read.seen.has(eventId)) return;
+      const claim = { eventId, position: item.event.position };
+      const read = await wait('redis', () => store.read(partition, [accountId], [claim], at));
+      if (read.taken.has(item.event.position)) return;
       if (read.marker === undefined && !markerKnown)
         await wait('redis', () => store.initMarker(partition, null, at, epoch));
       markerKnown = true;
@@ -108,9 +109,7 @@ export function createNaiveStateHandler(
     const decision = applyEvent(state, item.event);
     await publish(item, decision.result, wait, ctx);
     const fence = { epoch, upstream: 0, highWater: item.event.position };
-    await wait('redis', () =>
-      store.write(partition, fence, new Map([[accountId, decision.state]]), [eventId], at),
-    );
+    await wait('redis', () => store.write(partition, fence, new Map([[accountId, decision.state]])));
     memory?.set(accountId, decision.state);
   };
 

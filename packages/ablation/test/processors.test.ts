@@ -185,6 +185,7 @@ describe('enrichProcessorFor', () => {
         partition: 0,
         acceptedAtMs: BigInt(NOW),
         events: sent,
+        redrivenFrom: [],
       });
     await enrichProcessorFor({ ...options, mode: OPTIMIZED }, LEASE).handle([batch(1)], undefined as never);
     expect(asked).toEqual([]);

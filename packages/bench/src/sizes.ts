@@ -27,7 +27,7 @@ export interface Sizes {
   securityEvents: number;
   /** Events of each run of the replication scenario (one copy and three, alternating). */
   replicationEvents: number;
-  /** Accounts and applied event ids the footprint scenario writes to Redis. */
+  /** Accounts and claimed event ids the footprint scenario writes to Redis. */
   footprint: { accounts: number; eventIds: number };
   /**
    * The soak: `events` offered at `perSecond`, a fault every `faultEveryMs`, each held `holdMs` before it is

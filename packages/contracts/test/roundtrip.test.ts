@@ -20,9 +20,11 @@ describe('contracts', () => {
           attributes: { channel: 'card' },
         },
       ],
+      redrivenFrom: [big],
     }).finish();
     const back = EventBatch.decode(bytes);
     expect(back.events[0]?.amountMinor).toBe(big);
+    expect(back.redrivenFrom).toEqual([big]);
     expect(back.events[0]?.attributes).toEqual({ channel: 'card' });
     expect(back.acceptedAtMs).toBe(1_700_000_000_123n);
   });

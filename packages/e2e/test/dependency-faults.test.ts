@@ -136,6 +136,7 @@ describe('dependencies that refuse for a while, under load', () => {
         partition,
         acceptedAtMs: BigInt(Date.now()),
         events: hostile,
+        redrivenFrom: [],
       }).finish(),
       { msgId: 'hostile-batch' },
     );

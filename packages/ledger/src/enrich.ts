@@ -55,5 +55,6 @@ export function enrichEvent(
     baseAmountMinor,
     fxKnown: rate !== undefined,
     feeMinor: rate === undefined || config === undefined ? 0n : feeOf(baseAmountMinor, config.feeBps),
+    redrivenFrom: 0n,
   };
 }

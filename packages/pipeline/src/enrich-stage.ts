@@ -93,19 +93,24 @@ export function createEnrichHandler(
           if (ctx === undefined) throw new PipelineError(PipelineErrorCode.poison, `enrich: ${poison}`);
           await ctx.deadLetter(msg, `enrich: ${poison}`, {
             index: i,
-            data: EventBatch.encode({ ...value, events: [event] }).finish(),
+            data: EventBatch.encode({
+              ...value,
+              events: [event],
+              redrivenFrom: i < value.redrivenFrom.length ? [value.redrivenFrom[i]!] : [],
+            }).finish(),
           });
           continue;
         }
-        out.push(
-          enrichEvent(
-            event,
-            positionOf(msg.seq, i),
-            acceptedAtMs,
-            snapshot.get(event.tenantId),
-            snapshot.appliedFor(event.tenantId),
-          ),
+        const enriched = enrichEvent(
+          event,
+          positionOf(msg.seq, i),
+          acceptedAtMs,
+          snapshot.get(event.tenantId),
+          snapshot.appliedFor(event.tenantId),
         );
+        // A redriven event carries the position its id was claimed for before it was dead-lettered.
+        enriched.redrivenFrom = value.redrivenFrom[i] ?? 0n;
+        out.push(enriched);
       }
     }
     ctx?.addEvents(

@@ -105,6 +105,7 @@ export type {
   StateFence,
   StateMarker,
   StateReadResult,
+  EventClaim,
   StateStore,
 } from './ports.js';
 export {

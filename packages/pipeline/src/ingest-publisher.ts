@@ -214,7 +214,7 @@ export class IngestPublisher {
     let ids = '';
     for (const e of events) ids += `${e.eventId}\n`;
     const batchId = `ing-${partition}-${createHash('sha1').update(ids).digest('base64url')}`;
-    const data = EventBatch.encode({ batchId, partition, acceptedAtMs, events }).finish();
+    const data = EventBatch.encode({ batchId, partition, acceptedAtMs, events, redrivenFrom: [] }).finish();
     if (data.length <= this.opts.maxMessageBytes || events.length === 1)
       return [{ batchId, data, events: events.length }];
     const half = Math.ceil(events.length / 2);

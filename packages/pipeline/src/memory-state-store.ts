@@ -1,6 +1,6 @@
 /**
- * The state stage's fast store in one process: what Redis holds in distributed mode (account states, recently
- * applied event ids, the partition's marker and fences), in memory, with the same rules — a write under an older
+ * The state stage's fast store in one process: what Redis holds in distributed mode (account states, the claims of
+ * recent event ids, the partition's marker and fences), in memory, with the same rules — a write under an older
  * epoch than the partition's last claim is refused as fenced, a write to a partition without a marker is refused
  * until the state is rebuilt. The embedded mode runs on it, and so do the stages' unit tests. It lives as long as
  * the process; a new process starts without markers, so the state stage rebuilds what it needs from the committed
@@ -8,13 +8,13 @@
  */
 import type { AccountState } from '@throughline/ledger';
 import { PipelineError, PipelineErrorCode } from './errors.js';
-import type { StateMarker, StateReadResult, StateStore } from './ports.js';
+import type { EventClaim, StateMarker, StateReadResult, StateStore } from './ports.js';
 
 export interface MemoryStateStoreOptions {
   /**
-   * How long an applied event id is remembered, ms: ids are kept in buckets of this width and the current and the
-   * previous bucket are checked, so an id is recognised for at least this long and at most twice it (as in Redis).
-   * Default 86400000 (one day).
+   * How long an event id's claim is remembered, ms: claims are kept in buckets of this width and the current and
+   * the previous bucket are checked, so an id is recognised for at least this long and at most twice it (as in
+   * Redis). Default 86400000 (one day).
    */
   dedupHorizonMs?: number;
 }
@@ -22,8 +22,35 @@ export interface MemoryStateStoreOptions {
 interface PartitionState {
   marker: StateMarker | undefined;
   accounts: Map<string, AccountState>;
-  /** Applied event ids by bucket (`floor(now / horizon)`); only the current and the previous bucket are kept. */
-  seen: Map<number, Set<string>>;
+}
+
+/**
+ * Claims the events' ids in `buckets` (claims by bucket, `floor(now / horizon)`; only the current and the previous
+ * one are kept): an id unclaimed in both is claimed for its event's position; one claimed for another position is
+ * taken, unless that position is the one a redriven event had (its claim passes to the new position). Returns the
+ * positions of the claims taken.
+ */
+export function claimEventIds(
+  buckets: Map<number, Map<string, bigint>>,
+  claims: readonly EventClaim[],
+  nowMs: number,
+  horizonMs: number,
+): Set<bigint> {
+  const taken = new Set<bigint>();
+  if (claims.length === 0) return taken;
+  const current = Math.floor(nowMs / horizonMs);
+  for (const bucket of buckets.keys()) if (bucket < current - 1) buckets.delete(bucket);
+  let now = buckets.get(current);
+  if (now === undefined) buckets.set(current, (now = new Map<string, bigint>()));
+  const before = buckets.get(current - 1);
+  for (const { eventId, position, redrivenFrom } of claims) {
+    const earlier = before?.get(eventId);
+    const holder = earlier === undefined ? now : before!;
+    const held = earlier ?? now.get(eventId);
+    if (held === undefined || held === redrivenFrom) holder.set(eventId, position);
+    else if (held !== position) taken.add(position);
+  }
+  return taken;
 }
 
 export interface MemoryStateStore extends StateStore {
@@ -47,26 +74,16 @@ export function createMemoryStateStore(opts: MemoryStateStoreOptions = {}): Memo
   const horizonMs = opts.dedupHorizonMs ?? 86_400_000;
   if (!(horizonMs > 0)) throw new RangeError(`dedupHorizonMs ${horizonMs} must be > 0`);
   const partitions = new Map<number, PartitionState>();
+  /** Claims of event ids, for every partition: one map, as in Redis. */
+  const claimed = new Map<number, Map<string, bigint>>();
 
   const partitionOf = (p: number): PartitionState => {
     let state = partitions.get(p);
     if (state === undefined) {
-      state = { marker: undefined, accounts: new Map(), seen: new Map() };
+      state = { marker: undefined, accounts: new Map() };
       partitions.set(p, state);
     }
     return state;
-  };
-
-  /** The buckets to check at `nowMs`, dropping those past the horizon. */
-  const liveBuckets = (state: PartitionState, nowMs: number): Set<string>[] => {
-    const current = Math.floor(nowMs / horizonMs);
-    for (const bucket of state.seen.keys()) if (bucket < current - 1) state.seen.delete(bucket);
-    const out: Set<string>[] = [];
-    for (const bucket of [current, current - 1]) {
-      const ids = state.seen.get(bucket);
-      if (ids !== undefined) out.push(ids);
-    }
-    return out;
   };
 
   const fenced = (partition: number, owner: number, epoch: number): PipelineError =>
@@ -85,37 +102,25 @@ export function createMemoryStateStore(opts: MemoryStateStoreOptions = {}): Memo
   };
 
   return {
-    read(partition, accountIds, eventIds, nowMs): Promise<StateReadResult> {
+    read(partition, accountIds, claims, nowMs): Promise<StateReadResult> {
       const state = partitionOf(partition);
       const accounts = new Map<string, AccountState>();
       for (const id of accountIds) {
         const account = state.accounts.get(id);
         if (account !== undefined) accounts.set(id, account);
       }
-      const seen = new Set<string>();
-      const buckets = liveBuckets(state, nowMs);
-      if (buckets.length > 0) {
-        for (const id of eventIds) if (buckets.some((b) => b.has(id))) seen.add(id);
-      }
-      return Promise.resolve({ marker: state.marker && { ...state.marker }, accounts, seen });
+      const taken = claimEventIds(claimed, claims, nowMs, horizonMs);
+      return Promise.resolve({ marker: state.marker && { ...state.marker }, accounts, taken });
     },
 
-    write(partition, fence, accounts, appliedEventIds, nowMs) {
+    write(partition, fence, accounts) {
       return run(() => {
-        if (accounts.size === 0 && appliedEventIds.length === 0) return;
         const state = partitionOf(partition);
         const marker = state.marker;
         if (marker === undefined)
           throw new StateLostError(`partition ${partition} has no marker; rebuild it first`);
         if (marker.owner > fence.epoch) throw fenced(partition, marker.owner, fence.epoch);
         for (const [id, account] of accounts) state.accounts.set(id, account);
-        const bucket = Math.floor(nowMs / horizonMs);
-        let ids = state.seen.get(bucket);
-        if (ids === undefined) {
-          ids = new Set();
-          state.seen.set(bucket, ids);
-        }
-        for (const id of appliedEventIds) ids.add(id);
         marker.owner = fence.epoch;
         marker.upstream = Math.max(marker.upstream, fence.upstream);
         marker.highWater = fence.highWater;
@@ -158,7 +163,6 @@ export function createMemoryStateStore(opts: MemoryStateStoreOptions = {}): Memo
       const copy: PartitionState = {
         marker: state.marker && { ...state.marker },
         accounts: new Map(state.accounts),
-        seen: new Map([...state.seen].map(([bucket, ids]) => [bucket, new Set(ids)])),
       };
       return () => void partitions.set(partition, copy);
     },

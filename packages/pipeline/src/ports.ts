@@ -24,8 +24,26 @@ export interface StateMarker {
 export interface StateReadResult {
   marker: StateMarker | undefined;
   accounts: Map<string, AccountState>;
-  /** The event ids among those asked for that were already applied within the de-duplication horizon. */
-  seen: Set<string>;
+  /**
+   * The positions of the claims refused: their event's id is held by another occurrence (another position, in any
+   * partition, or earlier in the same claims) within the de-duplication horizon. They must not be applied.
+   */
+  taken: Set<bigint>;
+}
+
+/**
+ * An event whose id the state stage claims before applying it. Event ids are unique across the deployment and a
+ * position across every partition, so a claim holding another position is another occurrence of the id: a client
+ * retry, or the id reused on another account (of any partition) — even one still in flight.
+ */
+export interface EventClaim {
+  eventId: string;
+  position: bigint;
+  /**
+   * For an event redriven from a dead letter of the state stage: the position it had then. Its claim (made before
+   * it failed) holds that position; it passes to the new one.
+   */
+  redrivenFrom?: bigint;
 }
 
 /**
@@ -39,19 +57,23 @@ export interface StateFence {
 }
 
 /**
- * The fast store behind the in-memory state (Redis): one round trip per turn to read, one to write. Writes are
- * fenced: refused (a fenced error) under an older epoch than the partition's last claim, and refused (a transient
- * error, retried after a rebuild) while the partition has no marker.
+ * The fast store behind the in-memory state (Redis): one round trip per turn to read (and claim the turn's event
+ * ids), one to write. Writes are fenced: refused (a fenced error) under an older epoch than the partition's last
+ * claim, and refused (a transient error, retried after a rebuild) while the partition has no marker.
  */
 export interface StateStore {
-  read(partition: number, accountIds: string[], eventIds: string[], nowMs: number): Promise<StateReadResult>;
-  write(
+  /**
+   * The partition's marker and the accounts asked for; and claims the events' ids, in one map for every partition:
+   * an id not claimed yet is claimed for the event's position, and the ids another position holds are `taken`.
+   */
+  read(
     partition: number,
-    fence: StateFence,
-    accounts: Map<string, AccountState>,
-    appliedEventIds: string[],
+    accountIds: string[],
+    claims: readonly EventClaim[],
     nowMs: number,
-  ): Promise<void>;
+  ): Promise<StateReadResult>;
+  /** Stores the accounts and the partition's fences (owner, upstream, high-water), atomically. */
+  write(partition: number, fence: StateFence, accounts: Map<string, AccountState>): Promise<void>;
   /** Refuses the writes of older epochs from now on (when the partition has a marker); fenced if a newer one claimed it. */
   claim(partition: number, epoch: number): Promise<void>;
   /**
@@ -65,7 +87,10 @@ export interface StateStore {
     owner: number,
     highWater?: bigint,
   ): Promise<StateMarker>;
-  /** Forgets the partition's state (marker first, then accounts and applied ids), as a loss would. */
+  /**
+   * Forgets the partition's state (marker first, then accounts), as a loss would. The claims of event ids stay: each
+   * names the position its event holds, which stays true.
+   */
   reset(partition: number): Promise<void>;
 }
 

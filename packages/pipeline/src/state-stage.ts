@@ -11,7 +11,7 @@ import { silentLogger, type Envelope, type Logger, type TurnContext } from '@thr
 import { LRUCache } from 'lru-cache';
 import { positionRange } from './position-range.js';
 import { PipelineError, PipelineErrorCode } from './errors.js';
-import type { CommittedState, StateMarker, StateStore } from './ports.js';
+import type { CommittedState, EventClaim, StateMarker, StateStore } from './ports.js';
 import { DEFAULT_MAX_OUTPUT_EVENTS } from './enrich-stage.js';
 import { publishChunks } from './publish-chunks.js';
 import { newStateCounters, type StateCounters } from './state-counters.js';
@@ -50,10 +50,11 @@ export interface StateStageOptions {
 }
 
 /**
- * The state stage of one partition. Per turn: look accounts up in memory, fetch the misses and the turn's event ids
- * from the state store in one round trip (and from PostgreSQL what the store does not have: accounts it lost, ids
- * it does not remember), skip events already applied, apply the rest with the domain, publish the results, then write the new states and applied ids to the
- * store in one atomic round trip. Output is published before the store write, so a crash in between replays the
+ * The state stage of one partition. Per turn: look accounts up in memory, fetch the misses from the state store
+ * and claim the turn's event ids there in one round trip (and ask PostgreSQL what the store does not have: accounts
+ * it lost, ids committed before its horizon), skip events already applied and every other occurrence of an id,
+ * apply the rest with the domain, publish the results, then write the new states to the store in one atomic round
+ * trip. Output is published before the store write, so a crash in between replays the
  * turn to the same (de-duplicated) output; a crash after it finds the events already applied.
  */
 /**
@@ -118,7 +119,7 @@ export class StateStage {
     // One LRU lookup per account per turn (it also marks the account recently used), not one per event.
     const inMemory = new Map<string, AccountState>();
     const misses = new Set<string>();
-    const eventIds: string[] = [];
+    const claims: EventClaim[] = [];
     for (const e of input.events) {
       const accountId = e.event!.accountId;
       if (inMemory.has(accountId)) this.counters.memoryHits++;
@@ -130,9 +131,11 @@ export class StateStage {
           this.counters.memoryHits++;
         }
       }
-      eventIds.push(e.event!.eventId);
+      const claim: EventClaim = { eventId: e.event!.eventId, position: e.position };
+      if (e.redrivenFrom > 0n) claim.redrivenFrom = e.redrivenFrom;
+      claims.push(claim);
     }
-    const read = await wait('redis', () => store.read(partition, [...misses], eventIds, now));
+    const read = await wait('redis', () => store.read(partition, [...misses], claims, now));
     if (read.marker !== undefined && read.marker.owner > epoch) {
       // A newer owner claimed the partition: publish nothing that could race its output.
       throw new PipelineError(
@@ -149,8 +152,9 @@ export class StateStage {
           ? await wait('recovery', () => rolledBackBeforeOwning(this.recovery, read.marker!))
           : rolledBackSince(this.marker, read.marker);
     if (rolledBack !== undefined) {
-      // Nothing the store answered is used: it is forgotten and rebuilt from PostgreSQL (its applied ids are a
-      // subset of the truth, and the ledger answers for the rest).
+      // Nothing the store answered of the partition is used: it is forgotten and rebuilt from PostgreSQL. Its claims
+      // of event ids are still used: each names the position its event holds, a subset of the truth (the ledger
+      // answers for the rest).
       this.counters.rollbacks++;
       await wait('recovery', () => forgetRolledBack(this.recovery, rolledBack));
       stored = new Map();
@@ -171,14 +175,13 @@ export class StateStage {
       positionRange(input.events, (e) => e.position),
     );
     const loaded = await this.loadMissing(misses, stored, wait);
-    const seen = await this.seenIds(read.seen, input.events, wait);
+    const others = await this.otherOccurrences(read.taken, input.events, wait);
 
     const changed = new Map<string, AccountState>();
     const results: Result[] = [];
-    const appliedIds: string[] = [];
     for (const e of input.events) {
-      const { accountId, eventId } = e.event!;
-      if (seen.has(eventId)) {
+      const { accountId } = e.event!;
+      if (others.has(e.position)) {
         this.counters.duplicates++;
         continue;
       }
@@ -191,8 +194,6 @@ export class StateStage {
       const decision = applyEvent(state, e);
       changed.set(accountId, decision.state);
       results.push(decision.result);
-      appliedIds.push(eventId);
-      seen.add(eventId);
       if (decision.result.rejectReason === '') this.counters.applied++;
       else this.counters.rejected++;
     }
@@ -220,7 +221,7 @@ export class StateStage {
       for (const r of results) if (r.position > highWater) highWater = r.position;
       const fence = { epoch, upstream: input.upstream, highWater };
       const toWrite = rebuilt.length === 0 ? changed : new Map([...rebuilt, ...changed]);
-      await wait('redis', () => store.write(partition, fence, toWrite, appliedIds, now));
+      await wait('redis', () => store.write(partition, fence, toWrite));
       this.marker = { ...this.marker!, owner: epoch, upstream: input.upstream, highWater };
     }
     // Memory takes the turn's accounts only once the store holds them: an account kept in memory is never read from
@@ -249,32 +250,35 @@ export class StateStage {
   }
 
   /**
-   * Event ids already applied: the store's answer, then PostgreSQL's for every id the store does not know — in
-   * one query per turn. The store remembers ids applied within the horizon, including those not yet committed;
-   * the ledger remembers every id ever committed. An id the ledger holds for another account or at another
-   * position is another occurrence of the event — a client retry after the horizon, an id reused on another
-   * account — and is skipped, so no balance moves for an event without its own ledger row. An id the ledger holds
-   * for this very event (same account, same position: an earlier attempt of this turn was committed, but its
-   * state write failed) is left to the account's position, which tells whether the state holds it.
+   * The positions of the events whose id belongs to another occurrence: those the store found claimed for another
+   * position, then those PostgreSQL holds for another event — in one query per turn, for the claims the store
+   * granted. The store's
+   * claims span every partition within the horizon, including events in flight (claimed when read, before they are
+   * applied), so an id reused on an account of another partition at the same time is applied once; the ledger
+   * remembers every id ever committed. An id the ledger holds for another account or at another position is
+   * another occurrence of the event — a client retry after the horizon, an id reused on another account — and is
+   * skipped, so no balance moves for an event without its own ledger row. An id the ledger holds for this very event
+   * (same account, same position: an earlier attempt of this turn was committed, but its state write failed) is
+   * left to the account's position, which tells whether the state holds it.
    */
-  private async seenIds(
-    fromStore: Set<string>,
+  private async otherOccurrences(
+    taken: Set<bigint>,
     events: readonly EnrichedEvent[],
     wait: <R>(dependency: string, work: () => Promise<R>) => Promise<R>,
-  ): Promise<Set<string>> {
-    const seen = new Set(fromStore);
-    const unknown = new Map<string, EnrichedEvent>();
-    for (const e of events) if (!seen.has(e.event!.eventId)) unknown.set(e.event!.eventId, e);
-    if (unknown.size > 0) {
+  ): Promise<Set<bigint>> {
+    const others = new Set(taken);
+    const claimed = events.filter((e) => !taken.has(e.position));
+    if (claimed.length > 0) {
       const committed = await wait('postgres', () =>
-        this.opts.committed.committedEvents([...unknown.keys()]),
+        this.opts.committed.committedEvents([...new Set(claimed.map((e) => e.event!.eventId))]),
       );
-      for (const [id, row] of committed) {
-        const e = unknown.get(id)!;
-        if (row.accountId !== e.event!.accountId || row.position !== e.position) seen.add(id);
+      for (const e of claimed) {
+        const row = committed.get(e.event!.eventId);
+        if (row !== undefined && (row.accountId !== e.event!.accountId || row.position !== e.position))
+          others.add(e.position);
       }
     }
-    return seen;
+    return others;
   }
 
   private get recovery(): RecoveryContext {

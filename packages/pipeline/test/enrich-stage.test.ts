@@ -30,7 +30,13 @@ function eventsOf(partition: number, n: number): Event[] {
 
 /** A turn's message at stream sequence `seq`, as the enrich stage's actor hands it over. */
 function envelope(seq: number, events: Event[]): Envelope<EventBatch> {
-  const value: EventBatch = { batchId: `i${seq}`, partition: 1, acceptedAtMs: 1_700_000_000_000n, events };
+  const value: EventBatch = {
+    batchId: `i${seq}`,
+    partition: 1,
+    acceptedAtMs: 1_700_000_000_000n,
+    events,
+    redrivenFrom: [],
+  };
   return { value, msg: { seq, deliveryCount: 1, publishedAtMs: 0 } as BusMessage };
 }
 
@@ -71,7 +77,13 @@ describe('enrich stage', () => {
     ];
     const { seq } = await bus.publish(
       subjects.of('ingested', partition),
-      EventBatch.encode({ batchId: 'b1', partition, acceptedAtMs: 1_700_000_000_000n, events }).finish(),
+      EventBatch.encode({
+        batchId: 'b1',
+        partition,
+        acceptedAtMs: 1_700_000_000_000n,
+        events,
+        redrivenFrom: [],
+      }).finish(),
       { msgId: 'b1' },
     );
     const actor = new PartitionActor<EventBatch>({

@@ -4,6 +4,11 @@ import { classifyFailure } from '@throughline/runtime';
 
 const account = { balanceMinor: 5n, position: 3n, debitsDay: 1, debitsDayMinor: 0n };
 const FENCE = { epoch: 4, upstream: 0, highWater: 0n };
+const claim = (eventId: string, position: number, redrivenFrom?: number) => ({
+  eventId,
+  position: BigInt(position),
+  ...(redrivenFrom === undefined ? {} : { redrivenFrom: BigInt(redrivenFrom) }),
+});
 
 describe('createMemoryStateStore', () => {
   it('has no marker until one is set, then keeps the first and raises its owner', async () => {
@@ -16,33 +21,44 @@ describe('createMemoryStateStore', () => {
     expect((await store.read(0, [], [], 3000)).marker).toBeUndefined();
   });
 
-  it('returns the accounts it has and the event ids applied within the horizon', async () => {
+  it('returns the accounts it has, and claims event ids across every partition within the horizon', async () => {
     const store = createMemoryStateStore({ dedupHorizonMs: 1000 });
     await store.initMarker(1, null, 0, FENCE.epoch);
-    await store.write(1, FENCE, new Map([['a', account]]), ['e1', 'e2'], 500);
-    const read = await store.read(1, ['a', 'b'], ['e1', 'e3'], 600);
+    await store.write(1, FENCE, new Map([['a', account]]));
+    const read = await store.read(1, ['a', 'b'], [claim('e1', 10), claim('e2', 11)], 500);
     expect([...read.accounts]).toEqual([['a', account]]);
-    expect(read.seen).toEqual(new Set(['e1']));
-    expect((await store.read(2, ['a'], ['e1'], 600)).seen.size).toBe(0);
+    expect(read.taken.size).toBe(0);
+    // The same event finds its own claim; another occurrence, in any partition, finds it taken.
+    expect((await store.read(1, [], [claim('e1', 10), claim('e3', 12)], 600)).taken.size).toBe(0);
+    expect((await store.read(2, ['a'], [claim('e1', 20)], 600)).taken).toEqual(new Set([20n]));
+    expect((await store.read(2, [], [claim('e5', 50), claim('e5', 51)], 600)).taken).toEqual(new Set([51n]));
     // Remembered for at least the horizon, forgotten after twice it.
-    expect((await store.read(1, [], ['e1'], 1_900)).seen).toEqual(new Set(['e1']));
-    expect((await store.read(1, [], ['e1'], 2_100)).seen.size).toBe(0);
+    expect((await store.read(1, [], [claim('e1', 30)], 1_900)).taken).toEqual(new Set([30n]));
+    expect((await store.read(1, [], [claim('e1', 30)], 2_100)).taken.size).toBe(0);
+  });
+
+  it('passes a claim to the new position of an event redriven from it, once', async () => {
+    const store = createMemoryStateStore({ dedupHorizonMs: 1000 });
+    await store.read(1, [], [claim('e1', 10)], 0);
+    expect((await store.read(1, [], [claim('e1', 30, 10)], 0)).taken.size).toBe(0);
+    expect((await store.read(1, [], [claim('e1', 31, 10)], 0)).taken).toEqual(new Set([31n]));
+    expect((await store.read(1, [], [claim('e1', 10)], 0)).taken).toEqual(new Set([10n]));
+    // In the next bucket, the claim held in the previous one moves on.
+    expect((await store.read(1, [], [claim('e1', 40, 30)], 1_000)).taken.size).toBe(0);
+    expect((await store.read(1, [], [claim('e1', 30)], 1_000)).taken).toEqual(new Set([30n]));
+    expect((await store.read(1, [], [claim('e1', 60, 55)], 1_000)).taken).toEqual(new Set([60n]));
   });
 
   it('refuses a write without a marker (retried after a rebuild) and a write older than the last claim', async () => {
     const store = createMemoryStateStore();
-    const lost: unknown = await store
-      .write(3, FENCE, new Map([['a', account]]), [], 0)
-      .catch((e: unknown) => e);
+    const lost: unknown = await store.write(3, FENCE, new Map([['a', account]])).catch((e: unknown) => e);
     expect(classifyFailure(lost)).toEqual({ kind: 'dependency', dependency: 'state', reason: 'state_lost' });
     await store.initMarker(3, null, 0, 4);
     await store.claim(3, 9);
-    const stale: unknown = await store
-      .write(3, FENCE, new Map([['a', account]]), ['x'], 0)
-      .catch((e: unknown) => e);
+    const stale: unknown = await store.write(3, FENCE, new Map([['a', account]])).catch((e: unknown) => e);
     expect(isPipelineError(stale) && stale.code === PipelineErrorCode.fenced).toBe(true);
-    expect((await store.read(3, ['a'], ['x'], 0)).accounts.size).toBe(0);
-    await store.write(3, { epoch: 9, upstream: 2, highWater: 0n }, new Map([['a', account]]), ['x'], 0);
-    expect((await store.read(3, ['a'], ['x'], 0)).marker).toMatchObject({ owner: 9, upstream: 2 });
+    expect((await store.read(3, ['a'], [], 0)).accounts.size).toBe(0);
+    await store.write(3, { epoch: 9, upstream: 2, highWater: 0n }, new Map([['a', account]]));
+    expect((await store.read(3, ['a'], [], 0)).marker).toMatchObject({ owner: 9, upstream: 2 });
   });
 });

@@ -191,9 +191,14 @@ describe('state stage', () => {
     expect(stage.counters.applied).toBe(5);
     expect(stage.counters.duplicates).toBe(0);
     expect(await published()).toEqual([]);
-    const read = await store.read(PARTITION, ['acc-1'], ['e1', 'e2'], NOW);
+    // Their ids stay claimed for their positions: another occurrence of either is refused.
+    const others = [
+      { eventId: 'e1', position: 99n },
+      { eventId: 'e2', position: 98n },
+    ];
+    const read = await store.read(PARTITION, ['acc-1'], others, NOW);
     expect(read.accounts.get('acc-1')?.balanceMinor).toBe(160n);
-    expect([...read.seen].sort()).toEqual(['e1', 'e2']);
+    expect(read.taken).toEqual(new Set([99n, 98n]));
 
     // The next event builds on that balance.
     await stage.handle([envelope(3, [credit('e3', 'acc-1', 1n)])]);
@@ -227,7 +232,73 @@ describe('state stage', () => {
       ['e4', 'acc-2', 5n],
     ]);
     expect(stage.counters.duplicates).toBe(3);
+    // The second e1 of the turn found the id claimed by the first; the first found it in the ledger.
     expect(ledger.asked).toEqual(['e1', 'e1', 'e4']);
+  });
+
+  it('applies an event id reused on accounts of two partitions at the same time once, whichever claims it first', async () => {
+    const store = createMemoryStateStore();
+    const { stage, ledger, published } = await setup(store);
+    // Another partition's stage on the same store (Redis is shared by every partition) and the same ledger.
+    const bus = await memoryBus();
+    await store.initMarker(1, null, NOW, EPOCH);
+    const other = new StateStage({
+      bus,
+      partition: 1,
+      epoch: EPOCH,
+      store,
+      committed: ledger,
+      now: () => NOW,
+    });
+    const otherOut = await bus.openMailbox({ group: 'writer', topic: 'applied', partition: 1 });
+    const otherResults = async () => {
+      const msgs = await otherOut.next({ maxMessages: 100, maxWaitMs: 50 });
+      for (const m of msgs) await m.ack();
+      return msgs.flatMap((m) => ResultBatch.decode(m.data).results);
+    };
+    const inPartition1 = (seq: number, events: Event[]): Envelope<EnrichedBatch> => {
+      const e = envelope(seq, events);
+      return { ...e, value: { ...e.value, partition: 1 } };
+    };
+
+    // Both occurrences are in flight: neither is committed, so the ledger cannot tell; the claims can.
+    await stage.handle([envelope(1, [credit('x1', 'acc-1', 100n), credit('x2', 'acc-1', 1n)])]);
+    await other.handle([inPartition1(2, [credit('x1', 'acc-9', 70n), credit('y1', 'acc-9', 5n)])]);
+    const first = await published();
+    const second = await otherResults();
+    expect(first.map((r) => r.eventId)).toEqual(['x1', 'x2']);
+    expect(second.map((r) => [r.eventId, r.balanceAfterMinor])).toEqual([['y1', 5n]]);
+    expect(other.counters.duplicates).toBe(1);
+    // The ledger and the balances agree: acc-9 moved only for the row it has.
+    ledger.commit([...first, ...second]);
+    expect(ledger.rows.get('x1')?.accountId).toBe('acc-1');
+    expect(ledger.accounts.get('acc-9')?.balanceMinor).toBe(5n);
+
+    // Replayed (a redelivery, a new owner): each occurrence decides the same again.
+    await other.handle([inPartition1(2, [credit('x1', 'acc-9', 70n), credit('y1', 'acc-9', 5n)])]);
+    expect(await otherResults()).toEqual([]);
+    expect(other.counters.applied).toBe(1);
+  });
+
+  it('applies an event the state stage dead-lettered once redriven, to its new position, and only once', async () => {
+    const store = createMemoryStateStore();
+    const { stage, published } = await setup(store);
+    // A turn that failed as poison claimed its ids before it failed (and was dead-lettered, so never applied).
+    await store.read(PARTITION, [], [{ eventId: 'd1', position: (4n << 16n) | 0n }], NOW);
+    const redriven = (seq: number, from: bigint) => {
+      const e = envelope(seq, [credit('d1', 'acc-1', 40n)]);
+      e.value.events[0]!.redrivenFrom = from;
+      return e;
+    };
+    // Without the position it had, a new occurrence of d1 would be taken for another event and skipped.
+    await stage.handle([envelope(8, [credit('d1', 'acc-1', 40n)])]);
+    expect(await published()).toEqual([]);
+    await stage.handle([redriven(9, (4n << 16n) | 0n)]);
+    expect((await published()).map((r) => [r.eventId, r.position])).toEqual([['d1', (9n << 16n) | 0n]]);
+    // The same redrive again (a second copy) finds the claim moved on.
+    await stage.handle([redriven(10, (4n << 16n) | 0n)]);
+    expect(await published()).toEqual([]);
+    expect(stage.counters.applied).toBe(1);
   });
 
   it('writes an account rebuilt from the ledger back to the store when all its events were duplicates', async () => {

@@ -16,7 +16,7 @@
  * const { inserted, duplicates } = await sink.commitBatch(3, resultBatch.results);
  *
  * const state = createRedisStateStore(new Redis(redisUrl));
- * const { epoch, accounts, seen } = await state.read(3, accountIds, eventIds, Date.now());
+ * const { marker, accounts, taken } = await state.read(3, accountIds, [{ eventId, position }], Date.now());
  * ```
  */
 export { StoreError, StoreErrorCode, ensureError, isStoreError, toStoreError } from './errors.js';
@@ -71,6 +71,7 @@ export {
   createRedisStateStore,
   type RedisStateStore,
   type RedisStateStoreOptions,
+  type IdClaim,
   type StateRead,
   type WriteFence,
 } from './redis-state-store.js';

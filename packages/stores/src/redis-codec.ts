@@ -25,11 +25,13 @@ export interface StateMarker {
 
 /**
  * Key builders. `{p<partition>}` is a Redis Cluster hash tag: every key of one partition lands in one slot, so the
- * pipelines and MULTI of one partition's turn never cross slots.
+ * pipelines and MULTI of one partition's turn never cross slots. The claims of event ids are shared by every
+ * partition: sharded by the id's hash, each shard (`{c<shard>}`) in one slot.
  */
 export interface StateKeys {
   account(partition: number, accountId: string): string;
-  seen(partition: number, bucket: number): string;
+  /** The claims (event id → position) of one shard of ids, made within one de-duplication bucket. */
+  claims(shard: number, bucket: number): string;
   marker(partition: number): string;
   /** What every key of the partition begins with. */
   partitionPrefix(partition: number): string;
@@ -38,7 +40,7 @@ export interface StateKeys {
 export function stateKeys(keyPrefix: string): StateKeys {
   return {
     account: (partition, accountId) => `${keyPrefix}:{p${partition}}:a:${accountId}`,
-    seen: (partition, bucket) => `${keyPrefix}:{p${partition}}:seen:${bucket}`,
+    claims: (shard, bucket) => `${keyPrefix}:{c${shard}}:claims:${bucket}`,
     // A hash (the former `epoch` key held JSON; a deployment that still has one rebuilds once from PostgreSQL).
     marker: (partition) => `${keyPrefix}:{p${partition}}:marker`,
     partitionPrefix: (partition) => `${keyPrefix}:{p${partition}}:`,

@@ -12,10 +12,9 @@ export const FENCED_REPLY = 'TLFENCED';
 export const LOST_REPLY = 'TLLOST';
 
 /**
- * KEYS[1] marker hash, KEYS[2] applied-id bucket, KEYS[3..] account keys.
- * ARGV[1] owner epoch, ARGV[2] upstream epoch, ARGV[3] bucket time to live ms, ARGV[4] account count n,
- * ARGV[5] the partition's high-water position (decimal; the caller's maximum, as Lua numbers cannot hold it),
- * ARGV[6] account time to live ms, ARGV[7 .. 6+n] account values (in KEYS order), ARGV[7+n ..] applied event ids.
+ * KEYS[1] marker hash, KEYS[2..] account keys.
+ * ARGV[1] owner epoch, ARGV[2] upstream epoch, ARGV[3] account time to live ms, ARGV[4] the partition's high-water
+ * position (decimal; the caller's maximum, as Lua numbers cannot hold it), ARGV[5..] account values (in KEYS order).
  */
 export const WRITE_SCRIPT = `
 local marker = redis.call('HMGET', KEYS[1], 'created', 'owner', 'upstream')
@@ -27,23 +26,48 @@ local epoch = tonumber(ARGV[1])
 if owner > epoch then
   return redis.error_reply('${FENCED_REPLY} partition owned under lease epoch ' .. marker[2] .. ', newer than ' .. ARGV[1])
 end
-local n = tonumber(ARGV[4])
-for i = 1, n do
-  redis.call('SET', KEYS[2 + i], ARGV[6 + i], 'PX', ARGV[6])
-end
-local ids = #ARGV - 6 - n
-if ids > 0 then
-  for first = 7 + n, #ARGV, 5000 do
-    redis.call('SADD', KEYS[2], unpack(ARGV, first, math.min(first + 4999, #ARGV)))
-  end
-  redis.call('PEXPIRE', KEYS[2], ARGV[3])
+for i = 2, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[3 + i], 'PX', ARGV[3])
 end
 -- Kept as the string it came as: Lua's tostring keeps 14 significant digits, and an epoch has 16 (a rounded-up
 -- upstream epoch would make every later batch of that epoch look stale).
 local upstream = ARGV[2]
 if tonumber(upstream) < tonumber(marker[3] or '0') then upstream = marker[3] end
-redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'upstream', upstream, 'hw', ARGV[5])
-return n
+redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'upstream', upstream, 'hw', ARGV[4])
+return #KEYS - 1
+`;
+
+/**
+ * Claims event ids for their events' positions, in one shard of the claims (every partition's ids).
+ * KEYS[1] the shard's claims of the current de-duplication bucket, KEYS[2] of the previous one (hashes: event id →
+ * position). ARGV[1] the time to live of the current bucket ms, then per event: id, position, and the position it
+ * had before a redrive ('' for none) — positions as the caller encodes them (compared, never computed).
+ * An id claimed in neither bucket is claimed in the current one; an id claimed for its redrive's former position
+ * passes to the new one; an id claimed for another position is taken. Returns the indexes (1-based, by event) of
+ * the taken ids.
+ */
+export const CLAIM_IDS_SCRIPT = `
+local taken = {}
+local added = false
+local i = 1
+for a = 2, #ARGV, 3 do
+  local id, pos, from = ARGV[a], ARGV[a + 1], ARGV[a + 2]
+  local key = KEYS[2]
+  local held = redis.call('HGET', key, id)
+  if not held then
+    key = KEYS[1]
+    held = redis.call('HGET', key, id)
+  end
+  if not held or held == from then
+    redis.call('HSET', key, id, pos)
+    added = added or key == KEYS[1]
+  elseif held ~= pos then
+    taken[#taken + 1] = i
+  end
+  i = i + 1
+end
+if added then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return taken
 `;
 
 /** KEYS[1] marker hash. ARGV[1] owner epoch. Raises the owner of an existing marker (no marker: nothing to fence). */

@@ -1,11 +1,12 @@
 /**
- * Per-key state of the state stage, kept in Redis: account states, recently applied event ids (for
- * de-duplication), and the partition's marker, which tells whether Redis still holds what was written and carries
- * the partition's fences.
+ * Per-key state of the state stage, kept in Redis: account states, the claims of recent event ids (for
+ * de-duplication across every partition), and the partition's marker, which tells whether Redis still holds what
+ * was written and carries the partition's fences.
  *
- * Every call is one round trip for the whole batch (a pipeline of MGET/SMISMEMBER, one script), never one per
- * key. Writes are fenced: the write script refuses, atomically, a write under an older lease epoch than the one
- * that last claimed the partition, and any write to a partition whose marker is gone (Redis lost it).
+ * Every call is one round trip for the whole batch (a pipeline of HMGET/MGET with one claim script per shard of
+ * ids, one write script), never one per key. Writes are fenced: the write script refuses, atomically, a write under
+ * an older lease epoch than the one that last claimed the partition, and any write to a partition whose marker is
+ * gone (Redis lost it).
  */
 import type { Cluster, Redis } from 'ioredis';
 import type { AccountState } from './account-state.js';
@@ -20,6 +21,7 @@ import {
   type StateMarker,
 } from './redis-codec.js';
 import {
+  CLAIM_IDS_SCRIPT,
   CLAIM_SCRIPT,
   FENCED_REPLY,
   INIT_MARKER_SCRIPT,
@@ -29,11 +31,17 @@ import {
 
 export interface RedisStateStoreOptions {
   /**
-   * How long an applied event id is remembered, in milliseconds: ids are kept in buckets of this width and the
+   * How long an event id's claim is remembered, in milliseconds: claims are kept in buckets of this width and the
    * current and previous bucket are checked, so an id is recognised for at least this long and at most twice it.
    * Default 86,400,000 (one day).
    */
   dedupHorizonMs?: number;
+  /**
+   * Into how many hashes the claims of one bucket are split, by the id's hash: each shard is one key (one slot on
+   * a cluster), and none grows so large that its expiry blocks Redis for long. Default 8. Every instance of a
+   * deployment must use the same count: an id is looked for in one shard only.
+   */
+  claimShards?: number;
   /** First segment of every key. Default `tl`. */
   keyPrefix?: string;
   /**
@@ -51,8 +59,19 @@ export interface StateRead {
   marker: StateMarker | undefined;
   /** The stored state of the requested accounts that have one. */
   accounts: Map<string, AccountState>;
-  /** The requested event ids that were applied within the de-duplication horizon. */
-  seen: Set<string>;
+  /**
+   * The positions of the claims refused: their id is held by another position (in any partition, or earlier in the
+   * same claims) within the de-duplication horizon.
+   */
+  taken: Set<bigint>;
+}
+
+/** An event whose id is claimed for its position (see the state stage's `EventClaim`). */
+export interface IdClaim {
+  eventId: string;
+  position: bigint;
+  /** For an event redriven from a dead letter of the state stage: the position it had then. */
+  redrivenFrom?: bigint;
 }
 
 /**
@@ -67,25 +86,22 @@ export interface WriteFence {
 
 export interface RedisStateStore {
   readonly keys: StateKeys;
-  /** Marker, account states and seen event ids of a batch, in one pipelined round trip. */
+  /**
+   * Marker and account states of a batch, and the claims of its event ids (an id not claimed yet is claimed for its
+   * position; `taken` are the positions of those another position holds), in one pipelined round trip.
+   */
   read(
     partition: number,
     accountIds: readonly string[],
-    eventIds: readonly string[],
+    claims: readonly IdClaim[],
     nowMs: number,
   ): Promise<StateRead>;
   /**
-   * Stores account states and remembers applied event ids, atomically, in one round trip. Refused with
-   * `STORE_FENCED` when a newer owner claimed the partition, with `STATE_LOST` (retry after rebuilding) when the
-   * partition's marker is gone.
+   * Stores account states and the partition's fences, atomically, in one round trip. Refused with `STORE_FENCED`
+   * when a newer owner claimed the partition, with `STATE_LOST` (retry after rebuilding) when the partition's
+   * marker is gone.
    */
-  write(
-    partition: number,
-    fence: WriteFence,
-    accounts: ReadonlyMap<string, AccountState>,
-    appliedEventIds: readonly string[],
-    nowMs: number,
-  ): Promise<void>;
+  write(partition: number, fence: WriteFence, accounts: ReadonlyMap<string, AccountState>): Promise<void>;
   /** Refuses writes of older lease epochs from now on; `STORE_FENCED` when a newer one already claimed it. */
   claim(partition: number, epoch: number): Promise<void>;
   /**
@@ -106,6 +122,20 @@ export interface RedisStateStore {
    * accounts and applied ids. For state found rolled back (it kept a marker but lost recent writes).
    */
   reset(partition: number): Promise<void>;
+}
+
+/** A position as a claim holds it: base 36, a third shorter than decimal (claims are compared, never computed). */
+const encodePosition = (position: bigint): string => position.toString(36);
+
+/** The claims shard of an event id: FNV-1a of its UTF-16 code units, modulo the shard count. */
+function shardOf(eventId: string, shards: number): number {
+  if (shards === 1) return 0;
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < eventId.length; i++) {
+    hash ^= eventId.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % shards;
 }
 
 type PipelineReplies = [error: Error | null, result: unknown][] | null;
@@ -136,6 +166,7 @@ function scriptError(err: unknown, what: string): StoreError {
 
 interface FenceCommands {
   tlWrite(...args: (string | number)[]): Promise<number>;
+  tlClaimIds(...args: string[]): Promise<number[]>;
   tlClaim(key: string, epoch: string): Promise<number>;
   tlInitMarker(
     key: string,
@@ -159,34 +190,66 @@ export function createRedisStateStore(
       StoreErrorCode.invalidInput,
       `accountTtlMs ${accountTtlMs} must be at least an hour`,
     );
+  const shards = opts.claimShards ?? 8;
+  if (!(Number.isInteger(shards) && shards >= 1 && shards <= 1024))
+    throw new StoreError(
+      StoreErrorCode.invalidInput,
+      `claimShards ${shards} must be an integer from 1 to 1024`,
+    );
   const keys = stateKeys(opts.keyPrefix ?? 'tl');
   const bucketOf = (nowMs: number): number => Math.floor(nowMs / horizonMs);
   // EVALSHA with a fallback to EVAL: the scripts are sent once per connection, not per call.
-  if (!('tlWrite' in redis)) {
+  if (!('tlClaimIds' in redis)) {
     redis.defineCommand('tlWrite', { lua: WRITE_SCRIPT });
+    redis.defineCommand('tlClaimIds', { lua: CLAIM_IDS_SCRIPT, numberOfKeys: 2 });
     redis.defineCommand('tlClaim', { lua: CLAIM_SCRIPT, numberOfKeys: 1 });
     redis.defineCommand('tlInitMarker', { lua: INIT_MARKER_SCRIPT, numberOfKeys: 1 });
   }
   const commands = redis as unknown as FenceCommands;
 
+  /**
+   * The claim script calls of a batch, one per shard of ids it touches: sent with the read's pipeline, so the whole
+   * read stays one round trip (each call is atomic in its own shard; a cluster routes each to its slot).
+   */
+  function claimCalls(claims: readonly IdClaim[], nowMs: number): Promise<bigint[]>[] {
+    if (claims.length === 0) return [];
+    const byShard = new Map<number, IdClaim[]>();
+    for (const claim of claims) {
+      const shard = shardOf(claim.eventId, shards);
+      let list = byShard.get(shard);
+      if (list === undefined) byShard.set(shard, (list = []));
+      list.push(claim);
+    }
+    const bucket = bucketOf(nowMs);
+    return [...byShard].map(async ([shard, list]) => {
+      const args = [keys.claims(shard, bucket), keys.claims(shard, bucket - 1), String(2 * horizonMs)];
+      for (const c of list)
+        args.push(
+          c.eventId,
+          encodePosition(c.position),
+          c.redrivenFrom === undefined ? '' : encodePosition(c.redrivenFrom),
+        );
+      const taken = await commands.tlClaimIds(...args);
+      return taken.map((i) => list[i - 1]!.position);
+    });
+  }
+
   async function read(
     partition: number,
     accountIds: readonly string[],
-    eventIds: readonly string[],
+    claims: readonly IdClaim[],
     nowMs: number,
   ): Promise<StateRead> {
     const pipeline = redis.pipeline();
     pipeline.hmget(keys.marker(partition), ...MARKER_FIELDS);
     const accountKeys = accountIds.map((id) => keys.account(partition, id));
     if (accountKeys.length > 0) pipeline.mget(accountKeys);
-    if (eventIds.length > 0) {
-      const bucket = bucketOf(nowMs);
-      pipeline.smismember(keys.seen(partition, bucket), eventIds as string[]);
-      pipeline.smismember(keys.seen(partition, bucket - 1), eventIds as string[]);
-    }
     let replies: unknown[];
+    let takenByShard: bigint[][];
     try {
-      replies = repliesOf(await pipeline.exec(), `read of partition ${partition}`);
+      const [exec, ...shardReplies] = await Promise.all([pipeline.exec(), ...claimCalls(claims, nowMs)]);
+      replies = repliesOf(exec, `read of partition ${partition}`);
+      takenByShard = shardReplies;
     } catch (err) {
       throw toStoreError(StoreErrorCode.redisFailed, `read of partition ${partition}`, err);
     }
@@ -203,25 +266,14 @@ export function createRedisStateStore(
         }
       }
     }
-    const seen = new Set<string>();
-    if (eventIds.length > 0) {
-      const current = replies[next++] as number[];
-      const previous = replies[next] as number[];
-      for (let i = 0; i < eventIds.length; i++) {
-        if (current[i] === 1 || previous[i] === 1) seen.add(eventIds[i] as string);
-      }
-    }
-    return { marker, accounts, seen };
+    return { marker, accounts, taken: new Set(takenByShard.flat()) };
   }
 
   async function write(
     partition: number,
     fence: WriteFence,
     accounts: ReadonlyMap<string, AccountState>,
-    appliedEventIds: readonly string[],
-    nowMs: number,
   ): Promise<void> {
-    if (accounts.size === 0 && appliedEventIds.length === 0) return;
     const accountKeys: string[] = [];
     const values: string[] = [];
     for (const [accountId, state] of accounts) {
@@ -231,19 +283,14 @@ export function createRedisStateStore(
     const what = `write of partition ${partition}`;
     try {
       await commands.tlWrite(
-        2 + accountKeys.length,
+        1 + accountKeys.length,
         keys.marker(partition),
-        keys.seen(partition, bucketOf(nowMs)),
         ...accountKeys,
         String(fence.epoch),
         String(fence.upstream),
-        // Twice the horizon from the last write: the bucket outlives the time it is still read as "previous".
-        String(2 * horizonMs),
-        String(accountKeys.length),
-        fence.highWater.toString(),
         String(accountTtlMs),
+        fence.highWater.toString(),
         ...values,
-        ...appliedEventIds,
       );
     } catch (err) {
       throw scriptError(err, what);

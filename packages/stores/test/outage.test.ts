@@ -64,19 +64,19 @@ describe('outages', () => {
       0,
       { epoch: 1, upstream: 0, highWater: 0n },
       new Map([['a', { balanceMinor: 5n, position: 1n, debitsDay: 0, debitsDayMinor: 0n }]]),
-      ['e'],
-      1,
     );
     await rd.server.kill();
-    const err: unknown = await store.read(0, ['a'], ['e'], 1).catch((e: unknown) => e);
+    const err: unknown = await store
+      .read(0, ['a'], [{ eventId: 'e', position: 1n }], 1)
+      .catch((e: unknown) => e);
     expect(isStoreError(err, StoreErrorCode.redisFailed)).toBe(true);
 
     await rd.server.restart();
-    const after = await store.read(0, ['a'], ['e'], 1);
-    expect(after).toEqual({ marker: undefined, accounts: new Map(), seen: new Set() });
+    const after = await store.read(0, ['a'], [], 1);
+    expect(after).toEqual({ marker: undefined, accounts: new Map(), taken: new Set() });
     // Nothing is written into a partition whose state is gone until it is rebuilt.
     const lost: unknown = await store
-      .write(0, { epoch: 1, upstream: 0, highWater: 0n }, new Map(), ['f'], 1)
+      .write(0, { epoch: 1, upstream: 0, highWater: 0n }, new Map())
       .catch((e: unknown) => e);
     expect(isStoreError(lost, StoreErrorCode.stateLost)).toBe(true);
     expect(await rd.redis.keys('outage:*')).toEqual([]);
@@ -88,17 +88,22 @@ describe('outages', () => {
     const account = { balanceMinor: 5n, position: 1n, debitsDay: 0, debitsDayMinor: 0n };
     await rd.redis.config('SET', 'maxmemory-policy', 'noeviction');
     await rd.redis.config('SET', 'maxmemory', '1');
+    const claims = [{ eventId: 'e-oom', position: 7n }];
     try {
       const err: unknown = await store
-        .write(1, { epoch: 1, upstream: 0, highWater: 0n }, new Map([['a', account]]), ['e-oom'], 1)
+        .write(1, { epoch: 1, upstream: 0, highWater: 0n }, new Map([['a', account]]))
         .catch((e: unknown) => e);
       expect(isStoreError(err, StoreErrorCode.redisFailed)).toBe(true);
       expect(classifyFailure(err)).toEqual({ kind: 'dependency', dependency: 'redis', reason: 'OOM' });
+      // The read claims the turn's event ids: refused the same way, so the turn waits (it never goes on unclaimed).
+      const refused: unknown = await store.read(1, ['a'], claims, 1).catch((e: unknown) => e);
+      expect(classifyFailure(refused)).toEqual({ kind: 'dependency', dependency: 'redis', reason: 'OOM' });
     } finally {
       await rd.redis.config('SET', 'maxmemory', '0');
     }
-    await store.write(1, { epoch: 1, upstream: 0, highWater: 0n }, new Map([['a', account]]), ['e-oom'], 1);
-    expect((await store.read(1, ['a'], ['e-oom'], 1)).seen).toEqual(new Set(['e-oom']));
+    await store.write(1, { epoch: 1, upstream: 0, highWater: 0n }, new Map([['a', account]]));
+    expect((await store.read(1, ['a'], claims, 1)).taken.size).toBe(0);
+    expect((await store.read(2, [], [{ eventId: 'e-oom', position: 8n }], 1)).taken).toEqual(new Set([8n]));
   });
 
   it('PostgreSQL read only (as after a fail-over): the commit is refused by SQLSTATE 25006, a dependency failure; nothing is half written', async () => {

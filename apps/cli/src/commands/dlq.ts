@@ -5,8 +5,9 @@
  * pipeline once what refused them is fixed: they are ingested again, to the partition of their account. The rule
  * for positions and order: a redriven event gets a new position, after everything its partition has seen, so it is
  * applied after the events that arrived while it waited (its `occurred_at_ms` is unchanged); it is applied exactly
- * once, because the state stage skips an `event_id` already applied (remembered in Redis, and in the ledger for
- * good). This holds for what enrich dead-lettered (an ingested batch, or one event of it) and for what the state
+ * once, because the state stage skips an `event_id` another position claimed (in Redis, within the horizon) or
+ * committed (in the ledger, for good). An event the state stage dead-lettered had its id claimed for the position it
+ * had then: the redrive names that position (`redriven_from`), and the claim passes to the new one. This holds for what enrich dead-lettered (an ingested batch, or one event of it) and for what the state
  * stage dead-lettered (an enriched batch, whose events are enriched again with today's configuration). The
  * writer's dead letters are results whose effect the state stage already counted: they are not redriven here.
  */
@@ -74,12 +75,29 @@ function stageOf(topic: Topic | undefined): string {
   return STAGE_NAMES.find((s) => STAGES[s].consumes === topic) ?? 'unknown';
 }
 
+/** An event to redrive, and the position its id was claimed for by the state stage (0n: none). */
+interface Redriven {
+  event: Event;
+  redrivenFrom: bigint;
+}
+
 /** The events of a dead letter's body, or why there are none to redrive. */
-function eventsOf(letter: DeadLetter, topic: Topic | undefined): { events: Event[] } | { error: string } {
+function eventsOf(letter: DeadLetter, topic: Topic | undefined): { events: Redriven[] } | { error: string } {
   try {
-    if (topic === 'ingested') return { events: EventBatch.decode(letter.data).events };
+    if (topic === 'ingested') {
+      // An enrich dead letter; an event of it may itself have been redriven from the state stage before.
+      const batch = EventBatch.decode(letter.data);
+      return {
+        events: batch.events.map((event, i) => ({ event, redrivenFrom: batch.redrivenFrom[i] ?? 0n })),
+      };
+    }
     if (topic === 'enriched')
-      return { events: EnrichedBatch.decode(letter.data).events.flatMap((e) => (e.event ? [e.event] : [])) };
+      // The state stage claimed these ids for the positions they had: the redrive names them.
+      return {
+        events: EnrichedBatch.decode(letter.data).events.flatMap((e) =>
+          e.event ? [{ event: e.event, redrivenFrom: e.position }] : [],
+        ),
+      };
     if (topic === 'applied')
       return {
         error:
@@ -288,25 +306,36 @@ function redriveCommand(): Command {
             continue;
           }
           const poison = found.events
-            .map((e, i) => poisonReason(e, i, partitionOf(e.accountId, flags.partitions), flags.partitions))
+            .map(({ event: e }, i) =>
+              poisonReason(e, i, partitionOf(e.accountId, flags.partitions), flags.partitions),
+            )
             .find((r) => r !== undefined);
           if (poison !== undefined) {
             refused.push({ seq: letter.seq, why: `still fails ingest's checks: ${poison}` });
             continue;
           }
-          const byPartition = new Map<number, Event[]>();
-          for (const e of found.events) {
-            const p = partitionOf(e.accountId, flags.partitions);
-            byPartition.set(p, [...(byPartition.get(p) ?? []), e]);
+          const byPartition = new Map<number, Redriven[]>();
+          for (const r of found.events) {
+            const p = partitionOf(r.event.accountId, flags.partitions);
+            byPartition.set(p, [...(byPartition.get(p) ?? []), r]);
           }
           const acceptedAtMs = BigInt(Date.now());
-          for (const [p, events] of byPartition) {
+          for (const [p, redriven] of byPartition) {
             // The id makes a repeated redrive of the same letter (after a crash) one message within the window;
             // past it, the state stage recognises the events by their ids.
             const id = `redrive-${letter.seq}-${p}`;
             await bus.publish(
               subjects.of('ingested', p),
-              EventBatch.encode({ batchId: id, partition: p, acceptedAtMs, events }).finish(),
+              EventBatch.encode({
+                batchId: id,
+                partition: p,
+                acceptedAtMs,
+                events: redriven.map((r) => r.event),
+                // Only when one of them has a former position: a batch from ingest never carries the field.
+                redrivenFrom: redriven.some((r) => r.redrivenFrom > 0n)
+                  ? redriven.map((r) => r.redrivenFrom)
+                  : [],
+              }).finish(),
               { msgId: id },
             );
           }

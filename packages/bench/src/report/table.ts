@@ -101,7 +101,7 @@ export function renderTables(report: BenchReport): string {
     out.push(
       '',
       `Redis footprint: ${n0(f.bytesPerAccount)} bytes per account (${f.per100kAccountsMiB.toFixed(1)} MiB per 100,000 accounts, ` +
-        `${n0(f.accounts)} written), ${n0(f.bytesPerEventId)} bytes per applied event id ` +
+        `${n0(f.accounts)} written), ${n0(f.bytesPerEventId)} bytes per claimed event id ` +
         `(${f.perMillionEventIdsMiB.toFixed(1)} MiB per million inside the horizon, ${n0(f.eventIds)} written)`,
     );
   }

@@ -27,6 +27,6 @@ export interface BenchReport {
   /** The same steady run on one NATS server with one copy of each stream and on a 3-node cluster with three. */
   replication?: ReplicationReport;
   soak?: SoakReport;
-  /** What the state stage keeps in Redis, per account and per applied event id. */
+  /** What the state stage keeps in Redis, per account and per claimed event id. */
   footprint?: FootprintReport;
 }

@@ -57,7 +57,9 @@ function hopBytes(events: Event[], configs: Map<string, TenantConfig>) {
     for (let i = 0; i < list.length; i += BATCH) {
       const batch = list.slice(i, i + BATCH);
       const batchId = `f${partition}-${i}`;
-      ingested.push(EventBatch.encode({ batchId, partition, events: batch, acceptedAtMs }).finish());
+      ingested.push(
+        EventBatch.encode({ batchId, partition, events: batch, acceptedAtMs, redrivenFrom: [] }).finish(),
+      );
       const enrichedEvents = batch.map((e) =>
         enrichEvent(e, ++position, acceptedAtMs, configs.get(e.tenantId)),
       );

@@ -1,10 +1,10 @@
 /**
  * What the state stage keeps in Redis, measured: the memory Redis reports (`used_memory`) before and after the
- * state store writes a number of accounts, then a number of applied event ids, the way the state stage writes them
- * (one fenced script per batch, 16 partitions). Event ids are UUIDs (36 characters), as clients usually make them;
- * positions and balances have realistic widths. Redis holds the accounts written within their time to live
- * (`STATE_ACCOUNT_TTL_MS`) and the ids applied within the de-duplication horizon (`DEDUP_HORIZON_MS`, up to twice
- * it), so these two figures give its size for a deployment.
+ * state store writes a number of accounts, then claims a number of event ids, the way the state stage does (one
+ * fenced write script per batch, 16 partitions; the claims of a batch's ids with its read). Event ids are UUIDs (36
+ * characters), as clients usually make them; positions and balances have realistic widths. Redis holds the accounts
+ * written within their time to live (`STATE_ACCOUNT_TTL_MS`) and the ids claimed within the de-duplication horizon
+ * (`DEDUP_HORIZON_MS`, up to twice it), so these two figures give its size for a deployment.
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -19,7 +19,7 @@ export interface FootprintReport {
   per100kAccountsMiB: number;
   eventIds: number;
   bytesPerEventId: number;
-  /** Redis memory for one million applied event ids inside the horizon, MiB. */
+  /** Redis memory for one million event ids claimed inside the horizon, MiB. */
   perMillionEventIdsMiB: number;
 }
 
@@ -56,16 +56,18 @@ export async function runFootprint(sizes: { accounts: number; eventIds: number }
           debitsDayMinor: 214_263n,
         });
       }
-      for (const [p, accounts] of byPartition) await store.write(p, fence, accounts, [], now);
+      for (const [p, accounts] of byPartition) await store.write(p, fence, accounts);
     }
     const afterAccounts = await usedMemory(redis);
 
+    let position = 2_354_251_312_658_579_464n;
     for (let i = 0; i < sizes.eventIds; i += BATCH * PARTITIONS) {
       for (let p = 0; p < PARTITIONS; p++) {
-        const ids = Array.from({ length: Math.min(BATCH, Math.max(0, sizes.eventIds - i - p * BATCH)) }, () =>
-          randomUUID(),
+        const claims = Array.from(
+          { length: Math.min(BATCH, Math.max(0, sizes.eventIds - i - p * BATCH)) },
+          () => ({ eventId: randomUUID(), position: position++ }),
         );
-        if (ids.length > 0) await store.write(p, fence, new Map<string, AccountState>(), ids, now);
+        if (claims.length > 0) await store.read(p, [], claims, now);
       }
     }
     const afterIds = await usedMemory(redis);
