@@ -48,25 +48,43 @@ return #KEYS - 1
  */
 export const CLAIM_IDS_SCRIPT = `
 local taken = {}
-local added = false
-local i = 1
-for a = 2, #ARGV, 3 do
-  local id, pos, from = ARGV[a], ARGV[a + 1], ARGV[a + 2]
-  local key = KEYS[2]
-  local held = redis.call('HGET', key, id)
-  if not held then
-    key = KEYS[1]
-    held = redis.call('HGET', key, id)
+local n = (#ARGV - 1) / 3
+-- What this call changed, by id: a later claim of the same id in the call sees it.
+local now_held, before_held = {}, {}
+local additions = {}
+for first = 1, n, 1000 do
+  local last = math.min(first + 999, n)
+  local ids = {}
+  for i = first, last do ids[#ids + 1] = ARGV[3 * i - 1] end
+  local before = redis.call('HMGET', KEYS[2], unpack(ids))
+  local current = redis.call('HMGET', KEYS[1], unpack(ids))
+  for i = first, last do
+    local id, pos, from = ARGV[3 * i - 1], ARGV[3 * i], ARGV[3 * i + 1]
+    local held = before_held[id] or before[i - first + 1]
+    if held then
+      if held == from then
+        redis.call('HSET', KEYS[2], id, pos)
+        before_held[id] = pos
+      elseif held ~= pos then
+        taken[#taken + 1] = i
+      end
+    else
+      held = now_held[id] or current[i - first + 1]
+      if not held or held == from then
+        additions[#additions + 1] = id
+        additions[#additions + 1] = pos
+        now_held[id] = pos
+      elseif held ~= pos then
+        taken[#taken + 1] = i
+      end
+    end
   end
-  if not held or held == from then
-    redis.call('HSET', key, id, pos)
-    added = added or key == KEYS[1]
-  elseif held ~= pos then
-    taken[#taken + 1] = i
+  if #additions > 0 then
+    redis.call('HSET', KEYS[1], unpack(additions))
+    additions = {}
   end
-  i = i + 1
 end
-if added then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+if next(now_held) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return taken
 `;
 
