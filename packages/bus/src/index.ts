@@ -55,7 +55,7 @@ export {
 } from './settings.js';
 export { consumerName, parseSubject, type SubjectAddress } from './addressing.js';
 export { CLIENT_BUCKET, LEASE_BUCKET } from './leases/jetstream-lease-bucket.js';
-export { sequenceFloor } from './jetstream/topology.js';
+export { creationSubject, sequenceFloor, topicStreamConfig } from './jetstream/topology.js';
 export { checkNatsAuth, type NatsAuth } from './jetstream/auth.js';
 export { newBearerToken, readSecretFile, tokenSha256 } from './secret-file.js';
 export {

@@ -1,4 +1,10 @@
-import { jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
+import {
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type JetStreamManager,
+} from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { TOPICS, subjects } from '@throughline/contracts';
@@ -13,6 +19,9 @@ import {
   isBusError,
   LEASE_BUCKET,
   sequenceFloor,
+  creationSubject,
+  resolveBusSettings,
+  topicStreamConfig,
   type Bus,
   type BusSettings,
 } from '../src/index.js';
@@ -229,6 +238,67 @@ describe('JetStream bus', { timeout: 20_000 }, () => {
       expect([...after!.data]).toEqual([2]);
       await after!.ack();
       await mailbox.close();
+    } finally {
+      await bus.close();
+    }
+  });
+
+  it("stores no message below a new stream's floor, even from publishers racing its creation", async () => {
+    await deleteStreams();
+    const bus = await connectJetStreamBus({ servers: nats.url, name: 'bus-test', settings });
+    // Another client publishing all along (as ingest does while a lost stream is created again): nothing it was
+    // told is stored may be removed by the purge that moves the new stream to its floor.
+    const js = jetstream(admin, { timeout: 2_000 });
+    const subject = subjects.of('ingested', 0);
+    const acked: number[] = [];
+    let racing = true;
+    let n = 0;
+    const racer = async () => {
+      while (racing) {
+        const i = n++;
+        await js.publish(subject, new Uint8Array([i % 256]), { msgID: `race-${i}` }).then(
+          (ack) => void acked.push(ack.seq),
+          () => new Promise((r) => setTimeout(r, 1)),
+        );
+      }
+    };
+    const racers = Array.from({ length: 16 }, () => racer());
+    try {
+      await new Promise((r) => setTimeout(r, 50));
+      await bus.ensureTopology();
+      await waitFor(() => acked.length >= 200, { timeoutMs: 10_000, intervalMs: 10 });
+      racing = false;
+      await Promise.all(racers);
+      const info = await jsm.streams.info(subjects.stream('ingested'));
+      // Every acknowledged message is there, and none is below the floor.
+      expect(info.state.messages).toBe(acked.length);
+      expect(Math.min(...acked)).toBeGreaterThanOrEqual(sequenceFloor(Date.parse(info.created)));
+    } finally {
+      racing = false;
+      await Promise.all(racers);
+      await bus.close();
+    }
+  });
+
+  it('finishes a creation left half done, and never purges a stream that already takes messages', async () => {
+    await deleteStreams();
+    const ingested = topicStreamConfig('ingested', resolveBusSettings(settings));
+    // A creator that stopped after creating the stream under its creation subject: the next one finishes it.
+    await jsm.streams.add({ ...ingested, subjects: [creationSubject(ingested.name)] });
+    // A stream some other tool created with its real subjects, empty: it may take a message at any moment.
+    const enriched = topicStreamConfig('enriched', resolveBusSettings(settings));
+    await jsm.streams.add(enriched);
+    const bus = await connectJetStreamBus({ servers: nats.url, name: 'bus-test', settings });
+    try {
+      await bus.ensureTopology();
+      const finished = await jsm.streams.info(ingested.name);
+      expect(finished.config.subjects).toEqual(ingested.subjects);
+      expect(finished.state.first_seq).toBe(sequenceFloor(Date.parse(finished.created)));
+      const left = await jsm.streams.info(enriched.name);
+      expect(left.state.first_seq).toBeLessThanOrEqual(1);
+      expect((await bus.publish(subjects.of('enriched', 0), new Uint8Array([1]), { msgId: 'e' })).seq).toBe(
+        1,
+      );
     } finally {
       await bus.close();
     }

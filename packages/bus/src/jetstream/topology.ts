@@ -7,6 +7,7 @@
 import {
   AckPolicy,
   DeliverPolicy,
+  JetStreamApiError,
   ReplayPolicy,
   RetentionPolicy,
   StorageType,
@@ -96,27 +97,49 @@ export async function ensureStreams(
     await ensureStream(jsm, config, config.name !== subjects.deadLetterStream, logger);
 }
 
+/** Error code of a stream created again under a name already in use with another configuration. */
+const STREAM_NAME_IN_USE = 10058;
+
+/**
+ * The only subject of a topic stream between its creation and its first sequence: nobody publishes to it, so no
+ * message can be stored below the floor and then removed by the purge that sets the floor. The stream takes its
+ * real subjects only once it starts at its floor.
+ */
+export function creationSubject(stream: string): string {
+  return `tl.creating.${stream}`;
+}
+
 async function ensureStream(
   jsm: JetStreamManager,
   desired: DesiredStream,
   sequenced: boolean,
   logger?: Logger,
+  attempt = 1,
 ): Promise<void> {
   let current: StreamConfig;
   try {
     const info = await jsm.streams.info(desired.name);
     current = info.config;
-    if (sequenced) await startAtFloor(jsm, info, logger);
+    if (sequenced) {
+      warnIfAheadOfClock(info, logger);
+      // Created, not yet moved to its floor (its creator failed or is at it): finish the creation.
+      if (isCreating(current)) await startAtFloor(jsm, info, logger);
+    }
   } catch (err) {
     if (err instanceof BusError) throw err;
     if (!isStreamNotFound(err))
       throw toBusError(err, BusErrorCode.requestFailed, `stream info ${desired.name}`);
     try {
-      const info = await jsm.streams.add(desired);
+      const initial = sequenced ? { ...desired, subjects: [creationSubject(desired.name)] } : desired;
+      const info = await jsm.streams.add(initial);
       logger?.info('stream created', { stream: desired.name });
-      if (sequenced) await startAtFloor(jsm, info, logger);
-      return;
+      if (!sequenced) return;
+      await startAtFloor(jsm, info, logger);
+      current = info.config;
     } catch (addErr) {
+      // Another service created it meanwhile (and may have given it its subjects already): start over from it.
+      if (addErr instanceof JetStreamApiError && addErr.code === STREAM_NAME_IN_USE && attempt < 3)
+        return ensureStream(jsm, desired, sequenced, logger, attempt + 1);
       throw toBusError(addErr, BusErrorCode.requestFailed, `create stream ${desired.name}`);
     }
   }
@@ -137,18 +160,18 @@ async function ensureStream(
   const { name, retention: _retention, storage: _storage, ...update } = desired;
   try {
     await jsm.streams.update(name, update);
-    logger?.info('stream updated', { stream: name, replicas: desired.num_replicas });
+    // Giving a stream just created its subjects is part of its creation, not an update.
+    if (!isCreating(current))
+      logger?.info('stream updated', { stream: name, replicas: desired.num_replicas });
   } catch (err) {
     throw toBusError(err, BusErrorCode.requestFailed, `update stream ${name}`);
   }
 }
 
-/**
- * Moves a stream that never stored a message to its first sequence (`sequenceFloor` of its creation time). Every
- * service that finds it so computes the same floor from the server's creation time, so when two do it at once the
- * later purge removes nothing the earlier one let through.
- */
-async function startAtFloor(jsm: JetStreamManager, info: StreamInfo, logger?: Logger): Promise<void> {
+const isCreating = (config: StreamConfig): boolean =>
+  config.subjects.length === 1 && config.subjects[0] === creationSubject(config.name);
+
+function warnIfAheadOfClock(info: StreamInfo, logger?: Logger): void {
   if (info.state.last_seq > sequenceFloor(Date.now()))
     logger?.warn(
       'stream sequence ahead of the clock: if its store is lost, positions of the stream created again could repeat',
@@ -157,7 +180,14 @@ async function startAtFloor(jsm: JetStreamManager, info: StreamInfo, logger?: Lo
         lastSeq: info.state.last_seq,
       },
     );
-  if (info.state.last_seq !== 0) return;
+}
+
+/**
+ * Moves a stream just created — still under its creation subject, so it holds no message — to its first sequence
+ * (`sequenceFloor` of its creation time). Only such a stream is ever purged: one with its real subjects may be
+ * taking messages, whatever its state seemed to say a moment ago.
+ */
+async function startAtFloor(jsm: JetStreamManager, info: StreamInfo, logger?: Logger): Promise<void> {
   const floor = sequenceFloor(Date.parse(info.created));
   if (!Number.isFinite(floor) || info.state.first_seq >= floor) return;
   try {
