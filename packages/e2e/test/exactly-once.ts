@@ -8,7 +8,9 @@
 import { Redis } from 'ioredis';
 import { expect } from 'vitest';
 import { readDeploymentId, stateKeyPrefixFor, stateKeys, verifyLedger } from '@throughline/stores';
-import { partitionOf } from '@throughline/contracts';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { partitionOf, subjects, TOPICS } from '@throughline/contracts';
 import { READY_LINE, readyPortsOf } from '@throughline/stack';
 import { metricSum, scrapeMetrics } from './load.js';
 import { ledgerCount, waitForIdle, waitForLedger, type Stack } from './stack.js';
@@ -21,9 +23,12 @@ export async function expectExactlyOnce(
   try {
     await waitForLedger(stack.pool, acknowledgedIds.length);
   } catch (err) {
-    throw new Error(`${(err as Error).message}\n${await describeShortfall(stack, acknowledgedIds)}`, {
-      cause: err,
-    });
+    throw new Error(
+      `${(err as Error).message}\n${await describeShortfall(stack, acknowledgedIds, opts.accounts)}`,
+      {
+        cause: err,
+      },
+    );
   }
   await waitForIdle(stack);
   expect(await ledgerCount(stack.pool)).toBe(acknowledgedIds.length);
@@ -36,7 +41,11 @@ export async function expectExactlyOnce(
  * Where the events that did not reach the ledger are: how many are missing, what each stage's consumer of each
  * partition still holds, and the dead letters — what a failed accounting needs to be understood.
  */
-export async function describeShortfall(stack: Stack, acknowledgedIds: readonly string[]): Promise<string> {
+export async function describeShortfall(
+  stack: Stack,
+  acknowledgedIds: readonly string[],
+  accounts?: ReadonlyMap<string, string>,
+): Promise<string> {
   const lines: string[] = [];
   try {
     const { rows } = await stack.pool.query<{ event_id: string }>(
@@ -49,6 +58,21 @@ export async function describeShortfall(stack: Stack, acknowledgedIds: readonly 
       `missing: ${rows.length} of ${acknowledgedIds.length} acknowledged events` +
         (first.length > 0 ? ` (first: ${first.join(', ')})` : ''),
     );
+    if (accounts !== undefined && rows.length > 0) {
+      const byPartition = new Map<number, number>();
+      for (const { event_id: id } of rows) {
+        const account = accounts.get(id);
+        if (account === undefined) continue;
+        const p = partitionOf(account, stack.partitions);
+        byPartition.set(p, (byPartition.get(p) ?? 0) + 1);
+      }
+      lines.push(
+        `missing by partition: ${[...byPartition]
+          .sort(([a], [b]) => a - b)
+          .map(([p, n]) => `p${p} ${n}`)
+          .join(', ')}`,
+      );
+    }
     const groups = [
       ['enrich', 'ingested'],
       ['state', 'enriched'],
@@ -62,6 +86,23 @@ export async function describeShortfall(stack: Stack, acknowledgedIds: readonly 
           held.push(`p${p} ${b.pending} pending/${b.ackPending} unacked`);
       }
       lines.push(`${group} (${topic}): ${held.length === 0 ? 'nothing held' : held.join(', ')}`);
+    }
+    // What each topic stream still stores, by subject: a message in a stream but held by no consumer was skipped.
+    const nc = await connect({ servers: stack.natsUrl.split(','), timeout: 5_000 });
+    try {
+      const jsm = await jetstreamManager(nc);
+      for (const topic of TOPICS) {
+        const info = await jsm.streams.info(subjects.stream(topic), { subjects_filter: '>' });
+        const bySubject = Object.entries(info.state.subjects ?? {}).map(([subject, n]) => `${subject} ${n}`);
+        lines.push(
+          `stream ${info.config.name}: ${info.state.messages} messages, seq ${info.state.first_seq}..${info.state.last_seq}` +
+            (bySubject.length > 0 ? ` (${bySubject.join(', ')})` : ''),
+        );
+      }
+    } catch (err) {
+      lines.push(`(could not read the streams: ${(err as Error).message})`);
+    } finally {
+      await nc.close();
     }
     const dead = await stack.bus.readDeadLetters({ limit: 20 });
     lines.push(
@@ -79,6 +120,8 @@ export interface RedisCheck {
    * event rebuilds it from PostgreSQL. An account present must still match.
    */
   redisLost?: boolean;
+  /** The account of each acknowledged event: a shortfall then says which partitions lost events. */
+  accounts?: ReadonlyMap<string, string>;
 }
 
 /** Every account's state in Redis (balance and last position) equals its committed balance row. */
