@@ -25,10 +25,11 @@ interface PartitionState {
 }
 
 /**
- * Claims the events' ids in `buckets` (claims by bucket, `floor(now / horizon)`; only the current and the previous
- * one are kept): an id unclaimed in both is claimed for its event's position; one claimed for another position is
- * taken, unless that position is the one a redriven event had (its claim passes to the new position). Returns the
- * positions of the claims taken.
+ * Claims the events' ids in `buckets` (claims by bucket, `floor(now / horizon)`; the previous, current and next one
+ * are kept: the next one holds the claims of a clock running ahead): an id unclaimed in all three is claimed for its
+ * event's position in the current one; one claimed for another position is taken, unless that position is the one
+ * a redriven event had (its claim passes to the new position, in the current bucket). Returns the positions of the
+ * claims taken.
  */
 export function claimEventIds(
   buckets: Map<number, Map<string, bigint>>,
@@ -42,13 +43,14 @@ export function claimEventIds(
   for (const bucket of buckets.keys()) if (bucket < current - 1) buckets.delete(bucket);
   let now = buckets.get(current);
   if (now === undefined) buckets.set(current, (now = new Map<string, bigint>()));
-  const before = buckets.get(current - 1);
+  const others = [buckets.get(current - 1), buckets.get(current + 1)];
   for (const { eventId, position, redrivenFrom } of claims) {
-    const earlier = before?.get(eventId);
-    const holder = earlier === undefined ? now : before!;
-    const held = earlier ?? now.get(eventId);
-    if (held === undefined || held === redrivenFrom) holder.set(eventId, position);
-    else if (held !== position) taken.add(position);
+    const elsewhere = others.find((b) => b?.has(eventId));
+    const held = elsewhere?.get(eventId) ?? now.get(eventId);
+    if (held === undefined || held === redrivenFrom) {
+      elsewhere?.delete(eventId);
+      now.set(eventId, position);
+    } else if (held !== position) taken.add(position);
   }
   return taken;
 }

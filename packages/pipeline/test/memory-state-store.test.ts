@@ -37,6 +37,12 @@ describe('createMemoryStateStore', () => {
     expect((await store.read(1, [], [claim('e1', 30)], 2_100)).taken.size).toBe(0);
   });
 
+  it('finds a claim made in the next bucket by an instance whose clock runs ahead', async () => {
+    const store = createMemoryStateStore({ dedupHorizonMs: 1000 });
+    await store.read(1, [], [claim('e1', 10)], 2_005);
+    expect((await store.read(2, [], [claim('e1', 20)], 1_995)).taken).toEqual(new Set([20n]));
+  });
+
   it('passes a claim to the new position of an event redriven from it, once', async () => {
     const store = createMemoryStateStore({ dedupHorizonMs: 1000 });
     await store.read(1, [], [claim('e1', 10)], 0);

@@ -3,7 +3,8 @@
  * partition's marker and writing happen as one step. A script refuses with an error reply whose first word is
  * the reason (`TLFENCED`, `TLLOST`), recognised by its prefix as Redis' own errors are.
  *
- * Every key of one call has the partition's hash tag, so the scripts run on Redis Cluster too.
+ * Every key of one call shares one hash tag (the partition's; for the claims of event ids, the shard's), so the
+ * scripts run on Redis Cluster too.
  */
 
 /** Reply prefix of a write or claim refused because a newer owner claimed the partition. */
@@ -39,44 +40,43 @@ return #KEYS - 1
 
 /**
  * Claims event ids for their events' positions, in one shard of the claims (every partition's ids).
- * KEYS[1] the shard's claims of the current de-duplication bucket, KEYS[2] of the previous one (hashes: event id →
- * position). ARGV[1] the time to live of the current bucket ms, then per event: id, position, and the position it
- * had before a redrive ('' for none) — positions as the caller encodes them (compared, never computed).
- * An id claimed in neither bucket is claimed in the current one; an id claimed for its redrive's former position
- * passes to the new one; an id claimed for another position is taken. Returns the indexes (1-based, by event) of
- * the taken ids.
+ * KEYS[1] the shard's claims of the current de-duplication bucket, KEYS[2] of the previous one, KEYS[3] of the next
+ * one (hashes: event id → position; the next bucket holds the claims of an instance whose clock runs ahead).
+ * ARGV[1] the time to live of the current bucket ms, then per event: id, position, and the position it had before a
+ * redrive ('' for none) — positions as the caller encodes them (compared, never computed).
+ * An id claimed in none of the three buckets is claimed in the current one; an id claimed for its redrive's former
+ * position passes to the new one (moved to the current bucket, so it lives the whole horizon again); an id claimed
+ * for another position is taken. Returns the indexes (1-based, by event) of the taken ids.
  */
 export const CLAIM_IDS_SCRIPT = `
 local taken = {}
 local n = (#ARGV - 1) / 3
--- What this call changed, by id: a later claim of the same id in the call sees it.
-local now_held, before_held = {}, {}
+-- The claims this call made, by id: a later claim of the same id in the call sees them.
+local made = {}
 local additions = {}
 for first = 1, n, 1000 do
   local last = math.min(first + 999, n)
   local ids = {}
   for i = first, last do ids[#ids + 1] = ARGV[3 * i - 1] end
-  local before = redis.call('HMGET', KEYS[2], unpack(ids))
   local current = redis.call('HMGET', KEYS[1], unpack(ids))
+  local before = redis.call('HMGET', KEYS[2], unpack(ids))
+  local after = redis.call('HMGET', KEYS[3], unpack(ids))
   for i = first, last do
     local id, pos, from = ARGV[3 * i - 1], ARGV[3 * i], ARGV[3 * i + 1]
-    local held = before_held[id] or before[i - first + 1]
-    if held then
-      if held == from then
-        redis.call('HSET', KEYS[2], id, pos)
-        before_held[id] = pos
-      elseif held ~= pos then
-        taken[#taken + 1] = i
-      end
-    else
-      held = now_held[id] or current[i - first + 1]
-      if not held or held == from then
-        additions[#additions + 1] = id
-        additions[#additions + 1] = pos
-        now_held[id] = pos
-      elseif held ~= pos then
-        taken[#taken + 1] = i
-      end
+    local j = i - first + 1
+    local held, where = made[id], nil
+    if not held then
+      if before[j] then held, where = before[j], KEYS[2]
+      elseif after[j] then held, where = after[j], KEYS[3]
+      elseif current[j] then held = current[j] end
+    end
+    if not held or held == from then
+      if where then redis.call('HDEL', where, id) end
+      additions[#additions + 1] = id
+      additions[#additions + 1] = pos
+      made[id] = pos
+    elseif held ~= pos then
+      taken[#taken + 1] = i
     end
   end
   if #additions > 0 then
@@ -84,7 +84,7 @@ for first = 1, n, 1000 do
     additions = {}
   end
 end
-if next(now_held) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+if next(made) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return taken
 `;
 

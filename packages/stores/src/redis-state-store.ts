@@ -201,7 +201,7 @@ export function createRedisStateStore(
   // EVALSHA with a fallback to EVAL: the scripts are sent once per connection, not per call.
   if (!('tlClaimIds' in redis)) {
     redis.defineCommand('tlWrite', { lua: WRITE_SCRIPT });
-    redis.defineCommand('tlClaimIds', { lua: CLAIM_IDS_SCRIPT, numberOfKeys: 2 });
+    redis.defineCommand('tlClaimIds', { lua: CLAIM_IDS_SCRIPT, numberOfKeys: 3 });
     redis.defineCommand('tlClaim', { lua: CLAIM_SCRIPT, numberOfKeys: 1 });
     redis.defineCommand('tlInitMarker', { lua: INIT_MARKER_SCRIPT, numberOfKeys: 1 });
   }
@@ -222,7 +222,12 @@ export function createRedisStateStore(
     }
     const bucket = bucketOf(nowMs);
     return [...byShard].map(async ([shard, list]) => {
-      const args = [keys.claims(shard, bucket), keys.claims(shard, bucket - 1), String(2 * horizonMs)];
+      const args = [
+        keys.claims(shard, bucket),
+        keys.claims(shard, bucket - 1),
+        keys.claims(shard, bucket + 1),
+        String(2 * horizonMs),
+      ];
       for (const c of list)
         args.push(
           c.eventId,

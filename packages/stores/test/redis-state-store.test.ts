@@ -36,6 +36,13 @@ async function ready(s: RedisStateStore, ...partitions: number[]): Promise<Redis
   return s;
 }
 
+/** The claims shard whose bucket holds `eventId`. */
+async function shardHolding(s: RedisStateStore, eventId: string, bucket: number): Promise<number> {
+  for (let shard = 0; shard < 8; shard++)
+    if ((await servers.redis.hexists(s.keys.claims(shard, bucket), eventId)) === 1) return shard;
+  throw new Error(`${eventId} is claimed in no shard of bucket ${bucket}`);
+}
+
 /** Claims of ids at positions: `claim('e1', 10)`. */
 const claim = (eventId: string, position: number, redrivenFrom?: number) => ({
   eventId,
@@ -137,12 +144,24 @@ describe('RedisStateStore', () => {
     // A second copy of the same redrive finds the claim moved on; the former position no longer holds it either.
     expect((await s.read(1, [], [claim('e1', 31, 10)], 0)).taken).toEqual(new Set([31n]));
     expect((await s.read(1, [], [claim('e1', 10)], 0)).taken).toEqual(new Set([10n]));
-    // Dead-lettered again and redriven again, in the next bucket: the claim there (the previous one) moves on.
+    // Dead-lettered again and redriven again, in the next bucket: the claim there (the previous one) moves on, into
+    // the current bucket, where it lives the whole horizon again.
     expect((await s.read(1, [], [claim('e1', 40, 30)], HOUR)).taken.size).toBe(0);
     expect((await s.read(1, [], [claim('e1', 30)], HOUR)).taken).toEqual(new Set([30n]));
+    const shard = await shardHolding(s, 'e1', 1);
+    expect(await servers.redis.hexists(s.keys.claims(shard, 0), 'e1')).toBe(0);
+    expect(await servers.redis.hget(s.keys.claims(shard, 1), 'e1')).toBe((40).toString(36));
     // A redrive naming a position that never held the claim is another occurrence.
     await s.read(1, [], [claim('e2', 50)], 0);
     expect((await s.read(1, [], [claim('e2', 60, 55)], 0)).taken).toEqual(new Set([60n]));
+  });
+
+  it('finds a claim made in the next bucket by an instance whose clock runs ahead', async () => {
+    const s = store({ dedupHorizonMs: HOUR, claimShards: 1 });
+    // Just past a bucket's start on one clock, just before it on another: both occurrences must meet.
+    await s.read(1, [], [claim('e1', 10)], 101 * HOUR + 5);
+    expect((await s.read(2, [], [claim('e1', 20)], 101 * HOUR - 5)).taken).toEqual(new Set([20n]));
+    expect(await servers.redis.hexists(s.keys.claims(0, 100), 'e1')).toBe(0);
   });
 
   it('remembers claims for at least the horizon and at most twice it', async () => {
