@@ -75,6 +75,8 @@ export interface ConnectJetStreamBusOptions {
   auth?: NatsAuth;
   /** How long the first connection may take (a TLS handshake the server drops ends only with it). Default 20000. */
   connectTimeoutMs?: number;
+  /** How often an idle mailbox checks its consumer (see `CreateJetStreamBusOptions`). Default 10000. */
+  consumerCheckIntervalMs?: number;
 }
 
 export interface CreateJetStreamBusOptions {
@@ -83,6 +85,11 @@ export interface CreateJetStreamBusOptions {
   closeConnection?: boolean;
   /** Time-out of JetStream requests (publish acks, management, ack confirmations). Default 5000. */
   requestTimeoutMs?: number;
+  /**
+   * How often an idle mailbox checks that its consumer has not lost track of stored messages, ms. Default 10000
+   * (a consumer found so twice in a row is created again).
+   */
+  consumerCheckIntervalMs?: number;
 }
 
 /**
@@ -115,6 +122,9 @@ export async function connectJetStreamBus(opts: ConnectJetStreamBusOptions): Pro
     closeConnection: true,
     ...(opts.logger === undefined ? {} : { logger: opts.logger }),
     ...(opts.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: opts.requestTimeoutMs }),
+    ...(opts.consumerCheckIntervalMs === undefined
+      ? {}
+      : { consumerCheckIntervalMs: opts.consumerCheckIntervalMs }),
   });
 }
 
@@ -307,10 +317,23 @@ class JetStreamBus implements Bus {
     let mailbox: JetStreamMailbox;
     try {
       const consumer = await this.js.consumers.get(stream, name);
+      const subject = subjects.of(opts.topic, opts.partition);
       mailbox = await JetStreamMailbox.start(consumer, {
         topic: opts.topic,
         partition: opts.partition,
         pullBatch: this.settings.maxAckPending,
+        lostMessages: async () => {
+          const info = await consumer.info();
+          if (info.num_pending > 0 || info.num_ack_pending > 0) return 0;
+          const stored = await jsm.streams.info(stream, { subjects_filter: subject });
+          return stored.state.subjects?.[subject] ?? 0;
+        },
+        dropConsumer: async () => {
+          await jsm.consumers.delete(stream, name);
+        },
+        ...(this.options.consumerCheckIntervalMs === undefined
+          ? {}
+          : { checkIntervalMs: this.options.consumerCheckIntervalMs }),
         ...(this.logger === undefined ? {} : { logger: this.logger }),
         onClose: (closed) => {
           if (this.mailboxes.get(name) === closed) this.mailboxes.delete(name);

@@ -304,6 +304,42 @@ describe('JetStream bus', { timeout: 20_000 }, () => {
     }
   });
 
+  it('creates a consumer again that stopped delivering messages the stream still stores', async () => {
+    await deleteStreams();
+    // Here the consumer stops because the message used up its deliveries; nats-server 2.9.10 also leaves consumers
+    // reporting nothing pending while their partition's messages stay stored, after a node of a cluster restarted.
+    const bus = await connectJetStreamBus({
+      servers: nats.url,
+      name: 'bus-test',
+      settings: { ...settings, maxDeliver: 2 },
+      consumerCheckIntervalMs: 300,
+    });
+    try {
+      await bus.ensureTopology();
+      const mailbox = await bus.openMailbox({ group: 'enrich', topic: 'ingested', partition: 2 });
+      await bus.publish(subjects.of('ingested', 2), new Uint8Array([7]), { msgId: 'stranded' });
+      // Delivered twice and never acknowledged: the consumer gives up on it, and it stays stored.
+      for (let delivery = 1; delivery <= 2; delivery++) {
+        const [msg] = await mailbox.next({ maxMessages: 1, maxWaitMs: 10_000 });
+        expect(msg?.deliveryCount).toBe(delivery);
+      }
+      const failure: unknown = await mailbox
+        .next({ maxMessages: 1, maxWaitMs: 20_000 })
+        .then(() => mailbox.next({ maxMessages: 1, maxWaitMs: 20_000 }))
+        .catch((e: unknown) => e);
+      expect(isBusError(failure, BusErrorCode.mailboxFailed)).toBe(true);
+      expect((failure as Error).message).toMatch(/lost track of 1 stored messages/);
+      // Opened again (as its owner does), the new consumer delivers it.
+      const reopened = await bus.openMailbox({ group: 'enrich', topic: 'ingested', partition: 2 });
+      const [again] = await reopened.next({ maxMessages: 1, maxWaitMs: 10_000 });
+      expect([...again!.data]).toEqual([7]);
+      await again!.ack();
+      await reopened.close();
+    } finally {
+      await bus.close();
+    }
+  });
+
   it('creates its streams and lease bucket again when the server lost its store, above every earlier sequence', async () => {
     const own = await startNats();
     const bus = await connectJetStreamBus({

@@ -26,6 +26,16 @@ export interface JetStreamMailboxOptions {
   logger?: Logger;
   /** Called once when the mailbox closes. */
   onClose(mailbox: JetStreamMailbox): void;
+  /**
+   * How many messages of the partition the stream stores while the consumer reports none pending and none
+   * unacknowledged: 0 for a sound consumer. nats-server 2.9.10 was seen to leave a consumer so after a node of a
+   * cluster restarted (the messages stay stored, and nothing delivers them).
+   */
+  lostMessages?: () => Promise<number>;
+  /** Deletes the consumer, so that the owner's next open creates it again at the first stored message. */
+  dropConsumer?: () => Promise<void>;
+  /** How often a mailbox that received nothing since the last check asks `lostMessages`. Default 10 s. */
+  checkIntervalMs?: number;
 }
 
 /**
@@ -55,6 +65,12 @@ export class JetStreamMailbox implements Mailbox {
     return this.isClosed;
   }
   private failure: BusError | undefined;
+  /** Whether a message arrived since the last check of the consumer. */
+  private delivered = false;
+  /** Checks in a row that found the consumer short of the messages the stream stores. */
+  private suspicions = 0;
+  private checking = false;
+  private checkTimer: NodeJS.Timeout | undefined;
 
   private constructor(private readonly opts: JetStreamMailboxOptions) {}
 
@@ -71,7 +87,50 @@ export class JetStreamMailbox implements Mailbox {
     });
     mailbox.messages = messages;
     mailbox.watch(messages);
+    if (opts.lostMessages !== undefined) {
+      mailbox.checkTimer = setInterval(() => void mailbox.checkConsumer(), opts.checkIntervalMs ?? 10_000);
+      mailbox.checkTimer.unref();
+    }
     return mailbox;
+  }
+
+  /**
+   * An idle mailbox asks whether its consumer lost track of stored messages. Twice in a row (a message published
+   * between the two looks of one check is delivered before the next), it deletes the consumer and fails, so its
+   * owner opens it again on a new consumer that starts at the first stored message.
+   */
+  private async checkConsumer(): Promise<void> {
+    if (this.isClosed || this.failure !== undefined || this.checking) return;
+    if (this.delivered) {
+      this.delivered = false;
+      this.suspicions = 0;
+      return;
+    }
+    this.checking = true;
+    try {
+      const stored = await this.opts.lostMessages!();
+      if (this.delivered || stored === 0) {
+        this.suspicions = 0;
+        return;
+      }
+      if (++this.suspicions < 2) return;
+      this.opts.logger?.warn(
+        'mailbox consumer reports nothing pending while the stream stores messages of its partition; creating it again',
+        this.logFields({ stored }),
+      );
+      // Failed first: the consumer's deletion then ends the pull loop without a failure of its own.
+      this.fail(new Error(`its consumer lost track of ${stored} stored messages`));
+      await this.opts
+        .dropConsumer?.()
+        .catch((err: unknown) =>
+          this.opts.logger?.warn('mailbox could not delete its consumer', this.logFields(ensureError(err))),
+        );
+    } catch {
+      // The server did not answer: nothing to conclude; the next check asks again.
+      this.suspicions = 0;
+    } finally {
+      this.checking = false;
+    }
   }
 
   next(opts: { maxMessages: number; maxWaitMs: number }): Promise<BusMessage[]> {
@@ -91,6 +150,7 @@ export class JetStreamMailbox implements Mailbox {
   async close(): Promise<void> {
     if (this.isClosed) return;
     this.isClosed = true;
+    clearInterval(this.checkTimer);
     this.opts.onClose(this);
     // Fetched but unacknowledged messages are redelivered to the next owner.
     this.buffer.clear();
@@ -105,6 +165,7 @@ export class JetStreamMailbox implements Mailbox {
 
   private onMessage(msg: JsMsg): void {
     if (this.isClosed) return;
+    this.delivered = true;
     this.buffer.push(new JetStreamMessage(msg, this.opts.topic, this.opts.partition));
     while (this.waiters.length > 0 && this.buffer.length > 0) {
       const waiter = this.waiters.shift()!;
@@ -138,6 +199,7 @@ export class JetStreamMailbox implements Mailbox {
   /** The pull loop ended on its own: fail pending and later `next()` calls (after the buffer drains). */
   private fail(err: Error | undefined): void {
     if (this.isClosed || this.failure !== undefined) return;
+    clearInterval(this.checkTimer);
     const cause = err ?? new Error('consumer stopped');
     this.failure = new BusError(
       BusErrorCode.mailboxFailed,
