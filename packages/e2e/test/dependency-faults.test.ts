@@ -22,6 +22,7 @@ describe('dependencies that refuse for a while, under load', () => {
   let stack: Stack;
   let redis: Redis;
   const acknowledged: string[] = [];
+  const accounts = new Map<string, string>();
   const report: string[] = [];
 
   beforeAll(async () => {
@@ -38,7 +39,7 @@ describe('dependencies that refuse for a while, under load', () => {
     (
       await runFault(
         stack,
-        { acknowledged, report },
+        { acknowledged, report, accounts },
         {
           name,
           seed,

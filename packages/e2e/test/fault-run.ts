@@ -105,7 +105,13 @@ export interface FaultRun {
  */
 export async function runFault(
   stack: Stack,
-  run: { acknowledged: string[]; report: string[]; redisLost?: boolean },
+  run: {
+    acknowledged: string[];
+    report: string[];
+    redisLost?: boolean;
+    /** The account of each acknowledged event, so a shortfall names the partitions that lost events. */
+    accounts?: Map<string, string>;
+  },
   opts: {
     name: string;
     seed: number;
@@ -153,7 +159,11 @@ export async function runFault(
     : await faultOver.then(() => ({ notReady: [], maxStalled: 0 }));
   await load.done;
   run.acknowledged.push(...events.map((e) => e.eventId));
-  await expectExactlyOnce(stack, run.acknowledged, { redisLost: run.redisLost });
+  for (const e of events) run.accounts?.set(e.eventId, e.accountId);
+  await expectExactlyOnce(stack, run.acknowledged, {
+    redisLost: run.redisLost,
+    ...(run.accounts === undefined ? {} : { accounts: run.accounts }),
+  });
   const dead = await deadLettersAfter(stack, deadBefore);
   const retries = Object.entries(load.retries)
     .map(([code, n]) => `${n} ${code}`)

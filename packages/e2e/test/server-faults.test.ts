@@ -22,7 +22,7 @@ describe('servers and services that die or change under load', () => {
   let stack: Stack;
   const acknowledged: string[] = [];
   const report: string[] = [];
-  const run = { acknowledged, report, redisLost: false };
+  const run = { acknowledged, report, redisLost: false, accounts: new Map<string, string>() };
 
   beforeAll(async () => {
     stack = await startStack({
