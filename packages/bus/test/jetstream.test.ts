@@ -265,6 +265,7 @@ describe('JetStream bus', { timeout: 20_000 }, () => {
     const racers = Array.from({ length: 16 }, () => racer());
     try {
       await new Promise((r) => setTimeout(r, 50));
+      const startedMs = Date.now();
       await bus.ensureTopology();
       await waitFor(() => acked.length >= 200, { timeoutMs: 10_000, intervalMs: 10 });
       racing = false;
@@ -272,7 +273,7 @@ describe('JetStream bus', { timeout: 20_000 }, () => {
       const info = await jsm.streams.info(subjects.stream('ingested'));
       // Every acknowledged message is there, and none is below the floor.
       expect(info.state.messages).toBe(acked.length);
-      expect(Math.min(...acked)).toBeGreaterThanOrEqual(sequenceFloor(Date.parse(info.created)));
+      expect(Math.min(...acked)).toBeGreaterThanOrEqual(sequenceFloor(startedMs));
     } finally {
       racing = false;
       await Promise.all(racers);
@@ -284,7 +285,8 @@ describe('JetStream bus', { timeout: 20_000 }, () => {
     await deleteStreams();
     const ingested = topicStreamConfig('ingested', resolveBusSettings(settings));
     // A creator that stopped after creating the stream under its creation subject: the next one finishes it.
-    await jsm.streams.add({ ...ingested, subjects: [creationSubject(ingested.name)] });
+    const floor = sequenceFloor(Date.now() - 60_000);
+    await jsm.streams.add({ ...ingested, subjects: [creationSubject(ingested.name, floor)] });
     // A stream some other tool created with its real subjects, empty: it may take a message at any moment.
     const enriched = topicStreamConfig('enriched', resolveBusSettings(settings));
     await jsm.streams.add(enriched);
@@ -293,7 +295,8 @@ describe('JetStream bus', { timeout: 20_000 }, () => {
       await bus.ensureTopology();
       const finished = await jsm.streams.info(ingested.name);
       expect(finished.config.subjects).toEqual(ingested.subjects);
-      expect(finished.state.first_seq).toBe(sequenceFloor(Date.parse(finished.created)));
+      // At the floor its creator chose, which every service that finishes it reads from the subject.
+      expect(finished.state.first_seq).toBe(floor);
       const left = await jsm.streams.info(enriched.name);
       expect(left.state.first_seq).toBeLessThanOrEqual(1);
       expect((await bus.publish(subjects.of('enriched', 0), new Uint8Array([1]), { msgId: 'e' })).seq).toBe(

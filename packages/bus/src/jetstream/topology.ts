@@ -103,10 +103,22 @@ const STREAM_NAME_IN_USE = 10058;
 /**
  * The only subject of a topic stream between its creation and its first sequence: nobody publishes to it, so no
  * message can be stored below the floor and then removed by the purge that sets the floor. The stream takes its
- * real subjects only once it starts at its floor.
+ * real subjects only once it starts at its floor. The subject carries the floor its creator chose, so every service
+ * that finishes the creation purges to that same floor: a late purge removes nothing a publisher stored since.
+ * (The stream's `created` time would not do: on a cluster each server reports the time its own copy was created,
+ * and purges to floors 700 apart were seen.)
  */
-export function creationSubject(stream: string): string {
-  return `tl.creating.${stream}`;
+export function creationSubject(stream: string, floor: number): string {
+  return `tl.creating.${stream}.${floor}`;
+}
+
+/** The floor a stream under its creation subject is to start at; undefined for a stream with its real subjects. */
+function creationFloor(config: StreamConfig): number | undefined {
+  const prefix = `tl.creating.${config.name}.`;
+  const [only, ...more] = config.subjects;
+  if (only === undefined || more.length > 0 || !only.startsWith(prefix)) return undefined;
+  const floor = Number(only.slice(prefix.length));
+  return Number.isSafeInteger(floor) && floor > 0 ? floor : undefined;
 }
 
 async function ensureStream(
@@ -123,14 +135,16 @@ async function ensureStream(
     if (sequenced) {
       warnIfAheadOfClock(info, logger);
       // Created, not yet moved to its floor (its creator failed or is at it): finish the creation.
-      if (isCreating(current)) await startAtFloor(jsm, info, logger);
+      if (creationFloor(current) !== undefined) await startAtFloor(jsm, info, logger);
     }
   } catch (err) {
     if (err instanceof BusError) throw err;
     if (!isStreamNotFound(err))
       throw toBusError(err, BusErrorCode.requestFailed, `stream info ${desired.name}`);
     try {
-      const initial = sequenced ? { ...desired, subjects: [creationSubject(desired.name)] } : desired;
+      const initial = sequenced
+        ? { ...desired, subjects: [creationSubject(desired.name, sequenceFloor(Date.now()))] }
+        : desired;
       const info = await jsm.streams.add(initial);
       logger?.info('stream created', { stream: desired.name });
       if (!sequenced) return;
@@ -161,15 +175,12 @@ async function ensureStream(
   try {
     await jsm.streams.update(name, update);
     // Giving a stream just created its subjects is part of its creation, not an update.
-    if (!isCreating(current))
+    if (creationFloor(current) === undefined)
       logger?.info('stream updated', { stream: name, replicas: desired.num_replicas });
   } catch (err) {
     throw toBusError(err, BusErrorCode.requestFailed, `update stream ${name}`);
   }
 }
-
-const isCreating = (config: StreamConfig): boolean =>
-  config.subjects.length === 1 && config.subjects[0] === creationSubject(config.name);
 
 function warnIfAheadOfClock(info: StreamInfo, logger?: Logger): void {
   if (info.state.last_seq > sequenceFloor(Date.now()))
@@ -183,13 +194,13 @@ function warnIfAheadOfClock(info: StreamInfo, logger?: Logger): void {
 }
 
 /**
- * Moves a stream just created — still under its creation subject, so it holds no message — to its first sequence
- * (`sequenceFloor` of its creation time). Only such a stream is ever purged: one with its real subjects may be
- * taking messages, whatever its state seemed to say a moment ago.
+ * Moves a stream just created — still under its creation subject, so it holds no message — to the first sequence
+ * its creation subject names. Only such a stream is ever purged: one with its real subjects may be taking messages,
+ * whatever its state seemed to say a moment ago.
  */
 async function startAtFloor(jsm: JetStreamManager, info: StreamInfo, logger?: Logger): Promise<void> {
-  const floor = sequenceFloor(Date.parse(info.created));
-  if (!Number.isFinite(floor) || info.state.first_seq >= floor) return;
+  const floor = creationFloor(info.config);
+  if (floor === undefined || info.state.first_seq >= floor) return;
   try {
     await jsm.streams.purge(info.config.name, { seq: floor });
   } catch (err) {
