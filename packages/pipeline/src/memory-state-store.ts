@@ -12,8 +12,8 @@ import type { EventClaim, StateMarker, StateReadResult, StateStore } from './por
 
 export interface MemoryStateStoreOptions {
   /**
-   * How long an event id's claim is remembered, ms: claims are kept in buckets of this width and the current and
-   * the previous bucket are checked, so an id is recognised for at least this long and at most twice it (as in
+   * How long an event id's claim is remembered, ms: claims are kept in buckets of this width and the previous,
+   * current and next bucket are checked, so an id is recognised for at least this long and at most twice it (as in
    * Redis). Default 86400000 (one day).
    */
   dedupHorizonMs?: number;

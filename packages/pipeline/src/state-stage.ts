@@ -54,8 +54,8 @@ export interface StateStageOptions {
  * and claim the turn's event ids there in one round trip (and ask PostgreSQL what the store does not have: accounts
  * it lost, ids committed before its horizon), skip events already applied and every other occurrence of an id,
  * apply the rest with the domain, publish the results, then write the new states to the store in one atomic round
- * trip. Output is published before the store write, so a crash in between replays the
- * turn to the same (de-duplicated) output; a crash after it finds the events already applied.
+ * trip. Output is published before the store write, so a crash in between replays the turn to the same
+ * (de-duplicated) output; a crash after it finds the events already applied.
  */
 /**
  * The events of a turn's batches, in order, leaving out every batch older than the newest enrich epoch seen so far
@@ -252,10 +252,9 @@ export class StateStage {
   /**
    * The positions of the events whose id belongs to another occurrence: those the store found claimed for another
    * position, then those PostgreSQL holds for another event — in one query per turn, for the claims the store
-   * granted. The store's
-   * claims span every partition within the horizon, including events in flight (claimed when read, before they are
-   * applied), so an id reused on an account of another partition at the same time is applied once; the ledger
-   * remembers every id ever committed. An id the ledger holds for another account or at another position is
+   * granted. The store's claims span every partition within the horizon, including events in flight (claimed when
+   * read, before they are applied), so an id reused on an account of another partition at the same time is applied
+   * once; the ledger remembers every id ever committed. An id the ledger holds for another account or at another position is
    * another occurrence of the event — a client retry after the horizon, an id reused on another account — and is
    * skipped, so no balance moves for an event without its own ledger row. An id the ledger holds for this very event
    * (same account, same position: an earlier attempt of this turn was committed, but its state write failed) is

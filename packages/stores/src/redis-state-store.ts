@@ -9,6 +9,7 @@
  * gone (Redis lost it).
  */
 import type { Cluster, Redis } from 'ioredis';
+import { partitionOf } from '@throughline/contracts';
 import type { AccountState } from './account-state.js';
 import { StoreError, StoreErrorCode, toStoreError } from './errors.js';
 import {
@@ -32,8 +33,8 @@ import {
 export interface RedisStateStoreOptions {
   /**
    * How long an event id's claim is remembered, in milliseconds: claims are kept in buckets of this width and the
-   * current and previous bucket are checked, so an id is recognised for at least this long and at most twice it.
-   * Default 86,400,000 (one day).
+   * previous, current and next bucket are checked (the next one holds the claims of a clock running ahead), so an
+   * id is recognised for at least this long and at most twice it. Default 86,400,000 (one day).
    */
   dedupHorizonMs?: number;
   /**
@@ -127,17 +128,6 @@ export interface RedisStateStore {
 /** A position as a claim holds it: base 36, a third shorter than decimal (claims are compared, never computed). */
 const encodePosition = (position: bigint): string => position.toString(36);
 
-/** The claims shard of an event id: FNV-1a of its UTF-16 code units, modulo the shard count. */
-function shardOf(eventId: string, shards: number): number {
-  if (shards === 1) return 0;
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < eventId.length; i++) {
-    hash ^= eventId.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return (hash >>> 0) % shards;
-}
-
 type PipelineReplies = [error: Error | null, result: unknown][] | null;
 
 /** Throws the first error reply; returns the results. `null` means the transaction was discarded. */
@@ -215,7 +205,8 @@ export function createRedisStateStore(
     if (claims.length === 0) return [];
     const byShard = new Map<number, IdClaim[]>();
     for (const claim of claims) {
-      const shard = shardOf(claim.eventId, shards);
+      // The partitioning hash, over the id: ids spread evenly, and every instance finds an id in the same shard.
+      const shard = partitionOf(claim.eventId, shards);
       let list = byShard.get(shard);
       if (list === undefined) byShard.set(shard, (list = []));
       list.push(claim);

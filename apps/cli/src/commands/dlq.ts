@@ -7,9 +7,10 @@
  * applied after the events that arrived while it waited (its `occurred_at_ms` is unchanged); it is applied exactly
  * once, because the state stage skips an `event_id` another position claimed (in Redis, within the horizon) or
  * committed (in the ledger, for good). An event the state stage dead-lettered had its id claimed for the position it
- * had then: the redrive names that position (`redriven_from`), and the claim passes to the new one. This holds for what enrich dead-lettered (an ingested batch, or one event of it) and for what the state
- * stage dead-lettered (an enriched batch, whose events are enriched again with today's configuration). The
- * writer's dead letters are results whose effect the state stage already counted: they are not redriven here.
+ * had then: the redrive names that position (`redriven_from`), and the claim passes to the new one. This holds for
+ * what enrich dead-lettered (an ingested batch, or one event of it) and for what the state stage dead-lettered (an
+ * enriched batch, whose events are enriched again with today's configuration). The writer's dead letters are
+ * results whose effect the state stage already counted: they are not redriven here.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Bus, DeadLetter } from '@throughline/bus';
