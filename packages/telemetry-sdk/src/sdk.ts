@@ -1,15 +1,25 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire, register } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { metrics, trace, type Meter, type Tracer } from '@opentelemetry/api';
+import { DiagConsoleLogger, diag, metrics, trace, type Meter, type Tracer } from '@opentelemetry/api';
+import { diagLogLevelFromString } from '@opentelemetry/core';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { registerInstrumentations } from '@opentelemetry/instrumentation';
 import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { NodeSDK } from '@opentelemetry/sdk-node';
-import { BatchSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import {
+  defaultResource,
+  detectResources,
+  envDetector,
+  hostDetector,
+  processDetector,
+  resourceFromAttributes,
+} from '@opentelemetry/resources';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import { BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import { samplerFromEnv } from './sampler.js';
 
@@ -25,12 +35,17 @@ export interface TelemetryOptions {
    * The environment, for the standard `OTEL_*` variables: traces go over OTLP/HTTP when
    * `OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is set and `OTEL_TRACES_EXPORTER` is not
    * `none`; otherwise tracing is off. `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG` choose the sampler, which
-   * also keeps a span whose link is sampled (see `FollowLinksSampler`).
+   * also keeps a span whose link is sampled (see `FollowLinksSampler`). `OTEL_LOG_LEVEL` turns on the SDK's own
+   * diagnostics. (`OTEL_RESOURCE_ATTRIBUTES` is read from the process's environment, by the SDK's detector.)
    */
   env: NodeJS.ProcessEnv;
   /** Exports spans here instead (tests use an in-memory exporter); turns tracing on. */
   traceExporter?: SpanExporter;
-  /** Instrument @grpc/grpc-js, ioredis and pg. Default true. */
+  /**
+   * Instrument @grpc/grpc-js, ioredis and pg. Default: only when tracing is on. Their spans are all the
+   * instrumentation gives (none of its metrics is used), and without tracing they would go nowhere while its ESM
+   * loader hook costs each process about a third of a CPU-second before it is ready.
+   */
   instrumentLibraries?: boolean;
 }
 
@@ -55,44 +70,67 @@ export function tracingConfigured(env: NodeJS.ProcessEnv): boolean {
 /**
  * Starts OpenTelemetry for a service process: a resource naming the service, its instance and its partitions;
  * OTLP/HTTP trace export configured by the standard `OTEL_*` variables (off when none is set); Prometheus metrics
- * served by the service's own HTTP server; and instrumentation of @grpc/grpc-js, ioredis and pg. Call it before
- * those libraries are loaded (each app imports its `instrument.ts` first).
+ * served by the service's own HTTP server; and, when tracing is on, instrumentation of @grpc/grpc-js, ioredis and
+ * pg. Call it before those libraries are loaded (each app's entry starts telemetry, then imports the service).
+ *
+ * The providers are put together here rather than by `@opentelemetry/sdk-node`'s NodeSDK, which loads every
+ * exporter it could be configured with (OTLP over gRPC and protobuf, logs, Zipkin): about a tenth of a
+ * CPU-second more for each process to start, paid at every scale event on the cores that run the pipeline.
  */
 export function startTelemetry(options: TelemetryOptions): Telemetry {
-  if (options.instrumentLibraries !== false) registerInstrumentationHooks();
-  const tracing = options.traceExporter !== undefined || tracingConfigured(options.env);
-  const prometheus = new PrometheusExporter({ preventServerStart: true });
-  const spanProcessors: SpanProcessor[] = [];
-  if (tracing) {
-    const exporter = options.traceExporter ?? new OTLPTraceExporter();
-    spanProcessors.push(
-      new BatchSpanProcessor(exporter, {
-        maxQueueSize: 8192,
-        maxExportBatchSize: 1024,
-        scheduledDelayMillis: options.traceExporter ? 100 : 1000,
-      }),
-    );
-  }
-  const sdk = new NodeSDK({
-    resource: resourceFromAttributes({
-      [ATTR_SERVICE_NAME]: options.env.OTEL_SERVICE_NAME ?? options.serviceName,
-      [ATTR_SERVICE_VERSION]: options.serviceVersion ?? '0.1.0',
-      'service.instance.id': options.instanceId,
-      ...(options.partitions ? { 'tl.partitions': options.partitions.join(',') } : {}),
-    }),
-    spanProcessors,
-    sampler: samplerFromEnv(options.env),
-    ...(tracing ? {} : { traceExporter: undefined }),
-    metricReader: prometheus,
-    instrumentations: options.instrumentLibraries === false ? [] : libraryInstrumentations(options.env),
+  const { env } = options;
+  if (env.OTEL_LOG_LEVEL) diag.setLogger(new DiagConsoleLogger(), diagLogLevelFromString(env.OTEL_LOG_LEVEL));
+  const tracing = options.traceExporter !== undefined || tracingConfigured(env);
+  const instrument = options.instrumentLibraries ?? tracing;
+  if (instrument) registerInstrumentationHooks();
+
+  const resource = resourceFromAttributes({
+    [ATTR_SERVICE_NAME]: env.OTEL_SERVICE_NAME ?? options.serviceName,
+    [ATTR_SERVICE_VERSION]: options.serviceVersion ?? '0.1.0',
+    'service.instance.id': options.instanceId,
+    ...(options.partitions ? { 'tl.partitions': options.partitions.join(',') } : {}),
   });
-  sdk.start();
+  const detected = detectResources({ detectors: [envDetector, processDetector, hostDetector] });
+  // As the SDK does: the defaults, then ours, then what the environment says (OTEL_RESOURCE_ATTRIBUTES wins).
+  const merged = defaultResource().merge(resource).merge(detected);
+
+  const prometheus = new PrometheusExporter({ preventServerStart: true });
+  const meterProvider = new MeterProvider({ resource: merged, readers: [prometheus] });
+  metrics.setGlobalMeterProvider(meterProvider);
+
+  // Without tracing no tracer provider is registered: spans are the API's non-recording ones and cost nothing.
+  let tracerProvider: NodeTracerProvider | undefined;
+  if (tracing) {
+    tracerProvider = new NodeTracerProvider({
+      resource: merged,
+      sampler: samplerFromEnv(env),
+      spanProcessors: [
+        new BatchSpanProcessor(options.traceExporter ?? new OTLPTraceExporter(), {
+          maxQueueSize: 8192,
+          maxExportBatchSize: 1024,
+          scheduledDelayMillis: options.traceExporter ? 100 : 1000,
+        }),
+      ],
+    });
+    // Registers the AsyncLocalStorage context manager and the W3C trace-context and baggage propagators.
+    tracerProvider.register();
+  }
+  const unregister = instrument
+    ? registerInstrumentations({
+        instrumentations: libraryInstrumentations(env),
+        ...(tracerProvider ? { tracerProvider } : {}),
+        meterProvider,
+      })
+    : () => {};
   return {
     tracing,
     tracer: trace.getTracer('throughline'),
     meter: metrics.getMeter('throughline'),
     metricsHandler: (req, res) => prometheus.getMetricsRequestHandler(req, res),
-    shutdown: () => sdk.shutdown(),
+    shutdown: async () => {
+      unregister();
+      await Promise.all([tracerProvider?.shutdown(), meterProvider.shutdown()]);
+    },
   };
 }
 

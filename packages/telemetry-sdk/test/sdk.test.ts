@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
-import { describe, expect, it } from 'vitest';
+import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { describe, expect, it, vi } from 'vitest';
 import { libraryInstrumentations, redisStatement, startTelemetry, tracingConfigured } from '../src/index.js';
 
 describe('tracingConfigured', () => {
@@ -37,13 +38,9 @@ describe('library instrumentation', () => {
 
 describe('startTelemetry', () => {
   it('serves metrics in the Prometheus text format, and no tracing when nothing is configured', async () => {
-    const telemetry = startTelemetry({
-      serviceName: 'sdk-test',
-      instanceId: 'sdk-test-0',
-      env: {},
-      instrumentLibraries: false,
-    });
+    const telemetry = startTelemetry({ serviceName: 'sdk-test', instanceId: 'sdk-test-0', env: {} });
     expect(telemetry.tracing).toBe(false);
+    expect(telemetry.tracer.startSpan('turn').isRecording()).toBe(false);
     telemetry.meter.createCounter('tl.test.events').add(3, { 'tl.stage': 'writer' });
     const server = createServer((req, res) => telemetry.metricsHandler(req, res));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -53,5 +50,39 @@ describe('startTelemetry', () => {
     expect(text).toMatch(/tl_test_events(_total)?\{[^}]*tl_stage="writer"[^}]*\} 3/);
     await new Promise<void>((r) => server.close(() => r()));
     await telemetry.shutdown();
+  });
+
+  it('exports spans with the service, its instance and the environment on the resource when tracing is on', async () => {
+    // The in-memory exporter forgets its spans when shut down: keep what it was given.
+    const exported: ReadableSpan[] = [];
+    const exporter = new InMemorySpanExporter();
+    const exportSpans = exporter.export.bind(exporter);
+    exporter.export = (spans, done) => {
+      exported.push(...spans);
+      exportSpans(spans, done);
+    };
+    // The resource detectors read the process's own environment, as the SDK's do.
+    vi.stubEnv('OTEL_RESOURCE_ATTRIBUTES', 'deployment.environment.name=staging');
+    const telemetry = startTelemetry({
+      serviceName: 'sdk-test',
+      instanceId: 'sdk-test-1',
+      partitions: [2, 5],
+      env: {},
+      traceExporter: exporter,
+      instrumentLibraries: false,
+    });
+    expect(telemetry.tracing).toBe(true);
+    const span = telemetry.tracer.startSpan('turn');
+    expect(span.isRecording()).toBe(true);
+    span.end();
+    await telemetry.shutdown();
+    vi.unstubAllEnvs();
+    expect(exported.map((s) => s.name)).toEqual(['turn']);
+    expect(exported[0]!.resource.attributes).toMatchObject({
+      'service.name': 'sdk-test',
+      'service.instance.id': 'sdk-test-1',
+      'tl.partitions': '2,5',
+      'deployment.environment.name': 'staging',
+    });
   });
 });
