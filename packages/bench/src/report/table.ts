@@ -107,25 +107,30 @@ export function renderTables(report: BenchReport): string {
   }
   if (report.scaling) {
     const sc = report.scaling;
-    const h = sc.scaling.handovers;
     out.push(
       '',
-      'scaling (same events; the second run scales every stage while it runs)',
+      'scaling (same events; steady and scaling runs alternate, the scaling ones scale every stage while they run)',
       table(
         ['row', 'events/s', 'p99 ms', 'committed', 'verified'],
-        [sc.steady, sc.scaling, ...(sc.baseline?.rounds.flatMap((r) => [r.baseline, r.current]) ?? [])].map(
-          (r) => [
-            r.label,
-            n0(r.eventsPerSecond),
-            n0(r.p99Ms),
-            `${n0(r.committed)}/${n0(r.sent)}`,
-            String(r.verified),
-          ],
-        ),
+        [
+          ...sc.rounds.flatMap((r) => [r.steady, r.scaling]),
+          ...(sc.baseline?.rounds.flatMap((r) => [r.baseline, r.current]) ?? []),
+        ].map((r) => [
+          r.label,
+          n0(r.eventsPerSecond),
+          n0(r.p99Ms),
+          `${n0(r.committed)}/${n0(r.sent)}`,
+          String(r.verified),
+        ]),
       ),
-      `while scaling: ${(100 * sc.ratio).toFixed(1)}% of steady throughput; ` +
-        `${h?.cooperative ?? 0} partitions moved cooperatively, pause p50 ${n0(h?.pauseP50Ms ?? 0)} ms, ` +
-        `p99 ${n0(h?.pauseP99Ms ?? 0)} ms, max ${n0(h?.pauseMaxMs ?? 0)} ms`,
+      `while scaling: ${(100 * sc.ratio).toFixed(1)}% of steady throughput (median of ${sc.rounds.length} alternating rounds)`,
+      ...sc.rounds.map(({ scaling }, i) => {
+        const h = scaling.handovers;
+        return (
+          `  round ${i + 1}: ${h?.cooperative ?? 0} partitions moved cooperatively, pause p50 ${n0(h?.pauseP50Ms ?? 0)} ms, ` +
+          `p99 ${n0(h?.pauseP99Ms ?? 0)} ms, max ${n0(h?.pauseMaxMs ?? 0)} ms`
+        );
+      }),
     );
     if (sc.baseline)
       out.push(

@@ -2,8 +2,9 @@
  * Scaling: what partition leases and fencing cost, and what a scale event costs.
  *
  * - Steady and scaling: the same events as fast as the pipeline takes them, on the same starting topology (state
- *   and writer with two instances each), once untouched and once while instances of every stage are added and
- *   removed; the scaling run's throughput against the steady one, and the pause of each partition that moved.
+ *   and writer with two instances each), untouched and while instances of every stage are added and removed, in
+ *   alternating rounds (steady, scaling, steady, scaling: a shared machine's drift falls on both alike); the
+ *   median scaling run's throughput against the median steady one, and the pause of each partition that moved.
  * - With a baseline (`--baseline <checkout>`, another checkout of throughline built with `pnpm build`, for example
  *   one from before leases): the steady run of that build and of this one, alternating, side by side.
  */
@@ -15,13 +16,11 @@ import type { Sizes } from '../sizes.js';
 import { median } from './side-by-side.js';
 
 export interface ScalingReport {
-  /** This build, no scale event. */
-  steady: PipelineRow;
-  /** This build, the same events while the stages scale (`steps`). */
-  scaling: PipelineRow;
+  /** Alternating rounds of this build: no scale event, then the same events while the stages scale (`steps`). */
+  rounds: { steady: PipelineRow; scaling: PipelineRow }[];
   /** The scale steps, at which share of the events sent. */
   steps: { atShare: number; app: StageApp; instances: number }[];
-  /** `scaling` over `steady` events/s. */
+  /** The median scaling run's events/s over the median steady run's. */
   ratio: number;
   /** With a baseline: rounds of this build and the baseline, alternating, the same steady run. */
   baseline?: { root: string; rounds: { current: PipelineRow; baseline: PipelineRow }[]; ratio: number };
@@ -58,7 +57,12 @@ function scaleDuring(total: number) {
 export async function runScaling(
   sizes: Sizes,
   events: Event[],
-  opts: { baselineRoot?: string; rounds?: number; onRow?: (row: PipelineRow) => void } = {},
+  opts: {
+    baselineRoot?: string;
+    /** Rounds of steady and scaling runs, and of the baseline comparison. Default 2. */
+    rounds?: number;
+    onRow?: (row: PipelineRow) => void;
+  } = {},
 ): Promise<ScalingReport> {
   const run = async (label: string, extra: Partial<Parameters<typeof runPipeline>[0]>) => {
     const row = await runPipeline(
@@ -76,17 +80,25 @@ export async function runScaling(
     opts.onRow?.(row);
     return row;
   };
-  const steady = await run('steady (state 2, writer 2, enrich 1)', {});
-  const scaling = await run('while scaling every stage', { during: scaleDuring(events.length) });
+  const roundCount = opts.rounds ?? 2;
+  const scalingRounds: ScalingReport['rounds'] = [];
+  for (let i = 0; i < roundCount; i++) {
+    const steady = await run(`steady (state 2, writer 2, enrich 1), round ${i + 1}`, {});
+    const scaling = await run(`while scaling every stage, round ${i + 1}`, {
+      during: scaleDuring(events.length),
+    });
+    scalingRounds.push({ steady, scaling });
+  }
   const report: ScalingReport = {
-    steady,
-    scaling,
+    rounds: scalingRounds,
     steps: SCALE_STEPS,
-    ratio: scaling.eventsPerSecond / steady.eventsPerSecond,
+    ratio:
+      median(scalingRounds.map((r) => r.scaling.eventsPerSecond)) /
+      median(scalingRounds.map((r) => r.steady.eventsPerSecond)),
   };
   if (opts.baselineRoot !== undefined) {
     const rounds: { current: PipelineRow; baseline: PipelineRow }[] = [];
-    for (let i = 0; i < (opts.rounds ?? 2); i++) {
+    for (let i = 0; i < roundCount; i++) {
       const baseline = await run(`baseline build, round ${i + 1}`, {
         appsRoot: opts.baselineRoot,
         instances: SINGLE,
