@@ -6,7 +6,7 @@ import type pg from 'pg';
 import { publishWithRetry, type Event, type IngestServiceClient } from '@throughline/contracts';
 import { LedgerWorkload } from '@throughline/ledger';
 import { verifyLedger } from '@throughline/stores';
-import { selfCpuSeconds, treeCpuSeconds } from './cpu.js';
+import { CpuTracker, reapedChildrenCpuSeconds, selfCpuSeconds, treeCpuSeconds } from './cpu.js';
 import { emptyStageMetrics, scrapeStage, type StageMetrics } from './metrics.js';
 import type { StageApp } from '@throughline/stack';
 import { startSecuredServers } from './secured.js';
@@ -254,15 +254,18 @@ export async function runPipeline(opts: PipelineRunOptions, events: Event[]): Pr
       ...(opts.appsRoot ? { appsRoot: opts.appsRoot } : {}),
     });
     let stopSending = false;
+    let perProcess: CpuTracker | undefined;
     try {
       const roots = () => [...servers.pids, ...stack.pids()];
-      const processes = new Map<string, number>([
-        ...[...stack.services].map(([n, s]) => [n, s.pid ?? -1] as const),
-        ...Object.entries(servers.pidsByName),
-      ]);
-      const cpuOf = () => new Map([...processes].map(([n, pid]) => [n, treeCpuSeconds([pid])]));
-      const cpuBefore = cpuOf();
+      // Read again at each sample: a scale step adds and stops instances, a fault restarts a process.
+      const processes = () =>
+        new Map<string, number>([
+          ...[...stack.services].map(([n, s]) => [n, s.pid ?? -1] as const),
+          ...Object.entries(servers.pidsByName),
+        ]);
+      perProcess = new CpuTracker(processes);
       const loadBefore = selfCpuSeconds();
+      const reapedBefore = reapedChildrenCpuSeconds();
       const totalBefore = treeCpuSeconds(roots());
       const started = performance.now();
       const startedAtMs = Date.now();
@@ -286,9 +289,11 @@ export async function runPipeline(opts: PipelineRunOptions, events: Event[]): Pr
       );
       const seconds = (performance.now() - started) / 1000;
       const load = selfCpuSeconds() - loadBefore;
-      const totalCpu = treeCpuSeconds(roots()) - totalBefore + load;
-      const cpuSeconds: Record<string, number> = {};
-      for (const [name, cpu] of cpuOf()) cpuSeconds[name] = cpu - (cpuBefore.get(name) ?? 0);
+      // What runs now, less what ran at the start, plus the whole time of the processes that exited meanwhile
+      // (an exited process's reading at the start is in `totalBefore`, so only its time since counts).
+      const totalCpu =
+        treeCpuSeconds(roots()) - totalBefore + (reapedChildrenCpuSeconds() - reapedBefore) + load;
+      const cpuSeconds = perProcess.stop();
       cpuSeconds.load = load;
       stopSending = true;
       await sending.catch(() => undefined);
@@ -340,6 +345,7 @@ export async function runPipeline(opts: PipelineRunOptions, events: Event[]): Pr
         ...(handovers ? { handovers } : {}),
       };
     } finally {
+      perProcess?.stop();
       stopSending = true;
       await stack.stop();
     }
