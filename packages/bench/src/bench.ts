@@ -9,6 +9,7 @@ import type { BenchReport } from './report/types.js';
 import { runAblation, runCapacity } from './scenarios/ablation.js';
 import { runFloor } from './scenarios/floor.js';
 import { runFootprint } from './scenarios/footprint.js';
+import { runStartup } from './scenarios/startup.js';
 import { runPeer } from './scenarios/peer.js';
 import { runScaling } from './scenarios/scaling.js';
 import { runReplication } from './scenarios/replication.js';
@@ -26,6 +27,7 @@ export const SCENARIOS = [
   'security',
   'replication',
   'footprint',
+  'startup',
   'soak',
   'all',
 ] as const;
@@ -42,8 +44,8 @@ export interface RunBenchOptions {
   /** Called with a line of progress (a finished row). */
   progress?: (line: string) => void;
   /**
-   * With the scaling scenario: another checkout of throughline, built (`pnpm build`), to run side by side with
-   * this build (for example one from before partition leases and fencing).
+   * With the scaling and startup scenarios: another checkout of throughline, built (`pnpm build`), to run side by
+   * side with this build (for example one from before partition leases and fencing).
    */
   baselineRoot?: string;
 }
@@ -104,6 +106,13 @@ export async function runBench(opts: RunBenchOptions): Promise<BenchReport> {
   if (all || opts.scenario === 'footprint') {
     report.footprint = await runFootprint(sizes.footprint);
     opts.progress?.(`footprint: ${Math.round(report.footprint.bytesPerAccount)} bytes per account`);
+  }
+  if (all || opts.scenario === 'startup') {
+    report.startup = await runStartup(sizes.startupStarts, opts.baselineRoot);
+    for (const m of report.startup.medians)
+      opts.progress?.(
+        `startup: ${m.build} build, ${m.app}, tracing ${m.tracing ? 'on' : 'off'}: ${m.cpuSeconds.toFixed(2)} CPU-s, ready after ${Math.round(m.readyMs)} ms`,
+      );
   }
   // Not part of `all`: it is a soak, minutes of faults, run on purpose.
   if (opts.scenario === 'soak') {

@@ -117,7 +117,12 @@ export class CpuTracker {
     for (const [key, cpu] of treeCpuSecondsEach(byKey)) {
       const seen = this.readings.get(key);
       if (seen) seen.last = cpu;
-      else this.readings.set(key, { name: key.slice(0, key.lastIndexOf(':')), first: atStart ? cpu : 0, last: cpu });
+      else
+        this.readings.set(key, {
+          name: key.slice(0, key.lastIndexOf(':')),
+          first: atStart ? cpu : 0,
+          last: cpu,
+        });
     }
   }
 

@@ -27,6 +27,8 @@ export interface Sizes {
   securityEvents: number;
   /** Events of each run of the replication scenario (one copy and three, alternating). */
   replicationEvents: number;
+  /** Starts of each stage (for each tracing setting) the startup scenario measures. */
+  startupStarts: number;
   /** Accounts and claimed event ids the footprint scenario writes to Redis. */
   footprint: { accounts: number; eventIds: number };
   /**
@@ -52,6 +54,7 @@ export const SIZES: Record<Size, Sizes> = {
     scalingEvents: 600_000,
     securityEvents: 300_000,
     replicationEvents: 300_000,
+    startupStarts: 5,
     footprint: { accounts: 100_000, eventIds: 1_000_000 },
     // Six minutes, two rounds of the six faults.
     soak: { events: 1_080_000, perSecond: 3_000, faultEveryMs: 15_000, holdMs: 6_000 },
@@ -72,6 +75,7 @@ export const SIZES: Record<Size, Sizes> = {
     scalingEvents: 40_000,
     securityEvents: 20_000,
     replicationEvents: 20_000,
+    startupStarts: 1,
     footprint: { accounts: 10_000, eventIds: 50_000 },
     soak: { events: 90_000, perSecond: 2_000, faultEveryMs: 4_000, holdMs: 3_000 },
   },

@@ -90,11 +90,35 @@ it('scaling scales every stage mid-run, moves partitions cooperatively, and lose
     return (a! + b!) / 2;
   };
   expect(report.scaling!.ratio).toBeCloseTo(
-    medianOf(rounds.map((r) => r.scaling.eventsPerSecond)) / medianOf(rounds.map((r) => r.steady.eventsPerSecond)),
+    medianOf(rounds.map((r) => r.scaling.eventsPerSecond)) /
+      medianOf(rounds.map((r) => r.steady.eventsPerSecond)),
     6,
   );
-  expect(renderTables(report)).toMatch(/while scaling: \d+\.\d% of steady throughput \(median of 2 alternating rounds\)/);
+  expect(renderTables(report)).toMatch(
+    /while scaling: \d+\.\d% of steady throughput \(median of 2 alternating rounds\)/,
+  );
   expect(renderTables(report)).toMatch(/round 2: \d+ partitions moved cooperatively/);
+});
+
+it('startup measures what an added instance of each stage costs to start, tracing off and on', async () => {
+  const report = await runBench({ scenario: 'startup', size: 'small' });
+  const { samples, medians } = report.startup!;
+  expect(samples).toHaveLength(2 * 3 * SIZES.small.startupStarts);
+  expect(medians.every((m) => m.build === 'this')).toBe(true);
+  expect(medians.map((m) => `${m.app}/${m.tracing}`)).toEqual([
+    'enrich/false',
+    'state/false',
+    'writer/false',
+    'enrich/true',
+    'state/true',
+    'writer/true',
+  ]);
+  for (const s of samples) {
+    // A Node.js process loads its modules and connects before it is ready: tenths of a CPU-second at least.
+    expect(s.cpuSeconds).toBeGreaterThan(0.1);
+    expect(s.readyMs).toBeGreaterThan(0);
+  }
+  expect(renderTables(report)).toMatch(/^this\s+state\s+off\s+\d+\.\d\d\s+[\d,]+\s+1$/m);
 });
 
 it('the knee is the smallest setting within 5% of the best', () => {

@@ -44,7 +44,7 @@ export interface TelemetryOptions {
   /**
    * Instrument @grpc/grpc-js, ioredis and pg. Default: only when tracing is on. Their spans are all the
    * instrumentation gives (none of its metrics is used), and without tracing they would go nowhere while its ESM
-   * loader hook costs each process about a third of a CPU-second before it is ready.
+   * loader hook costs each process almost half a CPU-second before it is ready.
    */
   instrumentLibraries?: boolean;
 }

@@ -16,6 +16,7 @@ export const BENCH_SCENARIOS = [
   'security',
   'replication',
   'footprint',
+  'startup',
   'soak',
   'all',
 ] as const;
@@ -42,7 +43,7 @@ export function benchCommand(): Command {
     .option('--verify', 'check the ledger invariants after every pipeline row')
     .option(
       '--baseline <checkout>',
-      'scaling: also run another checkout of throughline (built with pnpm build) side by side with this build',
+      'scaling, startup: also run another checkout of throughline (built with pnpm build) side by side with this build',
     )
     .addHelpText(
       'after',

@@ -105,6 +105,28 @@ export function renderTables(report: BenchReport): string {
         `(${f.perMillionEventIdsMiB.toFixed(1)} MiB per million inside the horizon, ${n0(f.eventIds)} written)`,
     );
   }
+  if (report.startup) {
+    const st = report.startup;
+    out.push(
+      '',
+      'startup (an instance added to a running stack: CPU seconds of its process until it reported ready; medians)',
+      table(
+        ['build', 'stage', 'tracing', 'CPU s', 'ready after ms', 'starts'],
+        st.medians.map((m) => [
+          m.build,
+          m.app,
+          m.tracing ? 'on' : 'off',
+          m.cpuSeconds.toFixed(2),
+          n0(m.readyMs),
+          String(
+            st.samples.filter((s) => s.build === m.build && s.app === m.app && s.tracing === m.tracing)
+              .length,
+          ),
+        ]),
+      ),
+      ...(st.baselineRoot === undefined ? [] : [`baseline: ${st.baselineRoot}`]),
+    );
+  }
   if (report.scaling) {
     const sc = report.scaling;
     out.push(

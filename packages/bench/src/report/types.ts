@@ -1,6 +1,7 @@
 import type { PipelineRow } from '../pipeline-run.js';
 import type { FloorRow } from '../scenarios/floor.js';
 import type { FootprintReport } from '../scenarios/footprint.js';
+import type { StartupReport } from '../scenarios/startup.js';
 import type { Capacity } from '../scenarios/ablation.js';
 import type { PeerRow } from '../scenarios/peer.js';
 import type { ScalingReport } from '../scenarios/scaling.js';
@@ -29,4 +30,6 @@ export interface BenchReport {
   soak?: SoakReport;
   /** What the state stage keeps in Redis, per account and per claimed event id. */
   footprint?: FootprintReport;
+  /** What an instance of each stage costs to start, with tracing off and on. */
+  startup?: StartupReport;
 }
