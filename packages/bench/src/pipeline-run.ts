@@ -65,6 +65,10 @@ export interface Handovers {
   pauseP50Ms: number;
   pauseP99Ms: number;
   pauseMaxMs: number;
+  /** Every pause, ms, ascending (to take percentiles over several runs). */
+  pausesMs: number[];
+  /** The longest pause: which service took which partition from whom. */
+  slowest?: { service: string; partition: number; previousOwner: string; pauseMs: number };
 }
 
 export interface PipelineRow {
@@ -213,21 +217,34 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** The hand-overs in the services' JSON logs (`acquired partition` lines, with the pause when it is known). */
-export function handoversOf(outputs: readonly string[]): Handovers {
+export function handoversOf(outputs: readonly string[], names: readonly string[] = []): Handovers {
   let acquisitions = 0;
   const pauses: number[] = [];
-  for (const output of outputs) {
+  let slowest: Handovers['slowest'];
+  outputs.forEach((output, i) => {
     for (const line of output.split('\n')) {
       if (!line.includes('acquired partition')) continue;
       try {
-        const { pauseMs } = JSON.parse(line) as { pauseMs?: number | null };
+        const { pauseMs, partition, previousOwner } = JSON.parse(line) as {
+          pauseMs?: number | null;
+          partition?: number;
+          previousOwner?: string;
+        };
         acquisitions++;
-        if (typeof pauseMs === 'number') pauses.push(pauseMs);
+        if (typeof pauseMs !== 'number') continue;
+        pauses.push(pauseMs);
+        if (slowest === undefined || pauseMs > slowest.pauseMs)
+          slowest = {
+            service: names[i] ?? `#${i}`,
+            partition: partition ?? -1,
+            previousOwner: previousOwner ?? '',
+            pauseMs,
+          };
       } catch {
         // not a log line of ours
       }
     }
-  }
+  });
   pauses.sort((a, b) => a - b);
   return {
     acquisitions,
@@ -235,6 +252,24 @@ export function handoversOf(outputs: readonly string[]): Handovers {
     pauseP50Ms: percentile(pauses, 0.5),
     pauseP99Ms: percentile(pauses, 0.99),
     pauseMaxMs: pauses.at(-1) ?? 0,
+    pausesMs: pauses,
+    ...(slowest ? { slowest } : {}),
+  };
+}
+
+/** Percentiles of the pauses of several runs' hand-overs taken together. */
+export function pausesOf(handovers: readonly (Handovers | undefined)[]): {
+  count: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+} {
+  const all = handovers.flatMap((h) => h?.pausesMs ?? []).sort((a, b) => a - b);
+  return {
+    count: all.length,
+    p50Ms: percentile(all, 0.5),
+    p99Ms: percentile(all, 0.99),
+    maxMs: all.at(-1) ?? 0,
   };
 }
 
@@ -319,7 +354,10 @@ export async function runPipeline(opts: PipelineRunOptions, events: Event[]): Pr
       let verified: boolean | undefined;
       if (opts.verify) verified = (await verifyLedger(stack.pool)).ok;
       const handovers = opts.during
-        ? handoversOf([...stack.services.values()].map((p) => p.output()))
+        ? handoversOf(
+            [...stack.services.values()].map((p) => p.output()),
+            [...stack.services.keys()],
+          )
         : undefined;
       return {
         label: opts.label,

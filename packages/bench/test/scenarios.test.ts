@@ -98,6 +98,16 @@ it('scaling scales every stage mid-run, moves partitions cooperatively, and lose
     /while scaling: \d+\.\d% of steady throughput \(median of 2 alternating rounds\)/,
   );
   expect(renderTables(report)).toMatch(/round 2: \d+ partitions moved cooperatively/);
+  // The pauses of both rounds taken together.
+  const { pauses } = report.scaling!;
+  expect(pauses.count).toBe(
+    rounds[0]!.scaling.handovers!.cooperative + rounds[1]!.scaling.handovers!.cooperative,
+  );
+  expect(pauses.maxMs).toBe(Math.max(...rounds.map((r) => r.scaling.handovers!.pauseMaxMs)));
+  expect(renderTables(report)).toMatch(
+    /\d+ partitions moved cooperatively in all, pause p50 \d+ ms, p99 [\d,]+ ms/,
+  );
+  expect(rounds[0]!.scaling.handovers!.slowest?.service).toMatch(/^(enrich|state|writer)(-\d+)?$/);
 });
 
 it('startup measures what an added instance of each stage costs to start, tracing off and on', async () => {

@@ -145,12 +145,17 @@ export function renderTables(report: BenchReport): string {
           String(r.verified),
         ]),
       ),
-      `while scaling: ${(100 * sc.ratio).toFixed(1)}% of steady throughput (median of ${sc.rounds.length} alternating rounds)`,
+      `while scaling: ${(100 * sc.ratio).toFixed(1)}% of steady throughput (median of ${sc.rounds.length} alternating rounds); ` +
+        `${sc.pauses.count} partitions moved cooperatively in all, pause p50 ${n0(sc.pauses.p50Ms)} ms, ` +
+        `p99 ${n0(sc.pauses.p99Ms)} ms, max ${n0(sc.pauses.maxMs)} ms`,
       ...sc.rounds.map(({ scaling }, i) => {
         const h = scaling.handovers;
         return (
           `  round ${i + 1}: ${h?.cooperative ?? 0} partitions moved cooperatively, pause p50 ${n0(h?.pauseP50Ms ?? 0)} ms, ` +
-          `p99 ${n0(h?.pauseP99Ms ?? 0)} ms, max ${n0(h?.pauseMaxMs ?? 0)} ms`
+          `p99 ${n0(h?.pauseP99Ms ?? 0)} ms, max ${n0(h?.pauseMaxMs ?? 0)} ms` +
+          (h?.slowest
+            ? ` (${h.slowest.service} took partition ${h.slowest.partition} from ${h.slowest.previousOwner})`
+            : '')
         );
       }),
     );

@@ -10,7 +10,7 @@
  */
 import type { Event } from '@throughline/contracts';
 import type { StageApp } from '@throughline/stack';
-import { runPipeline, type PipelineRow } from '../pipeline-run.js';
+import { pausesOf, runPipeline, type PipelineRow } from '../pipeline-run.js';
 import type { PipelineStack } from '../stack.js';
 import type { Sizes } from '../sizes.js';
 import { median } from './side-by-side.js';
@@ -22,6 +22,8 @@ export interface ScalingReport {
   steps: { atShare: number; app: StageApp; instances: number }[];
   /** The median scaling run's events/s over the median steady run's. */
   ratio: number;
+  /** The pauses of the partitions moved cooperatively in every scaling run, taken together. */
+  pauses: ReturnType<typeof pausesOf>;
   /** With a baseline: rounds of this build and the baseline, alternating, the same steady run. */
   baseline?: { root: string; rounds: { current: PipelineRow; baseline: PipelineRow }[]; ratio: number };
 }
@@ -95,6 +97,7 @@ export async function runScaling(
     ratio:
       median(scalingRounds.map((r) => r.scaling.eventsPerSecond)) /
       median(scalingRounds.map((r) => r.steady.eventsPerSecond)),
+    pauses: pausesOf(scalingRounds.map((r) => r.scaling.handovers)),
   };
   if (opts.baselineRoot !== undefined) {
     const rounds: { current: PipelineRow; baseline: PipelineRow }[] = [];
