@@ -9,6 +9,7 @@ const telemetry = startTelemetry({
   serviceName: 'throughline-config',
   instanceId: `config-${instanceIndex}`,
   env: process.env,
+  resolveFrom: import.meta.url,
 });
 const { run } = await import('./service.js');
 await run(telemetry);

@@ -6,6 +6,11 @@ import { instanceIdOf } from '@throughline/runtime';
 import { startTelemetry } from '@throughline/telemetry-sdk';
 
 const instanceId = instanceIdOf('enrich', process.env);
-const telemetry = startTelemetry({ serviceName: 'throughline-enrich', instanceId, env: process.env });
+const telemetry = startTelemetry({
+  serviceName: 'throughline-enrich',
+  instanceId,
+  env: process.env,
+  resolveFrom: import.meta.url,
+});
 const { run } = await import('./service.js');
 await run(telemetry, instanceId);

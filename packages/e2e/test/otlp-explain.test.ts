@@ -103,7 +103,8 @@ describe('traces exported over OTLP/HTTP name the stage made slow on purpose', (
     process.stdout.write(`\n${table}\n`);
     expect(table).toMatch(/^writer\s+process tl\.applied\.\d+\s+.*postgres \d+/m);
     expect(table).toMatch(/The slowest hop is writer: .* mostly waiting on postgres/);
-    // Library instrumentation: gRPC server spans on ingest, pg spans under the writer's waits.
+    // Library instrumentation: gRPC server spans on ingest, pg spans under the writer's waits, ioredis spans under
+    // the state stage's.
     expect(
       spans.some(
         (s) =>
@@ -111,5 +112,9 @@ describe('traces exported over OTLP/HTTP name the stage made slow on purpose', (
       ),
     ).toBe(true);
     expect(spans.some((s) => s.service === 'throughline-writer' && s.name.startsWith('pg.query'))).toBe(true);
+    // ioredis spans under the state stage's waits (its reads and its fenced write script).
+    expect(
+      spans.some((s) => s.service === 'throughline-state' && ['mget', 'hmget', 'evalsha'].includes(s.name)),
+    ).toBe(true);
   });
 });

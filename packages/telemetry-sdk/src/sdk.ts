@@ -47,6 +47,13 @@ export interface TelemetryOptions {
    * loader hook costs each process almost half a CPU-second before it is ready.
    */
   instrumentLibraries?: boolean;
+  /**
+   * The caller's `import.meta.url`. When given, the instrumented libraries the caller can resolve are loaded here
+   * with `require`, after the instrumentation is in place, and the service's ES modules that import them later get
+   * those same (patched) modules: no ESM loader hook is needed, whose worker thread sees every module the process
+   * loads (most of half a CPU-second before it is ready). Without it, the loader hook instruments them.
+   */
+  resolveFrom?: string;
 }
 
 export interface Telemetry {
@@ -82,7 +89,7 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   if (env.OTEL_LOG_LEVEL) diag.setLogger(new DiagConsoleLogger(), diagLogLevelFromString(env.OTEL_LOG_LEVEL));
   const tracing = options.traceExporter !== undefined || tracingConfigured(env);
   const instrument = options.instrumentLibraries ?? tracing;
-  if (instrument) registerInstrumentationHooks();
+  if (instrument && options.resolveFrom === undefined) registerInstrumentationHooks();
 
   const resource = resourceFromAttributes({
     [ATTR_SERVICE_NAME]: env.OTEL_SERVICE_NAME ?? options.serviceName,
@@ -122,6 +129,7 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
         meterProvider,
       })
     : () => {};
+  if (instrument && options.resolveFrom !== undefined) preloadInstrumented(options.resolveFrom);
   return {
     tracing,
     tracer: trace.getTracer('throughline'),
@@ -160,6 +168,22 @@ export function libraryInstrumentations(env: NodeJS.ProcessEnv) {
 }
 
 let hooksRegistered = false;
+
+/**
+ * Loads, with `require` from `resolveFrom`, each instrumented library that module can resolve (the CommonJS hook of
+ * the instrumentation patches it as it loads). An ES module importing it afterwards gets that module from the
+ * CommonJS cache. A library the caller does not depend on is skipped.
+ */
+function preloadInstrumented(resolveFrom: string): void {
+  const require = createRequire(resolveFrom);
+  for (const name of INSTRUMENTED_MODULES) {
+    try {
+      require(name);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err;
+    }
+  }
+}
 
 /** The libraries the services instrument: the only modules the ESM loader hook needs to see. */
 export const INSTRUMENTED_MODULES = ['@grpc/grpc-js', 'ioredis', 'pg'];
