@@ -177,11 +177,15 @@ let hooksRegistered = false;
 function preloadInstrumented(resolveFrom: string): void {
   const require = createRequire(resolveFrom);
   for (const name of INSTRUMENTED_MODULES) {
+    let path: string;
     try {
-      require(name);
+      path = require.resolve(name);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err;
+      if ((err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') continue;
+      throw err;
     }
+    // Outside the try: a library that resolves but fails to load is an error, not a library to skip.
+    require(path);
   }
 }
 

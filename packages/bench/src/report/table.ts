@@ -132,19 +132,10 @@ export function renderTables(report: BenchReport): string {
     out.push(
       '',
       'scaling (same events; steady and scaling runs alternate, the scaling ones scale every stage while they run)',
-      table(
-        ['row', 'events/s', 'p99 ms', 'committed', 'verified'],
-        [
-          ...sc.rounds.flatMap((r) => [r.steady, r.scaling]),
-          ...(sc.baseline?.rounds.flatMap((r) => [r.baseline, r.current]) ?? []),
-        ].map((r) => [
-          r.label,
-          n0(r.eventsPerSecond),
-          n0(r.p99Ms),
-          `${n0(r.committed)}/${n0(r.sent)}`,
-          String(r.verified),
-        ]),
-      ),
+      pipelineTable([
+        ...sc.rounds.flatMap((r) => [r.steady, r.scaling]),
+        ...(sc.baseline?.rounds.flatMap((r) => [r.baseline, r.current]) ?? []),
+      ]),
       `while scaling: ${(100 * sc.ratio).toFixed(1)}% of steady throughput (median of ${sc.rounds.length} alternating rounds); ` +
         `${sc.pauses.count} partitions moved cooperatively in all, pause p50 ${n0(sc.pauses.p50Ms)} ms, ` +
         `p99 ${n0(sc.pauses.p99Ms)} ms, max ${n0(sc.pauses.maxMs)} ms`,
@@ -165,21 +156,7 @@ export function renderTables(report: BenchReport): string {
       );
   }
   const sideBySide = (title: string, rows: PipelineRow[], summary: string) =>
-    out.push(
-      '',
-      title,
-      table(
-        ['row', 'events/s', 'p99 ms', 'committed', 'verified'],
-        rows.map((r) => [
-          r.label,
-          n0(r.eventsPerSecond),
-          n0(r.p99Ms),
-          `${n0(r.committed)}/${n0(r.sent)}`,
-          String(r.verified),
-        ]),
-      ),
-      summary,
-    );
+    out.push('', title, pipelineTable(rows), summary);
   if (report.security) {
     const se = report.security;
     sideBySide(
@@ -218,4 +195,18 @@ export function renderTables(report: BenchReport): string {
     if (so.held !== undefined) out.push(`still held when the run gave up: ${so.held}`);
   }
   return out.join('\n') + '\n';
+}
+
+/** Pipeline runs side by side: throughput, p99, what they committed and whether verify passed. */
+function pipelineTable(rows: PipelineRow[]): string {
+  return table(
+    ['row', 'events/s', 'p99 ms', 'committed', 'verified'],
+    rows.map((r) => [
+      r.label,
+      n0(r.eventsPerSecond),
+      n0(r.p99Ms),
+      `${n0(r.committed)}/${n0(r.sent)}`,
+      String(r.verified),
+    ]),
+  );
 }
