@@ -174,7 +174,10 @@ export class PartitionActor<T> {
       stage: this.name,
       partition: this.partition,
       messages: msgs,
-      startTimeMs: performance.timeOrigin + started,
+      // The wall clock the queue wait is measured on (message timestamps are the server's wall clock), and the one
+      // the tracing SDK starts its own spans on. `performance.timeOrigin + performance.now()` drifts away from it
+      // in a long-running process (NTP slewing), which put a turn's start tens of ms before its messages existed.
+      startTimeMs: startedAtMs,
     });
     const clock = new TurnClock(this.partition, scope, async (msg, reason, part) => {
       stats.deadLettered++;

@@ -70,7 +70,10 @@ export interface TurnScope {
 
 /** Hooks tracing into turns without the runtime depending on an OpenTelemetry SDK. */
 export interface TurnObserver {
-  /** `startTimeMs` is when the turn started (ms since the epoch, sub-millisecond precision); the scope's span covers `durationMs` from it. */
+  /**
+   * `startTimeMs` is when the turn started, on the wall clock (`Date.now()`, the clock its queue wait is measured on);
+   * the scope's span covers `durationMs` (measured on the monotonic clock) from it.
+   */
   startTurn(info: {
     stage: string;
     partition: number;

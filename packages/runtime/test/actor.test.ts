@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createMemoryBus, type Bus, type BusMessage } from '@throughline/bus';
 import { subjects } from '@throughline/contracts';
 import {
@@ -9,6 +9,7 @@ import {
   type FailureClass,
   type PartitionActorOptions,
   type Stall,
+  type TurnStats,
 } from '../src/index.js';
 
 const enc = new TextEncoder();
@@ -98,6 +99,43 @@ describe('PartitionActor', () => {
     await running;
     expect(seen).toEqual(bodies);
     expect(maxConcurrent).toBe(1);
+  });
+
+  it('tells the observer the turn started on the wall clock its queue wait is measured on, however far the performance clock drifted', async () => {
+    // The performance clock (timeOrigin + now()) and the wall clock drift apart in a long-running process; here
+    // the wall clock runs a minute ahead of it.
+    const wall = Date.now.bind(Date);
+    const spy = vi.spyOn(Date, 'now').mockImplementation(() => wall() + 60_000);
+    try {
+      bus = createMemoryBus();
+      await bus.ensureTopology();
+      await publishAll(bus, 2, ['a']);
+      const publishedAt = Date.now();
+      const turns: { startTimeMs: number; stats?: TurnStats }[] = [];
+      const actor = actorOn(bus, 2, {
+        observer: {
+          startTurn: ({ startTimeMs }) => {
+            const turn: { startTimeMs: number; stats?: TurnStats } = { startTimeMs };
+            turns.push(turn);
+            return {
+              outgoingHeaders: undefined,
+              traceId: undefined,
+              dependency: (_dependency, work) => work(),
+              end: (stats) => void (turn.stats = stats),
+            };
+          },
+        },
+      });
+      void actor.run();
+      await until(() => turns[0]?.stats !== undefined);
+      await actor.stop();
+      const { startTimeMs, stats } = turns[0]!;
+      expect(startTimeMs).toBe(stats!.startedAtMs);
+      // The oldest message was stored when the turn's start minus its queue wait says, on the same clock.
+      expect(Math.abs(startTimeMs - stats!.queueWaitMs - publishedAt)).toBeLessThan(50);
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('dead-letters an undecodable message at once and keeps the partition flowing', async () => {
