@@ -79,6 +79,7 @@ async function receiveAsOwner(
   bus: Bus,
   opts: MailboxOptions,
   send: () => Promise<unknown>,
+  warnings: Warning[],
 ): Promise<{ data: string[]; reopened: number }> {
   let reopened = 0;
   let sent = false;
@@ -102,7 +103,35 @@ async function receiveAsOwner(
       reopened++;
     }
   }
-  throw new Error(`nothing delivered in 90 s (mailbox opened again ${reopened} times)`);
+  throw new Error(
+    `nothing delivered in 90 s (mailbox opened again ${reopened} times): ${await describePartition(opts)}; ` +
+      `the bus warned: ${JSON.stringify(warnings)}`,
+  );
+}
+
+/** What the servers say of a partition's stream and consumers, for a failure's message. */
+async function describePartition(opts: MailboxOptions): Promise<string> {
+  const subject = subjects.of(opts.topic, opts.partition);
+  const facts: Record<string, unknown> = {};
+  try {
+    const stream = await jsm.streams.info(STREAM, { subjects_filter: subject });
+    facts.stream = { state: { ...stream.state, subjects: stream.state.subjects }, cluster: stream.cluster };
+    const consumers: unknown[] = [];
+    for await (const c of jsm.consumers.list(STREAM))
+      if (c.config.filter_subject === subject)
+        consumers.push({
+          name: c.name,
+          pending: c.num_pending,
+          ackPending: c.num_ack_pending,
+          delivered: c.delivered,
+          ackFloor: c.ack_floor,
+          cluster: c.cluster,
+        });
+    facts.consumers = consumers;
+  } catch (err) {
+    facts.error = String(err);
+  }
+  return JSON.stringify(facts);
 }
 
 describe('a consumer deleted while a server was down', { timeout: 300_000 }, () => {
@@ -152,6 +181,7 @@ describe('a consumer deleted while a server was down', { timeout: 300_000 }, () 
               msgId: `ghost-${trial}`,
             }),
           ),
+          third.warnings,
         );
         expect(received.data).toEqual(['after']);
         reopened += received.reopened;

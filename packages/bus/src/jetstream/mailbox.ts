@@ -27,9 +27,9 @@ export interface JetStreamMailboxOptions {
   /** Called once when the mailbox closes. */
   onClose(mailbox: JetStreamMailbox): void;
   /**
-   * How many messages of the partition the stream stores while the consumer reports none pending and none
-   * unacknowledged: 0 for a sound consumer. nats-server 2.9.10 was seen to leave a consumer so after a node of a
-   * cluster restarted (the messages stay stored, and nothing delivers them).
+   * How many messages of the partition the stream stores while the consumer holds none unacknowledged: 0 for a
+   * sound consumer once it delivered them. nats-server 2.9.10 was seen to leave a consumer so after a node of a
+   * cluster restarted (the messages stay stored, and nothing delivers them), reporting them pending or not.
    */
   lostMessages?: () => Promise<number>;
   /** Deletes the consumer, so that the owner's next open creates it again at the first stored message. */
@@ -115,7 +115,7 @@ export class JetStreamMailbox implements Mailbox {
       }
       if (++this.suspicions < 2) return;
       this.opts.logger?.warn(
-        'mailbox consumer reports nothing pending while the stream stores messages of its partition; creating it again',
+        'mailbox consumer delivers nothing while the stream stores messages of its partition; creating it again',
         this.logFields({ stored }),
       );
       // Failed first: the consumer's deletion then ends the pull loop without a failure of its own.
