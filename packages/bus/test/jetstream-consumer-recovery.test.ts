@@ -143,6 +143,7 @@ describe('a consumer deleted while a server was down', { timeout: 300_000 }, () 
     let ghosts: unknown[] = [];
     let trial = 0;
     let reopened = 0;
+    let refusedWhileDown = 0;
     for (; trial < TRIALS && ghosts.length === 0; trial++) {
       const partition = trial;
       const at = (epoch: number): MailboxOptions => ({ group: 'writer', topic: TOPIC, partition, epoch });
@@ -155,12 +156,21 @@ describe('a consumer deleted while a server was down', { timeout: 300_000 }, () 
       const victim = followers.find((n) => !killed.has(n.name)) ?? followers[0]!;
       killed.add(victim.name);
       await victim.kill();
-      // …and meanwhile the partition moves: a second owner replaces the consumer of epoch 1 by its own.
+      // …and meanwhile the partition moves: a second owner replaces the consumer of epoch 1 by its own. (nats-server
+      // 2.9.10 may refuse it as "not unique" for as long as the node is down: seen in CI once in eight runs. Then
+      // it is opened once the node is back; the premise below — a ghost seen and cleared — decides the test.)
       const second = await busWithWarnings();
-      await whileElecting('second owner', () => second.bus.openMailbox(at(2)));
+      const opened = await whileElecting('second owner', () => second.bus.openMailbox(at(2))).then(
+        () => true,
+        () => false,
+      );
       await one.close();
       await first.bus.close();
       await victim.restart();
+      if (!opened) {
+        refusedWhileDown++;
+        await whileElecting('second owner, the node back', () => second.bus.openMailbox(at(2)));
+      }
       // Back: its copy of the stream current again. (Not `waitHealthy()`: on nats-server 2.9.10 a copy of a
       // consumer created while the server was down may never be reported current.)
       await waitFor(
@@ -174,18 +184,21 @@ describe('a consumer deleted while a server was down', { timeout: 300_000 }, () 
       // A third owner, in a process that saw none of it, takes the partition over once every server is back.
       const third = await busWithWarnings();
       try {
-        const received = await receiveAsOwner(third.bus, at(3), () =>
-          // A stream leader just elected may refuse a publish once (10077, its count of messages set right again).
-          whileElecting('publish', () =>
-            third.bus.publish(subjects.of(TOPIC, partition), new TextEncoder().encode('after'), {
-              msgId: `ghost-${trial}`,
-            }),
-          ),
+        const received = await receiveAsOwner(
+          third.bus,
+          at(3),
+          () =>
+            // A stream leader just elected may refuse a publish once (10077, its count of messages set right again).
+            whileElecting('publish', () =>
+              third.bus.publish(subjects.of(TOPIC, partition), new TextEncoder().encode('after'), {
+                msgId: `ghost-${trial}`,
+              }),
+            ),
           third.warnings,
         );
         expect(received.data).toEqual(['after']);
         reopened += received.reopened;
-        ghosts = third.warnings
+        ghosts = [...second.warnings, ...third.warnings]
           .filter((w) => w.msg.includes('still held by it'))
           .flatMap((w) => (w.fields?.ghosts as unknown[] | undefined) ?? []);
       } finally {
@@ -195,7 +208,8 @@ describe('a consumer deleted while a server was down', { timeout: 300_000 }, () 
     }
     process.stdout.write(
       `ghost consumers cleared after ${trial} trial(s) of ${TRIALS}: ${JSON.stringify(ghosts)}; ` +
-        `mailboxes opened again after a stall: ${reopened}\n`,
+        `mailboxes opened again after a stall: ${reopened}; second owners refused while a node was down: ` +
+        `${refusedWhileDown}\n`,
     );
     // The premise: some server did keep the consumer of epoch 1 after its deletion, and the bus cleared it.
     expect(ghosts).toEqual([consumerName({ group: 'writer', topic: TOPIC, partition: trial - 1, epoch: 1 })]);
