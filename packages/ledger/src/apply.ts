@@ -2,6 +2,10 @@ import { Direction, Outcome, type EnrichedEvent, type Result } from '@throughlin
 import { RejectReason, type AccountState } from './types.js';
 
 const MS_PER_DAY = 86_400_000n;
+/** The ledger stores amounts as PostgreSQL `bigint`. */
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+const storable = (...values: bigint[]): boolean => values.every((v) => v >= INT64_MIN && v <= INT64_MAX);
 
 /** The UTC day (days since the Unix epoch) of a timestamp in milliseconds. */
 export function utcDayOf(epochMs: bigint): number {
@@ -21,7 +25,8 @@ export interface Decision {
  * Rules, in order: unknown tenant, disabled tenant, unknown currency, then for debits the daily debit limit
  * (`daily_debit_limit_minor` ≤ 0 means no limit; the tally counts converted amounts before fees) and the
  * overdraft limit (the balance after amount and fee may not go below `-overdraft_limit_minor`). Credits add the
- * converted amount less the fee. A rejected event leaves the balance as it was but still advances the position.
+ * converted amount less the fee. Last, an event that would take an amount the ledger stores beyond a signed 64-bit
+ * integer is rejected. A rejected event leaves the balance as it was but still advances the position.
  *
  * A late debit from a day before the account's current tally day is counted against the current day, which can
  * only reject more, never less.
@@ -51,6 +56,12 @@ export function applyEvent(state: AccountState, enriched: EnrichedEvent): Decisi
   } else {
     delta = enriched.baseAmountMinor - enriched.feeMinor;
   }
+  // Last, so that an event beyond a limit keeps its limit's reason.
+  if (
+    reason === undefined &&
+    !storable(enriched.baseAmountMinor, enriched.feeMinor, delta, state.balanceMinor + delta, newTally)
+  )
+    reason = RejectReason.outOfRange;
 
   const applied = reason === undefined;
   const next: AccountState = {

@@ -26,5 +26,10 @@ export const RejectReason = {
   unknownCurrency: 'UNKNOWN_CURRENCY',
   dailyLimitExceeded: 'DAILY_LIMIT_EXCEEDED',
   overdraftLimitExceeded: 'OVERDRAFT_LIMIT_EXCEEDED',
+  /**
+   * Applying it would take the balance, the converted amount, its fee or the day's debits beyond what the ledger
+   * stores (a signed 64-bit integer of minor units). Without it, the writer's commit would fail on the whole batch.
+   */
+  outOfRange: 'OUT_OF_RANGE',
 } as const;
 export type RejectReason = (typeof RejectReason)[keyof typeof RejectReason];

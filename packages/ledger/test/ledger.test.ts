@@ -99,6 +99,37 @@ describe('applyEvent', () => {
     expect(state.position).toBe(9n);
   });
 
+  it('rejects an event that would take an amount the ledger stores beyond a signed 64-bit integer', () => {
+    const max = 2n ** 63n - 1n;
+    // A credit past the largest balance.
+    const rich: AccountState = { ...EMPTY_ACCOUNT, balanceMinor: max - 5_000n, position: 3n };
+    const over = apply(rich, event({ amountMinor: 10_000n }), 4n);
+    expect(over.result.rejectReason).toBe(RejectReason.outOfRange);
+    expect(over.result.deltaMinor).toBe(0n);
+    expect(over.state.balanceMinor).toBe(max - 5_000n);
+    expect(over.state.position).toBe(4n);
+    // The same credit fits a smaller balance.
+    expect(
+      apply({ ...rich, balanceMinor: max - 9_975n }, event({ amountMinor: 10_000n }), 4n).state.balanceMinor,
+    ).toBe(max);
+    // A conversion rate that makes the converted amount itself too large, credit or debit.
+    const huge = tenant({
+      fxRatesE9: { USD: 10n ** 25n },
+      dailyDebitLimitMinor: 0n,
+      overdraftLimitMinor: 0n,
+    });
+    for (const direction of [Direction.DIRECTION_CREDIT, Direction.DIRECTION_DEBIT]) {
+      const e = event({ currency: 'USD', amountMinor: 10n ** 12n, direction });
+      const r = applyEvent(rich, enrichEvent(e, 5n, 0n, huge));
+      expect(r.result.rejectReason).toBe(
+        direction === Direction.DIRECTION_CREDIT
+          ? RejectReason.outOfRange
+          : RejectReason.overdraftLimitExceeded,
+      );
+      expect(r.state.balanceMinor).toBe(rich.balanceMinor);
+    }
+  });
+
   it('rejects events of a disabled tenant', () => {
     const r = applyEvent(EMPTY_ACCOUNT, enrichEvent(event(), 1n, 0n, tenant({ enabled: false })));
     expect(r.result.rejectReason).toBe(RejectReason.tenantDisabled);
