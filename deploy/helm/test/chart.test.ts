@@ -86,6 +86,26 @@ describe('values.yaml', () => {
       expect(() =>
         helmTemplate({ valueFiles: ['ci/default-values.yaml'], set: { bus: { streamReplicas } } }),
       ).toThrow(/streamReplicas/);
+    // Three copies on nats-server 2.9 are refused by the services unless the chart says the risk is accepted.
+    const accepted = (r: Rendered) =>
+      ['ingest', ...STAGES].map(
+        (name) =>
+          envOf(podSpecOf(deployment(r, name)).containers[0]!).get('BUS_ACCEPT_NATS_2_9_REPLICAS')?.value,
+      );
+    expect(accepted(helmTemplate({ valueFiles: ['ci/default-values.yaml'] }))).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ]);
+    expect(
+      accepted(
+        helmTemplate({
+          valueFiles: ['ci/default-values.yaml'],
+          set: { bus: { streamReplicas: 3, acceptNats29Replicas: true } },
+        }),
+      ),
+    ).toEqual(['true', 'true', 'true', 'true']);
   });
 
   it('rolls a stage one pod at a time, never below its count, draining within the grace period', () => {

@@ -13,10 +13,10 @@ it('replicated servers are three NATS nodes, and the services are told to keep t
   const servers = await startReplicatedServers();
   try {
     expect(Object.keys(servers.pidsByName).filter((n) => n.startsWith('nats-'))).toHaveLength(3);
-    expect(servers.env).toEqual({ BUS_STREAM_REPLICAS: '3' });
+    expect(servers.env).toEqual({ BUS_STREAM_REPLICAS: '3', BUS_ACCEPT_NATS_2_9_REPLICAS: 'true' });
     const bus = await connectJetStreamBus({
       servers: servers.natsUrl,
-      settings: { streamReplicas: Number(servers.env!.BUS_STREAM_REPLICAS) },
+      settings: { streamReplicas: Number(servers.env!.BUS_STREAM_REPLICAS), acceptNats29Replicas: true },
     });
     await bus.ensureTopology();
     await bus.close();

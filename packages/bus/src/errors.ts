@@ -9,6 +9,8 @@ export const BusErrorCode = {
   noStream: 'BUS_NO_STREAM',
   /** A stream exists with settings that cannot be updated in place (retention, storage). */
   topologyConflict: 'BUS_TOPOLOGY_CONFLICT',
+  /** The server cannot keep what the settings ask safely (more than one copy before nats-server 2.10). */
+  unsupportedServer: 'BUS_UNSUPPORTED_SERVER',
   /** Another consumer group already consumes the partition (work-queue streams allow one consumer a subject). */
   consumerConflict: 'BUS_CONSUMER_CONFLICT',
   /** The message is larger than the stream (or the server) accepts. */

@@ -38,6 +38,7 @@ import {
   takeOverPartition,
 } from './jetstream/topology.js';
 import { natsAuthOptions, type NatsAuth } from './jetstream/auth.js';
+import { REPLICAS_SAFE_SINCE, replicasAreSafeOn } from './jetstream/server-version.js';
 import { resolveBusSettings, type ResolvedBusSettings } from './settings.js';
 import type {
   Bus,
@@ -156,6 +157,7 @@ class JetStreamBus implements Bus {
   /** Consumers deleted on each partition: a server that was down meanwhile may still hold one (a ghost). */
   private readonly deletedConsumers = new DeletedConsumers();
   private closed = false;
+  private warnedReplicas = false;
   private readonly logger: Logger | undefined;
   private readonly jsOptions: JetStreamOptions;
 
@@ -171,6 +173,7 @@ class JetStreamBus implements Bus {
 
   async ensureTopology(): Promise<void> {
     this.checkOpen();
+    this.checkReplicasSupported();
     // Every step is idempotent, so the whole is tried again while JetStream does not answer: a clustered
     // JetStream electing the leader of a stream just created (or of its meta data) times requests out meanwhile.
     const deadline = Date.now() + TOPOLOGY_RETRY_MS;
@@ -195,6 +198,27 @@ class JetStreamBus implements Bus {
         });
         await new Promise((resolve) => setTimeout(resolve, Math.min(250 * 2 ** (attempt - 1), 2_000)));
       }
+    }
+  }
+
+  /** Refuses more than one copy of the streams on a server that does not keep them consistent (see the setting). */
+  private checkReplicasSupported(): void {
+    const version = this.nc.info?.version;
+    if (this.settings.streamReplicas <= 1 || replicasAreSafeOn(version)) return;
+    const why =
+      `on nats-server ${version} the copies of a work-queue stream disagree after a node restart and ` +
+      `acknowledged messages can be lost (README, "Exactly once")`;
+    if (!this.settings.acceptNats29Replicas)
+      throw new BusError(
+        BusErrorCode.unsupportedServer,
+        `${this.settings.streamReplicas} copies of each stream need nats-server ${REPLICAS_SAFE_SINCE} or newer: ` +
+          `${why}. Upgrade the NATS servers, or set BUS_ACCEPT_NATS_2_9_REPLICAS=true to accept that risk`,
+      );
+    if (!this.warnedReplicas) {
+      this.warnedReplicas = true;
+      this.logger?.warn(`bus: ${this.settings.streamReplicas} copies of each stream accepted: ${why}`, {
+        version,
+      });
     }
   }
 

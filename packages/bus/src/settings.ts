@@ -11,6 +11,7 @@ export const defaultBusSettings = {
   maxMessageBytes: 8 * 1024 * 1024,
   leaseTtlMs: 5_000,
   streamReplicas: 1,
+  acceptNats29Replicas: false,
 } as const satisfies Required<BusSettings>;
 
 export interface ResolvedBusSettings extends Required<BusSettings> {
@@ -50,6 +51,7 @@ export function resolveBusSettings(settings: BusSettings = {}): ResolvedBusSetti
       settings.streamReplicas,
       defaultBusSettings.streamReplicas,
     ),
+    acceptNats29Replicas: settings.acceptNats29Replicas ?? defaultBusSettings.acceptNats29Replicas,
   };
   if (resolved.streamReplicas > MAX_REPLICAS)
     throw new BusError(

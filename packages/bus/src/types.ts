@@ -252,4 +252,10 @@ export interface BusSettings {
    * existing stream is moved to this count in place (nats-server copies it to the new peers). Default 1.
    */
   streamReplicas?: number;
+  /**
+   * Whether to keep more than one copy on a nats-server older than 2.10 anyway. There, a work-queue stream's copies
+   * disagree after a node restart and acknowledged messages can be lost (measured; README, "Exactly once"), so
+   * `ensureTopology()` refuses `streamReplicas` above 1 on such a server unless this is set. Default false.
+   */
+  acceptNats29Replicas?: boolean;
 }

@@ -48,7 +48,7 @@ describe('JetStream bus on a NATS cluster', { timeout: 120_000 }, () => {
 
     const three = await connectJetStreamBus({
       servers: cluster.url,
-      settings: { ...settings, streamReplicas: 3 },
+      settings: { ...settings, streamReplicas: 3, acceptNats29Replicas: true },
     });
     try {
       await three.ensureTopology();
@@ -77,7 +77,7 @@ runLeaseBucketConformance('jetstream, three copies on a cluster', async () => {
   await deleteStreams();
   const bus = await connectJetStreamBus({
     servers: cluster.url,
-    settings: { ...settings, leaseTtlMs: 1_000, streamReplicas: 3 },
+    settings: { ...settings, leaseTtlMs: 1_000, streamReplicas: 3, acceptNats29Replicas: true },
   });
   await bus.ensureTopology();
   return {

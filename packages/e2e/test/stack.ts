@@ -179,7 +179,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const natsCluster = 'nodes' in natsServers ? natsServers : undefined;
   const nats = natsCluster?.nodes[0] ?? (natsServers as NatsHandle);
   const natsUrl = natsServers.url;
-  const extraEnv: Record<string, string> = natsCluster === undefined ? {} : { BUS_STREAM_REPLICAS: '3' };
+  // (On the nats-server 2.9 of the machines the tests run on, three copies are refused unless accepted.)
+  const extraEnv: Record<string, string> =
+    natsCluster === undefined ? {} : { BUS_STREAM_REPLICAS: '3', BUS_ACCEPT_NATS_2_9_REPLICAS: 'true' };
   let databaseUrl = await postgres.createDatabase('throughline');
   if ((opts.postgresStandby ?? false) && (opts.databasePassword || opts.databaseSsl || opts.databaseRoles))
     throw new Error('postgresStandby with database roles, passwords or SSL is not supported');

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { NatsAuth } from '@throughline/bus';
-import { grpcTlsSettings } from './tls.js';
+import { booleanFlag, grpcTlsSettings } from './tls.js';
 
 /** Settings every service shares, read from the environment by each app's `config.ts`. */
 export const commonSettings = z.object({
@@ -50,6 +50,11 @@ export const commonSettings = z.object({
   BUS_MAX_ACK_PENDING: z.coerce.number().int().min(1).default(64),
   /** Copies JetStream keeps of every stream and bucket: 1 on one server, 3 on a clustered NATS. */
   BUS_STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
+  /**
+   * More than one copy on nats-server older than 2.10 anyway: refused unless set, as acknowledged events can be
+   * lost there when a node restarts (README, "Exactly once").
+   */
+  BUS_ACCEPT_NATS_2_9_REPLICAS: booleanFlag,
 });
 export type CommonSettings = z.infer<typeof commonSettings>;
 
@@ -100,6 +105,7 @@ export function busSettingsOf(s: CommonSettings) {
     maxAckPending: s.BUS_MAX_ACK_PENDING,
     leaseTtlMs: s.LEASE_TTL_MS,
     streamReplicas: s.BUS_STREAM_REPLICAS,
+    acceptNats29Replicas: s.BUS_ACCEPT_NATS_2_9_REPLICAS,
   };
 }
 

@@ -4,7 +4,7 @@
  * them: an operator's user runs this before they start, and again after NATS lost its JetStream store.
  */
 import { Command, Option } from 'commander';
-import { CLIENT_BUCKET, LEASE_BUCKET } from '@throughline/bus';
+import { BusErrorCode, CLIENT_BUCKET, isBusError, LEASE_BUCKET } from '@throughline/bus';
 import { subjects, TOPICS } from '@throughline/contracts';
 import { CliError } from '../errors.js';
 import { connectNats } from '../nats.js';
@@ -15,6 +15,7 @@ interface TopologyFlags {
   duplicateWindowMs: number;
   leaseTtlMs: number;
   streamReplicas: number;
+  acceptNats29Replicas?: boolean;
 }
 
 export function topologyCommand(): Command {
@@ -44,16 +45,28 @@ export function topologyCommand(): Command {
         .env('BUS_STREAM_REPLICAS')
         .default(1),
     )
+    .addOption(
+      new Option(
+        '--accept-nats-2-9-replicas',
+        'keep more than one copy on nats-server 2.9 anyway (refused otherwise: a node restart can lose acknowledged events there); also BUS_ACCEPT_NATS_2_9_REPLICAS=true',
+      ),
+    )
     .action(async (flags: TopologyFlags) => {
       const bus = await connectNats(flags.natsUrl, 'topology', {
         duplicateWindowMs: flags.duplicateWindowMs,
         leaseTtlMs: flags.leaseTtlMs,
         streamReplicas: flags.streamReplicas,
+        // The services' flag: `true`/`1` (commander would take any value of an environment variable for true).
+        acceptNats29Replicas:
+          flags.acceptNats29Replicas === true ||
+          ['true', '1'].includes(process.env.BUS_ACCEPT_NATS_2_9_REPLICAS ?? ''),
       });
       try {
         await bus.ensureTopology().catch((err: unknown) => {
           throw new CliError(
-            `could not create the streams: ${(err as Error).message} (does this NATS user hold TL_ADMIN of deploy/nats/permissions.conf?)`,
+            isBusError(err, BusErrorCode.unsupportedServer)
+              ? `could not create the streams: ${(err as Error).message}`
+              : `could not create the streams: ${(err as Error).message} (does this NATS user hold TL_ADMIN of deploy/nats/permissions.conf?)`,
             { cause: err },
           );
         });

@@ -56,6 +56,10 @@
   value: {{ $root.Values.bus.maxAckPending | int | quote }}
 - name: BUS_STREAM_REPLICAS
   value: {{ $root.Values.bus.streamReplicas | int | quote }}
+{{- if $root.Values.bus.acceptNats29Replicas }}
+- name: BUS_ACCEPT_NATS_2_9_REPLICAS
+  value: "true"
+{{- end }}
 {{- /* Every service that connects to NATS may create the lease bucket, whose time to live this is. */}}
 - name: LEASE_TTL_MS
   value: {{ $root.Values.leaseTtlMs | int | quote }}

@@ -1,0 +1,79 @@
+import { startNats, type NatsHandle } from '@throughline/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BusErrorCode, connectJetStreamBus, isBusError } from '../src/index.js';
+import { parseServerVersion, replicasAreSafeOn } from '../src/jetstream/server-version.js';
+
+describe('which nats-server may keep more than one copy', () => {
+  it('reads server versions, and takes 2.10 and later as safe', () => {
+    expect(parseServerVersion('2.9.10')).toEqual([2, 9, 10]);
+    expect(parseServerVersion('v2.10.27-beta.1')).toEqual([2, 10, 27]);
+    expect(parseServerVersion('nonsense')).toBeUndefined();
+    expect(replicasAreSafeOn('2.9.10')).toBe(false);
+    expect(replicasAreSafeOn('2.9.25')).toBe(false);
+    expect(replicasAreSafeOn('2.10.0')).toBe(true);
+    expect(replicasAreSafeOn('2.15.1')).toBe(true);
+    expect(replicasAreSafeOn('3.0.0')).toBe(true);
+    // A server that does not say is not refused for it.
+    expect(replicasAreSafeOn(undefined)).toBe(true);
+  });
+});
+
+describe('three copies on the nats-server this machine has', () => {
+  let nats: NatsHandle;
+  beforeAll(async () => {
+    nats = await startNats();
+  });
+  afterAll(async () => {
+    await nats?.stop();
+  });
+
+  it('are refused on 2.9 with why and what to do, accepted when told, and one copy always works', async () => {
+    const warnings: string[] = [];
+    const connectWith = (settings: { streamReplicas: number; acceptNats29Replicas?: boolean }) =>
+      connectJetStreamBus({
+        servers: nats.url,
+        settings,
+        logger: { info: () => undefined, warn: (m) => void warnings.push(m), error: () => undefined },
+      });
+    const probe = await connectWith({ streamReplicas: 1 });
+    try {
+      await probe.ensureTopology();
+    } finally {
+      await probe.close();
+    }
+    const three = await connectWith({ streamReplicas: 3 });
+    try {
+      const refused: unknown = await three.ensureTopology().catch((e: unknown) => e);
+      const version = await serverVersion(nats.url);
+      if (replicasAreSafeOn(version)) {
+        // A newer server: nothing to refuse (one server cannot hold three copies, which JetStream says itself).
+        expect(isBusError(refused, BusErrorCode.unsupportedServer)).toBe(false);
+        return;
+      }
+      expect(isBusError(refused, BusErrorCode.unsupportedServer)).toBe(true);
+      expect(String(refused)).toContain(`nats-server ${version}`);
+      expect(String(refused)).toContain('BUS_ACCEPT_NATS_2_9_REPLICAS=true');
+    } finally {
+      await three.close();
+    }
+    const accepted = await connectWith({ streamReplicas: 3, acceptNats29Replicas: true });
+    try {
+      // Accepted: past the check, to what one server can do (it cannot hold three copies).
+      const err: unknown = await accepted.ensureTopology().catch((e: unknown) => e);
+      expect(isBusError(err, BusErrorCode.unsupportedServer)).toBe(false);
+      expect(warnings.some((w) => w.includes('copies of each stream accepted'))).toBe(true);
+    } finally {
+      await accepted.close();
+    }
+  });
+});
+
+async function serverVersion(url: string): Promise<string | undefined> {
+  const { connect } = await import('@nats-io/transport-node');
+  const nc = await connect({ servers: url });
+  try {
+    return nc.info?.version;
+  } finally {
+    await nc.close();
+  }
+}
