@@ -1,0 +1,169 @@
+/**
+ * Not part of the suite (`pnpm --filter @throughline/e2e soak:clustered`, repeat with `--repeat`): on nats-server
+ * 2.9.10 it loses acknowledged events in some runs (a work-queue stream's copies disagree after a node restart), and
+ * one run on 2.10.27 lost 2,747; the cause of that one is not found yet. A failed run leaves every service's and
+ * server's output under `$TMPDIR/throughline-clustered-<time>/` for the diagnosis.
+ *
+ * The pipeline on a clustered NATS: three JetStream nodes, every stream and bucket in three copies. The node that
+ * leads the ingested stream is killed (kill -9) under load and restarted; the other two elect a new leader and the
+ * services, given every node's URL, reconnect to them and go on.
+ *
+ * Partitions change owners while the node is down (a state and a writer instance are killed, so their consumers
+ * are replaced by the survivors' while one server is missing) and again once it is back (the two come back and take
+ * their share): on nats-server 2.9.10 a consumer deleted while a server is down may live on in that server and
+ * refuse the next owner's consumer, which the bus clears.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { CLIENT_BUCKET, LEASE_BUCKET } from '@throughline/bus';
+import { subjects, TOPICS } from '@throughline/contracts';
+import { LedgerWorkload } from '@throughline/ledger';
+import { waitFor } from '@throughline/testkit';
+import { expectExactlyOnce } from '../test/exactly-once.js';
+import { acquisitions, sendPaced } from '../test/load.js';
+import { ledgerCount, startStack, type Stack } from '../test/stack.js';
+
+const EVENTS = 200_000;
+
+describe('a clustered NATS with three copies of every stream', () => {
+  let stack: Stack;
+  beforeAll(async () => {
+    stack = await startStack({ natsCluster: true, partitions: 8, stateInstances: 2, writerInstances: 2 });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('keeps every stream and bucket in three copies', async () => {
+    const nc = await connect({ servers: stack.natsUrl.split(',') });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const names = [
+        ...TOPICS.map((t) => subjects.stream(t)),
+        subjects.deadLetterStream,
+        `KV_${LEASE_BUCKET}`,
+        `KV_${CLIENT_BUCKET}`,
+      ];
+      for (const name of names) {
+        const info = await jsm.streams.info(name);
+        expect(info.config.num_replicas, name).toBe(3);
+        expect(info.cluster?.replicas, name).toHaveLength(2);
+      }
+    } finally {
+      await nc.close();
+    }
+  });
+
+  it('loses nothing and applies nothing twice when the leader of the ingested stream is killed and comes back', async () => {
+    const cluster = stack.natsCluster!;
+    onTestFailed(() => {
+      const dir = join(tmpdir(), `throughline-clustered-${Date.now()}`);
+      mkdirSync(dir, { recursive: true });
+      for (const [name, service] of stack.services) writeFileSync(join(dir, `${name}.log`), service.output());
+      for (const node of cluster.nodes) writeFileSync(join(dir, `nats-${node.name}.log`), node.output());
+      process.stdout.write(`R3: the services' and servers' output is in ${dir}\n`);
+    });
+    const events = new LedgerWorkload({ accounts: 2_000, tenants: 5, seed: 41, idPrefix: 'r3' }).take(EVENTS);
+    const load = sendPaced(stack.ingest, events, { perSecond: 5_000, batchSize: 500 });
+    load.done.catch(() => undefined);
+    await waitFor(async () => (await ledgerCount(stack.pool)) >= 30_000, {
+      timeoutMs: 120_000,
+      intervalMs: 100,
+    });
+    const stream = subjects.stream('ingested');
+    const leaderName = await cluster.streamLeader(stream);
+    expect(leaderName).toBeDefined();
+    const leader = cluster.node(leaderName!);
+    const acknowledgedAtKill = load.acknowledged;
+    const killedAt = performance.now();
+    await leader.kill();
+    const committedAtKill = await ledgerCount(stack.pool);
+    // Under load: the clients were still sending when the node died.
+    expect(acknowledgedAtKill).toBeLessThan(EVENTS);
+    // The two nodes left elect a new leader, and the pipeline goes on through them.
+    await waitFor(async () => ((await cluster.streamLeader(stream)) ?? leaderName) !== leaderName, {
+      timeoutMs: 30_000,
+      intervalMs: 100,
+      message: `no new leader of ${stream}`,
+    });
+    const electedMs = performance.now() - killedAt;
+    // With the node down, a state and a writer instance die: the survivors take their partitions over, replacing
+    // their consumers while one of the three servers is missing.
+    const taken = (name: string): number => acquisitions(stack.services.get(name)!.output()).length;
+    const [stateBefore, writerBefore] = [taken('state-1'), taken('writer-1')];
+    const [deadState, deadWriter] = [stack.services.get('state-0')!, stack.services.get('writer-0')!];
+    await Promise.all([deadState.kill('SIGKILL'), deadWriter.kill('SIGKILL')]);
+    await waitFor(() => taken('state-1') > stateBefore && taken('writer-1') > writerBefore, {
+      timeoutMs: 60_000,
+      intervalMs: 100,
+      message: "the surviving state and writer instances never took over the killed ones' partitions",
+    });
+    await waitFor(async () => (await ledgerCount(stack.pool)) >= committedAtKill + 20_000, {
+      timeoutMs: 120_000,
+      intervalMs: 100,
+      message: 'the pipeline did not go on without the killed node',
+    });
+    const resumedMs = performance.now() - killedAt;
+    await leader.restart();
+    // It catches up: its copy of every topic stream is current again (the leaders say so).
+    const nc = await connect({ servers: stack.natsUrl.split(',') });
+    const serverVersion = nc.info?.version ?? 'unknown';
+    try {
+      // (Not the account check of `jetstreamManager`: the node just restarted may be the one this connection
+      // reached, and it answers JetStream requests only once it caught up.)
+      const jsm = await jetstreamManager(nc, { checkAPI: false });
+      await waitFor(
+        async () => {
+          for (const topic of TOPICS) {
+            const info = await jsm.streams.info(subjects.stream(topic)).catch(() => undefined);
+            const copy = info?.cluster?.replicas?.find((r) => r.name === leaderName);
+            if (info === undefined || (info.cluster?.leader !== leaderName && copy?.current !== true))
+              return false;
+          }
+          return true;
+        },
+        { timeoutMs: 120_000, intervalMs: 200, message: `${leaderName} did not catch up` },
+      );
+    } finally {
+      await nc.close();
+    }
+    // Every server back: the two instances return and take their share of the partitions again, under new
+    // consumers.
+    const [stateBack, writerBack] = [taken('state-0'), taken('writer-0')];
+    await Promise.all([deadState.restart(), deadWriter.restart()]);
+    // (A restarted service first sets up its streams, which a cluster still catching up may answer slowly.)
+    await waitFor(() => taken('state-0') > stateBack && taken('writer-0') > writerBack, {
+      timeoutMs: 120_000,
+      intervalMs: 100,
+      message: 'the restarted state and writer instances never took partitions back',
+    });
+    await load.done;
+    process.stdout.write(
+      `R3 on nats-server ${serverVersion}: killed ${leaderName} (leader of ${stream}) with ` +
+        `${acknowledgedAtKill - committedAtKill} events acknowledged and not committed; ` +
+        `new leader after ${Math.round(electedMs)} ms, 20,000 more committed after ${Math.round(resumedMs)} ms; ` +
+        `partitions moved ${taken('state-1') - stateBefore + taken('writer-1') - writerBefore} times with the node ` +
+        `down, ${taken('state-0') - stateBack + taken('writer-0') - writerBack} back after; ` +
+        `client retries ${JSON.stringify(load.retries)}\n`,
+    );
+    await expectExactlyOnce(
+      stack,
+      events.map((e) => e.eventId),
+      { accounts: new Map(events.map((e) => [e.eventId, e.accountId])) },
+    );
+    const ghosts = [...stack.services.values()].reduce(
+      (n, service) =>
+        n +
+        service
+          .output()
+          .split('\n')
+          .filter((line) => line.includes('still held by it')).length,
+      0,
+    );
+    process.stdout.write(`R3: consumers kept by a server after their deletion, cleared: ${ghosts}\n`);
+  });
+});
