@@ -1,6 +1,7 @@
 /**
  * The accounting every fault test ends with: each acknowledged event has exactly one ledger row, `verify` finds
- * nothing wrong, and the state stage's Redis state agrees with PostgreSQL account by account.
+ * nothing wrong, the state stage's Redis state agrees with PostgreSQL account by account, and nothing was
+ * dead-lettered (a fault is no poison).
  *
  * `ledger.event_id` is the primary key, so counting rows can only find losses, never doubles: a double effect
  * shows as a balance that is not the sum of its applied deltas (verify), or as Redis state ahead of PostgreSQL.
@@ -35,6 +36,14 @@ export async function expectExactlyOnce(
   const report = await verifyLedger(stack.pool, { expectedEventIds: [...acknowledgedIds] });
   expect(report.violations).toEqual([]);
   await expectRedisMatchesPostgres(stack, opts);
+  if (opts.deadLettersAfter !== false) {
+    const after = opts.deadLettersAfter ?? 0;
+    const dead = (await stack.bus.readDeadLetters({ limit: 1_000 })).filter((l) => l.seq > after);
+    expect(
+      dead.map((l) => `${l.originalSubject}#${l.originalSeq}: ${l.reason}`),
+      'dead letters of a run without poison',
+    ).toEqual([]);
+  }
 }
 
 /**
@@ -122,6 +131,11 @@ export interface RedisCheck {
   redisLost?: boolean;
   /** The account of each acknowledged event: a shortfall then says which partitions lost events. */
   accounts?: ReadonlyMap<string, string>;
+  /**
+   * Dead letters stored after this sequence of the dead-letter stream must be none. Default 0: none at all in the
+   * stack's lifetime. `false` for a run with poison, whose caller checks the dead letters itself.
+   */
+  deadLettersAfter?: number | false;
 }
 
 /** Every account's state in Redis (balance and last position) equals its committed balance row. */

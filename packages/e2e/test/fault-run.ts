@@ -162,6 +162,7 @@ export async function runFault(
   for (const e of events) run.accounts?.set(e.eventId, e.accountId);
   await expectExactlyOnce(stack, run.acknowledged, {
     redisLost: run.redisLost,
+    deadLettersAfter: deadBefore,
     ...(run.accounts === undefined ? {} : { accounts: run.accounts }),
   });
   const dead = await deadLettersAfter(stack, deadBefore);

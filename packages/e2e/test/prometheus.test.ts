@@ -85,7 +85,11 @@ describe('Prometheus scraping the services', () => {
       redis.disconnect();
     }
     acknowledged.push(...events.map((e) => e.eventId));
-    await expectExactlyOnce(stack, acknowledged);
+    await expectExactlyOnce(stack, acknowledged, { deadLettersAfter: false });
+    // The undecodable message is the one dead letter: Redis refusing writes dead-lettered nothing.
+    expect((await stack.bus.readDeadLetters()).map((l) => l.reason)).toEqual([
+      expect.stringMatching(/^enrich: cannot decode message: /),
+    ]);
 
     // The dead letter fires its alert (no `for`), and every rule evaluated without error.
     await waitFor(
