@@ -411,7 +411,14 @@ describe('throughline up, load, verify and config', () => {
       });
       expect((await runCli(['verify', '--database-url', databaseUrl])).code).toBe(0);
 
-      expect((await dlq(['purge', '--all'])).stdout).toBe('purged 3 dead letters\n');
+      // The filters select by partition and by age, for listing and for purging.
+      expect((await letters(['--partition', '0'])).map((l) => l.partition)).toEqual([0]);
+      expect(await letters(['--since', '1h'])).toHaveLength(3);
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      expect(await letters(['--since', '1s'])).toEqual([]);
+      expect((await dlq(['purge', '--partition', '0'])).stdout).toMatch(/^purged 1 dead letters?\n$/);
+      expect((await letters()).map((l) => l.partition)).toEqual([5, 5]);
+      expect((await dlq(['purge', '--all'])).stdout).toBe('purged 2 dead letters\n');
       expect(await letters()).toEqual([]);
     } finally {
       await bus.close();
