@@ -27,6 +27,7 @@ import { JetStreamMailbox } from './jetstream/mailbox.js';
 import {
   isJetStreamUnavailable,
   isNoMessage,
+  isNoPeers,
   isStreamNotFound,
   toBusError,
 } from './jetstream/nats-errors.js';
@@ -191,11 +192,17 @@ class JetStreamBus implements Bus {
         await ensureClientBucket(this.nc, jsm, this.settings.streamReplicas, this.logger);
         return;
       } catch (err) {
-        if (this.closed || !isJetStreamUnavailable(err) || Date.now() >= deadline) throw err;
-        this.logger?.warn('bus: JetStream did not answer while setting up the streams; trying again', {
-          attempt,
-          error: ensureError(err).message,
-        });
+        // On a cluster, a server still joining leaves too few peers for the copies for a moment: tried again too.
+        const transient =
+          isJetStreamUnavailable(err) || (isNoPeers(err) && this.nc.info?.cluster !== undefined);
+        if (this.closed || !transient || Date.now() >= deadline) throw err;
+        this.logger?.warn(
+          'bus: JetStream could not set up the streams yet (no answer, or too few servers for the copies); trying again',
+          {
+            attempt,
+            error: ensureError(err).message,
+          },
+        );
         await new Promise((resolve) => setTimeout(resolve, Math.min(250 * 2 ** (attempt - 1), 2_000)));
       }
     }

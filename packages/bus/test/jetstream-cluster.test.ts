@@ -64,6 +64,33 @@ describe('JetStream bus on a NATS cluster', { timeout: 120_000 }, () => {
     }
   });
 
+  it('waits, creating its streams in three copies, while a server that would hold one is down', async () => {
+    await deleteStreams();
+    // A node is down: the requests to create three copies time out until it is back. (A cluster still forming
+    // refuses them as "no suitable peers for placement" instead, also tried again; that one is not reproduced here.)
+    const node = cluster.nodes[2]!;
+    await node.kill();
+    const warnings: string[] = [];
+    const bus = await connectJetStreamBus({
+      servers: cluster.nodes[0]!.url,
+      settings: { ...settings, streamReplicas: 3, acceptNats29Replicas: true },
+      logger: { info: () => undefined, warn: (m) => void warnings.push(m), error: () => undefined },
+    });
+    try {
+      const created = bus.ensureTopology();
+      await waitFor(() => warnings.some((w) => w.includes('trying again')), {
+        timeoutMs: 20_000,
+        message: 'the refused placement was not tried again',
+      });
+      await node.restart();
+      await created;
+      for (const name of STREAMS) expect((await jsm.streams.info(name)).config.num_replicas, name).toBe(3);
+    } finally {
+      await bus.close();
+      if (node.pid === undefined) await node.restart();
+    }
+  });
+
   it('accepts the seed servers as one comma-separated setting', async () => {
     const [first, ...rest] = cluster.nodes;
     const bus = await connectJetStreamBus({

@@ -31,6 +31,16 @@ export function isNoMessage(err: unknown): boolean {
   );
 }
 
+/**
+ * "no suitable peers for placement" (10005): a clustered JetStream cannot place the copies asked for — for good when
+ * it has fewer servers, for a moment while a server is joining (seen on a cluster just started).
+ */
+export function isNoPeers(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++)
+    if (e instanceof JetStreamApiError && e.code === 10005) return true;
+  return false;
+}
+
 const SEQUENCE_RESYNC_CODE = 10077;
 /** "JetStream system temporarily unavailable": a clustered JetStream without a meta leader yet. */
 const TEMPORARILY_UNAVAILABLE_CODE = 10008;
