@@ -145,7 +145,8 @@ describe('servers and services that die or change under load', () => {
           await stack.restart('config');
           await Promise.all([stack.restart('ingest'), stack.restart('enrich')]);
         },
-        durationMs: 1_000,
+        // Down for 3 s before the restarts begin (each takes about another second), as the servers are.
+        durationMs: 3_000,
       },
     });
     expect(load.retries.UNAVAILABLE ?? 0).toBeGreaterThan(0);
