@@ -1,11 +1,10 @@
 import { Direction, Outcome, type EnrichedEvent, type Result } from '@throughline/contracts';
+import { fitsInt64 } from './money.js';
 import { RejectReason, type AccountState } from './types.js';
 
 const MS_PER_DAY = 86_400_000n;
 /** The ledger stores amounts as PostgreSQL `bigint`. */
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
-const storable = (...values: bigint[]): boolean => values.every((v) => v >= INT64_MIN && v <= INT64_MAX);
+const storable = (...values: bigint[]): boolean => values.every(fitsInt64);
 
 /** The UTC day (days since the Unix epoch) of a timestamp in milliseconds. */
 export function utcDayOf(epochMs: bigint): number {
@@ -45,6 +44,7 @@ export function applyEvent(state: AccountState, enriched: EnrichedEvent): Decisi
   if (config === undefined || !config.tenantKnown) reason = RejectReason.unknownTenant;
   else if (!config.enabled) reason = RejectReason.tenantDisabled;
   else if (!enriched.fxKnown) reason = RejectReason.unknownCurrency;
+  else if (enriched.outOfRange) reason = RejectReason.outOfRange;
   else if (event.direction === Direction.DIRECTION_DEBIT) {
     newTally = tally + enriched.baseAmountMinor;
     delta = -(enriched.baseAmountMinor + enriched.feeMinor);

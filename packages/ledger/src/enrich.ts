@@ -1,5 +1,5 @@
 import type { AppliedConfig, EnrichedEvent, Event, TenantConfig } from '@throughline/contracts';
-import { convert, feeOf, PARITY_RATE_E9 } from './money.js';
+import { convert, feeOf, fitsInt64, PARITY_RATE_E9 } from './money.js';
 
 /** What an event carries of its tenant's configuration when no configuration is known for the tenant. */
 const UNKNOWN_TENANT_CONFIG: AppliedConfig = Object.freeze({
@@ -47,14 +47,19 @@ export function enrichEvent(
 ): EnrichedEvent {
   const rate = config === undefined ? undefined : rateToBase(config, event.currency);
   const baseAmountMinor = rate === undefined ? 0n : convert(event.amountMinor, rate);
+  const feeMinor = rate === undefined || config === undefined ? 0n : feeOf(baseAmountMinor, config.feeBps);
+  // A conversion rate too large for the amount: the amounts would not encode (int64 on the wire), and the state
+  // stage rejects the event as out of range instead.
+  const outOfRange = !fitsInt64(baseAmountMinor) || !fitsInt64(feeMinor);
   return {
     event,
     position,
     acceptedAtMs,
     config: applied,
-    baseAmountMinor,
+    baseAmountMinor: outOfRange ? 0n : baseAmountMinor,
     fxKnown: rate !== undefined,
-    feeMinor: rate === undefined || config === undefined ? 0n : feeOf(baseAmountMinor, config.feeBps),
+    feeMinor: outOfRange ? 0n : feeMinor,
     redrivenFrom: 0n,
+    outOfRange,
   };
 }

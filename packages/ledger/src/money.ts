@@ -20,3 +20,11 @@ export function feeOf(amountMinor: bigint, feeBps: number): bigint {
 }
 
 export const PARITY_RATE_E9 = RATE_SCALE;
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** Whether `value` fits a signed 64-bit integer: the wire's int64 and the ledger's `bigint` columns. */
+export function fitsInt64(value: bigint): boolean {
+  return value >= INT64_MIN && value <= INT64_MAX;
+}

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Direction, Outcome, type Event, type TenantConfig } from '@throughline/contracts';
+import { Direction, EnrichedEvent, Outcome, type Event, type TenantConfig } from '@throughline/contracts';
 import {
   applyEvent,
   divRound,
@@ -112,7 +112,9 @@ describe('applyEvent', () => {
     expect(
       apply({ ...rich, balanceMinor: max - 9_975n }, event({ amountMinor: 10_000n }), 4n).state.balanceMinor,
     ).toBe(max);
-    // A conversion rate that makes the converted amount itself too large, credit or debit.
+    // A conversion rate that makes the converted amount itself too large, credit or debit: enrich marks it (its
+    // amounts would not encode as int64, and the enrich stage would retry the encoding for ever), and the event
+    // is rejected.
     const huge = tenant({
       fxRatesE9: { USD: 10n ** 25n },
       dailyDebitLimitMinor: 0n,
@@ -120,14 +122,15 @@ describe('applyEvent', () => {
     });
     for (const direction of [Direction.DIRECTION_CREDIT, Direction.DIRECTION_DEBIT]) {
       const e = event({ currency: 'USD', amountMinor: 10n ** 12n, direction });
-      const r = applyEvent(rich, enrichEvent(e, 5n, 0n, huge));
-      expect(r.result.rejectReason).toBe(
-        direction === Direction.DIRECTION_CREDIT
-          ? RejectReason.outOfRange
-          : RejectReason.overdraftLimitExceeded,
-      );
+      const enriched = enrichEvent(e, 5n, 0n, huge);
+      expect(enriched).toMatchObject({ outOfRange: true, baseAmountMinor: 0n, feeMinor: 0n });
+      expect(() => EnrichedEvent.encode(enriched).finish()).not.toThrow();
+      const r = applyEvent(rich, enriched);
+      expect(r.result.rejectReason).toBe(RejectReason.outOfRange);
       expect(r.state.balanceMinor).toBe(rich.balanceMinor);
     }
+    // A small amount at the same rate still fits, and is converted as usual.
+    expect(enrichEvent(event({ currency: 'USD', amountMinor: 1n }), 6n, 0n, huge).outOfRange).toBe(false);
   });
 
   it('rejects events of a disabled tenant', () => {
