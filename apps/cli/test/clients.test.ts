@@ -2,6 +2,7 @@
  * `throughline clients` and `load --token-file` against a closed ingest (the default away from loopback), as an
  * operator would: create a client, publish with its token, be refused for another tenant, revoke it.
  */
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SERVICE_NODE_FLAGS } from '@throughline/runtime';
@@ -143,6 +144,23 @@ describe('throughline topology', () => {
       // The buckets are there: `status` reads the lease bucket, `clients list` the client bucket.
       expect((await runCli(['status', '--nats-url', fresh.url, '--partitions', '2'])).code).toBe(0);
       expect((await runCli(['clients', 'list', '--nats-url', fresh.url])).stdout).toContain('no clients');
+      // Three copies: refused on nats-server 2.9 (this machine's) with why and what to do; a malformed acceptance
+      // is refused as the services refuse it.
+      const three = await runCli(['topology', '--nats-url', fresh.url, '--stream-replicas', '3']);
+      expect(three.code).not.toBe(0);
+      // (A newer server refuses three copies on one node itself.) The test kit runs the nats-server on PATH.
+      const version = execFileSync('nats-server', ['--version'], { encoding: 'utf8' });
+      if (/v2\.[0-9]\./.test(version))
+        expect(three.stderr).toMatch(
+          /need nats-server 2\.10\.0 or newer.*BUS_ACCEPT_NATS_2_9_REPLICAS=true/s,
+        );
+      const malformed = await runCli(['topology', '--nats-url', fresh.url, '--stream-replicas', '3'], {
+        env: { BUS_ACCEPT_NATS_2_9_REPLICAS: 'yes' },
+      });
+      expect(malformed.code).not.toBe(0);
+      expect(malformed.stderr).toContain(
+        "BUS_ACCEPT_NATS_2_9_REPLICAS must be true, 1, false or 0, got 'yes'",
+      );
     } finally {
       await fresh.stop();
     }

@@ -56,10 +56,7 @@ export function topologyCommand(): Command {
         duplicateWindowMs: flags.duplicateWindowMs,
         leaseTtlMs: flags.leaseTtlMs,
         streamReplicas: flags.streamReplicas,
-        // The services' flag: `true`/`1` (commander would take any value of an environment variable for true).
-        acceptNats29Replicas:
-          flags.acceptNats29Replicas === true ||
-          ['true', '1'].includes(process.env.BUS_ACCEPT_NATS_2_9_REPLICAS ?? ''),
+        acceptNats29Replicas: flags.acceptNats29Replicas === true || acceptedFromEnvironment(),
       });
       try {
         await bus.ensureTopology().catch((err: unknown) => {
@@ -81,4 +78,15 @@ export function topologyCommand(): Command {
         await bus.close();
       }
     });
+}
+
+/**
+ * `BUS_ACCEPT_NATS_2_9_REPLICAS` read as the services read it: `true`/`1`, or `false`/`0`/empty; anything else is
+ * refused (commander would take any value of an environment variable for true).
+ */
+function acceptedFromEnvironment(): boolean {
+  const value = process.env.BUS_ACCEPT_NATS_2_9_REPLICAS ?? '';
+  if (value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0' || value === '') return false;
+  throw new CliError(`BUS_ACCEPT_NATS_2_9_REPLICAS must be true, 1, false or 0, got '${value}'`);
 }
