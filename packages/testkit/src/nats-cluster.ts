@@ -57,9 +57,20 @@ function httpGet(port: number, path: string): Promise<{ status: number; body: st
  * Starts `nodes` nats-servers (default 3) on free ports of 127.0.0.1, each with its own store, routed to one
  * another as the cluster `tl-test`, and resolves once the cluster is healthy. The route and monitoring ports are
  * chosen before the nodes start (every node must know the others' routes), so another process could take one
- * in between: the start then fails with the node's log, and is retried by the caller if it must.
+ * in between: the nodes are then started again on other ports (three attempts), and a start that still fails
+ * throws with the node's log.
  */
 export async function startNatsCluster(opts: NatsClusterStartOptions = {}): Promise<NatsClusterHandle> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startNatsClusterOnce(opts);
+    } catch (err) {
+      if (attempt >= 3 || !/address already in use/i.test(String(err))) throw err;
+    }
+  }
+}
+
+async function startNatsClusterOnce(opts: NatsClusterStartOptions): Promise<NatsClusterHandle> {
   const count = opts.nodes ?? 3;
   const routePorts: number[] = [];
   const monitorPorts: number[] = [];
