@@ -56,11 +56,9 @@ export function applyEvent(state: AccountState, enriched: EnrichedEvent): Decisi
   } else {
     delta = enriched.baseAmountMinor - enriched.feeMinor;
   }
-  // Last, so that an event beyond a limit keeps its limit's reason.
-  if (
-    reason === undefined &&
-    !storable(enriched.baseAmountMinor, enriched.feeMinor, delta, state.balanceMinor + delta, newTally)
-  )
+  // Last, so that an event beyond a limit keeps its limit's reason. (The amount and fee themselves fit: enrich
+  // marks an event whose do not as `outOfRange`, above.)
+  if (reason === undefined && !storable(delta, state.balanceMinor + delta, newTally))
     reason = RejectReason.outOfRange;
 
   const applied = reason === undefined;

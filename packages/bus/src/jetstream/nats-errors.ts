@@ -36,8 +36,13 @@ export function isNoMessage(err: unknown): boolean {
  * it has fewer servers, for a moment while a server is joining (seen on a cluster just started).
  */
 export function isNoPeers(err: unknown): boolean {
+  return hasApiCode(err, 10005);
+}
+
+/** Whether `err`, or an error it wraps, is a JetStream API error with `code`. */
+function hasApiCode(err: unknown, code: number): boolean {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++)
-    if (e instanceof JetStreamApiError && e.code === 10005) return true;
+    if (e instanceof JetStreamApiError && e.code === code) return true;
   return false;
 }
 
@@ -52,9 +57,7 @@ const TEMPORARILY_UNAVAILABLE_CODE = 10008;
  * right: the same publish, compare-and-set included, can be sent again.
  */
 export function isSequenceResync(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++)
-    if (e instanceof JetStreamApiError && e.code === SEQUENCE_RESYNC_CODE) return true;
-  return false;
+  return hasApiCode(err, SEQUENCE_RESYNC_CODE);
 }
 
 /**
