@@ -53,6 +53,7 @@ export {
   type NatsClusterStartOptions,
   type NatsNodeHandle,
 } from './nats-cluster.js';
+export { natsServerAtLeast, natsServerVersion, type NatsServerAtLeastOptions } from './nats-provision.js';
 export { aclFileUsers, startRedis, type RedisHandle, type RedisStartOptions } from './redis.js';
 export {
   startRedisSentinel,

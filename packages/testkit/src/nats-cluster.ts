@@ -5,6 +5,7 @@
 import { get } from 'node:http';
 import { freePort } from './ports.js';
 import { launchNats, type NatsHandle, type NatsStartOptions } from './nats.js';
+import { natsServerAtLeast } from './nats-provision.js';
 import { waitFor } from './wait.js';
 
 export interface NatsNodeHandle extends NatsHandle {
@@ -37,6 +38,11 @@ export interface NatsClusterHandle {
 export interface NatsClusterStartOptions extends Omit<NatsStartOptions, 'config'> {
   /** Default 3 (JetStream needs a majority: 3 nodes survive the loss of one). */
   nodes?: number;
+  /**
+   * The oldest nats-server the cluster may run, e.g. `"2.10"`: when the one on PATH is older, a newer one is
+   * fetched (`natsServerAtLeast`). Default: whatever `binary`, or else PATH, gives.
+   */
+  minVersion?: string;
 }
 
 /** `GET http://127.0.0.1:<port><path>`: the status code and body. */
@@ -61,6 +67,8 @@ function httpGet(port: number, path: string): Promise<{ status: number; body: st
  * throws with the node's log.
  */
 export async function startNatsCluster(opts: NatsClusterStartOptions = {}): Promise<NatsClusterHandle> {
+  if (opts.minVersion !== undefined && opts.binary === undefined)
+    opts = { ...opts, binary: await natsServerAtLeast(opts.minVersion, { binDirs: opts.binDirs }) };
   for (let attempt = 1; ; attempt++) {
     try {
       return await startNatsClusterOnce(opts);

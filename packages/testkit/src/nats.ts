@@ -17,6 +17,8 @@ export interface NatsStartOptions extends ServerStartOptions {
    * TLS. Written to a file in the store directory; the address, port and JetStream flags still come from here.
    */
   config?: string;
+  /** The nats-server executable to run, instead of looking for one (see `natsServerAtLeast`). */
+  binary?: string;
 }
 
 class NatsServerHandle extends ManagedServerHandle implements NatsHandle {
@@ -45,12 +47,14 @@ export async function startNats(opts: NatsStartOptions = {}): Promise<NatsHandle
  * monitoring port).
  */
 export async function launchNats(opts: NatsStartOptions, extraArgs: readonly string[]): Promise<NatsHandle> {
-  const binary = requireBinary(
-    'nats-server',
-    'apt-get install nats-server',
-    opts.binDirs ?? pathDirs(),
-    searchDescription(opts.binDirs),
-  );
+  const binary =
+    opts.binary ??
+    requireBinary(
+      'nats-server',
+      'apt-get install nats-server',
+      opts.binDirs ?? pathDirs(),
+      searchDescription(opts.binDirs),
+    );
   const storeDir = makeTempDir('throughline-nats-');
   const configArgs: string[] = [];
   if (opts.config !== undefined) {
