@@ -48,6 +48,8 @@ export interface PipelineRunOptions {
   secured?: boolean;
   /** NATS a three-node cluster on this machine, every stream in three copies (`startReplicatedServers`). */
   replicated?: boolean;
+  /** The nats-server to run (default: the one on PATH; for `replicated`, one of 2.10 or newer). */
+  natsBinary?: string;
   /**
    * Runs beside the load (scale events, faults), given the stack, how many events were sent so far and the
    * servers; the run waits for it before it ends.
@@ -277,8 +279,8 @@ export async function runPipeline(opts: PipelineRunOptions, events: Event[]): Pr
   const servers = opts.secured
     ? await startSecuredServers()
     : opts.replicated
-      ? await startReplicatedServers()
-      : await startServers();
+      ? await startReplicatedServers(opts.natsBinary)
+      : await startServers(opts.natsBinary);
   try {
     const stack = await startPipeline({
       servers,

@@ -43,18 +43,24 @@ export function serverPids(servers: Record<string, { pid: number | undefined }>)
   return pids;
 }
 
-export async function startServers(): Promise<Servers> {
-  return startServersWith(false);
+/** `natsBinary`: the nats-server to run (default: the one on PATH). */
+export async function startServers(natsBinary?: string): Promise<Servers> {
+  return startServersWith(false, natsBinary);
 }
 
-/** As `startServers`, with NATS a three-node JetStream cluster on this machine and three copies of every stream. */
-export async function startReplicatedServers(): Promise<Servers> {
-  return startServersWith(true);
+/**
+ * As `startServers`, with NATS a three-node JetStream cluster on this machine and three copies of every stream.
+ * Three copies need nats-server 2.10 or newer: `natsBinary`, else the one on PATH when it is, else one fetched by the
+ * test kit (`natsServerAtLeast`).
+ */
+export async function startReplicatedServers(natsBinary?: string): Promise<Servers> {
+  return startServersWith(true, natsBinary);
 }
 
-async function startServersWith(clustered: boolean): Promise<Servers> {
+async function startServersWith(clustered: boolean, natsBinary: string | undefined): Promise<Servers> {
+  const binary = natsBinary === undefined ? {} : { binary: natsBinary };
   const [nats, redis, postgres] = await Promise.all([
-    clustered ? startNatsCluster() : startNats(),
+    clustered ? startNatsCluster({ minVersion: '2.10', ...binary }) : startNats(binary),
     startRedis(),
     startPostgres(),
   ]);
@@ -68,9 +74,7 @@ async function startServersWith(clustered: boolean): Promise<Servers> {
     databaseUrl,
     pids: Object.values(pidsByName),
     pidsByName,
-    // The benchmark measures what three copies cost; on a nats-server 2.9 (refused by default: copies can disagree
-    // after a node restart) it accepts them, as nothing restarts here.
-    ...(clustered ? { env: { BUS_STREAM_REPLICAS: '3', BUS_ACCEPT_NATS_2_9_REPLICAS: 'true' } } : {}),
+    ...(clustered ? { env: { BUS_STREAM_REPLICAS: '3' } } : {}),
     ...('nodes' in nats ? {} : { handles: { nats, redis, postgres } }),
     async stop() {
       await Promise.allSettled([nats.stop(), redis.stop(), postgres.stop()]);

@@ -165,7 +165,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     throw new Error('redisSentinel with redisSecured is not supported');
   const [natsServers, redisServers, postgres] = await Promise.all([
     opts.natsCluster
-      ? startNatsCluster()
+      ? startNatsCluster({ minVersion: '2.10' })
       : startNats(natsSecurity === undefined ? {} : { config: natsSecurity.config }),
     opts.redisSentinel ? startRedisSentinel() : startRedis(redisSecurity?.start ?? {}),
     startPostgres(opts.databaseSsl ? { ssl: pki!.cert('postgres', ca!, 'server') } : {}),
@@ -179,9 +179,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const natsCluster = 'nodes' in natsServers ? natsServers : undefined;
   const nats = natsCluster?.nodes[0] ?? (natsServers as NatsHandle);
   const natsUrl = natsServers.url;
-  // (On the nats-server 2.9 of the machines the tests run on, three copies are refused unless accepted.)
-  const extraEnv: Record<string, string> =
-    natsCluster === undefined ? {} : { BUS_STREAM_REPLICAS: '3', BUS_ACCEPT_NATS_2_9_REPLICAS: 'true' };
+  // (Three copies need nats-server 2.10 or newer: the cluster runs one, fetched by the test kit when PATH's is older.)
+  const extraEnv: Record<string, string> = natsCluster === undefined ? {} : { BUS_STREAM_REPLICAS: '3' };
   let databaseUrl = await postgres.createDatabase('throughline');
   if ((opts.postgresStandby ?? false) && (opts.databasePassword || opts.databaseSsl || opts.databaseRoles))
     throw new Error('postgresStandby with database roles, passwords or SSL is not supported');
