@@ -39,7 +39,12 @@ import {
   takeOverPartition,
 } from './jetstream/topology.js';
 import { natsAuthOptions, type NatsAuth } from './jetstream/auth.js';
-import { REPLICAS_SAFE_SINCE, replicasAreSafeOn } from './jetstream/server-version.js';
+import {
+  peerVersions,
+  REPLICAS_SAFE_SINCE,
+  replicasAreSafeOn,
+  type PeerVersion,
+} from './jetstream/server-version.js';
 import { resolveBusSettings, type ResolvedBusSettings } from './settings.js';
 import type {
   Bus,
@@ -174,7 +179,7 @@ class JetStreamBus implements Bus {
 
   async ensureTopology(): Promise<void> {
     this.checkOpen();
-    this.checkReplicasSupported();
+    await this.checkReplicasSupported();
     // Every step is idempotent, so the whole is tried again while JetStream does not answer: a clustered
     // JetStream electing the leader of a stream just created (or of its meta data) times requests out meanwhile.
     const deadline = Date.now() + TOPOLOGY_RETRY_MS;
@@ -208,17 +213,31 @@ class JetStreamBus implements Bus {
     }
   }
 
-  /** Refuses more than one copy of the streams on a server that does not keep them consistent (see the setting). */
-  private checkReplicasSupported(): void {
-    const version = this.nc.info?.version;
-    if (this.settings.streamReplicas <= 1 || replicasAreSafeOn(version)) return;
+  /**
+   * Refuses more than one copy of the streams when a server of the cluster does not keep them consistent (see the
+   * setting): the one connected to, and every other the cluster advertises that answers.
+   */
+  private async checkReplicasSupported(): Promise<void> {
+    if (this.settings.streamReplicas <= 1) return;
+    const connected = this.nc.getServer();
+    const servers: PeerVersion[] = [
+      { address: connected, version: this.nc.info?.version },
+      ...(await peerVersions((this.nc.info?.connect_urls ?? []).filter((url) => url !== connected))),
+    ];
+    const older = servers.filter((s) => !replicasAreSafeOn(s.version));
+    if (older.length === 0) return;
+    const version = older[0]!.version;
+    const which =
+      older.length === servers.length && servers.length === 1
+        ? ''
+        : ` (${older.map((s) => `${s.address} runs ${s.version}`).join(', ')})`;
     const why =
-      `on nats-server ${version} the copies of a work-queue stream disagree after a node restart and ` +
+      `on nats-server ${version}${which} the copies of a work-queue stream disagree after a node restart and ` +
       `acknowledged messages can be lost (README, "Exactly once")`;
     if (!this.settings.acceptNats29Replicas)
       throw new BusError(
         BusErrorCode.unsupportedServer,
-        `${this.settings.streamReplicas} copies of each stream need nats-server ${REPLICAS_SAFE_SINCE} or newer: ` +
+        `${this.settings.streamReplicas} copies of each stream need nats-server ${REPLICAS_SAFE_SINCE} or newer on every node: ` +
           `${why}. Upgrade the NATS servers, or set BUS_ACCEPT_NATS_2_9_REPLICAS=true to accept that risk`,
       );
     if (!this.warnedReplicas) {

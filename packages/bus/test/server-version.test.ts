@@ -1,4 +1,11 @@
-import { startNats, type NatsHandle } from '@throughline/testkit';
+import {
+  natsServerAtLeast,
+  natsServerVersion,
+  startNats,
+  startNatsCluster,
+  type NatsClusterHandle,
+  type NatsHandle,
+} from '@throughline/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BusErrorCode, connectJetStreamBus, isBusError } from '../src/index.js';
 import { parseServerVersion, replicasAreSafeOn } from '../src/jetstream/server-version.js';
@@ -77,3 +84,39 @@ async function serverVersion(url: string): Promise<string | undefined> {
     await nc.close();
   }
 }
+
+describe('a cluster in the middle of an upgrade', () => {
+  let cluster: NatsClusterHandle;
+  let oldVersion: string;
+  beforeAll(async () => {
+    // Two nodes of 2.10 or newer and one of the machine's own nats-server (2.9.10 on the machines this runs on).
+    const newer = await natsServerAtLeast('2.10');
+    const own = await natsServerAtLeast('0.0');
+    oldVersion = await natsServerVersion(own);
+    cluster = await startNatsCluster({ binaries: [newer, newer, own] });
+  }, 180_000);
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('refuses three copies while any node it can reach runs a server that loses them, and names that node', async () => {
+    const bus = await connectJetStreamBus({
+      servers: cluster.node('n1').url,
+      settings: { streamReplicas: 3 },
+    });
+    try {
+      const refused: unknown = await bus.ensureTopology().catch((e: unknown) => e);
+      if (replicasAreSafeOn(oldVersion)) {
+        // The machine's own server is new enough: the whole cluster is, and nothing is refused for it.
+        expect(isBusError(refused, BusErrorCode.unsupportedServer)).toBe(false);
+        return;
+      }
+      expect(isBusError(refused, BusErrorCode.unsupportedServer)).toBe(true);
+      // Connected to a new node, refused for the old one it advertises.
+      expect(String(refused)).toContain(`127.0.0.1:${cluster.node('n3').port} runs ${oldVersion}`);
+      expect(String(refused)).toContain('on every node');
+    } finally {
+      await bus.close();
+    }
+  });
+});

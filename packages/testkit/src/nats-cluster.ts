@@ -43,6 +43,8 @@ export interface NatsClusterStartOptions extends Omit<NatsStartOptions, 'config'
    * fetched (`natsServerAtLeast`). Default: whatever `binary`, or else PATH, gives.
    */
   minVersion?: string;
+  /** One nats-server executable per node (a cluster in the middle of an upgrade); overrides `binary`. */
+  binaries?: readonly string[];
 }
 
 /** `GET http://127.0.0.1:<port><path>`: the status code and body. */
@@ -90,7 +92,8 @@ async function startNatsClusterOnce(opts: NatsClusterStartOptions): Promise<Nats
   const started = await Promise.allSettled(
     routePorts.map(async (routePort, i) => {
       const name = `n${i + 1}`;
-      const handle = await launchNats(opts, [
+      const binary = opts.binaries?.[i] ?? opts.binary;
+      const handle = await launchNats(binary === undefined ? opts : { ...opts, binary }, [
         '--name',
         name,
         '--cluster_name',

@@ -8,11 +8,12 @@
  * clustered run lost acknowledged events in 2 of 7 runs. The same reproduction on 2.10.27 and 2.15.1 left the
  * three copies equal.
  */
+import { createConnection } from 'node:net';
 
 /**
  * Where the line is drawn: the 2.10 series. Measured consistent on 2.10.27 and 2.15.1; earlier 2.10 releases were
  * not measured. Every node of the cluster must run it: the check reads the version of the node a service is
- * connected to.
+ * connected to and of every other node that node advertises and that answers (`peerVersions`).
  */
 export const REPLICAS_SAFE_SINCE = '2.10.0';
 
@@ -30,4 +31,52 @@ export function replicasAreSafeOn(version: string | undefined): boolean {
   if (parsed === undefined) return true;
   for (let i = 0; i < 3; i++) if (parsed[i] !== since[i]) return parsed[i]! > since[i]!;
   return true;
+}
+
+/** A server of the cluster and the version it announced (`undefined` when it could not be read). */
+export interface PeerVersion {
+  readonly address: string;
+  readonly version: string | undefined;
+}
+
+/**
+ * The versions the cluster's other servers announce: a server greets every client connection with an INFO line
+ * (before any credentials or TLS, unless it is set to start with TLS), so each address the connected server
+ * advertises (`connect_urls`) is asked with a plain TCP connection that reads that line and closes. An address that
+ * does not answer within `timeoutMs` (a node down, TLS first) gives `undefined`.
+ */
+export async function peerVersions(addresses: readonly string[], timeoutMs = 2_000): Promise<PeerVersion[]> {
+  return Promise.all(
+    addresses.map(async (address) => ({ address, version: await greetingVersion(address, timeoutMs) })),
+  );
+}
+
+function greetingVersion(address: string, timeoutMs: number): Promise<string | undefined> {
+  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(address);
+  if (match === null) return Promise.resolve(undefined);
+  const host = match[1] ?? match[2]!;
+  const port = Number(match[3]);
+  return new Promise((resolve) => {
+    let buffered = '';
+    const socket = createConnection({ host, port });
+    const done = (version: string | undefined): void => {
+      socket.destroy();
+      resolve(version);
+    };
+    socket.setTimeout(timeoutMs, () => done(undefined));
+    socket.on('error', () => done(undefined));
+    socket.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString('latin1');
+      const end = buffered.indexOf('\r\n');
+      if (end < 0 && buffered.length < 64 * 1024) return;
+      const line = end < 0 ? buffered : buffered.slice(0, end);
+      if (!line.startsWith('INFO ')) return done(undefined);
+      try {
+        const info = JSON.parse(line.slice(5)) as { version?: unknown };
+        done(typeof info.version === 'string' ? info.version : undefined);
+      } catch {
+        done(undefined);
+      }
+    });
+  });
 }
