@@ -233,6 +233,7 @@ class JetStreamLeaseBucket implements LeaseBucket {
   async watch(prefix: string, onEntry: (entry: LeaseEntry) => void): Promise<LeaseWatch> {
     checkLeaseKey(prefix);
     const filter = `${this.keyPrefix}${prefix}.>`;
+    const patienceMs = this.ttlMs > 0 ? this.ttlMs : this.requestTimeoutMs;
     let messages: ConsumerMessages;
     let initial: Promise<void>;
     try {
@@ -246,6 +247,9 @@ class JetStreamLeaseBucket implements LeaseBucket {
       initial = new Promise<void>((resolve) => (initialDone = resolve));
       if (pendingAtStart === 0) initialDone();
       messages = await consumer.consume({
+        // Pull requests that expire within the time to live (nats.js's default is 30 s), so that heartbeats missed
+        // after the consumer's server went away are noticed, and the consumer re-created, within it too.
+        expires: Math.min(30_000, Math.max(1_000, patienceMs)),
         callback: (msg) => {
           onEntry(toLeaseEntry(msg, this.keyPrefix));
           // `pending` counts what the consumer still has to deliver: 0 once the last current value arrived.
@@ -260,7 +264,6 @@ class JetStreamLeaseBucket implements LeaseBucket {
     // in a bucket without one) rather than hold the caller (an instance's start) forever: later values keep
     // arriving either way.
     let timer: NodeJS.Timeout | undefined;
-    const patienceMs = this.ttlMs > 0 ? this.ttlMs : this.requestTimeoutMs;
     await Promise.race([initial, new Promise<void>((resolve) => (timer = setTimeout(resolve, patienceMs)))]);
     clearTimeout(timer);
     return {

@@ -17,6 +17,11 @@
  *   it at once. A crashed owner's lease expires after the time to live.
  * - An instance that could not renew a lease for half its time to live (the lease bucket unreachable) stops
  *   processing it, so it has stopped before the lease expires and another instance can take it.
+ * - What an instance knows of the others comes from watching the bucket, and a watch can go quiet without an error
+ *   (its consumer lost with a NATS node, and re-created late or not at all): an instance would then keep every
+ *   partition it took while the others seemed gone, and never hand them back. Its own registration, written every
+ *   heartbeat, must come back through the watch; when one written successfully has not for half the time to live,
+ *   the watches are opened again (each starts from every key's last value).
  *
  * Error behaviour: errors of the lease bucket are logged and retried at the next heartbeat; they never throw out
  * of the ownership. `start` and `stop` of the options are called once per acquisition; `stop` may be called while
@@ -111,6 +116,12 @@ export class PartitionOwnership {
   private reconciling: Promise<void> | undefined;
   private reconcileAgain = false;
   private stopping = false;
+  /** The highest revision of this instance's own registration the member watch delivered. */
+  private echoedRevision = 0;
+  /** The last revision of its own registration written, and when the oldest write not yet delivered back was sent. */
+  private writtenRevision = 0;
+  private unechoedSinceMs: number | undefined;
+  private rewatching = false;
 
   constructor(options: PartitionOwnershipOptions) {
     if (!MEMBER_ID.test(options.memberId))
@@ -156,8 +167,7 @@ export class PartitionOwnership {
     const { bucket, stage } = this.opts;
     await bucket.put(leaseKeys.member(stage, this.opts.memberId), encodeRecord(this.memberRecord));
     this.members.set(this.opts.memberId, this.observed(this.memberRecord, 0));
-    this.watches.push(await bucket.watch(leaseKeys.memberPrefix(stage), (e) => this.onMember(e)));
-    this.watches.push(await bucket.watch(leaseKeys.leasePrefix(stage), (e) => this.onLease(e)));
+    this.watches = await this.openWatches();
     this.timer = setInterval(() => this.heartbeat(), this.opts.renewIntervalMs);
     await this.reconcileNow();
   }
@@ -201,9 +211,47 @@ export class PartitionOwnership {
     return { record, revision, seenAtMs: this.opts.now() };
   }
 
+  private openWatches(): Promise<LeaseWatch[]> {
+    const { bucket, stage } = this.opts;
+    return Promise.all([
+      bucket.watch(leaseKeys.memberPrefix(stage), (e) => this.onMember(e)),
+      bucket.watch(leaseKeys.leasePrefix(stage), (e) => this.onLease(e)),
+    ]);
+  }
+
+  /** Opens the watches again, the quiet ones stopped first (a late delivery from one must not undo a newer value). */
+  private async rewatch(quietMs: number): Promise<void> {
+    if (this.rewatching || this.stopping) return;
+    this.rewatching = true;
+    this.opts.logger.warn(
+      `${this.opts.stage}: the lease bucket's watch did not deliver this instance's own registration for ` +
+        `${quietMs} ms; watching again`,
+      { quietMs },
+    );
+    try {
+      const quiet = this.watches;
+      this.watches = [];
+      await Promise.all(quiet.map((w) => w.stop().catch(() => undefined)));
+      this.unechoedSinceMs = undefined;
+      const fresh = await this.openWatches();
+      if (this.stopping) await Promise.all(fresh.map((w) => w.stop().catch(() => undefined)));
+      else this.watches = fresh;
+      this.schedule();
+    } catch (err) {
+      this.warn('could not watch the lease bucket again (tried again next heartbeat)', err);
+      this.unechoedSinceMs ??= this.opts.now() - this.ttlMs;
+    } finally {
+      this.rewatching = false;
+    }
+  }
+
   private onMember(entry: LeaseEntry): void {
     const id = memberOfKey(this.opts.stage, entry.key);
     if (id === undefined) return;
+    if (id === this.opts.memberId && entry.value !== undefined) {
+      this.echoedRevision = Math.max(this.echoedRevision, entry.revision);
+      if (this.echoedRevision >= this.writtenRevision) this.unechoedSinceMs = undefined;
+    }
     const record = decodeMember(entry.value);
     const known = this.members.has(id);
     if (record === undefined && id !== this.opts.memberId) this.members.delete(id);
@@ -227,11 +275,18 @@ export class PartitionOwnership {
   private heartbeat(): void {
     if (this.stopping) return;
     const { bucket, stage, memberId } = this.opts;
+    const sentAt = this.opts.now();
     bucket.put(leaseKeys.member(stage, memberId), encodeRecord(this.memberRecord)).then(
-      (revision) => this.members.set(memberId, this.observed(this.memberRecord, revision)),
+      (revision) => {
+        this.members.set(memberId, this.observed(this.memberRecord, revision));
+        this.writtenRevision = Math.max(this.writtenRevision, revision);
+        if (revision > this.echoedRevision) this.unechoedSinceMs ??= sentAt;
+      },
       (err: unknown) => this.warn('could not renew the registration', err),
     );
     const now = this.opts.now();
+    if (this.unechoedSinceMs !== undefined && now - this.unechoedSinceMs > this.ttlMs / 2)
+      void this.rewatch(now - this.unechoedSinceMs);
     for (const held of this.held.values()) {
       if (held.phase === 'gone') continue;
       // Give up well before the bucket expires the lease (a renewal can hang past it), so the next owner never
