@@ -24,9 +24,9 @@ import { CLIENT_BUCKET, LEASE_BUCKET } from '@throughline/bus';
 import { subjects, TOPICS, type Event } from '@throughline/contracts';
 import { LedgerWorkload } from '@throughline/ledger';
 import { waitFor } from '@throughline/testkit';
-import { expectExactlyOnce } from '../test/exactly-once.js';
-import { acquisitions, sendPaced } from '../test/load.js';
-import { ledgerCount, startStack, type Stack } from '../test/stack.js';
+import { expectExactlyOnce } from './exactly-once.js';
+import { acquisitions, ownedPartitions, sendPaced } from './load.js';
+import { ledgerCount, startStack, type Stack } from './stack.js';
 
 const EVENTS = 200_000;
 
@@ -43,6 +43,32 @@ describe('a clustered NATS with three copies of every stream', () => {
         writeFileSync(join(dir, `nats-${node.name}.log`), node.output());
       process.stdout.write(`R3: the services' and servers' output is in ${dir}\n`);
     });
+  /**
+   * Resolves once node `name` holds a current copy of every topic stream and of the lease bucket (the leaders say
+   * so), or leads it; returns the server version a connection reports.
+   */
+  const caughtUp = async (name: string, what: string): Promise<string> => {
+    const nc = await connect({ servers: stack.natsUrl.split(',') });
+    try {
+      // (Not the account check of `jetstreamManager`: the node just restarted may be the one this connection
+      // reached, and it answers JetStream requests only once it caught up.)
+      const jsm = await jetstreamManager(nc, { checkAPI: false });
+      await waitFor(
+        async () => {
+          for (const stream of [...TOPICS.map((t) => subjects.stream(t)), `KV_${LEASE_BUCKET}`]) {
+            const info = await jsm.streams.info(stream).catch(() => undefined);
+            const copy = info?.cluster?.replicas?.find((r) => r.name === name);
+            if (info === undefined || (info.cluster?.leader !== name && copy?.current !== true)) return false;
+          }
+          return true;
+        },
+        { timeoutMs: 120_000, intervalMs: 200, message: `${name} did not catch up ${what}` },
+      );
+      return nc.info?.version ?? 'unknown';
+    } finally {
+      await nc.close();
+    }
+  };
   const expectEveryEventOnce = (): Promise<void> =>
     expectExactlyOnce(
       stack,
@@ -106,8 +132,19 @@ describe('a clustered NATS with three copies of every stream', () => {
     // With the node down, a state and a writer instance die: the survivors take their partitions over, replacing
     // their consumers while one of the three servers is missing.
     const taken = (name: string): number => acquisitions(stack.services.get(name)!.output()).length;
-    const [stateBefore, writerBefore] = [taken('state-1'), taken('writer-1')];
     const [deadState, deadWriter] = [stack.services.get('state-0')!, stack.services.get('writer-0')!];
+    // Both may have lost their leases while the lease bucket elected its leader too, and the survivors taken them
+    // all: the two are killed once they hold partitions again (the survivors hand over their share), so that their
+    // death leaves partitions to take over.
+    await waitFor(
+      () => ownedPartitions(deadState.output()).size > 0 && ownedPartitions(deadWriter.output()).size > 0,
+      {
+        timeoutMs: 60_000,
+        intervalMs: 100,
+        message: 'state-0 and writer-0 never held partitions again after the election',
+      },
+    );
+    const [stateBefore, writerBefore] = [taken('state-1'), taken('writer-1')];
     await Promise.all([deadState.kill('SIGKILL'), deadWriter.kill('SIGKILL')]);
     await waitFor(() => taken('state-1') > stateBefore && taken('writer-1') > writerBefore, {
       timeoutMs: 60_000,
@@ -122,27 +159,7 @@ describe('a clustered NATS with three copies of every stream', () => {
     const resumedMs = performance.now() - killedAt;
     await leader.restart();
     // It catches up: its copy of every topic stream is current again (the leaders say so).
-    const nc = await connect({ servers: stack.natsUrl.split(',') });
-    const serverVersion = nc.info?.version ?? 'unknown';
-    try {
-      // (Not the account check of `jetstreamManager`: the node just restarted may be the one this connection
-      // reached, and it answers JetStream requests only once it caught up.)
-      const jsm = await jetstreamManager(nc, { checkAPI: false });
-      await waitFor(
-        async () => {
-          for (const topic of TOPICS) {
-            const info = await jsm.streams.info(subjects.stream(topic)).catch(() => undefined);
-            const copy = info?.cluster?.replicas?.find((r) => r.name === leaderName);
-            if (info === undefined || (info.cluster?.leader !== leaderName && copy?.current !== true))
-              return false;
-          }
-          return true;
-        },
-        { timeoutMs: 120_000, intervalMs: 200, message: `${leaderName} did not catch up` },
-      );
-    } finally {
-      await nc.close();
-    }
+    const serverVersion = await caughtUp(leaderName!, 'after its restart');
     // Every server back: the two instances return and take their share of the partitions again, under new
     // consumers.
     const [stateBack, writerBack] = [taken('state-0'), taken('writer-0')];
@@ -179,6 +196,11 @@ describe('a clustered NATS with three copies of every stream', () => {
   it('loses nothing when a node loses its store under load (a disk replaced) and catches up from the others', async () => {
     const cluster = stack.natsCluster!;
     keepOutputOnFailure();
+    // Every node up and current (as the test before leaves them, unless it failed midway).
+    for (const down of cluster.nodes.filter((n) => n.pid === undefined)) {
+      await down.restart();
+      await caughtUp(down.name, 'after its restart');
+    }
     const stream = subjects.stream('ingested');
     const events = new LedgerWorkload({ accounts: 2_000, tenants: 5, seed: 43, idPrefix: 'r3-disk' }).take(
       60_000,
@@ -208,28 +230,7 @@ describe('a clustered NATS with three copies of every stream', () => {
     for (const event of events) acknowledged.push(event);
     await expectEveryEventOnce();
     // The emptied node holds its copy of every stream again, current with the leader.
-    const nc = await connect({ servers: stack.natsUrl.split(',') });
-    try {
-      const jsm = await jetstreamManager(nc, { checkAPI: false });
-      await waitFor(
-        async () => {
-          for (const name of [...TOPICS.map((t) => subjects.stream(t)), `KV_${LEASE_BUCKET}`]) {
-            const info = await jsm.streams.info(name).catch(() => undefined);
-            const copy = info?.cluster?.replicas?.find((r) => r.name === node.name);
-            if (info === undefined || (info.cluster?.leader !== node.name && copy?.current !== true))
-              return false;
-          }
-          return true;
-        },
-        {
-          timeoutMs: 120_000,
-          intervalMs: 200,
-          message: `${node.name} did not catch up after losing its store`,
-        },
-      );
-    } finally {
-      await nc.close();
-    }
+    await caughtUp(node.name, 'after losing its store');
     process.stdout.write(
       `R3: ${node.name} (leader of ${stream}) lost its store with ${acknowledgedAtLoss} of ${events.length} events ` +
         `acknowledged and ${committedAtLoss} committed; client retries ${JSON.stringify(load.retries)}\n`,

@@ -101,6 +101,26 @@ export function metricSum(text: string, name: string, labels: Record<string, str
   return sum;
 }
 
+/**
+ * The partitions a service holds now, by its JSON log: each `acquired partition` adds one, each `released` or `lost
+ * partition` of the same stage removes it.
+ */
+export function ownedPartitions(output: string): Set<number> {
+  const owned = new Set<number>();
+  for (const line of output.split('\n')) {
+    const change = /: (acquired|released|lost) partition \d+"/.exec(line)?.[1];
+    if (change === undefined) continue;
+    try {
+      const { partition } = JSON.parse(line) as { partition: number };
+      if (change === 'acquired') owned.add(partition);
+      else owned.delete(partition);
+    } catch {
+      // not a JSON line
+    }
+  }
+  return owned;
+}
+
 /** Every `acquired partition` line of a service's JSON log: partition, epoch, and the pause it reported. */
 export function acquisitions(output: string): { partition: number; epoch: number; pauseMs: number | null }[] {
   const out: { partition: number; epoch: number; pauseMs: number | null }[] = [];
