@@ -146,6 +146,13 @@ export async function expectRedisMatchesPostgres(stack: Stack, opts: RedisCheck 
   );
   const redis = new Redis(stack.redis.url, stack.redisOptions);
   try {
+    // A partition the state stage rebuilt from PostgreSQL (its store lost it, or rolled back: a new owner forgets
+    // it) holds an account again only once an event of it came: until then the account is read from PostgreSQL.
+    const rebuilt = new Set<number>();
+    for (let p = 0; p < stack.partitions; p++) {
+      const recovered = await redis.hget(keys.marker(p), 'recovered');
+      if (recovered !== null && recovered !== '') rebuilt.add(p);
+    }
     const mismatches: string[] = [];
     let compared = 0;
     for (let i = 0; i < rows.length; i += 1000) {
@@ -154,7 +161,11 @@ export async function expectRedisMatchesPostgres(stack: Stack, opts: RedisCheck 
         chunk.map((r) => keys.account(partitionOf(r.account_id, stack.partitions), r.account_id)),
       );
       chunk.forEach((r, j) => {
-        if (values[j] === null && opts.redisLost) return;
+        if (
+          values[j] === null &&
+          (opts.redisLost || rebuilt.has(partitionOf(r.account_id, stack.partitions)))
+        )
+          return;
         compared++;
         const [balance, position] = (values[j] ?? '').split('|');
         if (balance !== r.balance_minor || position !== r.position)

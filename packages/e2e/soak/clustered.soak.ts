@@ -1,4 +1,8 @@
 /**
+ * Not part of the suite (`pnpm --filter @throughline/e2e soak:clustered`): of the 17 runs since an instance watches
+ * the lease bucket again when its watch goes quiet, 15 passed (the last 11 in a row) and 2 failed, one of them not
+ * understood (BENCHMARKS.md, "Clustered NATS"); CI must not fail on it until it is.
+ *
  * The pipeline on a clustered NATS: three JetStream nodes, every stream and bucket in three copies, on nats-server
  * 2.10 or newer (three copies are refused on 2.9, where a work-queue stream's copies can disagree after a node
  * restart): the one on PATH when it is new enough, else one the test kit fetches from Debian's packages
@@ -24,9 +28,9 @@ import { CLIENT_BUCKET, LEASE_BUCKET } from '@throughline/bus';
 import { subjects, TOPICS, type Event } from '@throughline/contracts';
 import { LedgerWorkload } from '@throughline/ledger';
 import { waitFor } from '@throughline/testkit';
-import { expectExactlyOnce } from './exactly-once.js';
-import { acquisitions, ownedPartitions, sendPaced } from './load.js';
-import { ledgerCount, startStack, type Stack } from './stack.js';
+import { expectExactlyOnce } from '../test/exactly-once.js';
+import { acquisitions, ownedPartitions, sendPaced } from '../test/load.js';
+import { ledgerCount, startStack, type Stack } from '../test/stack.js';
 
 const EVENTS = 200_000;
 
