@@ -8,7 +8,8 @@ import {
 } from '@throughline/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BusErrorCode, connectJetStreamBus, isBusError } from '../src/index.js';
-import { parseServerVersion, replicasAreSafeOn } from '../src/jetstream/server-version.js';
+import { createServer, type Server, type Socket } from 'node:net';
+import { parseServerVersion, peerVersions, replicasAreSafeOn } from '../src/jetstream/server-version.js';
 
 describe('which nats-server may keep more than one copy', () => {
   it('reads server versions, and takes 2.10 and later as safe', () => {
@@ -22,6 +23,46 @@ describe('which nats-server may keep more than one copy', () => {
     expect(replicasAreSafeOn('3.0.0')).toBe(true);
     // A server that does not say is not refused for it.
     expect(replicasAreSafeOn(undefined)).toBe(true);
+  });
+});
+
+describe('the version each peer greets a client with', () => {
+  const servers: Server[] = [];
+  const listen = async (onConnection: (socket: Socket) => void): Promise<string> => {
+    const server = createServer(onConnection);
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    return `127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
+  };
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  });
+
+  it('reads an INFO line, and answers nothing (never hangs) for a peer that closes, trickles or is not there', async () => {
+    const info = await listen((socket) => socket.end('INFO {"server_id":"x","version":"2.9.10"}\r\n'));
+    const closes = await listen((socket) => socket.end('INFO {"vers'));
+    const trickles = await listen((socket) => {
+      const timer = setInterval(() => socket.write('I'), 100);
+      socket.on('close', () => clearInterval(timer));
+      socket.on('error', () => clearInterval(timer));
+    });
+    const notNats = await listen((socket) => socket.end('HTTP/1.1 400 Bad Request\r\n\r\n'));
+    const started = Date.now();
+    const versions = await peerVersions(
+      [info, closes, trickles, notNats, '127.0.0.1:99999', 'nonsense'],
+      1_000,
+    );
+    expect(versions.map((v) => v.version)).toEqual([
+      '2.9.10',
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ]);
+    // The trickling peer is given up at the deadline, not kept alive by its bytes.
+    expect(Date.now() - started).toBeLessThan(3_000);
   });
 });
 

@@ -43,7 +43,9 @@ export interface PeerVersion {
  * The versions the cluster's other servers announce: a server greets every client connection with an INFO line
  * (before any credentials or TLS, unless it is set to start with TLS), so each address the connected server
  * advertises (`connect_urls`) is asked with a plain TCP connection that reads that line and closes. An address that
- * does not answer within `timeoutMs` (a node down, TLS first) gives `undefined`.
+ * gives no INFO line within `timeoutMs` (a node down or unreachable, TLS first, the connection closed) gives
+ * `undefined`, which the check takes as new enough; a cluster that advertises nothing (`no_advertise`) has only the
+ * connected server checked.
  */
 export async function peerVersions(addresses: readonly string[], timeoutMs = 2_000): Promise<PeerVersion[]> {
   return Promise.all(
@@ -56,15 +58,23 @@ function greetingVersion(address: string, timeoutMs: number): Promise<string | u
   if (match === null) return Promise.resolve(undefined);
   const host = match[1] ?? match[2]!;
   const port = Number(match[3]);
+  if (!Number.isInteger(port) || port <= 0 || port > 65_535) return Promise.resolve(undefined);
   return new Promise((resolve) => {
     let buffered = '';
+    let settled = false;
     const socket = createConnection({ host, port });
-    const done = (version: string | undefined): void => {
+    // One deadline for the whole exchange: a server trickling bytes never holds the check longer.
+    const deadline = setTimeout(() => done(undefined), timeoutMs);
+    function done(version: string | undefined): void {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
       socket.destroy();
       resolve(version);
-    };
-    socket.setTimeout(timeoutMs, () => done(undefined));
+    }
     socket.on('error', () => done(undefined));
+    // Closed before a whole line came (a server shutting down, a proxy without a backend).
+    socket.on('close', () => done(undefined));
     socket.on('data', (chunk: Buffer) => {
       buffered += chunk.toString('latin1');
       const end = buffered.indexOf('\r\n');
