@@ -19,9 +19,9 @@
  *   processing it, so it has stopped before the lease expires and another instance can take it.
  * - What an instance knows of the others comes from watching the bucket, and a watch can go quiet without an error
  *   (its consumer lost with a NATS node, and re-created late or not at all): an instance would then keep every
- *   partition it took while the others seemed gone, and never hand them back. Its own registration, written every
- *   heartbeat, must come back through the watch; when one written successfully has not for half the time to live,
- *   the watches are opened again (each starts from every key's last value).
+ *   partition it took while the others seemed gone, and never hand them back. Its own writes (the registration and
+ *   the lease renewals, every heartbeat) must come back through the watches; when one acknowledged has not for half
+ *   the time to live, the watches are opened again (each starts from every key's last value).
  *
  * Error behaviour: errors of the lease bucket are logged and retried at the next heartbeat; they never throw out
  * of the ownership. `start` and `stop` of the options are called once per acquisition; `stop` may be called while
@@ -101,6 +101,9 @@ interface Observed<T> {
 
 const MEMBER_ID = /^[A-Za-z0-9_-]+$/;
 
+/** The two watches of the bucket, each expected to deliver this instance's own writes back. */
+type EchoWatch = 'member' | 'lease';
+
 export class PartitionOwnership {
   private readonly opts: Required<Omit<PartitionOwnershipOptions, 'staticPartitions' | 'observer'>> &
     Pick<PartitionOwnershipOptions, 'staticPartitions' | 'observer'>;
@@ -116,11 +119,15 @@ export class PartitionOwnership {
   private reconciling: Promise<void> | undefined;
   private reconcileAgain = false;
   private stopping = false;
-  /** The highest revision of this instance's own registration the member watch delivered. */
-  private echoedRevision = 0;
-  /** The last revision of its own registration written, and when the oldest write not yet delivered back was sent. */
-  private writtenRevision = 0;
-  private unechoedSinceMs: number | undefined;
+  /**
+   * Per watch: the last revision of this instance's own writes through it, the highest one it delivered back, and
+   * since when (acknowledgement time) one has been waiting for its echo.
+   */
+  private readonly echoes: Record<EchoWatch, { written: number; echoed: number; since: number | undefined }> =
+    {
+      member: { written: 0, echoed: 0, since: undefined },
+      lease: { written: 0, echoed: 0, since: undefined },
+    };
   private rewatching = false;
 
   constructor(options: PartitionOwnershipOptions) {
@@ -211,12 +218,40 @@ export class PartitionOwnership {
     return { record, revision, seenAtMs: this.opts.now() };
   }
 
-  private openWatches(): Promise<LeaseWatch[]> {
+  /** Both watches, or neither: one opened when the other failed is stopped again. */
+  private async openWatches(): Promise<LeaseWatch[]> {
     const { bucket, stage } = this.opts;
-    return Promise.all([
+    const opened = await Promise.allSettled([
       bucket.watch(leaseKeys.memberPrefix(stage), (e) => this.onMember(e)),
       bucket.watch(leaseKeys.leasePrefix(stage), (e) => this.onLease(e)),
     ]);
+    const failed = opened.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    const watches = opened.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    if (failed === undefined) return watches;
+    await Promise.all(watches.map((w) => w.stop().catch(() => undefined)));
+    throw failed.reason;
+  }
+
+  /** A write of this instance's went through `watch` (its registration, a lease renewal), acknowledged at `revision`. */
+  private written(watch: EchoWatch, revision: number): void {
+    const echo = this.echoes[watch];
+    // Revisions that start over (a lease bucket that lost its history) start the comparison over too.
+    if (revision < echo.written) echo.echoed = 0;
+    echo.written = revision;
+    if (revision > echo.echoed) echo.since ??= this.opts.now();
+  }
+
+  /** A write of this instance's came back through `watch`. */
+  private echoed(watch: EchoWatch, revision: number): void {
+    const echo = this.echoes[watch];
+    echo.echoed = Math.max(echo.echoed, revision);
+    if (echo.echoed >= echo.written) echo.since = undefined;
+  }
+
+  /** How long the oldest unanswered write has waited for its echo, in the quieter watch. */
+  private quietForMs(now: number): number {
+    const since = [this.echoes.member.since, this.echoes.lease.since].filter((t) => t !== undefined);
+    return since.length === 0 ? 0 : now - Math.min(...since);
   }
 
   /** Opens the watches again, the quiet ones stopped first (a late delivery from one must not undo a newer value). */
@@ -224,7 +259,7 @@ export class PartitionOwnership {
     if (this.rewatching || this.stopping) return;
     this.rewatching = true;
     this.opts.logger.warn(
-      `${this.opts.stage}: the lease bucket's watch did not deliver this instance's own registration for ` +
+      `${this.opts.stage}: the lease bucket's watch did not deliver this instance's own writes for ` +
         `${quietMs} ms; watching again`,
       { quietMs },
     );
@@ -232,14 +267,14 @@ export class PartitionOwnership {
       const quiet = this.watches;
       this.watches = [];
       await Promise.all(quiet.map((w) => w.stop().catch(() => undefined)));
-      this.unechoedSinceMs = undefined;
+      this.echoes.member.since = this.echoes.lease.since = undefined;
       const fresh = await this.openWatches();
       if (this.stopping) await Promise.all(fresh.map((w) => w.stop().catch(() => undefined)));
       else this.watches = fresh;
       this.schedule();
     } catch (err) {
       this.warn('could not watch the lease bucket again (tried again next heartbeat)', err);
-      this.unechoedSinceMs ??= this.opts.now() - this.ttlMs;
+      this.echoes.member.since ??= this.opts.now() - this.ttlMs;
     } finally {
       this.rewatching = false;
     }
@@ -248,10 +283,7 @@ export class PartitionOwnership {
   private onMember(entry: LeaseEntry): void {
     const id = memberOfKey(this.opts.stage, entry.key);
     if (id === undefined) return;
-    if (id === this.opts.memberId && entry.value !== undefined) {
-      this.echoedRevision = Math.max(this.echoedRevision, entry.revision);
-      if (this.echoedRevision >= this.writtenRevision) this.unechoedSinceMs = undefined;
-    }
+    if (id === this.opts.memberId && entry.value !== undefined) this.echoed('member', entry.revision);
     const record = decodeMember(entry.value);
     const known = this.members.has(id);
     if (record === undefined && id !== this.opts.memberId) this.members.delete(id);
@@ -263,6 +295,7 @@ export class PartitionOwnership {
     const partition = partitionOfLeaseKey(this.opts.stage, entry.key);
     if (partition === undefined || partition >= this.opts.partitionCount) return;
     const record = decodeLease(entry.value);
+    if (record?.owner === this.opts.memberId) this.echoed('lease', entry.revision);
     this.leases.set(partition, this.observed(record, entry.revision));
     const held = this.held.get(partition);
     // While releasing, the next owner taking over is the point; only an active lease can be taken from us.
@@ -275,18 +308,16 @@ export class PartitionOwnership {
   private heartbeat(): void {
     if (this.stopping) return;
     const { bucket, stage, memberId } = this.opts;
-    const sentAt = this.opts.now();
     bucket.put(leaseKeys.member(stage, memberId), encodeRecord(this.memberRecord)).then(
       (revision) => {
         this.members.set(memberId, this.observed(this.memberRecord, revision));
-        this.writtenRevision = Math.max(this.writtenRevision, revision);
-        if (revision > this.echoedRevision) this.unechoedSinceMs ??= sentAt;
+        this.written('member', revision);
       },
       (err: unknown) => this.warn('could not renew the registration', err),
     );
     const now = this.opts.now();
-    if (this.unechoedSinceMs !== undefined && now - this.unechoedSinceMs > this.ttlMs / 2)
-      void this.rewatch(now - this.unechoedSinceMs);
+    const quietMs = this.quietForMs(now);
+    if (quietMs > this.ttlMs / 2) void this.rewatch(quietMs);
     for (const held of this.held.values()) {
       if (held.phase === 'gone') continue;
       // Give up well before the bucket expires the lease (a renewal can hang past it), so the next owner never
@@ -312,6 +343,7 @@ export class PartitionOwnership {
         else {
           held.revision = revision;
           held.renewedAtMs = sentAt;
+          this.written('lease', revision);
         }
       } catch (err) {
         this.warn(`could not renew the lease of partition ${held.lease.partition}`, err);
