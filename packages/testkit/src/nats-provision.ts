@@ -1,12 +1,14 @@
 /**
  * A nats-server of at least a given version for the tests that need one (three copies of a stream are sound only
- * from nats-server 2.10 on), when the one on PATH is older: the newest Debian release's package, fetched from a
- * Debian mirror (a registry this project's machines reach), verified as apt verifies it and unpacked into a cache
- * inside the checkout. Nothing is installed on the machine.
+ * from nats-server 2.10 on), when the one on PATH is older: the package of a Debian suite (trixie, Debian 13, unless
+ * `THROUGHLINE_DEBIAN_SUITE` names another), fetched from a Debian mirror (a registry this project's machines
+ * reach), verified and unpacked into a cache inside the checkout. Nothing is installed on the machine.
  *
  * Verification: the suite's `InRelease` must carry a good signature of a key in the machine's Debian archive
- * keyring (`gpgv`); the package index must have the SHA-256 that signed file lists; the package must have the SHA-256
- * the index lists. Only then is it unpacked (`dpkg-deb -x`) and its `--version` read.
+ * keyring (`gpgv`; only the signed text is read), name the suite asked for and not have expired (`Valid-Until`,
+ * when it has one: Debian's main archive gives none, so a replayed older trixie release would be taken — its
+ * packages are still Debian's own); the package index must have the SHA-256 that signed file lists; the package
+ * must have the SHA-256 the index lists. Only then is it unpacked (`dpkg-deb -x`) and its `--version` read.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -104,14 +106,15 @@ async function findOrFetch(minimum: string, opts: NatsServerAtLeastOptions): Pro
     return explicit;
   }
   const onPath = lookupBinary('nats-server', opts.binDirs ?? pathDirs());
-  if (onPath !== undefined && versionAtLeast(parseNatsVersion(await natsServerVersion(onPath))!, wanted))
-    return onPath;
+  const pathVersion =
+    onPath === undefined ? undefined : await natsServerVersion(onPath).catch(() => undefined);
+  if (pathVersion !== undefined && versionAtLeast(parseNatsVersion(pathVersion)!, wanted)) return onPath!;
   const cached = await cachedAtLeast(wanted, opts.cacheDir ?? defaultCacheDir());
   if (cached !== undefined) return cached;
   try {
     return await fetchFromDebian(wanted, opts);
   } catch (err) {
-    const have = onPath === undefined ? 'none on PATH' : `${await natsServerVersion(onPath)} on PATH`;
+    const have = onPath === undefined ? 'none on PATH' : `${pathVersion ?? 'an unknown version'} on PATH`;
     throw Object.assign(
       new MissingBinaryError(
         'nats-server',
@@ -171,6 +174,22 @@ export function findPackage(index: string, name: string): Record<string, string>
   return undefined;
 }
 
+/**
+ * Refuses a signed release file that is not the suite asked for (another suite's, served in its place) or has
+ * expired (`Valid-Until` passed: an old, signed release replayed).
+ */
+export function checkRelease(release: string, suite: string, nowMs: number = Date.now()): void {
+  const field = (name: string): string | undefined =>
+    new RegExp(`^${name}:[ \\t]*(.*)$`, 'm').exec(release)?.[1]?.trim();
+  if (field('Codename') !== suite && field('Suite') !== suite)
+    throw new Error(
+      `the signed release is ${field('Codename') ?? field('Suite') ?? 'unnamed'}, not ${suite}`,
+    );
+  const validUntil = field('Valid-Until');
+  if (validUntil !== undefined && Date.parse(validUntil) < nowMs)
+    throw new Error(`${suite}'s signed release expired on ${validUntil}`);
+}
+
 /** The SHA-256 a signed `Release` lists for `path` (e.g. `main/binary-amd64/Packages.gz`). */
 export function releaseSha256(release: string, path: string): string | undefined {
   const section = /^SHA256:\n((?:[ \t].*\n?)*)/m.exec(release)?.[1] ?? '';
@@ -201,6 +220,7 @@ async function fetchFromDebian(wanted: readonly number[], opts: NatsServerAtLeas
       ],
     });
     const release = readFileSync(join(work, 'Release'), 'utf8');
+    checkRelease(release, suite);
     const indexPath = `main/binary-${debianArch()}/Packages.gz`;
     const indexHash = releaseSha256(release, indexPath);
     if (indexHash === undefined) throw new Error(`${suite}'s Release lists no ${indexPath}`);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  checkRelease,
   findPackage,
   natsServerAtLeast,
   natsServerVersion,
@@ -38,6 +39,17 @@ describe('nats-server versions and Debian indexes', () => {
     expect(releaseSha256(release, 'main/binary-amd64/Packages.gz')).toBe('222');
     expect(releaseSha256(release, 'main/y')).toBeUndefined();
   });
+
+  it('takes a signed release only for the suite asked for, and not once it expired', () => {
+    expect(() => checkRelease('Suite: stable\nCodename: trixie\n', 'trixie')).not.toThrow();
+    expect(() => checkRelease('Suite: stable\nCodename: trixie\n', 'stable')).not.toThrow();
+    expect(() => checkRelease('Suite: oldstable\nCodename: bookworm\n', 'trixie')).toThrow(
+      /bookworm, not trixie/,
+    );
+    const dated = 'Codename: trixie\nValid-Until: Sat, 01 Jan 2022 00:00:00 UTC\n';
+    expect(() => checkRelease(dated, 'trixie')).toThrow(/expired/);
+    expect(() => checkRelease(dated, 'trixie', Date.parse('2021-12-01T00:00:00Z'))).not.toThrow();
+  });
 });
 
 /**
@@ -52,7 +64,7 @@ describe("a nats-server fetched from Debian's packages", () => {
     return dir;
   };
   let server: Server;
-  let tamper: { path: RegExp; change: (body: Buffer) => Buffer } | undefined;
+  let tamper: { path: RegExp; change?: (body: Buffer) => Buffer; from?: string } | undefined;
   const failure = (minimum: string): Promise<Error> =>
     natsServerAtLeast(minimum, { mirror, cacheDir: cacheDir(), binDirs: [] }).then(
       (binary) => {
@@ -61,12 +73,17 @@ describe("a nats-server fetched from Debian's packages", () => {
       (err: unknown) => err as Error,
     );
   let mirror = '';
+  const saved = { server: process.env.THROUGHLINE_NATS_SERVER, suite: process.env.THROUGHLINE_DEBIAN_SUITE };
   beforeAll(async () => {
+    // What these tests check is the fetch itself: no server named, the default suite.
+    delete process.env.THROUGHLINE_NATS_SERVER;
+    delete process.env.THROUGHLINE_DEBIAN_SUITE;
     server = createServer((req, res) => {
       void (async () => {
-        const upstream = await fetch(`${MIRROR}${req.url}`);
+        const hit = tamper !== undefined && tamper.path.test(req.url ?? '');
+        const upstream = await fetch(`${MIRROR}${hit && tamper?.from !== undefined ? tamper.from : req.url}`);
         let body: Buffer = Buffer.from(await upstream.arrayBuffer());
-        if (tamper !== undefined && tamper.path.test(req.url ?? '')) body = tamper.change(body);
+        if (hit && tamper?.change !== undefined) body = tamper.change(body);
         res.writeHead(upstream.status).end(body);
       })().catch((err: Error) => res.writeHead(502).end(err.message));
     });
@@ -75,6 +92,8 @@ describe("a nats-server fetched from Debian's packages", () => {
     mirror = `http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : 0}`;
   });
   afterAll(async () => {
+    if (saved.server !== undefined) process.env.THROUGHLINE_NATS_SERVER = saved.server;
+    if (saved.suite !== undefined) process.env.THROUGHLINE_DEBIAN_SUITE = saved.suite;
     await new Promise((resolve) => server.close(resolve));
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
@@ -113,6 +132,20 @@ describe("a nats-server fetched from Debian's packages", () => {
     const err = await failure('2.10');
     expect(isMissingBinaryError(err)).toBe(true);
     expect(String(err.message)).toMatch(/gpgv/);
+  }, 180_000);
+
+  it("refuses another suite's release, signed by Debian, served in place of the one asked for", async () => {
+    tamper = { path: /\/dists\/trixie\/InRelease$/, from: '/dists/bookworm/InRelease' };
+    const err = await failure('2.10');
+    expect(isMissingBinaryError(err)).toBe(true);
+    expect(String(err.message)).toMatch(/the signed release is bookworm, not trixie/);
+  }, 180_000);
+
+  it('refuses a package whose bytes are not the ones the signed index lists', async () => {
+    tamper = { path: /\.deb$/, change: (body) => Buffer.concat([body, Buffer.from([0])]) };
+    const err = await failure('2.10');
+    expect(isMissingBinaryError(err)).toBe(true);
+    expect(String(err.message)).toMatch(/does not match the SHA-256 of trixie's index/);
   }, 180_000);
 
   it('says what is missing when nothing new enough can be had', async () => {
