@@ -141,17 +141,24 @@ export interface RedisCheck {
 /** Every account's state in Redis (balance and last position) equals its committed balance row. */
 export async function expectRedisMatchesPostgres(stack: Stack, opts: RedisCheck = {}): Promise<void> {
   const keys = stateKeys(stateKeyPrefixFor(await readDeploymentId(stack.pool)));
-  const { rows } = await stack.pool.query<{ account_id: string; balance_minor: string; position: string }>(
-    'SELECT account_id, balance_minor::text, position::text FROM balances ORDER BY account_id',
+  const { rows } = await stack.pool.query<{
+    account_id: string;
+    balance_minor: string;
+    position: string;
+    updated_ms: string;
+  }>(
+    'SELECT account_id, balance_minor::text, position::text, ' +
+      'floor(extract(epoch FROM updated_at) * 1000)::int8::text AS updated_ms FROM balances ORDER BY account_id',
   );
   const redis = new Redis(stack.redis.url, stack.redisOptions);
   try {
     // A partition the state stage rebuilt from PostgreSQL (its store lost it, or rolled back: a new owner forgets
-    // it) holds an account again only once an event of it came: until then the account is read from PostgreSQL.
-    const rebuilt = new Set<number>();
+    // it) holds an account again only once an event of it came: an account last committed before the rebuild is
+    // read from PostgreSQL until then. One committed after it went through the rebuilt store and must be there.
+    const rebuiltAt = new Map<number, number>();
     for (let p = 0; p < stack.partitions; p++) {
       const recovered = await redis.hget(keys.marker(p), 'recovered');
-      if (recovered !== null && recovered !== '') rebuilt.add(p);
+      if (recovered !== null && recovered !== '') rebuiltAt.set(p, Number(recovered));
     }
     const mismatches: string[] = [];
     let compared = 0;
@@ -161,9 +168,10 @@ export async function expectRedisMatchesPostgres(stack: Stack, opts: RedisCheck 
         chunk.map((r) => keys.account(partitionOf(r.account_id, stack.partitions), r.account_id)),
       );
       chunk.forEach((r, j) => {
+        const rebuilt = rebuiltAt.get(partitionOf(r.account_id, stack.partitions));
         if (
           values[j] === null &&
-          (opts.redisLost || rebuilt.has(partitionOf(r.account_id, stack.partitions)))
+          (opts.redisLost || (rebuilt !== undefined && Number(r.updated_ms) < rebuilt))
         )
           return;
         compared++;

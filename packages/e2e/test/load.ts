@@ -102,8 +102,8 @@ export function metricSum(text: string, name: string, labels: Record<string, str
 }
 
 /**
- * The partitions a service holds now, by its JSON log: each `acquired partition` adds one, each `released` or `lost
- * partition` of the same stage removes it.
+ * The partitions a service holds now, by its JSON log (one stage's instance): each `acquired partition` adds one,
+ * each `released` or `lost partition` removes it.
  */
 export function ownedPartitions(output: string): Set<number> {
   const owned = new Set<number>();
