@@ -2,7 +2,13 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { connectJetStreamBus, createMemoryBus, type Bus, type LeaseBucket } from '@throughline/bus';
 import { startNats, waitFor, type NatsHandle } from '@throughline/testkit';
-import { assignPartitions, PartitionOwnership, readOwnership, type Lease } from '../src/index.js';
+import {
+  assignPartitions,
+  PartitionOwnership,
+  readOwnership,
+  type Lease,
+  type Logger,
+} from '../src/index.js';
 
 const P = 16;
 const TTL_MS = 600;
@@ -131,7 +137,7 @@ describe.each(buses)('PartitionOwnership over a lease bucket %s', (_name, makeBu
   async function member(
     processing: Processing,
     id: string,
-    opts: { bucket?: LeaseBucket; staticPartitions?: number[]; drainMs?: number } = {},
+    opts: { bucket?: LeaseBucket; staticPartitions?: number[]; drainMs?: number; logger?: Logger } = {},
   ): Promise<PartitionOwnership> {
     const m = new PartitionOwnership({
       bucket: opts.bucket ?? (await bus.leases()),
@@ -139,6 +145,7 @@ describe.each(buses)('PartitionOwnership over a lease bucket %s', (_name, makeBu
       memberId: id,
       partitionCount: P,
       ...(opts.staticPartitions ? { staticPartitions: opts.staticPartitions } : {}),
+      ...(opts.logger ? { logger: opts.logger } : {}),
       start: (lease) => processing.start(id, lease),
       stop: async (lease, reason) => {
         // A turn in flight finishes before the partition is released.
@@ -337,16 +344,8 @@ describe.each(buses)('PartitionOwnership over a lease bucket %s', (_name, makeBu
         },
       };
       const warnings: string[] = [];
-      const a = new PartitionOwnership({
+      await member(processing, 'a', {
         bucket,
-        stage: 'state',
-        memberId: 'a',
-        partitionCount: P,
-        start: (lease) => processing.start('a', lease),
-        stop: async (lease, reason) => {
-          if (reason !== 'lost') await new Promise((r) => setTimeout(r, 20));
-          processing.stop('a', lease, reason);
-        },
         logger: {
           debug: () => undefined,
           info: () => undefined,
@@ -354,8 +353,6 @@ describe.each(buses)('PartitionOwnership over a lease bucket %s', (_name, makeBu
           error: () => undefined,
         },
       });
-      onTestFinished(() => a.stop());
-      await a.start();
       await waitFor(balanced(processing, ['a']), { timeoutMs: 5_000, intervalMs: 10 });
       quietFrom = opened;
       for (let id = 0; id < quietFrom; id++)
