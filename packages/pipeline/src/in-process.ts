@@ -99,6 +99,7 @@ export async function hostPipeline(opts: InProcessPipelineOptions): Promise<Reco
       stage: spec.name,
       topic: spec.consumes,
       decode: spec.decode as (msg: Parameters<typeof spec.decode>[0]) => never,
+      ...('split' in spec ? { split: spec.split as never } : {}),
       partitionCount: opts.partitionCount,
       memberId: `in-process-${name}`,
       processorFor: opts.processors[name],

@@ -1,4 +1,4 @@
-import type { Bus, BusMessage, Mailbox } from '@throughline/bus';
+import type { Bus, BusMessage, DeadLetterPart, Mailbox } from '@throughline/bus';
 import { ensureError, RuntimeError, RuntimeErrorCode } from './errors.js';
 import { classifyFailure, type FailureClass } from './failure.js';
 import { silentLogger, sleep, type Logger } from './logger.js';
@@ -26,6 +26,17 @@ export interface Envelope<T> {
   readonly value: T;
 }
 
+/** One item of a message (an event of a batch): its own value, and what a dead letter of it alone holds. */
+export interface Item<T> {
+  readonly value: T;
+  readonly part: DeadLetterPart;
+}
+
+/** An envelope the actor processes: a whole message, or one item of a message split after it failed as poison. */
+interface Work<T> extends Envelope<T> {
+  readonly part?: DeadLetterPart;
+}
+
 export interface PartitionActorOptions<T> {
   /** Name used in logs and dead-letter reasons, usually the stage (`enrich`, `state`, `writer`). */
   name: string;
@@ -41,6 +52,14 @@ export interface PartitionActorOptions<T> {
   claim?: () => Promise<void>;
   /** Decodes one message; a throw sends that message to the dead-letter stream at once. */
   decode: (msg: BusMessage) => T;
+  /**
+   * Splits a message into its items (the events of a batch), each a value the handler takes like a message of its
+   * own. When given, a lone message that fails as poison is split and its items bisected in turn, so only the items
+   * that fail are dead-lettered (each alone, with `part`) and the rest of the message is processed, in order; the
+   * message is acked once all of them are. Undefined (or fewer than two items): the message is dead-lettered whole.
+   * The handler must treat an item as it would a message holding that item alone, at the message's sequence.
+   */
+  split?: (envelope: Envelope<T>) => Item<T>[] | undefined;
   /**
    * Processes one turn: every decoded message, in stream order. Must make its output durable before it resolves;
    * the actor acks the messages afterwards. A throw is classified (`classify`): a dependency's failure is retried
@@ -81,7 +100,7 @@ export interface PartitionActorOptions<T> {
   observer?: TurnObserver;
 }
 
-type OptionalHook = 'onTurn' | 'observer' | 'claim' | 'onFailure' | 'onStall' | 'onStallEnd';
+type OptionalHook = 'onTurn' | 'observer' | 'claim' | 'onFailure' | 'onStall' | 'onStallEnd' | 'split';
 
 /**
  * One partition's actor: pulls its mailbox, processes one turn at a time (so per-key state needs no locks) and
@@ -181,13 +200,7 @@ export class PartitionActor<T> {
     });
     const clock = new TurnClock(this.partition, scope, async (msg, reason, part) => {
       stats.deadLettered++;
-      this.opts.logger.warn(`${this.name}: dead-lettering one item of a message`, {
-        partition: this.partition,
-        seq: msg.seq,
-        item: part.index,
-        reason,
-      });
-      await this.opts.bus.deadLetter(msg, reason, part);
+      await this.deadLetterItem(msg, reason, part);
     });
     const stats: TurnStats = {
       stage: this.name,
@@ -267,10 +280,10 @@ export class PartitionActor<T> {
   /**
    * Processes envelopes until they pass; returns the messages to ack (dead-lettered ones are already acked). A
    * dependency's failure is waited out (capped exponential backoff, without limit; the partition is reported
-   * stalled meanwhile); poison is bisected until the lone messages that fail are found and dead-lettered, the
-   * others processed in order.
+   * stalled meanwhile); poison is bisected until the lone messages that fail are found and dead-lettered (or, with
+   * `split`, their items), the others processed in order.
    */
-  private async process(envelopes: Envelope<T>[], stats: TurnStats, clock: TurnClock): Promise<BusMessage[]> {
+  private async process(envelopes: Work<T>[], stats: TurnStats, clock: TurnClock): Promise<BusMessage[]> {
     let delay = this.opts.retryInitialMs;
     let poisonFailures = 0;
     let stall: { info: Stall; loggedAt: number } | undefined;
@@ -303,10 +316,16 @@ export class PartitionActor<T> {
             poisonFailures++;
             if (envelopes.length > 1) return await this.bisect(envelopes, stats, clock, err);
             if (poisonFailures >= this.opts.poisonAttempts) {
-              const [only] = envelopes;
+              const only = envelopes[0]!;
+              const items = only.part === undefined ? this.opts.split?.(only) : undefined;
+              if (items !== undefined && items.length > 1)
+                return await this.isolate(only, items, stats, clock, err);
               stats.deadLettered++;
+              const reason = `${this.name}: ${failure.reason}: ${err.message}`;
               await clock.wait('nats', () =>
-                this.deadLetter(only!.msg, `${this.name}: ${failure.reason}: ${err.message}`),
+                only.part === undefined
+                  ? this.deadLetter(only.msg, reason)
+                  : this.deadLetterItem(only.msg, reason, only.part),
               );
               return [];
             }
@@ -333,9 +352,34 @@ export class PartitionActor<T> {
     }
   }
 
+  /**
+   * A lone message failed as poison every time: its items are processed instead, in order, bisected like messages,
+   * so only the items that fail are dead-lettered. The message is acked once all of them passed or were.
+   */
+  private async isolate(
+    envelope: Envelope<T>,
+    items: Item<T>[],
+    stats: TurnStats,
+    clock: TurnClock,
+    err: Error,
+  ): Promise<BusMessage[]> {
+    this.opts.logger.warn(`${this.name}: message failed on poison; splitting it to find the items`, {
+      partition: this.partition,
+      seq: envelope.msg.seq,
+      items: items.length,
+      error: err.message,
+    });
+    await this.process(
+      items.map((item) => ({ msg: envelope.msg, value: item.value, part: item.part })),
+      stats,
+      clock,
+    );
+    return [envelope.msg];
+  }
+
   /** Splits a turn that failed as poison in two and processes each half in order, each isolating its own poison. */
   private async bisect(
-    envelopes: Envelope<T>[],
+    envelopes: Work<T>[],
     stats: TurnStats,
     clock: TurnClock,
     err: Error,
@@ -389,6 +433,16 @@ export class PartitionActor<T> {
     }
     this.opts.onStall?.(info);
     return { info, loggedAt: changed || due ? now : previous.loggedAt };
+  }
+
+  private async deadLetterItem(msg: BusMessage, reason: string, part: DeadLetterPart): Promise<void> {
+    this.opts.logger.warn(`${this.name}: dead-lettering one item of a message`, {
+      partition: this.partition,
+      seq: msg.seq,
+      item: part.index,
+      reason,
+    });
+    await this.opts.bus.deadLetter(msg, reason, part);
   }
 
   private async deadLetter(msg: BusMessage, reason: string): Promise<void> {

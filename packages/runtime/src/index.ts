@@ -12,7 +12,7 @@
  * onShutdown(async () => { await host.stop(); await bus.close(); });
  * ```
  */
-export { PartitionActor, type Envelope, type PartitionActorOptions, type Stall } from './actor.js';
+export { PartitionActor, type Envelope, type Item, type PartitionActorOptions, type Stall } from './actor.js';
 export {
   TurnClock,
   type PositionRange,

@@ -12,7 +12,7 @@
  */
 import type { Bus, BusMessage } from '@throughline/bus';
 import type { Topic } from '@throughline/contracts';
-import { PartitionActor, type Envelope, type PartitionActorOptions, type Stall } from './actor.js';
+import { PartitionActor, type Envelope, type Item, type PartitionActorOptions, type Stall } from './actor.js';
 import { fencingEpochOf, isFencedError } from './errors.js';
 import type { FailureClass } from './failure.js';
 import { silentLogger, type Logger } from './logger.js';
@@ -34,6 +34,8 @@ export interface StageSpec<T> {
   readonly produces: Topic | undefined;
   /** Decodes one message; a throw is poison (the message is dead-lettered). */
   readonly decode: (msg: BusMessage) => T;
+  /** Splits a message into its items, so poison is dead-lettered item by item (see `PartitionActorOptions.split`). */
+  readonly split?: (envelope: Envelope<T>) => Item<T>[] | undefined;
 }
 
 /** What a stage does with one partition under one lease. */
@@ -59,13 +61,15 @@ export interface StageHostOptions<T> {
   /** Ask for exactly these partitions (still under leases) instead of a share. Default: a share. */
   staticPartitions?: readonly number[];
   decode: (msg: BusMessage) => T;
+  /** Splits a message into its items, so poison is dead-lettered item by item (see `PartitionActorOptions.split`). */
+  split?: (envelope: Envelope<T>) => Item<T>[] | undefined;
   /** Makes the processor of a partition held under `lease` (again at every restart of its actor). */
   processorFor: (lease: Lease) => PartitionProcessor<T>;
   /** Further actor options (turn size, retries, tracing, metrics hook). */
   actor?: Partial<
     Omit<
       PartitionActorOptions<T>,
-      'name' | 'partition' | 'bus' | 'openMailbox' | 'decode' | 'handle' | 'claim' | 'logger'
+      'name' | 'partition' | 'bus' | 'openMailbox' | 'decode' | 'split' | 'handle' | 'claim' | 'logger'
     >
   >;
   supervisor?: Omit<SupervisorOptions, 'logger' | 'isFinal'>;
@@ -137,6 +141,7 @@ export async function hostStage<T>(opts: StageHostOptions<T>): Promise<StageHost
         partition,
         bus,
         decode: opts.decode,
+        ...(opts.split ? { split: opts.split } : {}),
         onFailure: (failure) => {
           const key = `${failure.kind}\u0000${failure.dependency}\u0000${failure.reason}`;
           const entry = failures.get(key);

@@ -183,6 +183,46 @@ describe('PartitionActor', () => {
     expect(calls).toBeLessThan(30);
   });
 
+  it('splits a lone message that fails on poison into its items: only the poison items are dead-lettered, each alone', async () => {
+    bus = createMemoryBus();
+    await bus.ensureTopology();
+    // Messages are batches of items separated by commas; the second and the fourth hold poison items.
+    const bodies = ['a,b', 'c,poison-d,e,f,g', 'h', 'poison-i,j,poison-k', 'l'];
+    await publishAll(bus, 4, bodies);
+    const committed: string[] = [];
+    const actor = actorOn(bus, 4, {
+      split: ({ value }) =>
+        value.split(',').map((item, index) => ({ value: item, part: { index, data: enc.encode(item) } })),
+      handle: (turn) => {
+        const items = turn.flatMap((e) => e.value.split(','));
+        const bad = items.find((item) => item.startsWith('poison'));
+        if (bad !== undefined)
+          return Promise.reject(Object.assign(new Error(`event ${bad}: refused`), { poison: true }));
+        committed.push(...items);
+        return Promise.resolve();
+      },
+    });
+    void actor.run();
+    await until(() => committed.length === 9);
+    await until(
+      async () => (await bus.backlog({ group: 'test', topic: 'ingested', partition: 4 })).ackPending === 0,
+    );
+    await actor.stop();
+    // Every good item once, in stream order, the good items of the poisoned messages included.
+    expect(committed).toEqual(['a', 'b', 'c', 'e', 'f', 'g', 'h', 'j', 'l']);
+    const dead = await bus.readDeadLetters();
+    expect(dead.map((d) => [dec.decode(d.data), d.part, d.originalSeq])).toEqual([
+      ['poison-d', 1, 2],
+      ['poison-i', 0, 4],
+      ['poison-k', 2, 4],
+    ]);
+    expect(dead[0]!.reason).toBe('test: poison: event poison-d: refused');
+    // Nothing is left to redeliver: the split messages were acked.
+    expect(await bus.backlog({ group: 'test', topic: 'ingested', partition: 4 })).toMatchObject({
+      pending: 0,
+    });
+  });
+
   it('waits out a dependency without limit, reports the stall, and never dead-letters', async () => {
     bus = createMemoryBus();
     await bus.ensureTopology();

@@ -96,6 +96,7 @@ export async function runStageService<T>(opts: StageServiceOptions<T>): Promise<
     stage: spec.name,
     topic: spec.consumes,
     decode: spec.decode,
+    ...(spec.split ? { split: spec.split } : {}),
     partitionCount: settings.PARTITION_COUNT,
     memberId: instanceId,
     ...(staticPartitions ? { staticPartitions } : {}),
