@@ -31,6 +31,12 @@ export const Headers = {
   deadLetterMsgId: 'Tl-Dead-Letter-Msg-Id',
   /** On a dead letter of one item of a message (an event of a batch): the item's index in the message. */
   deadLetterPart: 'Tl-Dead-Letter-Part',
+  /**
+   * On a writer's dead letter sent back to the writer (`throughline dlq redrive`): the dead letter's sequence. The
+   * writer commits its results whatever state epoch produced them (they passed the fence when they were first
+   * committed and refused for their content).
+   */
+  redriven: 'Tl-Redriven',
 } as const;
 
 /** The logger a bus receives from its app (the bus never prints on its own). */

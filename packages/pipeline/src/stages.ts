@@ -10,12 +10,18 @@ import type { EnrichedBatch, EventBatch, ResultBatch } from '@throughline/contra
 import type { StageSpec } from '@throughline/runtime';
 import { decodeEventBatch } from './enrich-stage.js';
 import { decodeEnrichedBatch } from './state-stage.js';
-import { decodeResultBatch } from './writer-stage.js';
+import { decodeResultBatch, splitResultBatch } from './writer-stage.js';
 
 export const STAGES = {
   enrich: { name: 'enrich', consumes: 'ingested', produces: 'enriched', decode: decodeEventBatch },
   state: { name: 'state', consumes: 'enriched', produces: 'applied', decode: decodeEnrichedBatch },
-  writer: { name: 'writer', consumes: 'applied', produces: undefined, decode: decodeResultBatch },
+  writer: {
+    name: 'writer',
+    consumes: 'applied',
+    produces: undefined,
+    decode: decodeResultBatch,
+    split: splitResultBatch,
+  },
 } as const satisfies {
   enrich: StageSpec<EventBatch>;
   state: StageSpec<EnrichedBatch>;

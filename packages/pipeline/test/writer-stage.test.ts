@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { BusMessage } from '@throughline/bus';
+import { Headers, type BusMessage } from '@throughline/bus';
 import { Outcome, type Result, type ResultBatch } from '@throughline/contracts';
 import { TurnClock, type TurnScope } from '@throughline/runtime';
-import { createWriterProcessor, type CommitFence, type ResultSink } from '../src/index.js';
+import { createWriterProcessor, newWriterCounters, type CommitFence, type ResultSink } from '../src/index.js';
 
 /** The writer reads a result's position only; the sink here keeps nothing else. */
 const result = (eventId: string, position: bigint) =>
@@ -28,7 +28,7 @@ describe('writer stage', () => {
     };
     const ctx = new TurnClock(3, scope, () => Promise.resolve());
     const batch = (positions: bigint[]) => ({
-      msg: {} as BusMessage,
+      msg: { headers: new Map() } as unknown as BusMessage,
       value: {
         batchId: 'b',
         partition: 3,
@@ -43,5 +43,32 @@ describe('writer stage', () => {
     // Untraced, the fence carries no trace id.
     await writer.handle([batch([91n])]);
     expect(fences[1]).toEqual({ partition: 3, epoch: 2, upstream: 1 });
+  });
+
+  it('commits a redriven dead letter whatever state epoch produced it, and drops a stale batch that is not one', async () => {
+    const commits: { fence: CommitFence; ids: string[] }[] = [];
+    const sink: ResultSink = {
+      claim: () => Promise.resolve({ upstream: 5 }),
+      commitBatch: (fence, results) => {
+        commits.push({ fence, ids: results.map((r) => r.eventId) });
+        return Promise.resolve({ inserted: results.length, duplicates: 0 });
+      },
+    };
+    const counters = newWriterCounters();
+    const writer = createWriterProcessor({ partition: 1, epoch: 9, sink, counters });
+    const batch = (producerEpoch: bigint, id: string, headers: [string, string][] = []) => ({
+      msg: { headers: new Map(headers) } as unknown as BusMessage,
+      value: { batchId: id, partition: 1, producerEpoch, results: [result(id, 10n)] } satisfies ResultBatch,
+    });
+    // Epoch 3 is older than the state epoch already committed (5): dropped, unless it is a redriven dead letter.
+    await writer.handle([
+      batch(3n, 'stale'),
+      batch(3n, 'redriven', [[Headers.redriven, '17']]),
+      batch(5n, 'current'),
+    ]);
+    expect(commits).toEqual([
+      { fence: { partition: 1, epoch: 9, upstream: 5 }, ids: ['redriven', 'current'] },
+    ]);
+    expect(counters).toMatchObject({ staleBatches: 1, redrivenBatches: 1 });
   });
 });
