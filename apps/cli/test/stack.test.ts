@@ -411,6 +411,54 @@ describe('throughline up, load, verify and config', () => {
       });
       expect((await runCli(['verify', '--database-url', databaseUrl])).code).toBe(0);
 
+      // A writer's dead letter: PostgreSQL refuses one result of a batch for its content (here a constraint an
+      // operator added by mistake). Only that result is dead-lettered, the other one is committed; once the
+      // constraint is gone, the redrive sends it back to the writer, which commits it once.
+      const [first, second] = events.filter((e) => partitionOf(e.accountId, 8) === 6);
+      const writerEvents = [
+        { ...first!, eventId: 'dlq-writer-ok' },
+        { ...second!, eventId: 'dlq-writer-refused' },
+      ];
+      await pool.query(
+        "ALTER TABLE ledger ADD CONSTRAINT dlq_test_refused CHECK (event_id <> 'dlq-writer-refused')",
+      );
+      try {
+        await bus.publish(
+          subjects.of('ingested', 6),
+          EventBatch.encode({
+            batchId: 'dlq-writer',
+            partition: 6,
+            acceptedAtMs: BigInt(Date.now()),
+            events: writerEvents,
+            redrivenFrom: [],
+          }).finish(),
+          { msgId: 'dlq-writer' },
+        );
+        await waitFor(async () => (await letters(['--stage', 'writer'])).length === 1, {
+          timeoutMs: 30_000,
+          intervalMs: 250,
+        });
+      } finally {
+        await pool.query('ALTER TABLE ledger DROP CONSTRAINT dlq_test_refused');
+      }
+      const [refusedResult] = await letters(['--stage', 'writer']);
+      expect([refusedResult!.partition, refusedResult!.events]).toEqual([6, 1]);
+      expect(refusedResult!.reason).toMatch(/^writer: integrity_violation: /);
+      expect(await ledgerRows(`event_id = 'dlq-writer-ok'`)).toBe(1);
+      expect(await ledgerRows(`event_id = 'dlq-writer-refused'`)).toBe(0);
+      for (let i = 0; i < 2; i++) {
+        // Twice: the second finds nothing left to send (the first removed the dead letter).
+        const again = await dlq(['redrive', '--stage', 'writer']);
+        expect(again.stdout).toBe(
+          i === 0 ? 'redrove 1 dead letters (1 events)\n' : 'redrove 0 dead letters (0 events)\n',
+        );
+      }
+      await waitFor(async () => (await ledgerRows(`event_id = 'dlq-writer-refused'`)) === 1, {
+        timeoutMs: 30_000,
+        intervalMs: 250,
+      });
+      expect((await runCli(['verify', '--database-url', databaseUrl])).code).toBe(0);
+
       // The filters select by partition and by age, for listing and for purging.
       expect((await letters(['--partition', '0'])).map((l) => l.partition)).toEqual([0]);
       expect(await letters(['--since', '1h'])).toHaveLength(3);

@@ -10,10 +10,14 @@
  * had then: the redrive names that position (`redriven_from`), and the claim passes to the new one. This holds for
  * what enrich dead-lettered (an ingested batch, or one event of it) and for what the state stage dead-lettered (an
  * enriched batch, whose events are enriched again with today's configuration). The writer's dead letters are
- * results whose effect the state stage already counted: they are not redriven here.
+ * results whose effect the state stage already counted (in Redis, and in the balance of any later result of the same
+ * account): they go back to the writer as they are, to the partition they came from, marked `Tl-Redriven`, and the
+ * writer commits them whatever state epoch produced them. A result's ledger row is inserted once by its `event_id`
+ * and the balance moves only forward by position, so a redriven result adds its row, moves its account's balance
+ * only when no later result has, and redriving it twice changes nothing.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import type { Bus, DeadLetter } from '@throughline/bus';
+import { Headers, type Bus, type DeadLetter } from '@throughline/bus';
 import {
   EnrichedBatch,
   EventBatch,
@@ -98,11 +102,6 @@ function eventsOf(letter: DeadLetter, topic: Topic | undefined): { events: Redri
         events: EnrichedBatch.decode(letter.data).events.flatMap((e) =>
           e.event ? [{ event: e.event, redrivenFrom: e.position }] : [],
         ),
-      };
-    if (topic === 'applied')
-      return {
-        error:
-          "a writer's dead letter holds results the state stage already counted in its balances; it is not redriven (inspect it with `dlq show`, then purge it)",
       };
     return { error: `from an unknown subject ${letter.originalSubject}` };
   } catch (err) {
@@ -283,14 +282,14 @@ function showCommand(): Command {
 function redriveCommand(): Command {
   return withFilters(withConnection(new Command('redrive')))
     .description(
-      'send dead letters back through the pipeline (their events are ingested again, to their account’s partition) and remove them',
+      'send dead letters back through the pipeline (their events are ingested again, to their account’s partition; a writer’s results go back to the writer) and remove them',
     )
     .argument('[seq...]', 'sequences to redrive (from `dlq list`)')
     .option('--all', 'redrive every dead letter')
     .option('--json', 'print what was done as JSON')
     .addHelpText(
       'after',
-      '\nA redriven event gets a new position after everything its partition has seen, and is applied exactly once: the\nstate stage skips an event_id already applied. Events that still fail ingest’s checks are not sent.',
+      '\nA redriven event gets a new position after everything its partition has seen, and is applied exactly once: the\nstate stage skips an event_id already applied. Events that still fail ingest’s checks are not sent. A writer’s\ndead letter (results the state stage already counted) goes back to the writer of its partition as it is: its ledger\nrows are inserted once by event_id, and a balance moves only forward by position.',
     )
     .action(async (values: string[], flags: FilterFlags) => {
       const seqs = sequences(values);
@@ -300,7 +299,13 @@ function redriveCommand(): Command {
       const refused: { seq: number; why: string }[] = [];
       try {
         for (const letter of await select(bus, seqs, flags)) {
-          const { topic } = origin(letter);
+          const { topic, partition } = origin(letter);
+          if (topic === 'applied') {
+            const results = await redriveToWriter(bus, letter, partition, flags.partitions);
+            if (typeof results === 'string') refused.push({ seq: letter.seq, why: results });
+            else done.push({ seq: letter.seq, events: results });
+            continue;
+          }
           const found = eventsOf(letter, topic);
           if ('error' in found) {
             refused.push({ seq: letter.seq, why: found.error });
@@ -357,6 +362,38 @@ function redriveCommand(): Command {
           `${refused.length} dead letters were not redriven (see above); they stay in the stream`,
         );
     });
+}
+
+/**
+ * Sends a writer's dead letter back to the writer, to the partition it came from, and removes it; resolves to the
+ * number of results, or to why it was not sent.
+ */
+async function redriveToWriter(
+  bus: Bus,
+  letter: DeadLetter,
+  partition: number,
+  partitions: number,
+): Promise<number | string> {
+  let batch: ResultBatch;
+  try {
+    batch = ResultBatch.decode(letter.data);
+  } catch (err) {
+    return `its body cannot be decoded (${err instanceof Error ? err.message : String(err)}): purge it`;
+  }
+  // The writer moves the balances of the partition it owns: a result of another partition's account would move a
+  // balance another writer owns.
+  const foreign = batch.results.find((r) => partitionOf(r.accountId, partitions) !== partition);
+  if (foreign !== undefined)
+    return `result ${JSON.stringify(foreign.eventId.slice(0, 128))} is of account ${JSON.stringify(foreign.accountId.slice(0, 128))}, not of partition ${partition}: purge it`;
+  // The id makes a repeated redrive of the same letter (after a crash) one message within the window; past it, the
+  // ledger holds each result's row once by its event id.
+  const id = `redrive-${letter.seq}-${partition}`;
+  await bus.publish(subjects.of('applied', partition), letter.data, {
+    msgId: id,
+    headers: { [Headers.redriven]: String(letter.seq) },
+  });
+  await bus.removeDeadLetter(letter.seq);
+  return batch.results.length;
 }
 
 function purgeCommand(): Command {
