@@ -63,6 +63,7 @@ export async function run(telemetry: Telemetry, instanceId: string): Promise<voi
         logger,
         maxCachedAccounts: settings.STATE_MAX_CACHED_ACCOUNTS,
         maxOutputEvents: settings.STATE_MAX_OUTPUT_EVENTS,
+        partitionCount: settings.PARTITION_COUNT,
       };
       metrics.countBy(
         'tl.state.events',

@@ -6,8 +6,8 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EventBatch, partitionOf, subjects, type Event } from '@throughline/contracts';
-import { LedgerWorkload } from '@throughline/ledger';
+import { EnrichedBatch, EventBatch, partitionOf, subjects, type Event } from '@throughline/contracts';
+import { enrichEvent, LedgerWorkload } from '@throughline/ledger';
 import { waitFor } from '@throughline/testkit';
 import { expectExactlyOnce } from './exactly-once.js';
 import { deadLettersAfter, lastDeadLetter, runFault, type Fault, type Observed } from './fault-run.js';
@@ -104,7 +104,7 @@ describe('dependencies that refuse for a while, under load', () => {
     expect(logs).toMatch(/"dependency":"postgres".*"msg":"writer: partition resumed"/);
   });
 
-  it('poison mixed into good batches by a producer that bypasses ingest: only the poison is dead-lettered, each event with its reason', async () => {
+  it('poison mixed into good batches by a producer that bypasses ingest (and enrich): only the poison is dead-lettered, each event with its reason', async () => {
     const partition = 3;
     const events = new LedgerWorkload({ accounts: 3000, tenants: 5, seed: 43, idPrefix: 'mixed' }).take(
       40_000,
@@ -141,13 +141,28 @@ describe('dependencies that refuse for a while, under load', () => {
       }).finish(),
       { msgId: 'hostile-batch' },
     );
+    // Past enrich too: an enriched batch of an account of another partition, and of an event that is not there.
+    await stack.bus.publish(
+      subjects.of('enriched', partition),
+      EnrichedBatch.encode({
+        batchId: 'hostile-enriched',
+        partition,
+        configVersion: 0n,
+        producerEpoch: 0n,
+        events: [
+          enrichEvent({ ...other, eventId: 'poison-enriched' }, 1n << 16n, BigInt(Date.now()), undefined),
+          { ...enrichEvent(a!, (1n << 16n) | 1n, BigInt(Date.now()), undefined), event: undefined },
+        ],
+      }).finish(),
+      { msgId: 'hostile-enriched' },
+    );
     await load.done;
     // The good events of the hostile batch were stored in the stream: they are as much a promise as the rest.
     acknowledged.push(...traffic.map((e) => e.eventId), a!.eventId, c!.eventId);
     await expectExactlyOnce(stack, acknowledged, { deadLettersAfter: false });
     const dead = await deadLettersAfter(stack, deadBefore);
     const reasons = dead.map((l) => l.reason).sort();
-    expect(reasons).toHaveLength(4);
+    expect(reasons).toHaveLength(6);
     expect(reasons[0]).toMatch(/^enrich: cannot decode message: /);
     expect(reasons.slice(1, 3)).toEqual([
       'enrich: event "poison-amount": events[1].amount_minor: must be positive, got -5',
@@ -156,14 +171,18 @@ describe('dependencies that refuse for a while, under load', () => {
     expect(reasons[3]).toMatch(
       /^enrich: event "poison-partition": events\[3\]\.account_id: belongs to partition \d+, published to 3$/,
     );
+    expect(reasons[4]).toMatch(
+      /^state: event "poison-enriched": events\[0\]\.account_id: belongs to partition \d+, published to 3$/,
+    );
+    expect(reasons[5]).toBe('state: events[1].event: missing');
     expect(
       dead
         .filter((l) => l.part !== undefined)
         .map((l) => l.part)
         .sort(),
-    ).toEqual([1, 3, 4]);
+    ).toEqual([0, 1, 1, 3, 4]);
     report.push(
-      `[e2e] poison: sent ${load.sent} through ingest and 2 messages (5 events, 3 of them poison, and one undecodable message) around it; ` +
+      `[e2e] poison: sent ${load.sent} through ingest and 3 messages around it (an ingested batch of 5 events, 3 of them poison; an enriched batch of 2 poison events; one undecodable message); ` +
         `committed ${acknowledged.length} in all, dead-lettered ${dead.length} (${dead.filter((l) => l.part !== undefined).length} single events)`,
     );
   });

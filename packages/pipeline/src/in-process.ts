@@ -69,6 +69,7 @@ export function stageProcessors(deps: StageDependencies): StageProcessors {
         committed: deps.committed,
         counters: stateCounters,
         logger: deps.logger ?? silentLogger,
+        partitionCount: deps.partitionCount,
       }),
     writer: ({ partition, epoch }) =>
       createWriterProcessor({ partition, epoch, sink: deps.sink, counters: writerCounters }),

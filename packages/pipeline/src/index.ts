@@ -72,7 +72,12 @@ export {
   DEFAULT_MAX_OUTPUT_EVENTS,
   type EnrichStageOptions,
 } from './enrich-stage.js';
-export { StateStage, decodeEnrichedBatch, type StateStageOptions } from './state-stage.js';
+export {
+  StateStage,
+  decodeEnrichedBatch,
+  enrichedPoisonReason,
+  type StateStageOptions,
+} from './state-stage.js';
 export { newStateCounters, type StateCounters } from './state-counters.js';
 export {
   createWriterProcessor,

@@ -15,6 +15,8 @@ export interface StateCounters {
   recoveries: number;
   /** Of those, partitions whose store kept a marker but lost recent writes (rolled back). */
   rollbacks: number;
+  /** Events dead-lettered alone because no turn could apply them (published by something other than enrich). */
+  deadLettered: number;
 }
 
 export function newStateCounters(): StateCounters {
@@ -29,5 +31,6 @@ export function newStateCounters(): StateCounters {
     newAccounts: 0,
     recoveries: 0,
     rollbacks: 0,
+    deadLettered: 0,
   };
 }

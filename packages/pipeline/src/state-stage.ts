@@ -12,8 +12,9 @@ import { LRUCache } from 'lru-cache';
 import { positionRange } from './position-range.js';
 import { PipelineError, PipelineErrorCode } from './errors.js';
 import type { CommittedState, EventClaim, StateMarker, StateStore } from './ports.js';
-import { DEFAULT_MAX_OUTPUT_EVENTS } from './enrich-stage.js';
+import { DEFAULT_MAX_OUTPUT_EVENTS, poisonReason } from './enrich-stage.js';
 import { publishChunks } from './publish-chunks.js';
+import { describeViolation, validateEvent } from './validation.js';
 import { newStateCounters, type StateCounters } from './state-counters.js';
 import {
   forgetRolledBack,
@@ -47,6 +48,11 @@ export interface StateStageOptions {
   now?: () => number;
   /** Counts of what the stage decided, for metrics and tests. */
   counters?: StateCounters;
+  /**
+   * Partitions of the stream: an event of an account of another partition is dead-lettered (applying it here would
+   * move a balance another partition's owner keeps). Undefined: not checked.
+   */
+  partitionCount?: number;
 }
 
 /**
@@ -81,8 +87,30 @@ function freshBatches(
   return { events, upstream, stale };
 }
 
+/**
+ * Why an event of an enriched batch can never be applied, or undefined: it has no event, fails ingest's checks or
+ * belongs to another partition (`poisonReason`), or has no position. Enrich publishes none of these: only a
+ * producer that bypassed it can.
+ */
+export function enrichedPoisonReason(
+  enriched: EnrichedEvent,
+  index: number,
+  partition: number,
+  partitionCount: number | undefined,
+): string | undefined {
+  if (enriched.event === undefined) return `events[${index}].event: missing`;
+  if (enriched.position <= 0n)
+    return `event ${JSON.stringify(enriched.event.eventId.slice(0, 128))}: events[${index}].position: must be positive, got ${enriched.position}`;
+  if (partitionCount !== undefined) return poisonReason(enriched.event, index, partition, partitionCount);
+  const violation = validateEvent(enriched.event, index);
+  return violation === undefined
+    ? undefined
+    : `event ${JSON.stringify(enriched.event.eventId.slice(0, 128))}: ${describeViolation(violation)}`;
+}
+
 export class StateStage {
-  private readonly opts: Required<Omit<StateStageOptions, 'counters'>>;
+  private readonly opts: Required<Omit<StateStageOptions, 'counters' | 'partitionCount'>> &
+    Pick<StateStageOptions, 'partitionCount'>;
   readonly counters: StateCounters;
   private readonly memory: LRUCache<string, AccountState>;
   private marker: StateMarker | undefined;
@@ -105,11 +133,12 @@ export class StateStage {
   /** Raises the partition's fence in the store to this stage's epoch: older owners' writes are refused from now on. */
   readonly claim = (): Promise<void> => this.opts.store.claim(this.opts.partition, this.opts.epoch);
 
-  readonly handle = async (turn: Envelope<EnrichedBatch>[], ctx?: TurnContext): Promise<void> => {
+  readonly handle = async (received: Envelope<EnrichedBatch>[], ctx?: TurnContext): Promise<void> => {
     const { partition, store, epoch } = this.opts;
     const wait = <R>(dependency: string, work: () => Promise<R>): Promise<R> =>
       ctx ? ctx.wait(dependency, work) : work();
     const now = this.opts.now();
+    const turn = await this.withoutPoison(received, ctx);
     let input = freshBatches(turn, this.upstream);
     if (input.events.length === 0) {
       this.counters.staleBatches += input.stale;
@@ -230,6 +259,44 @@ export class StateStage {
     for (const [id, state] of changed) this.memory.set(id, state);
     this.upstream = input.upstream;
   };
+
+  /**
+   * The turn without the events no turn could ever apply: each is dead-lettered alone, with its reason (an enriched
+   * batch of one), and the rest goes on. Without a turn context (tests, the embedded pipeline's direct calls) such an
+   * event fails the turn as poison.
+   */
+  private async withoutPoison(
+    turn: Envelope<EnrichedBatch>[],
+    ctx: TurnContext | undefined,
+  ): Promise<Envelope<EnrichedBatch>[]> {
+    const { partition, partitionCount } = this.opts;
+    let out: Envelope<EnrichedBatch>[] | undefined;
+    for (const [n, envelope] of turn.entries()) {
+      const { msg, value } = envelope;
+      let kept: EnrichedEvent[] | undefined;
+      for (const [i, e] of value.events.entries()) {
+        const reason = enrichedPoisonReason(e, i, partition, partitionCount);
+        if (reason === undefined) {
+          kept?.push(e);
+          continue;
+        }
+        if (ctx === undefined) throw new PipelineError(PipelineErrorCode.poison, `state: ${reason}`);
+        this.counters.deadLettered++;
+        await ctx.deadLetter(msg, `state: ${reason}`, {
+          index: i,
+          data: EnrichedBatch.encode({ ...value, events: [e] }).finish(),
+        });
+        kept ??= value.events.slice(0, i);
+      }
+      if (kept === undefined) {
+        out?.push(envelope);
+        continue;
+      }
+      out ??= turn.slice(0, n);
+      out.push({ msg, value: { ...value, events: kept } });
+    }
+    return out ?? turn;
+  }
 
   /** Accounts not in memory: from the store, else from PostgreSQL (what the store never had or lost). */
   private async loadMissing(

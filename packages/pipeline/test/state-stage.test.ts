@@ -10,13 +10,14 @@ import type { BusMessage } from '@throughline/bus';
 import {
   Direction,
   EnrichedBatch,
+  partitionOf,
   ResultBatch,
   type Event,
   type Result,
   type TenantConfig,
 } from '@throughline/contracts';
 import { EMPTY_ACCOUNT, enrichEvent, type AccountState } from '@throughline/ledger';
-import type { Envelope } from '@throughline/runtime';
+import { TurnClock, type Envelope, type TurnScope } from '@throughline/runtime';
 import {
   createMemoryStateStore,
   PipelineErrorCode,
@@ -60,9 +61,10 @@ function envelope(seq: number, events: Event[], producerEpoch = 1): Envelope<Enr
   const value: EnrichedBatch = {
     batchId: `b${seq}`,
     partition: PARTITION,
+    configVersion: 1n,
     producerEpoch: BigInt(producerEpoch),
     events: events.map((e, i) => enrichEvent(e, (BigInt(seq) << 16n) | BigInt(i), BigInt(NOW), TENANT)),
-  } as EnrichedBatch;
+  };
   return { value, msg: { seq, deliveryCount: 1, publishedAtMs: NOW } as BusMessage };
 }
 
@@ -165,6 +167,76 @@ describe('state stage', () => {
     });
     await stage.handle([envelope(2, [credit('n4', 'acc-a', 1n)])]);
     expect(stage.counters).toMatchObject({ newAccounts: 2, memoryHits: 1 });
+  });
+
+  it('dead-letters alone each event no turn could apply (no event, a foreign account, invalid), and applies the rest', async () => {
+    const bus = await memoryBus();
+    const store = createMemoryStateStore();
+    await store.initMarker(PARTITION, null, NOW, EPOCH);
+    const stage = new StateStage({
+      bus,
+      partition: PARTITION,
+      epoch: EPOCH,
+      store,
+      committed: new Ledger(),
+      now: () => NOW,
+      partitionCount: 4,
+    });
+    const ofPartition = (p: number) =>
+      Array.from({ length: 100 }, (_, i) => `acc-${i}`).find((id) => partitionOf(id, 4) === p)!;
+    const [mine, foreign] = [ofPartition(PARTITION), ofPartition(3)];
+    const first = envelope(1, [
+      credit('ok-1', mine, 10n),
+      credit('foreign', foreign, 10n),
+      credit('ok-2', mine, 5n),
+    ]);
+    const second = envelope(2, [
+      credit('ok-3', mine, 1n),
+      credit('no-event', mine, 1n),
+      credit('zero', mine, 0n),
+    ]);
+    second.value.events[1] = { ...second.value.events[1]!, event: undefined };
+    const dead: { seq: number; reason: string; index: number; ids: string[] }[] = [];
+    const scope: TurnScope = {
+      outgoingHeaders: undefined,
+      dependency: (_d, work) => work(),
+      end: () => undefined,
+    };
+    const ctx = new TurnClock(PARTITION, scope, (msg, reason, part) => {
+      const ids = EnrichedBatch.decode(part.data).events.map((e) => e.event?.eventId ?? '');
+      dead.push({ seq: msg.seq, reason, index: part.index, ids });
+      return Promise.resolve();
+    });
+    const out = await bus.openMailbox({ group: 'writer', topic: 'applied', partition: PARTITION });
+    await stage.handle([first, second], ctx);
+    const results = (await out.next({ maxMessages: 10, maxWaitMs: 50 })).flatMap(
+      (m) => ResultBatch.decode(m.data).results,
+    );
+    expect(results.map((r) => [r.eventId, r.balanceAfterMinor])).toEqual([
+      ['ok-1', 10n],
+      ['ok-2', 15n],
+      ['ok-3', 16n],
+    ]);
+    expect(dead).toEqual([
+      {
+        seq: 1,
+        index: 1,
+        ids: ['foreign'],
+        reason: `state: event "foreign": events[1].account_id: belongs to partition 3, published to 0`,
+      },
+      { seq: 2, index: 1, ids: [''], reason: 'state: events[1].event: missing' },
+      {
+        seq: 2,
+        index: 2,
+        ids: ['zero'],
+        reason: expect.stringMatching(/^state: event "zero": events\[2\]\.amount_minor: /),
+      },
+    ]);
+    expect(stage.counters).toMatchObject({ applied: 3, deadLettered: 3 });
+    // Without a turn context (a direct call), such an event fails the turn as poison.
+    await expect(stage.handle([envelope(3, [credit('foreign-2', foreign, 1n)])])).rejects.toMatchObject({
+      code: PipelineErrorCode.poison,
+    });
   });
 
   it('applies a turn again whose results were committed but whose store write failed', async () => {
