@@ -55,7 +55,10 @@ async function memoryBus() {
 }
 
 function envelope<T>(seq: number, value: T): Envelope<T> {
-  return { value, msg: { seq, deliveryCount: 1, publishedAtMs: NOW } as BusMessage };
+  return {
+    value,
+    msg: { seq, deliveryCount: 1, publishedAtMs: NOW, headers: new Map() } as unknown as BusMessage,
+  };
 }
 
 /** Valid events on one account of the demo's first tenant, and that tenant's configuration. */
