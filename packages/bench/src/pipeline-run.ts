@@ -70,7 +70,15 @@ export interface Handovers {
   /** Every pause, ms, ascending (to take percentiles over several runs). */
   pausesMs: number[];
   /** The longest pause: which service took which partition from whom. */
-  slowest?: { service: string; partition: number; previousOwner: string; pauseMs: number };
+  slowest?: {
+    service: string;
+    partition: number;
+    previousOwner: string;
+    pauseMs: number;
+    /** Of the pause: until the new owner saw the release, then until it went for the lease (newer builds log them). */
+    noticedAfterMs?: number;
+    queuedMs?: number;
+  };
 }
 
 export interface PipelineRow {
@@ -227,10 +235,12 @@ export function handoversOf(outputs: readonly string[], names: readonly string[]
     for (const line of output.split('\n')) {
       if (!line.includes('acquired partition')) continue;
       try {
-        const { pauseMs, partition, previousOwner } = JSON.parse(line) as {
+        const { pauseMs, partition, previousOwner, noticedAfterMs, queuedMs } = JSON.parse(line) as {
           pauseMs?: number | null;
           partition?: number;
           previousOwner?: string;
+          noticedAfterMs?: number;
+          queuedMs?: number;
         };
         acquisitions++;
         if (typeof pauseMs !== 'number') continue;
@@ -241,6 +251,9 @@ export function handoversOf(outputs: readonly string[], names: readonly string[]
             partition: partition ?? -1,
             previousOwner: previousOwner ?? '',
             pauseMs,
+            ...(typeof noticedAfterMs === 'number' && typeof queuedMs === 'number'
+              ? { noticedAfterMs, queuedMs }
+              : {}),
           };
       } catch {
         // not a log line of ours

@@ -145,7 +145,11 @@ export function renderTables(report: BenchReport): string {
           `  round ${i + 1}: ${h?.cooperative ?? 0} partitions moved cooperatively, pause p50 ${n0(h?.pauseP50Ms ?? 0)} ms, ` +
           `p99 ${n0(h?.pauseP99Ms ?? 0)} ms, max ${n0(h?.pauseMaxMs ?? 0)} ms` +
           (h?.slowest
-            ? ` (${h.slowest.service} took partition ${h.slowest.partition} from ${h.slowest.previousOwner})`
+            ? ` (${h.slowest.service} took partition ${h.slowest.partition} from ${h.slowest.previousOwner}` +
+              (h.slowest.noticedAfterMs !== undefined && h.slowest.queuedMs !== undefined
+                ? `; saw the release after ${n0(h.slowest.noticedAfterMs)} ms, went for the lease ${n0(h.slowest.queuedMs)} ms later`
+                : '') +
+              ')'
             : '')
         );
       }),

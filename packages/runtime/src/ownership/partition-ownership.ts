@@ -452,6 +452,13 @@ export class PartitionOwnership {
         epoch,
         previousOwner: record.previousOwner,
         pauseMs: record.pauseMs,
+        // Where a hand-over's pause went: until this instance saw the release, then until it went for the lease.
+        ...(released && previous.releasedAtMs !== null
+          ? {
+              noticedAfterMs: Math.max(0, seen!.seenAtMs - previous.releasedAtMs),
+              queuedMs: Math.max(0, now - seen!.seenAtMs),
+            }
+          : {}),
       });
       this.opts.observer?.acquired?.(lease, { previousOwner: record.previousOwner, pauseMs: record.pauseMs });
       this.opts.start(lease);
