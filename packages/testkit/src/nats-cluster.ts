@@ -27,6 +27,8 @@ export interface NatsClusterHandle {
    * After a node restarts, this is when it has caught up.
    */
   waitHealthy(timeoutMs?: number): Promise<void>;
+  /** The name of the node leading JetStream's meta group now, or `undefined` when no running node knows of one. */
+  metaLeader(): Promise<string | undefined>;
   /**
    * The name of the node leading the stream `stream` now (as a running node's monitoring reports it), or
    * `undefined` when no running node knows of a leader (an election under way).
@@ -172,6 +174,17 @@ async function startNatsClusterOnce(opts: NatsClusterStartOptions): Promise<Nats
             [...last].map(([name, answer]) => `${name}: ${answer}`).join('; '),
         },
       );
+    },
+    async metaLeader() {
+      for (const node of nodes) {
+        if (node.pid === undefined) continue;
+        const reply = await httpGet(node.monitorPort, '/jsz').catch(() => undefined);
+        if (reply?.status !== 200) continue;
+        const leader = (JSON.parse(reply.body) as { meta_cluster?: { leader?: string } }).meta_cluster
+          ?.leader;
+        if (leader) return leader;
+      }
+      return undefined;
     },
     async streamLeader(stream) {
       for (const node of nodes) {
