@@ -50,17 +50,19 @@ export interface EnrichStageOptions {
 
 /**
  * Why an event of an ingested batch can never be processed, or undefined: the checks ingest applies to every
- * event it accepts, and its account's partition. Only a producer that bypassed ingest can publish such an event.
+ * event it accepts, and its account's partition (unless `partitionCount` is undefined). Only a producer that bypassed
+ * ingest can publish such an event.
  */
 export function poisonReason(
   event: EventBatch['events'][number],
   index: number,
   partition: number,
-  partitionCount: number,
+  partitionCount: number | undefined,
 ): string | undefined {
   const violation = validateEvent(event, index);
   if (violation !== undefined)
     return `event ${JSON.stringify(event.eventId.slice(0, 128))}: ${describeViolation(violation)}`;
+  if (partitionCount === undefined) return undefined;
   const owner = partitionOf(event.accountId, partitionCount);
   if (owner !== partition)
     return `event ${JSON.stringify(event.eventId.slice(0, 128))}: events[${index}].account_id: belongs to partition ${owner}, published to ${partition}`;

@@ -14,7 +14,6 @@ import { PipelineError, PipelineErrorCode } from './errors.js';
 import type { CommittedState, EventClaim, StateMarker, StateStore } from './ports.js';
 import { DEFAULT_MAX_OUTPUT_EVENTS, poisonReason } from './enrich-stage.js';
 import { publishChunks } from './publish-chunks.js';
-import { describeViolation, validateEvent } from './validation.js';
 import { newStateCounters, type StateCounters } from './state-counters.js';
 import {
   forgetRolledBack,
@@ -101,11 +100,7 @@ export function enrichedPoisonReason(
   if (enriched.event === undefined) return `events[${index}].event: missing`;
   if (enriched.position <= 0n)
     return `event ${JSON.stringify(enriched.event.eventId.slice(0, 128))}: events[${index}].position: must be positive, got ${enriched.position}`;
-  if (partitionCount !== undefined) return poisonReason(enriched.event, index, partition, partitionCount);
-  const violation = validateEvent(enriched.event, index);
-  return violation === undefined
-    ? undefined
-    : `event ${JSON.stringify(enriched.event.eventId.slice(0, 128))}: ${describeViolation(violation)}`;
+  return poisonReason(enriched.event, index, partition, partitionCount);
 }
 
 export class StateStage {
