@@ -65,7 +65,8 @@ function httpGet(port: number, path: string): Promise<{ status: number; body: st
 
 /**
  * Starts `nodes` nats-servers (default 3) on free ports of 127.0.0.1, each with its own store, routed to one
- * another as the cluster `tl-test`, and resolves once the cluster is healthy. The route and monitoring ports are
+ * another as the cluster `tl-test`, and resolves once the cluster is healthy and JetStream's meta group holds every
+ * node (a node it left out is restarted, see `checkMetaGroup`). The route and monitoring ports are
  * chosen before the nodes start (every node must know the others' routes), so another process could take one
  * in between: the nodes are then started again on other ports (three attempts), and a start that still fails
  * throws with the node's log.
@@ -91,8 +92,14 @@ async function startNatsClusterOnce(opts: NatsClusterStartOptions): Promise<Nats
     monitorPorts.push(await freePort());
   }
   const routes = routePorts.map((p) => `nats-route://127.0.0.1:${p}`).join(',');
-  const started = await Promise.allSettled(
-    routePorts.map(async (routePort, i) => {
+  // One node after another, each accepting clients before the next starts. Started all at once, nats-server 2.10.27
+  // often forms JetStream's meta group without one of them (2 of 15 starts here): the leader never hears that node's
+  // answers (their routes were being connected twice over and deduplicated at that moment), shrinks the group to
+  // the nodes it heard, and streams of three copies are refused as "no suitable peers for placement" for as long as
+  // that node runs. One at a time it is rarer (1 of 25 starts), and `checkMetaGroup` mends what is left.
+  const nodes: NatsNodeHandle[] = [];
+  try {
+    for (const [i, routePort] of routePorts.entries()) {
       const name = `n${i + 1}`;
       const binary = opts.binaries?.[i] ?? opts.binary;
       const handle = await launchNats(binary === undefined ? opts : { ...opts, binary }, [
@@ -107,14 +114,11 @@ async function startNatsClusterOnce(opts: NatsClusterStartOptions): Promise<Nats
         '-m',
         String(monitorPorts[i]),
       ]);
-      return Object.assign(handle, { name, monitorPort: monitorPorts[i]! });
-    }),
-  );
-  const nodes = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed !== undefined) {
+      nodes.push(Object.assign(handle, { name, monitorPort: monitorPorts[i]! }));
+    }
+  } catch (err) {
     await Promise.all(nodes.map((n) => n.stop()));
-    throw failed.reason;
+    throw err;
   }
   const cluster: NatsClusterHandle = {
     nodes,
@@ -184,9 +188,82 @@ async function startNatsClusterOnce(opts: NatsClusterStartOptions): Promise<Nats
   };
   try {
     await cluster.waitHealthy(opts.startTimeoutMs ?? 60_000);
+    await checkMetaGroup(cluster, opts.logger);
   } catch (err) {
     await cluster.stop();
     throw err;
   }
   return cluster;
+}
+
+/** What the meta leader reports of JetStream's meta group: its size and each other member, current or not. */
+interface MetaGroupView {
+  leader: string;
+  size: number;
+  members: Map<string, boolean>;
+}
+
+async function metaGroupView(nodes: readonly NatsNodeHandle[]): Promise<MetaGroupView | undefined> {
+  for (const node of nodes) {
+    if (node.pid === undefined) continue;
+    const reply = await httpGet(node.monitorPort, '/jsz').catch(() => undefined);
+    if (reply?.status !== 200) continue;
+    const meta = (
+      JSON.parse(reply.body) as {
+        meta_cluster?: {
+          leader?: string;
+          cluster_size?: number;
+          replicas?: { name: string; current: boolean }[];
+        };
+      }
+    ).meta_cluster;
+    // Only the leader lists the members (with whether each is current).
+    if (meta?.leader !== node.name) continue;
+    const members = new Map<string, boolean>([[node.name, true]]);
+    for (const replica of meta.replicas ?? []) members.set(replica.name, replica.current);
+    return { leader: node.name, size: meta.cluster_size ?? 0, members };
+  }
+  return undefined;
+}
+
+function describe(view: MetaGroupView | undefined): string {
+  if (view === undefined) return 'no node reports itself the meta leader';
+  const members = [...view.members].map(([name, current]) => `${name}${current ? '' : ' (not current)'}`);
+  return `leader ${view.leader}, size ${view.size}, members ${members.join(', ')}`;
+}
+
+/**
+ * Waits until JetStream's meta group holds every node, each current, as its leader reports it. A node the group
+ * left out (see the start above) is restarted, once: it then joins as any restarted node does. A group still
+ * incomplete after that throws, with what the leader reported.
+ */
+async function checkMetaGroup(cluster: NatsClusterHandle, logger: NatsStartOptions['logger']): Promise<void> {
+  const complete = (view: MetaGroupView | undefined): boolean =>
+    view !== undefined &&
+    view.size === cluster.nodes.length &&
+    cluster.nodes.every((n) => view.members.get(n.name) === true);
+  const waitComplete = async (timeoutMs: number): Promise<MetaGroupView | undefined> => {
+    let view: MetaGroupView | undefined;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      view = await metaGroupView(cluster.nodes);
+      if (complete(view) || Date.now() >= deadline) return view;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
+  const first = await waitComplete(5_000);
+  if (complete(first)) return;
+  const outside = cluster.nodes.filter((n) => first?.members.get(n.name) !== true);
+  logger?.warn(
+    `NATS cluster: JetStream's meta group is incomplete (${describe(first)}); restarting ` +
+      outside.map((n) => n.name).join(', '),
+  );
+  for (const node of outside) await node.restart();
+  await cluster.waitHealthy(30_000);
+  const second = await waitComplete(15_000);
+  if (!complete(second))
+    throw new Error(
+      `the NATS cluster's JetStream meta group did not take in every node, even after restarting ` +
+        `${outside.map((n) => n.name).join(', ')}: ${describe(second)}`,
+    );
 }

@@ -22,6 +22,25 @@ describe('startNatsCluster', { timeout: 120_000 }, () => {
   const info = async (port: number): Promise<StreamInfo> =>
     JSON.parse(await natsRequest(port, '$JS.API.STREAM.INFO.ORDERS', '')) as StreamInfo;
 
+  it("starts with every node in JetStream's meta group, as each node reports it", async () => {
+    // Started at once, nats-server 2.10.27 sometimes leaves a node out of the group (size 2 of 3): streams of three
+    // copies are then refused. The start must not hand out such a cluster.
+    for (const node of cluster.nodes) {
+      const jsz = (await (await fetch(`http://127.0.0.1:${node.monitorPort}/jsz`)).json()) as {
+        meta_cluster: {
+          cluster_size: number;
+          leader: string;
+          replicas?: { name: string; current: boolean }[];
+        };
+      };
+      expect(jsz.meta_cluster.cluster_size, node.name).toBe(3);
+      if (jsz.meta_cluster.leader === node.name)
+        expect(jsz.meta_cluster.replicas?.map((r) => r.name).sort()).toEqual(
+          cluster.nodes.filter((n) => n !== node).map((n) => n.name),
+        );
+    }
+  });
+
   it('runs three routed JetStream nodes that keep a stream in three copies and survive the loss of its leader', async () => {
     expect(cluster.nodes.map((n) => n.name)).toEqual(['n1', 'n2', 'n3']);
     expect(cluster.url.split(',')).toHaveLength(3);
