@@ -61,7 +61,7 @@ import type {
   PublishOptions,
 } from './types.js';
 
-/** How long `ensureTopology` goes on trying while JetStream does not answer (a leader election takes seconds). */
+/** `topologyRetryMs`'s default. */
 const TOPOLOGY_RETRY_MS = 60_000;
 
 export interface ConnectJetStreamBusOptions {
@@ -84,6 +84,8 @@ export interface ConnectJetStreamBusOptions {
   connectTimeoutMs?: number;
   /** How often an idle mailbox checks its consumer (see `CreateJetStreamBusOptions`). Default 10000. */
   consumerCheckIntervalMs?: number;
+  /** How long `ensureTopology` goes on trying while JetStream does not answer (see `CreateJetStreamBusOptions`). */
+  topologyRetryMs?: number;
 }
 
 export interface CreateJetStreamBusOptions {
@@ -97,6 +99,11 @@ export interface CreateJetStreamBusOptions {
    * (a consumer found so twice in a row is created again).
    */
   consumerCheckIntervalMs?: number;
+  /**
+   * How long `ensureTopology` goes on trying while JetStream does not answer or cannot place the copies yet, ms.
+   * Default 60000 (a leader election takes seconds; a server joining a cluster, a little more).
+   */
+  topologyRetryMs?: number;
 }
 
 /**
@@ -132,6 +139,7 @@ export async function connectJetStreamBus(opts: ConnectJetStreamBusOptions): Pro
     ...(opts.consumerCheckIntervalMs === undefined
       ? {}
       : { consumerCheckIntervalMs: opts.consumerCheckIntervalMs }),
+    ...(opts.topologyRetryMs === undefined ? {} : { topologyRetryMs: opts.topologyRetryMs }),
   });
 }
 
@@ -182,7 +190,8 @@ class JetStreamBus implements Bus {
     await this.checkReplicasSupported();
     // Every step is idempotent, so the whole is tried again while JetStream does not answer: a clustered
     // JetStream electing the leader of a stream just created (or of its meta data) times requests out meanwhile.
-    const deadline = Date.now() + TOPOLOGY_RETRY_MS;
+    const retryMs = this.options.topologyRetryMs ?? TOPOLOGY_RETRY_MS;
+    const deadline = Date.now() + retryMs;
     for (let attempt = 1; ; attempt++) {
       try {
         const jsm = await this.jsm();
@@ -200,7 +209,20 @@ class JetStreamBus implements Bus {
         // On a cluster, a server still joining leaves too few peers for the copies for a moment: tried again too.
         const transient =
           isJetStreamUnavailable(err) || (isNoPeers(err) && this.nc.info?.cluster !== undefined);
-        if (this.closed || !transient || Date.now() >= deadline) throw err;
+        if (this.closed || !transient) throw err;
+        if (Date.now() >= deadline) {
+          if (!isNoPeers(err)) throw err;
+          const copies = this.settings.streamReplicas;
+          throw new BusError(
+            BusErrorCode.requestFailed,
+            `JetStream could not place ${copies} copies of each stream within ${retryMs} ms (no suitable peers ` +
+              `for placement): the cluster has fewer than ${copies} JetStream servers up, or a server is outside ` +
+              `JetStream's meta group. A new cluster whose servers start together can leave one out (seen on ` +
+              `nats-server 2.10.27); the meta leader's /jsz (meta_cluster) or \`nats server report jetstream\` ` +
+              `shows the group, and restarting the server left out lets it join (deploy/README.md, "A production topology")`,
+            { cause: err },
+          );
+        }
         this.logger?.warn(
           'bus: JetStream could not set up the streams yet (no answer, or too few servers for the copies); trying again',
           {

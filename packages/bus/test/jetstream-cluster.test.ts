@@ -8,7 +8,15 @@ import { connect } from '@nats-io/transport-node';
 import { TOPICS, subjects } from '@throughline/contracts';
 import { startNatsCluster, waitFor, type NatsClusterHandle } from '@throughline/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLIENT_BUCKET, connectJetStreamBus, LEASE_BUCKET, type BusSettings } from '../src/index.js';
+import {
+  CLIENT_BUCKET,
+  connectJetStreamBus,
+  isBusError,
+  LEASE_BUCKET,
+  type BusError,
+  type BusSettings,
+} from '../src/index.js';
+import { isNoPeers } from '../src/jetstream/nats-errors.js';
 import { runLeaseBucketConformance } from './lease-bucket-conformance.js';
 
 const settings: BusSettings = { duplicateWindowMs: 1_000, ackWaitMs: 1_000, maxDeliver: 5, maxAckPending: 8 };
@@ -90,6 +98,29 @@ describe('JetStream bus on a NATS cluster', { timeout: 120_000 }, () => {
     } finally {
       await bus.close();
       if (node.pid === undefined) await node.restart();
+    }
+  });
+
+  it('says what to look at when the cluster cannot place the copies asked for', async () => {
+    // Five copies on three servers: refused as "no suitable peers for placement" for good.
+    const bus = await connectJetStreamBus({
+      servers: cluster.url,
+      settings: { ...settings, streamReplicas: 5, acceptNats29Replicas: true },
+      topologyRetryMs: 1_500,
+    });
+    try {
+      const err = (await bus.ensureTopology().then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as BusError | undefined;
+      expect(isBusError(err, 'BUS_REQUEST_FAILED'), String(err)).toBe(true);
+      expect(err!.message).toMatch(/could not place 5 copies of each stream within 1500 ms/);
+      expect(err!.message).toMatch(
+        /fewer than 5 JetStream servers up, or a server is outside JetStream's meta group/,
+      );
+      expect(isNoPeers(err)).toBe(true);
+    } finally {
+      await bus.close();
     }
   });
 
