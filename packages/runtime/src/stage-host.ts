@@ -97,7 +97,7 @@ export interface StageHost {
   stalledMs(): number;
   /** Failed turn attempts so far, by kind, dependency and reason. */
   failures(): (FailureClass & { count: number })[];
-  /** Stops every partition (each finishing its turn and acking), releases the leases, deregisters. */
+  /** Deregisters, stops every partition (each finishing its turn and acking) and releases the leases. */
   stop(): Promise<void>;
 }
 

@@ -137,7 +137,12 @@ describe.each(buses)('PartitionOwnership over a lease bucket %s', (_name, makeBu
   async function member(
     processing: Processing,
     id: string,
-    opts: { bucket?: LeaseBucket; staticPartitions?: number[]; drainMs?: number; logger?: Logger } = {},
+    opts: {
+      bucket?: LeaseBucket;
+      staticPartitions?: number[];
+      drainMs?: number | ((partition: number) => number);
+      logger?: Logger;
+    } = {},
   ): Promise<PartitionOwnership> {
     const m = new PartitionOwnership({
       bucket: opts.bucket ?? (await bus.leases()),
@@ -149,7 +154,8 @@ describe.each(buses)('PartitionOwnership over a lease bucket %s', (_name, makeBu
       start: (lease) => processing.start(id, lease),
       stop: async (lease, reason) => {
         // A turn in flight finishes before the partition is released.
-        if (reason !== 'lost') await new Promise((r) => setTimeout(r, opts.drainMs ?? 20));
+        const drainMs = typeof opts.drainMs === 'function' ? opts.drainMs(lease.partition) : opts.drainMs;
+        if (reason !== 'lost') await new Promise((r) => setTimeout(r, drainMs ?? 20));
         processing.stop(id, lease, reason);
       },
     });
@@ -212,6 +218,29 @@ describe.each(buses)('PartitionOwnership over a lease bucket %s', (_name, makeBu
       expect(epochs[0]).toBe(firstEpochs.get(partition));
       for (let i = 1; i < epochs.length; i++) expect(epochs[i]).toBeGreaterThan(epochs[i - 1]!);
     }
+  });
+
+  it('hands each partition of a member that stops over as soon as its turn is done, not after the slowest', async () => {
+    bus = await openBus();
+    const processing = new Processing();
+    let slow: number | undefined;
+    await member(processing, 'a');
+    const b = await member(processing, 'b', { drainMs: (p) => (p === slow ? TTL_MS / 2 : 5) });
+    await waitFor(balanced(processing, ['a', 'b']), { timeoutMs: 5_000, intervalMs: 10 });
+    const ofB = b.owned().map((l) => l.partition);
+    slow = ofB[0]!;
+    const fast = ofB.slice(1);
+    const stopping = b.stop();
+    // The partitions whose turn is done are a's while b still finishes its slow one: b counted itself out first.
+    await waitFor(() => Promise.resolve(fast.every((p) => processing.holders.get(p)?.member === 'a')), {
+      timeoutMs: TTL_MS / 2,
+      intervalMs: 5,
+      message: "a did not take b's drained partitions while b finished its slowest turn",
+    });
+    expect(processing.holders.get(slow)?.member).toBe('b');
+    await stopping;
+    await waitFor(balanced(processing, ['a']), { timeoutMs: TTL_MS, intervalMs: 5 });
+    expect(processing.overlaps).toBe(0);
   });
 
   it('takes a partition released to it even when the released lease expired before it could write', async () => {

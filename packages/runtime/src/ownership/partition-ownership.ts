@@ -14,7 +14,8 @@
  *   once, and what it still attempts is refused downstream by the epoch (fencing, in the stores and the stages).
  * - Hand-over is cooperative: the owner of a partition that is no longer in its target stops processing (the
  *   turn in flight finishes and acks), then marks the lease released; the next owner, watching the bucket, takes
- *   it at once. A crashed owner's lease expires after the time to live.
+ *   it at once. An instance that stops deregisters first, so its partitions are already in the others' targets
+ *   when their leases are released. A crashed owner's lease expires after the time to live.
  * - An instance that could not renew a lease for half its time to live (the lease bucket unreachable) stops
  *   processing it, so it has stopped before the lease expires and another instance can take it.
  * - What an instance knows of the others comes from watching the bucket, and a watch can go quiet without an error
@@ -129,6 +130,8 @@ export class PartitionOwnership {
       lease: { written: 0, echoed: 0, since: undefined },
     };
   private rewatching = false;
+  /** The last renewal of the registration, until it is answered. */
+  private registering: Promise<void> | undefined;
 
   constructor(options: PartitionOwnershipOptions) {
     if (!MEMBER_ID.test(options.memberId))
@@ -179,18 +182,26 @@ export class PartitionOwnership {
     await this.reconcileNow();
   }
 
-  /** Stops processing every partition (each finishing its turn), releases the leases and deregisters. */
+  /** Deregisters, then stops processing every partition (each finishing its turn) and releases the leases. */
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
     clearInterval(this.timer);
+    // Deregistered first, so the others count this instance out at once: each partition released below is then
+    // in its next owner's target already, taken as soon as its release shows. Deregistered last, every partition
+    // waited for the slowest one's turn to finish. A registration still in flight is awaited, lest it land after
+    // the deletion and keep this instance counted in (its partitions nobody's) until it expires.
+    await this.bounded('renew the registration', () => this.registering ?? Promise.resolve()).catch(
+      () => undefined,
+    );
+    const deregistered = this.opts.bucket
+      .delete(leaseKeys.member(this.opts.stage, this.opts.memberId))
+      .catch((err: unknown) => this.warn('could not deregister', err));
     await this.reconciling;
     await Promise.all([...this.held.values()].map((h) => this.release(h, 'shutdown')));
     await Promise.all(this.releases);
+    await deregistered;
     await Promise.all(this.watches.map((w) => w.stop().catch(() => undefined)));
-    await this.opts.bucket
-      .delete(leaseKeys.member(this.opts.stage, this.opts.memberId))
-      .catch((err: unknown) => this.warn('could not deregister', err));
   }
 
   /**
@@ -308,7 +319,7 @@ export class PartitionOwnership {
   private heartbeat(): void {
     if (this.stopping) return;
     const { bucket, stage, memberId } = this.opts;
-    bucket.put(leaseKeys.member(stage, memberId), encodeRecord(this.memberRecord)).then(
+    this.registering = bucket.put(leaseKeys.member(stage, memberId), encodeRecord(this.memberRecord)).then(
       (revision) => {
         this.members.set(memberId, this.observed(this.memberRecord, revision));
         this.written('member', revision);
