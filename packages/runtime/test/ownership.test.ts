@@ -8,6 +8,7 @@ import {
   readOwnership,
   type Lease,
   type Logger,
+  type OwnershipObserver,
 } from '../src/index.js';
 
 const P = 16;
@@ -142,6 +143,7 @@ describe.each(buses)('PartitionOwnership over a lease bucket %s', (_name, makeBu
       staticPartitions?: number[];
       drainMs?: number | ((partition: number) => number);
       logger?: Logger;
+      observer?: OwnershipObserver;
     } = {},
   ): Promise<PartitionOwnership> {
     const m = new PartitionOwnership({
@@ -151,6 +153,7 @@ describe.each(buses)('PartitionOwnership over a lease bucket %s', (_name, makeBu
       partitionCount: P,
       ...(opts.staticPartitions ? { staticPartitions: opts.staticPartitions } : {}),
       ...(opts.logger ? { logger: opts.logger } : {}),
+      ...(opts.observer ? { observer: opts.observer } : {}),
       start: (lease) => processing.start(id, lease),
       stop: async (lease, reason) => {
         // A turn in flight finishes before the partition is released.
@@ -223,12 +226,12 @@ describe.each(buses)('PartitionOwnership over a lease bucket %s', (_name, makeBu
   it('hands each partition of a member that stops over as soon as its turn is done, not after the slowest', async () => {
     bus = await openBus();
     const processing = new Processing();
-    let slow: number | undefined;
+    const slow = { partition: -1 };
     await member(processing, 'a');
-    const b = await member(processing, 'b', { drainMs: (p) => (p === slow ? TTL_MS / 2 : 5) });
+    const b = await member(processing, 'b', { drainMs: (p) => (p === slow.partition ? TTL_MS / 2 : 5) });
     await waitFor(balanced(processing, ['a', 'b']), { timeoutMs: 5_000, intervalMs: 10 });
     const ofB = b.owned().map((l) => l.partition);
-    slow = ofB[0]!;
+    slow.partition = ofB[0]!;
     const fast = ofB.slice(1);
     const stopping = b.stop();
     // The partitions whose turn is done are a's while b still finishes its slow one: b counted itself out first.
@@ -237,9 +240,67 @@ describe.each(buses)('PartitionOwnership over a lease bucket %s', (_name, makeBu
       intervalMs: 5,
       message: "a did not take b's drained partitions while b finished its slowest turn",
     });
-    expect(processing.holders.get(slow)?.member).toBe('b');
+    expect(processing.holders.get(slow.partition)?.member).toBe('b');
     await stopping;
     await waitFor(balanced(processing, ['a']), { timeoutMs: TTL_MS, intervalMs: 5 });
+    expect(processing.overlaps).toBe(0);
+  });
+
+  /** Records the pause of every cooperative hand-over to the member it is given to. */
+  const pauses = (into: Map<number, number>): OwnershipObserver => ({
+    acquired: (lease, info) => {
+      if (info.pauseMs !== null) into.set(lease.partition, info.pauseMs);
+    },
+  });
+
+  it('watches the bucket before registering, so no partition is released to it before it can see that', async () => {
+    bus = await openBus();
+    const processing = new Processing();
+    await member(processing, 'a');
+    await waitFor(balanced(processing, ['a']), { timeoutMs: 5_000, intervalMs: 10 });
+    // b's watches take a while to open, as on a busy machine.
+    const leases = await bus.leases();
+    const slowWatch: LeaseBucket = {
+      ...severable(leases),
+      watch: async (prefix, onEntry) => {
+        await new Promise((r) => setTimeout(r, TTL_MS));
+        return leases.watch(prefix, onEntry);
+      },
+    };
+    const paused = new Map<number, number>();
+    await member(processing, 'b', { bucket: slowWatch, observer: pauses(paused) });
+    await waitFor(balanced(processing, ['a', 'b']), { timeoutMs: 5_000, intervalMs: 10 });
+    expect(paused.size).toBe(P / 2);
+    // Registered first, b would have seen each release only once its watch opened, a time to live later.
+    expect(Math.max(...paused.values())).toBeLessThan(TTL_MS / 2);
+  });
+
+  it('goes for a partition released to it at once, even while an acquisition of another hangs', async () => {
+    bus = await openBus();
+    const processing = new Processing();
+    const hung = assignPartitions(['a', 'b'], P).get('b')![0]!;
+    // a releases `hung` at once and the others a little later; b's write taking `hung` hangs for a while.
+    await member(processing, 'a', { drainMs: (p) => (p === hung ? 5 : TTL_MS / 6) });
+    await waitFor(balanced(processing, ['a']), { timeoutMs: 5_000, intervalMs: 10 });
+    const leases = await bus.leases();
+    let hang = true;
+    const bucket: LeaseBucket = {
+      ...severable(leases),
+      update: async (k, v, r) => {
+        if (hang && k.endsWith(`.${hung}`)) {
+          hang = false;
+          await new Promise((resolve) => setTimeout(resolve, TTL_MS / 2));
+        }
+        return leases.update(k, v, r);
+      },
+    };
+    const paused = new Map<number, number>();
+    await member(processing, 'b', { bucket, observer: pauses(paused) });
+    await waitFor(balanced(processing, ['a', 'b']), { timeoutMs: 5_000, intervalMs: 10 });
+    const others = [...paused].filter(([p]) => p !== hung).map(([, ms]) => ms);
+    expect(others).toHaveLength(P / 2 - 1);
+    // Waiting for the hung write, each of them would have paused until it was answered.
+    expect(Math.max(...others)).toBeLessThan(TTL_MS / 4);
     expect(processing.overlaps).toBe(0);
   });
 
@@ -284,9 +345,20 @@ describe.each(buses)('PartitionOwnership over a lease bucket %s', (_name, makeBu
     bus = await openBus();
     const processing = new Processing();
     const bucket = severable(await bus.leases());
-    await member(processing, 'a', { bucket });
+    const a = await member(processing, 'a', { bucket });
+    await waitFor(balanced(processing, ['a']), { timeoutMs: 5_000, intervalMs: 10 });
     await member(processing, 'b');
-    await waitFor(balanced(processing, ['a', 'b']), { timeoutMs: 5_000, intervalMs: 10 });
+    // Settled, not just balanced: a partition a is still handing over to b would stop as a hand-over below.
+    await waitFor(
+      () =>
+        Promise.resolve(
+          processing.countOf('a') === P / 2 &&
+            processing.countOf('b') === P / 2 &&
+            a.owned().length === P / 2 &&
+            processing.stops.length === P / 2,
+        ),
+      { timeoutMs: 5_000, intervalMs: 10 },
+    );
     const aHeld = new Map([...processing.holders].filter(([, h]) => h.member === 'a'));
 
     bucket.cut = true;

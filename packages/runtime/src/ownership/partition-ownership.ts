@@ -113,12 +113,13 @@ export class PartitionOwnership {
   private readonly leases = new Map<number, Observed<LeaseRecord>>();
   private readonly held = new Map<number, Held>();
   private readonly acquiring = new Set<number>();
-  private readonly releases = new Set<Promise<void>>();
+  /** Acquisitions, releases and stops under way. */
+  private readonly underWay = new Set<Promise<void>>();
   private readonly memberRecord: MemberRecord;
   private watches: LeaseWatch[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private reconciling: Promise<void> | undefined;
-  private reconcileAgain = false;
+  /** A reconcile pass is queued (one pass covers every change seen before it runs). */
+  private scheduled = false;
   private stopping = false;
   /**
    * Per watch: the last revision of this instance's own writes through it, the highest one it delivered back, and
@@ -175,11 +176,13 @@ export class PartitionOwnership {
   /** Registers, learns the members and leases, takes its share, and keeps doing so every heartbeat. */
   async start(): Promise<void> {
     const { bucket, stage } = this.opts;
+    // Watching before registering: once the others count this instance in, they release its share to it, and a
+    // release it cannot see yet would wait until its watch opened (seconds, on a busy machine).
+    this.watches = await this.openWatches();
     await bucket.put(leaseKeys.member(stage, this.opts.memberId), encodeRecord(this.memberRecord));
     this.members.set(this.opts.memberId, this.observed(this.memberRecord, 0));
-    this.watches = await this.openWatches();
     this.timer = setInterval(() => this.heartbeat(), this.opts.renewIntervalMs);
-    await this.reconcileNow();
+    this.reconcile();
   }
 
   /** Deregisters, then stops processing every partition (each finishing its turn) and releases the leases. */
@@ -197,9 +200,9 @@ export class PartitionOwnership {
     const deregistered = this.opts.bucket
       .delete(leaseKeys.member(this.opts.stage, this.opts.memberId))
       .catch((err: unknown) => this.warn('could not deregister', err));
-    await this.reconciling;
     await Promise.all([...this.held.values()].map((h) => this.release(h, 'shutdown')));
-    await Promise.all(this.releases);
+    // Acquisitions still under way release what they take (see `acquire`), tracked as they go.
+    while (this.underWay.size > 0) await Promise.all(this.underWay);
     await deregistered;
     await Promise.all(this.watches.map((w) => w.stop().catch(() => undefined)));
   }
@@ -362,33 +365,30 @@ export class PartitionOwnership {
     });
   }
 
-  /** Runs reconcile now, or once more after the one in progress. */
+  /**
+   * Queues a reconcile pass, run once the current callback is done: the changes seen meanwhile are taken in by
+   * that one pass, and a pass never runs inside another (a release or a start it makes may report back).
+   */
   private schedule(): void {
-    if (this.stopping) return;
-    if (this.reconciling !== undefined) {
-      this.reconcileAgain = true;
-      return;
-    }
-    void this.reconcileNow();
+    if (this.stopping || this.scheduled) return;
+    this.scheduled = true;
+    queueMicrotask(() => {
+      this.scheduled = false;
+      this.reconcile();
+    });
   }
 
-  private async reconcileNow(): Promise<void> {
-    if (this.reconciling !== undefined) return this.reconciling;
-    this.reconciling = (async () => {
-      do {
-        this.reconcileAgain = false;
-        await this.reconcile().catch((err: unknown) => this.warn('reconcile failed', err));
-      } while (this.reconcileAgain && !this.stopping);
-    })();
+  /** Releases what left this instance's target, and goes for the free leases in it (neither awaited). */
+  private reconcile(): void {
+    if (this.stopping) return;
     try {
-      await this.reconciling;
-    } finally {
-      this.reconciling = undefined;
+      this.reconcilePass();
+    } catch (err) {
+      this.warn('reconcile failed', err);
     }
   }
 
-  private async reconcile(): Promise<void> {
-    if (this.stopping) return;
+  private reconcilePass(): void {
     const now = this.opts.now();
     for (const [id, member] of this.members) {
       if (id !== this.opts.memberId && now - member.seenAtMs > this.ttlMs) this.members.delete(id);
@@ -398,16 +398,16 @@ export class PartitionOwnership {
       if (held.phase === 'active' && !target.has(held.lease.partition))
         this.track(this.release(held, 'handover'));
     }
-    const attempts: Promise<void>[] = [];
     for (const partition of target) {
       if (this.held.has(partition) || this.acquiring.has(partition)) continue;
       const seen = this.leases.get(partition);
       const taken = seen?.record !== undefined && seen.record.owner !== '';
       // A holder renews every heartbeat; one not heard from for the time to live has let its lease expire.
       if (taken && now - seen.seenAtMs <= this.ttlMs) continue;
-      attempts.push(this.acquire(partition, seen));
+      // Not awaited: a partition released while these round trips are under way is gone for at once, by the next
+      // pass, instead of after them (`acquiring` keeps a partition from being gone for twice).
+      this.track(this.acquire(partition, seen));
     }
-    await Promise.all(attempts);
   }
 
   /**
@@ -503,9 +503,9 @@ export class PartitionOwnership {
   }
 
   /**
-   * A lease bucket call that gives up after the time to live: an answer that never comes must not hold the
-   * reconcile loop (and with it every acquisition, hand-over and the start of the instance) forever. A write that
-   * lands after it was given up leaves a lease nobody renews, which expires after the time to live.
+   * A lease bucket call that gives up after the time to live: an answer that never comes must not hold an
+   * acquisition (and with it the partition) forever. A write that lands after it was given up leaves a lease
+   * nobody renews, which expires after the time to live.
    */
   private bounded<R>(what: string, call: () => Promise<R>): Promise<R> {
     let timer: NodeJS.Timeout | undefined;
@@ -602,8 +602,8 @@ export class PartitionOwnership {
   }
 
   private track(work: Promise<void>): void {
-    this.releases.add(work);
-    void work.finally(() => this.releases.delete(work));
+    this.underWay.add(work);
+    void work.finally(() => this.underWay.delete(work));
   }
 
   private warn(message: string, err: unknown): void {
