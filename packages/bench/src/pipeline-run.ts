@@ -78,6 +78,9 @@ export interface Handovers {
     /** Of the pause: until the new owner saw the release, then until it went for the lease (newer builds log them). */
     noticedAfterMs?: number;
     queuedMs?: number;
+    /** Of `noticedAfterMs`: until the bucket stored the release, then until the new owner's watch delivered it. */
+    storedAfterMs?: number;
+    deliveredAfterMs?: number;
   };
 }
 
@@ -235,12 +238,22 @@ export function handoversOf(outputs: readonly string[], names: readonly string[]
     for (const line of output.split('\n')) {
       if (!line.includes('acquired partition')) continue;
       try {
-        const { pauseMs, partition, previousOwner, noticedAfterMs, queuedMs } = JSON.parse(line) as {
+        const {
+          pauseMs,
+          partition,
+          previousOwner,
+          noticedAfterMs,
+          queuedMs,
+          storedAfterMs,
+          deliveredAfterMs,
+        } = JSON.parse(line) as {
           pauseMs?: number | null;
           partition?: number;
           previousOwner?: string;
           noticedAfterMs?: number;
           queuedMs?: number;
+          storedAfterMs?: number;
+          deliveredAfterMs?: number;
         };
         acquisitions++;
         if (typeof pauseMs !== 'number') continue;
@@ -253,6 +266,9 @@ export function handoversOf(outputs: readonly string[], names: readonly string[]
             pauseMs,
             ...(typeof noticedAfterMs === 'number' && typeof queuedMs === 'number'
               ? { noticedAfterMs, queuedMs }
+              : {}),
+            ...(typeof storedAfterMs === 'number' && typeof deliveredAfterMs === 'number'
+              ? { storedAfterMs, deliveredAfterMs }
               : {}),
           };
       } catch {

@@ -23,6 +23,11 @@ export interface Sizes {
   peerTimeBoxMs: number;
   /** Events of each run of the scaling scenario (long enough for every scale step to land mid-run). */
   scalingEvents: number;
+  /**
+   * The scaling scenario's paced run: `events` offered at `perSecond` (a load the pipeline keeps up with), while
+   * the stages scale as in the other runs: the pause of a moved partition when the machine is not saturated.
+   */
+  scalingPaced: { events: number; perSecond: number };
   /** Events of each run of the security scenario (plaintext and secured, alternating). */
   securityEvents: number;
   /** Events of each run of the replication scenario (one copy and three, alternating). */
@@ -52,6 +57,7 @@ export const SIZES: Record<Size, Sizes> = {
     peerEvents: 30_000,
     peerTimeBoxMs: 80_000,
     scalingEvents: 600_000,
+    scalingPaced: { events: 300_000, perSecond: 10_000 },
     securityEvents: 300_000,
     replicationEvents: 300_000,
     startupStarts: 5,
@@ -73,6 +79,7 @@ export const SIZES: Record<Size, Sizes> = {
     // Generous: the test checks that the peer commits everything; BullMQ's start takes seconds on two busy cores.
     peerTimeBoxMs: 90_000,
     scalingEvents: 40_000,
+    scalingPaced: { events: 20_000, perSecond: 4_000 },
     securityEvents: 20_000,
     replicationEvents: 20_000,
     startupStarts: 1,

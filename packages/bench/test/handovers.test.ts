@@ -10,9 +10,17 @@ it('reads the hand-overs of the services’ logs, and where the slowest pause we
       line({ partition: 2, previousOwner: 'state-0', pauseMs: 40, noticedAfterMs: 30, queuedMs: 10 }),
       'not json, acquired partition 9',
     ].join('\n'),
-    [line({ partition: 3, previousOwner: 'state-1', pauseMs: 900, noticedAfterMs: 120, queuedMs: 780 })].join(
-      '\n',
-    ),
+    [
+      line({
+        partition: 3,
+        previousOwner: 'state-1',
+        pauseMs: 900,
+        noticedAfterMs: 120,
+        storedAfterMs: 100,
+        deliveredAfterMs: 20,
+        queuedMs: 780,
+      }),
+    ].join('\n'),
   ];
   const h = handoversOf(outputs, ['state-0', 'state-2']);
   expect(h.slowest).toEqual({
@@ -22,6 +30,8 @@ it('reads the hand-overs of the services’ logs, and where the slowest pause we
     pauseMs: 900,
     noticedAfterMs: 120,
     queuedMs: 780,
+    storedAfterMs: 100,
+    deliveredAfterMs: 20,
   });
   expect(h.pauseMaxMs).toBe(900);
 });

@@ -108,6 +108,17 @@ it('scaling scales every stage mid-run, moves partitions cooperatively, and lose
     /\d+ partitions moved cooperatively in all, pause p50 \d+ ms, p99 [\d,]+ ms/,
   );
   expect(rounds[0]!.scaling.handovers!.slowest?.service).toMatch(/^(enrich|state|writer)(-\d+)?$/);
+  // The same steps under a paced load: everything committed, partitions moved, and where the slowest pause went.
+  const { paced } = report.scaling!;
+  expect(paced.row.offeredEventsPerSecond).toBe(SIZES.small.scalingPaced.perSecond);
+  expect(paced.row.committed).toBe(SIZES.small.scalingPaced.events);
+  expect(paced.row.verified).toBe(true);
+  expect(paced.pauses.count).toBe(paced.row.handovers!.cooperative);
+  expect(paced.pauses.count).toBeGreaterThan(0);
+  expect(paced.row.handovers!.slowest?.storedAfterMs).toEqual(expect.any(Number));
+  expect(renderTables(report)).toMatch(
+    /paced at 4,000 events\/s, while scaling: [\d,]+ events\/s, p99 latency [\d,]+ ms; \d+ partitions moved cooperatively/,
+  );
 });
 
 it('startup measures what an added instance of each stage costs to start, tracing off and on', async () => {

@@ -155,6 +155,8 @@ export interface LeaseEntry {
   value: Uint8Array | undefined;
   /** The revision of this write: larger than that of any earlier write in the bucket. */
   revision: number;
+  /** When the bucket stored this write (its server's clock), ms since the epoch; given by watches. */
+  storedAtMs?: number;
 }
 
 /** A running watch of a lease bucket. */

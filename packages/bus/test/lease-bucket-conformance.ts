@@ -87,7 +87,11 @@ export function runLeaseBucketConformance(name: string, make: () => Promise<Leas
       await bucket.put('t.lease.3', bytes('before'));
       await bucket.put('u.lease.3', bytes('elsewhere'));
       const seen: [string, string | undefined][] = [];
-      const watch = await bucket.watch('t.lease', (e) => seen.push([e.key, text(e)]));
+      const stored: (number | undefined)[] = [];
+      const watch = await bucket.watch('t.lease', (e) => {
+        seen.push([e.key, text(e)]);
+        stored.push(e.storedAtMs);
+      });
       expect(seen).toEqual([['t.lease.3', 'before']]);
       const rev = await bucket.put('t.lease.4', bytes('new'));
       await bucket.delete('t.lease.4', rev);
@@ -100,6 +104,9 @@ export function runLeaseBucketConformance(name: string, make: () => Promise<Leas
         ['t.lease.4', undefined],
         ['t.lease.3', 'after'],
       ]);
+      // Each carries when the bucket stored it (how long a hand-over's release took to arrive is told from it).
+      expect(stored.every((t) => typeof t === 'number' && t > 0)).toBe(true);
+      expect([...stored].sort((a, b) => a! - b!)).toEqual(stored);
       await watch.stop();
       await bucket.put('t.lease.3', bytes('unseen'));
       await under.elapse(200);

@@ -134,25 +134,15 @@ export function renderTables(report: BenchReport): string {
       'scaling (same events; steady and scaling runs alternate, the scaling ones scale every stage while they run)',
       pipelineTable([
         ...sc.rounds.flatMap((r) => [r.steady, r.scaling]),
+        sc.paced.row,
         ...(sc.baseline?.rounds.flatMap((r) => [r.baseline, r.current]) ?? []),
       ]),
       `while scaling: ${(100 * sc.ratio).toFixed(1)}% of steady throughput (median of ${sc.rounds.length} alternating rounds); ` +
         `${sc.pauses.count} partitions moved cooperatively in all, pause p50 ${n0(sc.pauses.p50Ms)} ms, ` +
         `p99 ${n0(sc.pauses.p99Ms)} ms, max ${n0(sc.pauses.maxMs)} ms`,
-      ...sc.rounds.map(({ scaling }, i) => {
-        const h = scaling.handovers;
-        return (
-          `  round ${i + 1}: ${h?.cooperative ?? 0} partitions moved cooperatively, pause p50 ${n0(h?.pauseP50Ms ?? 0)} ms, ` +
-          `p99 ${n0(h?.pauseP99Ms ?? 0)} ms, max ${n0(h?.pauseMaxMs ?? 0)} ms` +
-          (h?.slowest
-            ? ` (${h.slowest.service} took partition ${h.slowest.partition} from ${h.slowest.previousOwner}` +
-              (h.slowest.noticedAfterMs !== undefined && h.slowest.queuedMs !== undefined
-                ? `; saw the release after ${n0(h.slowest.noticedAfterMs)} ms, went for the lease ${n0(h.slowest.queuedMs)} ms later`
-                : '') +
-              ')'
-            : '')
-        );
-      }),
+      ...sc.rounds.map(({ scaling }, i) => `  round ${i + 1}: ${handoverText(scaling.handovers)}`),
+      `paced at ${n0(sc.paced.row.offeredEventsPerSecond ?? 0)} events/s, while scaling: ${n0(sc.paced.row.eventsPerSecond)} events/s, ` +
+        `p99 latency ${n0(sc.paced.row.p99Ms)} ms; ${handoverText(sc.paced.row.handovers)}`,
     );
     if (sc.baseline)
       out.push(
@@ -212,5 +202,25 @@ function pipelineTable(rows: PipelineRow[]): string {
       `${n0(r.committed)}/${n0(r.sent)}`,
       String(r.verified),
     ]),
+  );
+}
+
+/** The partitions a scaling run moved, their pauses, and where the slowest one's pause went. */
+function handoverText(h: PipelineRow['handovers']): string {
+  const slowest = h?.slowest;
+  return (
+    `${h?.cooperative ?? 0} partitions moved cooperatively, pause p50 ${n0(h?.pauseP50Ms ?? 0)} ms, ` +
+    `p99 ${n0(h?.pauseP99Ms ?? 0)} ms, max ${n0(h?.pauseMaxMs ?? 0)} ms` +
+    (slowest
+      ? ` (${slowest.service} took partition ${slowest.partition} from ${slowest.previousOwner}` +
+        (slowest.noticedAfterMs !== undefined && slowest.queuedMs !== undefined
+          ? `; saw the release after ${n0(slowest.noticedAfterMs)} ms` +
+            (slowest.storedAfterMs !== undefined && slowest.deliveredAfterMs !== undefined
+              ? ` (stored after ${n0(slowest.storedAfterMs)} ms, delivered ${n0(slowest.deliveredAfterMs)} ms later)`
+              : '') +
+            `, went for the lease ${n0(slowest.queuedMs)} ms later`
+          : '') +
+        ')'
+      : '')
   );
 }

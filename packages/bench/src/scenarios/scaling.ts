@@ -5,6 +5,9 @@
  *   and writer with two instances each), untouched and while instances of every stage are added and removed, in
  *   alternating rounds (steady, scaling, steady, scaling: a shared machine's drift falls on both alike); the
  *   median scaling run's throughput against the median steady one, and the pause of each partition that moved.
+ * - Paced: the same scale steps once more under a load the pipeline keeps up with (`sizes.scalingPaced`, 10,000
+ *   events/s by default): the pause of a moved partition when the machine is not saturated (in the runs above
+ *   every process competes for two cores, and a just-started instance with them).
  * - With a baseline (`--baseline <checkout>`, another checkout of throughline built with `pnpm build`, for example
  *   one from before leases): the steady run of that build and of this one, alternating, side by side.
  */
@@ -24,6 +27,8 @@ export interface ScalingReport {
   ratio: number;
   /** The pauses of the partitions moved cooperatively in every scaling run, taken together. */
   pauses: ReturnType<typeof pausesOf>;
+  /** The scale steps under a paced load, and the pauses of the partitions moved in it. */
+  paced: { row: PipelineRow; pauses: ReturnType<typeof pausesOf> };
   /** With a baseline: rounds of this build and the baseline, alternating, the same steady run. */
   baseline?: { root: string; rounds: { current: PipelineRow; baseline: PipelineRow }[]; ratio: number };
 }
@@ -66,7 +71,11 @@ export async function runScaling(
     onRow?: (row: PipelineRow) => void;
   } = {},
 ): Promise<ScalingReport> {
-  const run = async (label: string, extra: Partial<Parameters<typeof runPipeline>[0]>) => {
+  const run = async (
+    label: string,
+    extra: Partial<Parameters<typeof runPipeline>[0]>,
+    runEvents: Event[] = events,
+  ) => {
     const row = await runPipeline(
       {
         label,
@@ -77,7 +86,7 @@ export async function runScaling(
         verify: true,
         ...extra,
       },
-      events,
+      runEvents,
     );
     opts.onRow?.(row);
     return row;
@@ -91,8 +100,19 @@ export async function runScaling(
     });
     scalingRounds.push({ steady, scaling });
   }
+  const pacedEvents = events.slice(0, sizes.scalingPaced.events);
+  const pacedRow = await run(
+    `while scaling every stage, paced at ${sizes.scalingPaced.perSecond.toLocaleString('en-US')} events/s`,
+    {
+      events: pacedEvents.length,
+      paceEventsPerSecond: sizes.scalingPaced.perSecond,
+      during: scaleDuring(pacedEvents.length),
+    },
+    pacedEvents,
+  );
   const report: ScalingReport = {
     rounds: scalingRounds,
+    paced: { row: pacedRow, pauses: pausesOf([pacedRow.handovers]) },
     steps: SCALE_STEPS,
     ratio:
       median(scalingRounds.map((r) => r.scaling.eventsPerSecond)) /

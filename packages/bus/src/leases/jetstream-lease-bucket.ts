@@ -298,5 +298,6 @@ function toLeaseEntry(msg: JsMsg, keyPrefix: string): LeaseEntry {
     key: msg.subject.slice(keyPrefix.length),
     value: deleted ? undefined : msg.data,
     revision: msg.info.streamSequence,
+    storedAtMs: Math.floor(msg.info.timestampNanos / 1e6),
   };
 }

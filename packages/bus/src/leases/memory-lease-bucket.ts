@@ -82,7 +82,8 @@ export class MemoryLeaseBucket implements LeaseBucket {
   }
 
   async watch(prefix: string, onEntry: (entry: LeaseEntry) => void): Promise<LeaseWatch> {
-    for (const entry of await this.entries(prefix)) onEntry(entry);
+    for (const entry of await this.entries(prefix))
+      onEntry({ ...entry, storedAtMs: this.keys.get(entry.key)?.writtenAtMs ?? this.now() });
     const watcher: Watcher = { prefix, onEntry };
     this.watchers.add(watcher);
     return {
@@ -113,12 +114,14 @@ export class MemoryLeaseBucket implements LeaseBucket {
   private write(key: string, value: Uint8Array | undefined): number {
     checkLeaseKey(key);
     const revision = ++this.revision;
-    this.keys.set(key, { value: value?.slice(), revision, writtenAtMs: this.now() });
+    const storedAtMs = this.now();
+    this.keys.set(key, { value: value?.slice(), revision, writtenAtMs: storedAtMs });
     // Delivered later and in order, as a watch over the network is: never inside the writer's call.
     for (const watcher of this.watchers) {
       if (underPrefix(key, watcher.prefix))
         queueMicrotask(() => {
-          if (this.watchers.has(watcher)) watcher.onEntry({ key, value: value?.slice(), revision });
+          if (this.watchers.has(watcher))
+            watcher.onEntry({ key, value: value?.slice(), revision, storedAtMs });
         });
     }
     return revision;

@@ -98,6 +98,8 @@ interface Observed<T> {
   revision: number;
   /** Local time of the last write seen: a live holder writes every heartbeat. */
   seenAtMs: number;
+  /** When the bucket stored that write, when the watch said so. */
+  storedAtMs?: number;
 }
 
 const MEMBER_ID = /^[A-Za-z0-9_-]+$/;
@@ -310,7 +312,10 @@ export class PartitionOwnership {
     if (partition === undefined || partition >= this.opts.partitionCount) return;
     const record = decodeLease(entry.value);
     if (record?.owner === this.opts.memberId) this.echoed('lease', entry.revision);
-    this.leases.set(partition, this.observed(record, entry.revision));
+    this.leases.set(partition, {
+      ...this.observed(record, entry.revision),
+      ...(entry.storedAtMs === undefined ? {} : { storedAtMs: entry.storedAtMs }),
+    });
     const held = this.held.get(partition);
     // While releasing, the next owner taking over is the point; only an active lease can be taken from us.
     if (held?.phase === 'active' && entry.revision > held.revision && record?.owner !== this.opts.memberId) {
@@ -463,10 +468,17 @@ export class PartitionOwnership {
         epoch,
         previousOwner: record.previousOwner,
         pauseMs: record.pauseMs,
-        // Where a hand-over's pause went: until this instance saw the release, then until it went for the lease.
+        // Where a hand-over's pause went: until this instance saw the release (until the bucket stored it, then
+        // until its watch delivered it here), then until it went for the lease.
         ...(released && previous.releasedAtMs !== null
           ? {
               noticedAfterMs: Math.max(0, seen!.seenAtMs - previous.releasedAtMs),
+              ...(seen!.storedAtMs === undefined
+                ? {}
+                : {
+                    storedAfterMs: Math.max(0, seen!.storedAtMs - previous.releasedAtMs),
+                    deliveredAfterMs: Math.max(0, seen!.seenAtMs - seen!.storedAtMs),
+                  }),
               queuedMs: Math.max(0, now - seen!.seenAtMs),
             }
           : {}),
