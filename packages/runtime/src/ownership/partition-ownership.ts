@@ -21,8 +21,9 @@
  * - What an instance knows of the others comes from watching the bucket, and a watch can go quiet without an error
  *   (its consumer lost with a NATS node, and re-created late or not at all): an instance would then keep every
  *   partition it took while the others seemed gone, and never hand them back. Its own writes (the registration and
- *   the lease renewals, every heartbeat) must come back through the watches; when one acknowledged has not for half
- *   the time to live, the watches are opened again (each starts from every key's last value).
+ *   the lease renewals, every heartbeat) must come back through the watch; when one acknowledged has not for half
+ *   the time to live, the watch is opened again (it starts from every key's last value). One watch covers the
+ *   members and the leases, so that they arrive in the order they were stored.
  *
  * Error behaviour: errors of the lease bucket are logged and retried at the next heartbeat; they never throw out
  * of the ownership. `start` and `stop` of the options are called once per acquisition; `stop` may be called while
@@ -104,7 +105,7 @@ interface Observed<T> {
 
 const MEMBER_ID = /^[A-Za-z0-9_-]+$/;
 
-/** The two watches of the bucket, each expected to deliver this instance's own writes back. */
+/** This instance's writes the watch is expected to deliver back: its registration, its lease renewals. */
 type EchoWatch = 'member' | 'lease';
 
 export class PartitionOwnership {
@@ -234,18 +235,17 @@ export class PartitionOwnership {
     return { record, revision, seenAtMs: this.opts.now() };
   }
 
-  /** Both watches, or neither: one opened when the other failed is stopped again. */
+  /**
+   * One watch over the stage's keys, members and leases alike: it delivers them in the order the bucket stored
+   * them. (Two watches deliver independently: a leaving member's releases could arrive before its deregistration,
+   * which it stores first, and wait for it, as they are not in this instance's share until then.)
+   */
   private async openWatches(): Promise<LeaseWatch[]> {
     const { bucket, stage } = this.opts;
-    const opened = await Promise.allSettled([
-      bucket.watch(leaseKeys.memberPrefix(stage), (e) => this.onMember(e)),
-      bucket.watch(leaseKeys.leasePrefix(stage), (e) => this.onLease(e)),
-    ]);
-    const failed = opened.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    const watches = opened.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-    if (failed === undefined) return watches;
-    await Promise.all(watches.map((w) => w.stop().catch(() => undefined)));
-    throw failed.reason;
+    const memberPrefix = `${leaseKeys.memberPrefix(stage)}.`;
+    return [
+      await bucket.watch(stage, (e) => (e.key.startsWith(memberPrefix) ? this.onMember(e) : this.onLease(e))),
+    ];
   }
 
   /** A write of this instance's went through `watch` (its registration, a lease renewal), acknowledged at `revision`. */
@@ -264,13 +264,13 @@ export class PartitionOwnership {
     if (echo.echoed >= echo.written) echo.since = undefined;
   }
 
-  /** How long the oldest unanswered write has waited for its echo, in the quieter watch. */
+  /** How long the oldest unanswered write (a registration or a renewal) has waited for its echo. */
   private quietForMs(now: number): number {
     const since = [this.echoes.member.since, this.echoes.lease.since].filter((t) => t !== undefined);
     return since.length === 0 ? 0 : now - Math.min(...since);
   }
 
-  /** Opens the watches again, the quiet ones stopped first (a late delivery from one must not undo a newer value). */
+  /** Opens the watch again, the quiet one stopped first (a late delivery from it must not undo a newer value). */
   private async rewatch(quietMs: number): Promise<void> {
     if (this.rewatching || this.stopping) return;
     this.rewatching = true;
