@@ -144,6 +144,7 @@ describe.each(buses)('PartitionOwnership over a lease bucket %s', (_name, makeBu
       drainMs?: number | ((partition: number) => number);
       logger?: Logger;
       observer?: OwnershipObserver;
+      renewIntervalMs?: number;
     } = {},
   ): Promise<PartitionOwnership> {
     const m = new PartitionOwnership({
@@ -154,6 +155,7 @@ describe.each(buses)('PartitionOwnership over a lease bucket %s', (_name, makeBu
       ...(opts.staticPartitions ? { staticPartitions: opts.staticPartitions } : {}),
       ...(opts.logger ? { logger: opts.logger } : {}),
       ...(opts.observer ? { observer: opts.observer } : {}),
+      ...(opts.renewIntervalMs ? { renewIntervalMs: opts.renewIntervalMs } : {}),
       start: (lease) => processing.start(id, lease),
       stop: async (lease, reason) => {
         // A turn in flight finishes before the partition is released.
@@ -302,6 +304,38 @@ describe.each(buses)('PartitionOwnership over a lease bucket %s', (_name, makeBu
     // Waiting for the hung write, each of them would have paused until it was answered.
     expect(Math.max(...others)).toBeLessThan(TTL_MS / 4);
     expect(processing.overlaps).toBe(0);
+  });
+
+  it('goes for a released partition again at once when its first write lost to a newer value of the lease', async () => {
+    bus = await openBus();
+    const processing = new Processing();
+    const moved = assignPartitions(['a', 'b'], P).get('b')![0]!;
+    // a releases `moved` last, so no later release makes b run a pass of its own accord.
+    await member(processing, 'a', { drainMs: (p) => (p === moved ? TTL_MS / 6 : 5) });
+    await waitFor(balanced(processing, ['a']), { timeoutMs: 5_000, intervalMs: 10 });
+    const leases = await bus.leases();
+    let raced = false;
+    const bucket: LeaseBucket = {
+      ...severable(leases),
+      // b's first write taking `moved` loses to a newer value of the released lease, written just before it.
+      update: async (k, v, r) => {
+        if (!raced && k.endsWith(`.lease.${moved}`)) {
+          raced = true;
+          const current = (await leases.get(k))!;
+          await leases.update(k, current.value!, current.revision);
+        }
+        return leases.update(k, v, r);
+      },
+    };
+    const paused = new Map<number, number>();
+    // Its heartbeat, which would try again too, is far off.
+    await member(processing, 'b', { bucket, observer: pauses(paused), renewIntervalMs: 60_000 });
+    await waitFor(() => Promise.resolve(paused.has(moved)), {
+      timeoutMs: TTL_MS / 2,
+      intervalMs: 5,
+      message: `b did not take partition ${moved} again after its first write lost`,
+    });
+    expect(raced).toBe(true);
   });
 
   it('takes a partition released to it even when the released lease expired before it could write', async () => {

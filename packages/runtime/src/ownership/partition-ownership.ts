@@ -490,13 +490,17 @@ export class PartitionOwnership {
       this.warn(`could not acquire partition ${partition}`, err);
     } finally {
       this.acquiring.delete(partition);
+      // What was seen of the lease changed while this attempt was under way (a watch event, or the read after a
+      // refused compare-and-set): the passes run meanwhile skipped the partition as being acquired, so another
+      // runs now. (Unchanged, a failed attempt waits for the next heartbeat: no loop of refused writes.)
+      if (!this.held.has(partition) && this.leases.get(partition) !== seen) this.schedule();
     }
   }
 
   /**
-   * Reads a partition's lease again after a compare-and-set based on `seen` failed, and retries at once when the
-   * bucket holds something else than what was seen (a newer value, or none: the key expired). A watch event newer
-   * than the read is kept.
+   * Reads a partition's lease again after a compare-and-set based on `seen` failed, so that it is tried again at
+   * once (see `acquire`) when the bucket holds something else than what was seen (a newer value, or none: the key
+   * expired). A watch event newer than the read is kept.
    */
   private async refresh(partition: number, seen: Observed<LeaseRecord> | undefined): Promise<void> {
     const entry = await this.bounded(`read the lease of partition ${partition}`, () =>
@@ -511,7 +515,6 @@ export class PartitionOwnership {
       if (entry.revision === seen?.revision) return;
       this.leases.set(partition, this.observed(decodeLease(entry.value), entry.revision));
     }
-    this.schedule();
   }
 
   /**
