@@ -136,6 +136,10 @@ export class PartitionOwnership {
   private rewatching = false;
   /** The last renewal of the registration, until it is answered. */
   private registering: Promise<void> | undefined;
+  /** Set once the first registration is stored: passes run from then on. */
+  private registered = false;
+  /** The deletion of the registration, once `stop` began. */
+  private deregistered: Promise<void> | undefined;
 
   constructor(options: PartitionOwnershipOptions) {
     if (!MEMBER_ID.test(options.memberId))
@@ -181,9 +185,25 @@ export class PartitionOwnership {
     const { bucket, stage } = this.opts;
     // Watching before registering: once the others count this instance in, they release its share to it, and a
     // release it cannot see yet would wait until its watch opened (seconds, on a busy machine).
+    // No pass runs before the registration (see `reconcile`): a static instance, or one whose registration of
+    // an earlier run is still live, would otherwise take partitions without a heartbeat to renew them.
     this.watches = await this.openWatches();
-    await bucket.put(leaseKeys.member(stage, this.opts.memberId), encodeRecord(this.memberRecord));
+    try {
+      const stopped = () => new Error(`${stage}: stopped while starting`);
+      if (this.stopping) throw stopped();
+      // Awaited by a `stop` that comes meanwhile, before it deletes the registration.
+      this.registering = bucket
+        .put(leaseKeys.member(stage, this.opts.memberId), encodeRecord(this.memberRecord))
+        .then(() => undefined);
+      await this.registering;
+      if (this.stopping) throw stopped();
+    } catch (err) {
+      await Promise.all(this.watches.map((w) => w.stop().catch(() => undefined)));
+      this.watches = [];
+      throw err;
+    }
     this.members.set(this.opts.memberId, this.observed(this.memberRecord, 0));
+    this.registered = true;
     this.timer = setInterval(() => this.heartbeat(), this.opts.renewIntervalMs);
     this.reconcile();
   }
@@ -197,16 +217,22 @@ export class PartitionOwnership {
     // in its next owner's target already, taken as soon as its release shows. Deregistered last, every partition
     // waited for the slowest one's turn to finish. A registration still in flight is awaited, lest it land after
     // the deletion and keep this instance counted in (its partitions nobody's) until it expires.
-    await this.bounded('renew the registration', () => this.registering ?? Promise.resolve()).catch(
-      () => undefined,
-    );
-    const deregistered = this.opts.bucket
-      .delete(leaseKeys.member(this.opts.stage, this.opts.memberId))
-      .catch((err: unknown) => this.warn('could not deregister', err));
+    // The partitions start draining meanwhile; their releases are written once the deletion is (see `release`).
+    this.deregistered = this.bounded('renew the registration', () => this.registering ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(() =>
+        this.bounded('deregister', () =>
+          this.opts.bucket.delete(leaseKeys.member(this.opts.stage, this.opts.memberId)),
+        ),
+      )
+      .then(
+        () => undefined,
+        (err: unknown) => this.warn('could not deregister', err),
+      );
     await Promise.all([...this.held.values()].map((h) => this.release(h, 'shutdown')));
     // Acquisitions still under way release what they take (see `acquire`), tracked as they go.
     while (this.underWay.size > 0) await Promise.all(this.underWay);
-    await deregistered;
+    await this.deregistered;
     await Promise.all(this.watches.map((w) => w.stop().catch(() => undefined)));
   }
 
@@ -385,7 +411,7 @@ export class PartitionOwnership {
 
   /** Releases what left this instance's target, and goes for the free leases in it (neither awaited). */
   private reconcile(): void {
-    if (this.stopping) return;
+    if (this.stopping || !this.registered) return;
     try {
       this.reconcilePass();
     } catch (err) {
@@ -493,7 +519,11 @@ export class PartitionOwnership {
       // What was seen of the lease changed while this attempt was under way (a watch event, or the read after a
       // refused compare-and-set): the passes run meanwhile skipped the partition as being acquired, so another
       // runs now. (Unchanged, a failed attempt waits for the next heartbeat: no loop of refused writes.)
-      if (!this.held.has(partition) && this.leases.get(partition) !== seen) this.schedule();
+      // Taken after it left the target (members changed meanwhile), it is handed over by another pass too.
+      if (
+        this.held.has(partition) ? !this.computeTarget().has(partition) : this.leases.get(partition) !== seen
+      )
+        this.schedule();
     }
   }
 
@@ -545,6 +575,8 @@ export class PartitionOwnership {
       this.warn(`stopping partition ${partition} failed`, err);
     }
     const drainMs = this.opts.now() - started;
+    // Stopping, the release is stored after the deregistration, which the others then see first.
+    if (reason === 'shutdown') await this.deregistered;
     this.write(held, async () => {
       if (held.phase === 'gone') return;
       const record: LeaseRecord = {
@@ -562,6 +594,8 @@ export class PartitionOwnership {
     if ((held.phase as Held['phase']) === 'gone') return;
     held.phase = 'gone';
     this.held.delete(partition);
+    // Back in the target while it was being released: the passes run meanwhile skipped it as still held.
+    if (!this.stopping && this.computeTarget().has(partition)) this.schedule();
     this.opts.logger.info(`${this.opts.stage}: released partition ${partition}`, {
       partition,
       epoch: held.lease.epoch,
