@@ -80,6 +80,23 @@ describe('JetStream bus on a NATS cluster', { timeout: 120_000 }, () => {
     const metaLeader = await cluster.metaLeader();
     const node = cluster.nodes.find((n) => n.name !== metaLeader && n !== cluster.nodes[0])!;
     await node.kill();
+    // Until the meta leader has noticed, it may still place a copy on the node that is down, and the streams are
+    // created at once: the wait this test is about would not happen.
+    const leader = cluster.node(metaLeader!);
+    await waitFor(
+      async () => {
+        const jsz = (await (await fetch(`http://127.0.0.1:${leader.monitorPort}/jsz`)).json()) as {
+          meta_cluster?: { replicas?: { name: string; current?: boolean; offline?: boolean }[] };
+        };
+        const peer = jsz.meta_cluster?.replicas?.find((r) => r.name === node.name);
+        return peer !== undefined && (peer.offline === true || peer.current !== true);
+      },
+      {
+        timeoutMs: 30_000,
+        intervalMs: 200,
+        message: `the meta leader did not notice that ${node.name} is down`,
+      },
+    );
     const warnings: string[] = [];
     const bus = await connectJetStreamBus({
       servers: cluster.nodes[0]!.url,
