@@ -86,6 +86,11 @@ export interface ConnectJetStreamBusOptions {
   consumerCheckIntervalMs?: number;
   /** How long `ensureTopology` goes on trying while JetStream does not answer (see `CreateJetStreamBusOptions`). */
   topologyRetryMs?: number;
+  /**
+   * Whether the lease bucket gets a connection of its own (opened with the first `leases()`), so that membership,
+   * heartbeats and hand-overs are never queued behind the partitions' data on the same socket. Default true.
+   */
+  separateLeaseConnection?: boolean;
 }
 
 export interface CreateJetStreamBusOptions {
@@ -104,6 +109,11 @@ export interface CreateJetStreamBusOptions {
    * Default 60000 (a leader election takes seconds; a server joining a cluster, a little more).
    */
   topologyRetryMs?: number;
+  /**
+   * Opens the connection the lease bucket uses (see `ConnectJetStreamBusOptions.separateLeaseConnection`); the bus
+   * drains it on `close()`. Default: the lease bucket shares the bus's connection.
+   */
+  leaseConnection?: () => Promise<NatsConnection>;
 }
 
 /**
@@ -111,27 +121,30 @@ export interface CreateJetStreamBusOptions {
  * returns a bus that owns the connection. The first connection attempt must succeed.
  */
 export async function connectJetStreamBus(opts: ConnectJetStreamBusOptions): Promise<Bus> {
-  let nc: NatsConnection;
   const auth = natsAuthOptions(opts.auth ?? {});
-  try {
-    nc = await connect({
-      ...auth,
-      servers: natsServerList(opts.servers),
-      ...(opts.name === undefined ? {} : { name: opts.name }),
-      noAsyncTraces: true,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: opts.reconnectTimeWaitMs ?? 2_000,
-      ...(opts.connectTimeoutMs === undefined ? {} : { timeout: opts.connectTimeoutMs }),
-    });
-  } catch (err) {
-    const cause = ensureError(err);
-    // The URL without a password it may hold; the cause says why (refused, authorization violation, TLS).
-    const where = String(opts.servers).replace(/\/\/[^/@\s]*@/g, '//***@');
-    throw new BusError(BusErrorCode.connectFailed, `cannot connect to NATS at ${where}: ${cause.message}`, {
-      cause,
-    });
-  }
-  if (opts.logger !== undefined) watchConnection(nc, opts.logger);
+  const open = async (name: string | undefined): Promise<NatsConnection> => {
+    try {
+      const nc = await connect({
+        ...auth,
+        servers: natsServerList(opts.servers),
+        ...(name === undefined ? {} : { name }),
+        noAsyncTraces: true,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: opts.reconnectTimeWaitMs ?? 2_000,
+        ...(opts.connectTimeoutMs === undefined ? {} : { timeout: opts.connectTimeoutMs }),
+      });
+      if (opts.logger !== undefined) watchConnection(nc, opts.logger);
+      return nc;
+    } catch (err) {
+      const cause = ensureError(err);
+      // The URL without a password it may hold; the cause says why (refused, authorization violation, TLS).
+      const where = String(opts.servers).replace(/\/\/[^/@\s]*@/g, '//***@');
+      throw new BusError(BusErrorCode.connectFailed, `cannot connect to NATS at ${where}: ${cause.message}`, {
+        cause,
+      });
+    }
+  };
+  const nc = await open(opts.name);
   return createJetStreamBus(nc, opts.settings, {
     closeConnection: true,
     ...(opts.logger === undefined ? {} : { logger: opts.logger }),
@@ -140,6 +153,9 @@ export async function connectJetStreamBus(opts: ConnectJetStreamBusOptions): Pro
       ? {}
       : { consumerCheckIntervalMs: opts.consumerCheckIntervalMs }),
     ...(opts.topologyRetryMs === undefined ? {} : { topologyRetryMs: opts.topologyRetryMs }),
+    ...(opts.separateLeaseConnection === false
+      ? {}
+      : { leaseConnection: () => open(opts.name === undefined ? undefined : `${opts.name}-leases`) }),
   });
 }
 
@@ -163,6 +179,8 @@ class JetStreamBus implements Bus {
   private readonly js: JetStreamClient;
   private manager: Promise<JetStreamManager> | undefined;
   private leaseBucket: Promise<LeaseBucket> | undefined;
+  /** The lease bucket's own connection, once opened (`CreateJetStreamBusOptions.leaseConnection`). */
+  private leaseNc: Promise<NatsConnection> | undefined;
   private clientBucket: Promise<LeaseBucket> | undefined;
   /** The repair of a lost topology in progress, if any. */
   private repair: Promise<void> | undefined;
@@ -283,13 +301,33 @@ class JetStreamBus implements Bus {
 
   leases(): Promise<LeaseBucket> {
     this.checkOpen();
-    this.leaseBucket ??= openLeaseBucket(this.nc, this.settings.leaseTtlMs, this.jsOptions.timeout ?? 5_000)
+    this.leaseBucket ??= this.leaseConnection()
+      .then((nc) =>
+        openLeaseBucket(
+          nc,
+          this.settings.leaseTtlMs,
+          this.jsOptions.timeout ?? 5_000,
+          undefined,
+          this.logger,
+        ),
+      )
       .then((bucket) => this.repairing(bucket))
       .catch((err: unknown) => {
         this.leaseBucket = undefined;
         throw err;
       });
     return this.leaseBucket;
+  }
+
+  /** The connection of the lease bucket: its own when the options open one (opened once), else the bus's. */
+  private leaseConnection(): Promise<NatsConnection> {
+    const open = this.options.leaseConnection;
+    if (open === undefined) return Promise.resolve(this.nc);
+    this.leaseNc ??= open().catch((err: unknown) => {
+      this.leaseNc = undefined;
+      throw err;
+    });
+    return this.leaseNc;
   }
 
   /**
@@ -483,12 +521,20 @@ class JetStreamBus implements Bus {
     if (this.closed) return;
     this.closed = true;
     await Promise.all([...this.mailboxes.values()].map((mailbox) => mailbox.close()));
-    if (this.options.closeConnection === true && !this.nc.isClosed()) {
-      try {
-        await this.nc.drain();
-      } catch (err) {
-        this.logger?.warn('NATS connection did not drain cleanly', { error: ensureError(err).message });
-      }
+    const leaseNc = await this.leaseNc?.catch(() => undefined);
+    await Promise.all([
+      // The lease connection is the bus's own: drained whoever owns the other.
+      leaseNc === undefined ? undefined : this.drain(leaseNc),
+      this.options.closeConnection === true ? this.drain(this.nc) : undefined,
+    ]);
+  }
+
+  private async drain(nc: NatsConnection): Promise<void> {
+    if (nc.isClosed()) return;
+    try {
+      await nc.drain();
+    } catch (err) {
+      this.logger?.warn('NATS connection did not drain cleanly', { error: ensureError(err).message });
     }
   }
 

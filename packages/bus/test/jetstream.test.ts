@@ -8,7 +8,7 @@ import {
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { TOPICS, subjects } from '@throughline/contracts';
-import { startNats, waitFor, type NatsHandle } from '@throughline/testkit';
+import { freePort, startNats, waitFor, type NatsHandle } from '@throughline/testkit';
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -161,6 +161,55 @@ describe('JetStream bus', { timeout: 20_000 }, () => {
       await watch.stop();
     } finally {
       await bus.close();
+    }
+  });
+
+  it('gives the lease bucket a connection of its own, so ownership never waits behind data, and drains it on close', async () => {
+    const monitorPort = await freePort();
+    const server = await startNats({ config: `http: "127.0.0.1:${monitorPort}"\n` });
+    /** The server's client connections by name, with the messages each sent and received. */
+    const connections = async (): Promise<Map<string, { in_msgs: number; out_msgs: number }>> => {
+      const reply = await fetch(`http://127.0.0.1:${monitorPort}/connz`);
+      const { connections: list } = (await reply.json()) as {
+        connections: { name?: string; in_msgs: number; out_msgs: number }[];
+      };
+      return new Map(list.map((c) => [c.name ?? '', c]));
+    };
+    try {
+      const bus = await connectJetStreamBus({ servers: server.url, name: 'owner', settings });
+      await bus.ensureTopology();
+      expect([...(await connections()).keys()]).toEqual(['owner']);
+      const bucket = await bus.leases();
+      const before = await connections();
+      expect([...before.keys()].sort()).toEqual(['owner', 'owner-leases']);
+      const seen: string[] = [];
+      const watch = await bucket.watch('stage', (entry) => seen.push(entry.key));
+      for (let i = 0; i < 20; i++) await bucket.create(`stage.leases.${i}`, new Uint8Array([i]));
+      await waitFor(() => seen.length === 20, { timeoutMs: 5_000 });
+      await watch.stop();
+      const after = await connections();
+      // Every write and every watched value went through the lease connection; the bus's own carried none.
+      expect(after.get('owner-leases')!.in_msgs - before.get('owner-leases')!.in_msgs).toBeGreaterThanOrEqual(
+        20,
+      );
+      expect(
+        after.get('owner-leases')!.out_msgs - before.get('owner-leases')!.out_msgs,
+      ).toBeGreaterThanOrEqual(40);
+      expect(after.get('owner')).toEqual(before.get('owner'));
+      await bus.close();
+      await waitFor(async () => (await connections()).size === 0, { timeoutMs: 5_000 });
+
+      const shared = await connectJetStreamBus({
+        servers: server.url,
+        name: 'shared',
+        settings,
+        separateLeaseConnection: false,
+      });
+      await shared.leases();
+      expect([...(await connections()).keys()]).toEqual(['shared']);
+      await shared.close();
+    } finally {
+      await server.stop();
     }
   });
 
