@@ -28,6 +28,14 @@ export const LEASE_BUCKET = 'tl_leases';
 export const CLIENT_BUCKET = 'tl_clients';
 /** How often a compare-and-set refused by a leader setting its sequence right is sent (each one is refused once). */
 const SEQUENCE_RESYNC_ATTEMPTS = 3;
+/** The statuses of a watch's consumer worth a warning (see `reportStatus`). */
+const WATCH_WARN_ON: ReadonlySet<string> = new Set([
+  'heartbeats_missed',
+  'ordered_consumer_recreated',
+  'consumer_not_found',
+  'stream_not_found',
+  'no_responders',
+]);
 /** The header nats.js and nats-server use to mark a KV delete (`DEL`) or purge (`PURGE`). */
 const KV_OPERATION_HEADER = 'KV-Operation';
 
@@ -116,11 +124,20 @@ export async function openLeaseBucket(
   ttlMs: number,
   requestTimeoutMs: number,
   bucket: string = LEASE_BUCKET,
+  logger?: Logger,
 ): Promise<LeaseBucket> {
   try {
     const js = jetstream(nc, { timeout: requestTimeoutMs });
     const jsm = await jetstreamManager(nc, { timeout: requestTimeoutMs });
-    return new JetStreamLeaseBucket(bucket, await new Kvm(js).open(bucket), js, jsm, ttlMs, requestTimeoutMs);
+    return new JetStreamLeaseBucket(
+      bucket,
+      await new Kvm(js).open(bucket),
+      js,
+      jsm,
+      ttlMs,
+      requestTimeoutMs,
+      logger,
+    );
   } catch (err) {
     throw toBusError(err, BusErrorCode.requestFailed, `open bucket ${bucket}`);
   }
@@ -146,6 +163,7 @@ class JetStreamLeaseBucket implements LeaseBucket {
     private readonly jsm: JetStreamManager,
     readonly ttlMs: number,
     private readonly requestTimeoutMs: number,
+    private readonly logger: Logger | undefined,
   ) {
     this.stream = `KV_${bucket}`;
     this.keyPrefix = `$KV.${bucket}.`;
@@ -259,6 +277,7 @@ class JetStreamLeaseBucket implements LeaseBucket {
     } catch (err) {
       throw toBusError(err, BusErrorCode.requestFailed, `watch ${prefix}.>`);
     }
+    this.reportStatus(messages, prefix);
     // The initial values arrive in the time of a round trip; should the count it started from never be reached
     // (keys that expired or changed meanwhile), the watch goes on after the time to live (or a request's time-out,
     // in a bucket without one) rather than hold the caller (an instance's start) forever: later values keep
@@ -271,6 +290,23 @@ class JetStreamLeaseBucket implements LeaseBucket {
         await messages.close();
       },
     };
+  }
+
+  /**
+   * Logs what holds a watch's values back: heartbeats missed (the server, or this process, did not keep up) and
+   * the ordered consumer created again after them (its values wait for the round trips).
+   */
+  private reportStatus(messages: ConsumerMessages, prefix: string): void {
+    const logger = this.logger;
+    if (logger === undefined) return;
+    void (async () => {
+      for await (const status of messages.status()) {
+        if (WATCH_WARN_ON.has(status.type))
+          logger.warn('lease watch consumer status', { watch: `${prefix}.>`, ...status });
+      }
+    })().catch((err: unknown) =>
+      logger.warn('lease watch status ended', { watch: `${prefix}.>`, error: ensureError(err).message }),
+    );
   }
 
   private async compareAndSet(what: string, write: () => Promise<number>): Promise<number | undefined> {
