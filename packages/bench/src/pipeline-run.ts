@@ -81,6 +81,8 @@ export interface Handovers {
     /** Of `noticedAfterMs`: until the bucket stored the release, then until the new owner's watch delivered it. */
     storedAfterMs?: number;
     deliveredAfterMs?: number;
+    /** Of `deliveredAfterMs`: the longest the new owner's event loop stood still meanwhile (newer builds log it). */
+    loopStoodStillMs?: number;
   };
 }
 
@@ -246,6 +248,7 @@ export function handoversOf(outputs: readonly string[], names: readonly string[]
           queuedMs,
           storedAfterMs,
           deliveredAfterMs,
+          loopStoodStillMs,
         } = JSON.parse(line) as {
           pauseMs?: number | null;
           partition?: number;
@@ -254,6 +257,7 @@ export function handoversOf(outputs: readonly string[], names: readonly string[]
           queuedMs?: number;
           storedAfterMs?: number;
           deliveredAfterMs?: number;
+          loopStoodStillMs?: number;
         };
         acquisitions++;
         if (typeof pauseMs !== 'number') continue;
@@ -270,6 +274,7 @@ export function handoversOf(outputs: readonly string[], names: readonly string[]
             ...(typeof storedAfterMs === 'number' && typeof deliveredAfterMs === 'number'
               ? { storedAfterMs, deliveredAfterMs }
               : {}),
+            ...(typeof loopStoodStillMs === 'number' ? { loopStoodStillMs } : {}),
           };
       } catch {
         // not a log line of ours

@@ -18,6 +18,7 @@ it('reads the hand-overs of the services’ logs, and where the slowest pause we
         noticedAfterMs: 120,
         storedAfterMs: 100,
         deliveredAfterMs: 20,
+        loopStoodStillMs: 15,
         queuedMs: 780,
       }),
     ].join('\n'),
@@ -32,6 +33,7 @@ it('reads the hand-overs of the services’ logs, and where the slowest pause we
     queuedMs: 780,
     storedAfterMs: 100,
     deliveredAfterMs: 20,
+    loopStoodStillMs: 15,
   });
   expect(h.pauseMaxMs).toBe(900);
 });

@@ -216,7 +216,11 @@ function handoverText(h: PipelineRow['handovers']): string {
         (slowest.noticedAfterMs !== undefined && slowest.queuedMs !== undefined
           ? `; saw the release after ${n0(slowest.noticedAfterMs)} ms` +
             (slowest.storedAfterMs !== undefined && slowest.deliveredAfterMs !== undefined
-              ? ` (stored after ${n0(slowest.storedAfterMs)} ms, delivered ${n0(slowest.deliveredAfterMs)} ms later)`
+              ? ` (stored after ${n0(slowest.storedAfterMs)} ms, delivered ${n0(slowest.deliveredAfterMs)} ms later` +
+                (slowest.loopStoodStillMs !== undefined
+                  ? `; its event loop stood still ${n0(slowest.loopStoodStillMs)} ms at the longest meanwhile`
+                  : '') +
+                ')'
               : '') +
             `, went for the lease ${n0(slowest.queuedMs)} ms later`
           : '') +

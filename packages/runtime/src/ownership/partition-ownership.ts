@@ -33,6 +33,7 @@ import type { LeaseBucket, LeaseEntry, LeaseWatch } from '@throughline/bus';
 import { ensureError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { assignPartitions } from './assignment.js';
+import { LoopGaps } from './loop-gaps.js';
 import {
   decodeLease,
   decodeMember,
@@ -140,6 +141,8 @@ export class PartitionOwnership {
   private registered = false;
   /** The deletion of the registration, once `stop` began. */
   private deregistered: Promise<void> | undefined;
+  /** When the event loop stood still: an acquisition's log says how long it did while its release was on the way. */
+  private readonly loopGaps: LoopGaps;
 
   constructor(options: PartitionOwnershipOptions) {
     if (!MEMBER_ID.test(options.memberId))
@@ -155,6 +158,7 @@ export class PartitionOwnership {
       now: Date.now,
       ...options,
     };
+    this.loopGaps = new LoopGaps({ now: this.opts.now });
     this.memberRecord = {
       member: options.memberId,
       startedAtMs: this.opts.now(),
@@ -183,6 +187,7 @@ export class PartitionOwnership {
   /** Registers, learns the members and leases, takes its share, and keeps doing so every heartbeat. */
   async start(): Promise<void> {
     const { bucket, stage } = this.opts;
+    this.loopGaps.start();
     // Watching before registering: once the others count this instance in, they release its share to it, and a
     // release it cannot see yet would wait until its watch opened (seconds, on a busy machine).
     // No pass runs before the registration (see `reconcile`): a static instance, or one whose registration of
@@ -200,6 +205,7 @@ export class PartitionOwnership {
     } catch (err) {
       await Promise.all(this.watches.map((w) => w.stop().catch(() => undefined)));
       this.watches = [];
+      this.loopGaps.stop();
       throw err;
     }
     this.members.set(this.opts.memberId, this.observed(this.memberRecord, 0));
@@ -234,6 +240,7 @@ export class PartitionOwnership {
     while (this.underWay.size > 0) await Promise.all(this.underWay);
     await this.deregistered;
     await Promise.all(this.watches.map((w) => w.stop().catch(() => undefined)));
+    this.loopGaps.stop();
   }
 
   /**
@@ -495,7 +502,8 @@ export class PartitionOwnership {
         previousOwner: record.previousOwner,
         pauseMs: record.pauseMs,
         // Where a hand-over's pause went: until this instance saw the release (until the bucket stored it, then
-        // until its watch delivered it here), then until it went for the lease.
+        // until its watch delivered it here, with the longest this process's event loop stood still meanwhile),
+        // then until it went for the lease.
         ...(released && previous.releasedAtMs !== null
           ? {
               noticedAfterMs: Math.max(0, seen!.seenAtMs - previous.releasedAtMs),
@@ -504,6 +512,7 @@ export class PartitionOwnership {
                 : {
                     storedAfterMs: Math.max(0, seen!.storedAtMs - previous.releasedAtMs),
                     deliveredAfterMs: Math.max(0, seen!.seenAtMs - seen!.storedAtMs),
+                    loopStoodStillMs: this.loopGaps.longestWithin(seen!.storedAtMs, seen!.seenAtMs),
                   }),
               queuedMs: Math.max(0, now - seen!.seenAtMs),
             }
