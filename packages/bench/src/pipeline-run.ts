@@ -83,6 +83,8 @@ export interface Handovers {
     deliveredAfterMs?: number;
     /** Of `deliveredAfterMs`: the longest the new owner's event loop stood still meanwhile (newer builds log it). */
     loopStoodStillMs?: number;
+    /** Of `deliveredAfterMs`: the garbage collector's pauses in the new owner meanwhile, in all. */
+    gcMs?: number;
   };
 }
 
@@ -249,6 +251,7 @@ export function handoversOf(outputs: readonly string[], names: readonly string[]
           storedAfterMs,
           deliveredAfterMs,
           loopStoodStillMs,
+          gcMs,
         } = JSON.parse(line) as {
           pauseMs?: number | null;
           partition?: number;
@@ -258,6 +261,7 @@ export function handoversOf(outputs: readonly string[], names: readonly string[]
           storedAfterMs?: number;
           deliveredAfterMs?: number;
           loopStoodStillMs?: number;
+          gcMs?: number;
         };
         acquisitions++;
         if (typeof pauseMs !== 'number') continue;
@@ -275,6 +279,7 @@ export function handoversOf(outputs: readonly string[], names: readonly string[]
               ? { storedAfterMs, deliveredAfterMs }
               : {}),
             ...(typeof loopStoodStillMs === 'number' ? { loopStoodStillMs } : {}),
+            ...(typeof gcMs === 'number' ? { gcMs } : {}),
           };
       } catch {
         // not a log line of ours

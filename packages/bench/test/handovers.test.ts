@@ -19,6 +19,7 @@ it('reads the hand-overs of the services’ logs, and where the slowest pause we
         storedAfterMs: 100,
         deliveredAfterMs: 20,
         loopStoodStillMs: 15,
+        gcMs: 4,
         queuedMs: 780,
       }),
     ].join('\n'),
@@ -34,6 +35,7 @@ it('reads the hand-overs of the services’ logs, and where the slowest pause we
     storedAfterMs: 100,
     deliveredAfterMs: 20,
     loopStoodStillMs: 15,
+    gcMs: 4,
   });
   expect(h.pauseMaxMs).toBe(900);
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { waitFor } from '@throughline/testkit';
 import { LoopGaps } from '../src/ownership/loop-gaps.js';
 
 describe('LoopGaps', () => {
@@ -44,6 +45,24 @@ describe('LoopGaps', () => {
       }
       await new Promise((resolve) => setTimeout(resolve, 50));
       expect(gaps.longestWithin(from, Date.now())).toBeGreaterThanOrEqual(180);
+    } finally {
+      gaps.stop();
+    }
+  });
+
+  it("keeps the garbage collector's pauses", async () => {
+    const gaps = new LoopGaps();
+    gaps.start();
+    try {
+      const from = Date.now();
+      let kept: unknown[] = [];
+      // Enough short-lived garbage for the collector to run; its pauses reach the observer asynchronously.
+      await waitFor(() => {
+        for (let i = 0; i < 200_000; i++) kept.push({ i, s: String(i) });
+        kept = kept.slice(-10_000);
+        return gaps.gcWithin(from, Date.now()) > 0;
+      });
+      expect(gaps.gcWithin(from - 10_000, from)).toBe(0);
     } finally {
       gaps.stop();
     }

@@ -220,6 +220,9 @@ function handoverText(h: PipelineRow['handovers']): string {
                 (slowest.loopStoodStillMs !== undefined
                   ? `; its event loop stood still ${n0(slowest.loopStoodStillMs)} ms at the longest meanwhile`
                   : '') +
+                (slowest.gcMs !== undefined
+                  ? `, its garbage collector paused it ${n0(slowest.gcMs)} ms in all`
+                  : '') +
                 ')'
               : '') +
             `, went for the lease ${n0(slowest.queuedMs)} ms later`
