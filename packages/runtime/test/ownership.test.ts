@@ -338,6 +338,65 @@ describe.each(buses)('PartitionOwnership over a lease bucket %s', (_name, makeBu
     expect(raced).toBe(true);
   });
 
+  it("says where the pause went when its first write lost: the watch's value is kept over the same one read back", async () => {
+    bus = await openBus();
+    const processing = new Processing();
+    const moved = assignPartitions(['a', 'b'], P).get('b')![0]!;
+    await member(processing, 'a', { drainMs: (p) => (p === moved ? TTL_MS / 6 : 5) });
+    await waitFor(balanced(processing, ['a']), { timeoutMs: 5_000, intervalMs: 10 });
+    const leases = await bus.leases();
+    let raced = false;
+    const watched = new Map<string, number>();
+    const bucket: LeaseBucket = {
+      ...severable(leases),
+      // b's first write taking `moved` loses to a newer value of the released lease, written just before it.
+      update: async (k, v, r) => {
+        if (!raced && k.endsWith(`.lease.${moved}`)) {
+          raced = true;
+          const current = (await leases.get(k))!;
+          await leases.update(k, current.value!, current.revision);
+        }
+        return leases.update(k, v, r);
+      },
+      // The read after the refused write answers once the watch has brought the value it reads.
+      get: async (k) => {
+        const entry = await leases.get(k);
+        if (entry !== undefined)
+          await waitFor(() => Promise.resolve((watched.get(k) ?? 0) >= entry.revision), { intervalMs: 5 });
+        return entry;
+      },
+      watch: (prefix, onEntry) =>
+        leases.watch(prefix, (e) => {
+          onEntry(e);
+          watched.set(e.key, Math.max(watched.get(e.key) ?? 0, e.revision));
+        }),
+    };
+    const acquired: Record<string, unknown>[] = [];
+    await member(processing, 'b', {
+      bucket,
+      renewIntervalMs: 60_000,
+      logger: {
+        debug: () => undefined,
+        info: (m, fields) => void (m.includes(`acquired partition ${moved}`) && acquired.push(fields ?? {})),
+        warn: () => undefined,
+        error: () => undefined,
+      },
+    });
+    await waitFor(() => Promise.resolve(acquired.length > 0), {
+      timeoutMs: TTL_MS / 2,
+      intervalMs: 5,
+      message: `b did not take partition ${moved}`,
+    });
+    expect(raced).toBe(true);
+    // The split of the pause comes from the watched value: read back, it would say nothing of the store and the
+    // delivery, and count the refused write's round trips as the time until the release was seen.
+    expect(acquired[0]).toMatchObject({
+      storedAfterMs: expect.any(Number),
+      deliveredAfterMs: expect.any(Number),
+      loopStoodStillMs: expect.any(Number),
+    });
+  });
+
   it('hands over a partition it finished taking after that partition had moved on to a newer member', async () => {
     bus = await openBus();
     const processing = new Processing();

@@ -502,7 +502,8 @@ export class PartitionOwnership {
         previousOwner: record.previousOwner,
         pauseMs: record.pauseMs,
         // Where a hand-over's pause went: until this instance saw the release (until the bucket stored it, then
-        // until its watch delivered it here, with the longest this process's event loop stood still meanwhile),
+        // until its watch delivered it here, with the longest this process's event loop stood still meanwhile and
+        // the garbage collector's pauses in all),
         // then until it went for the lease.
         ...(released && previous.releasedAtMs !== null
           ? {
@@ -513,6 +514,7 @@ export class PartitionOwnership {
                     storedAfterMs: Math.max(0, seen!.storedAtMs - previous.releasedAtMs),
                     deliveredAfterMs: Math.max(0, seen!.seenAtMs - seen!.storedAtMs),
                     loopStoodStillMs: this.loopGaps.longestWithin(seen!.storedAtMs, seen!.seenAtMs),
+                    gcMs: this.loopGaps.gcWithin(seen!.storedAtMs, seen!.seenAtMs),
                   }),
               queuedMs: Math.max(0, now - seen!.seenAtMs),
             }
@@ -539,14 +541,19 @@ export class PartitionOwnership {
   /**
    * Reads a partition's lease again after a compare-and-set based on `seen` failed, so that it is tried again at
    * once (see `acquire`) when the bucket holds something else than what was seen (a newer value, or none: the key
-   * expired). A watch event newer than the read is kept.
+   * expired). A watch event as new as the read, or newer, is kept.
    */
   private async refresh(partition: number, seen: Observed<LeaseRecord> | undefined): Promise<void> {
     const entry = await this.bounded(`read the lease of partition ${partition}`, () =>
       this.opts.bucket.get(leaseKeys.lease(this.opts.stage, partition)),
     );
     const current = this.leases.get(partition);
-    if (current !== undefined && current.revision > (entry?.revision ?? seen?.revision ?? 0)) return;
+    // A watch event as new as the read is kept: it tells when the value was stored and when it arrived here.
+    if (
+      current !== undefined &&
+      (entry === undefined ? current.revision > (seen?.revision ?? 0) : current.revision >= entry.revision)
+    )
+      return;
     if (entry === undefined) {
       if (current === undefined) return; // nothing was seen, nothing is there: create failed for another reason
       this.leases.delete(partition);
