@@ -133,7 +133,7 @@ export async function connectJetStreamBus(opts: ConnectJetStreamBusOptions): Pro
         reconnectTimeWait: opts.reconnectTimeWaitMs ?? 2_000,
         ...(opts.connectTimeoutMs === undefined ? {} : { timeout: opts.connectTimeoutMs }),
       });
-      if (opts.logger !== undefined) watchConnection(nc, opts.logger);
+      if (opts.logger !== undefined) watchConnection(nc, opts.logger, name);
       return nc;
     } catch (err) {
       const cause = ensureError(err);
@@ -552,12 +552,14 @@ class JetStreamBus implements Bus {
 }
 
 /** Logs connection state changes until the connection closes. */
-function watchConnection(nc: NatsConnection, logger: Logger): void {
+function watchConnection(nc: NatsConnection, logger: Logger, name: string | undefined): void {
+  // Which of an instance's connections: the bus's, or its lease bucket's (`<name>-leases`).
+  const which = name === undefined ? {} : { connection: name };
   void (async () => {
     for await (const status of nc.status()) {
       if (status.type === 'disconnect' || status.type === 'error')
-        logger.warn('NATS connection', { ...status });
-      else if (status.type === 'reconnect') logger.info('NATS connection', { ...status });
+        logger.warn('NATS connection', { ...which, ...status });
+      else if (status.type === 'reconnect') logger.info('NATS connection', { ...which, ...status });
     }
   })().catch((err: unknown) => logger.warn('NATS status watch ended', { error: ensureError(err).message }));
 }

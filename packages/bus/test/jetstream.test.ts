@@ -176,7 +176,16 @@ describe('JetStream bus', { timeout: 20_000 }, () => {
       return new Map(list.map((c) => [c.name ?? '', c]));
     };
     try {
-      const bus = await connectJetStreamBus({ servers: server.url, name: 'owner', settings });
+      const logged: { msg: string; fields: Record<string, unknown> }[] = [];
+      const record = (msg: string, fields?: Record<string, unknown>): void =>
+        void logged.push({ msg, fields: fields ?? {} });
+      const bus = await connectJetStreamBus({
+        servers: server.url,
+        name: 'owner',
+        settings,
+        reconnectTimeWaitMs: 100,
+        logger: { info: record, warn: record, error: record },
+      });
       await bus.ensureTopology();
       expect([...(await connections()).keys()]).toEqual(['owner']);
       const bucket = await bus.leases();
@@ -196,6 +205,20 @@ describe('JetStream bus', { timeout: 20_000 }, () => {
         after.get('owner-leases')!.out_msgs - before.get('owner-leases')!.out_msgs,
       ).toBeGreaterThanOrEqual(40);
       expect(after.get('owner')).toEqual(before.get('owner'));
+      // Each connection's state changes name it, so an operator can tell which one was cut.
+      await server.restart();
+      await waitFor(
+        () =>
+          ['owner', 'owner-leases'].every((connection) =>
+            logged.some(
+              (l) =>
+                l.msg === 'NATS connection' &&
+                l.fields.connection === connection &&
+                l.fields.type === 'reconnect',
+            ),
+          ),
+        { timeoutMs: 15_000, message: () => `reconnects logged: ${JSON.stringify(logged)}` },
+      );
       await bus.close();
       await waitFor(async () => (await connections()).size === 0, { timeoutMs: 5_000 });
 
