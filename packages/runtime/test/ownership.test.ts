@@ -105,6 +105,28 @@ function severable(bucket: LeaseBucket): LeaseBucket & { cut: boolean } {
   return wrapper;
 }
 
+/**
+ * `update` of `leases` whose first write of partition `moved`'s lease loses to a newer value of it, written just
+ * before (the same value, one revision on); `raced` tells whether that happened.
+ */
+function firstWriteLoses(
+  leases: LeaseBucket,
+  moved: number,
+): { update: LeaseBucket['update']; raced: boolean } {
+  const race = {
+    raced: false,
+    update: async (k: string, v: Uint8Array, r: number): Promise<number | undefined> => {
+      if (!race.raced && k.endsWith(`.lease.${moved}`)) {
+        race.raced = true;
+        const current = (await leases.get(k))!;
+        await leases.update(k, current.value!, current.revision);
+      }
+      return leases.update(k, v, r);
+    },
+  };
+  return race;
+}
+
 let nats: NatsHandle | undefined;
 afterAll(async () => {
   await nats?.stop();
@@ -314,19 +336,8 @@ describe.each(buses)('PartitionOwnership over a lease bucket %s', (_name, makeBu
     await member(processing, 'a', { drainMs: (p) => (p === moved ? TTL_MS / 6 : 5) });
     await waitFor(balanced(processing, ['a']), { timeoutMs: 5_000, intervalMs: 10 });
     const leases = await bus.leases();
-    let raced = false;
-    const bucket: LeaseBucket = {
-      ...severable(leases),
-      // b's first write taking `moved` loses to a newer value of the released lease, written just before it.
-      update: async (k, v, r) => {
-        if (!raced && k.endsWith(`.lease.${moved}`)) {
-          raced = true;
-          const current = (await leases.get(k))!;
-          await leases.update(k, current.value!, current.revision);
-        }
-        return leases.update(k, v, r);
-      },
-    };
+    const race = firstWriteLoses(leases, moved);
+    const bucket: LeaseBucket = { ...severable(leases), update: race.update };
     const paused = new Map<number, number>();
     // Its heartbeat, which would try again too, is far off.
     await member(processing, 'b', { bucket, observer: pauses(paused), renewIntervalMs: 60_000 });
@@ -335,7 +346,7 @@ describe.each(buses)('PartitionOwnership over a lease bucket %s', (_name, makeBu
       intervalMs: 5,
       message: `b did not take partition ${moved} again after its first write lost`,
     });
-    expect(raced).toBe(true);
+    expect(race.raced).toBe(true);
   });
 
   it("says where the pause went when its first write lost: the watch's value is kept over the same one read back", async () => {
@@ -345,19 +356,11 @@ describe.each(buses)('PartitionOwnership over a lease bucket %s', (_name, makeBu
     await member(processing, 'a', { drainMs: (p) => (p === moved ? TTL_MS / 6 : 5) });
     await waitFor(balanced(processing, ['a']), { timeoutMs: 5_000, intervalMs: 10 });
     const leases = await bus.leases();
-    let raced = false;
+    const race = firstWriteLoses(leases, moved);
     const watched = new Map<string, number>();
     const bucket: LeaseBucket = {
       ...severable(leases),
-      // b's first write taking `moved` loses to a newer value of the released lease, written just before it.
-      update: async (k, v, r) => {
-        if (!raced && k.endsWith(`.lease.${moved}`)) {
-          raced = true;
-          const current = (await leases.get(k))!;
-          await leases.update(k, current.value!, current.revision);
-        }
-        return leases.update(k, v, r);
-      },
+      update: race.update,
       // The read after the refused write answers once the watch has brought the value it reads.
       get: async (k) => {
         const entry = await leases.get(k);
@@ -387,7 +390,7 @@ describe.each(buses)('PartitionOwnership over a lease bucket %s', (_name, makeBu
       intervalMs: 5,
       message: `b did not take partition ${moved}`,
     });
-    expect(raced).toBe(true);
+    expect(race.raced).toBe(true);
     // The split of the pause comes from the watched value: read back, it would say nothing of the store and the
     // delivery, and count the refused write's round trips as the time until the release was seen.
     expect(acquired[0]).toMatchObject({
